@@ -1,0 +1,29 @@
+// The one exception type of the project: says what failed and where.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace attnscope {
+
+// Broad category, so front ends can map it (the CLI to an exit code, Python to an exception class).
+enum class ErrorKind {
+  InvalidArgument,  // the caller asked for something that cannot be (bad layer, empty prompt, ...)
+  NotFound,         // a file, tensor, hook name or hub repo that does not exist
+  Format,           // a file that is malformed, truncated or hostile
+  Unsupported,      // well-formed but not handled (GGUF v1, unknown architecture, tensor type)
+  Io,               // the operating system refused (open, mmap, write)
+  Network,          // hub / HTTP failures
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+[[noreturn]] inline void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
+
+}  // namespace attnscope

@@ -1,0 +1,124 @@
+// GGUF: the model file format of llama.cpp. Memory-mapped reader (v2, v3) and a writer.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "attnscope/tensor.h"
+
+namespace attnscope {
+
+// ggml tensor types by their on-disk id.
+enum class GgmlType : uint32_t {
+  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
+  Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
+};
+std::string ggml_type_name(GgmlType type);
+// Elements per block and bytes per block (1 and sizeof(element) for the float types);
+// throws Unsupported for a type id this project does not read.
+int64_t ggml_block_elems(GgmlType type);
+int64_t ggml_block_bytes(GgmlType type);
+// Bytes that n elements of `type` occupy (n must be a multiple of the block size).
+uint64_t ggml_row_bytes(GgmlType type, int64_t n);
+// Decode n elements (a multiple of the block size) of `type` at `src` into float.
+void dequantize(GgmlType type, const void* src, float* dst, int64_t n);
+// Encode n floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 supported for
+// writing); returns the bytes.
+std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n);
+
+// One metadata value. Arrays hold a vector of values (which may themselves be arrays).
+struct GgufValue;
+using GgufArray = std::vector<GgufValue>;
+enum class GgufValueType : uint32_t {
+  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8,
+  ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+};
+struct GgufValue {
+  GgufValueType type = GgufValueType::U8;
+  // Integers (signed and unsigned), bool: int_value / uint_value; floats: float_value.
+  std::variant<uint64_t, int64_t, double, bool, std::string, std::shared_ptr<GgufArray>> value;
+  GgufValueType array_type = GgufValueType::U8;  // element type when type == ARRAY
+
+  // Convenience accessors; throw Format with the key-independent reason if the type does not fit.
+  int64_t as_int() const;
+  double as_float() const;
+  bool as_bool() const;
+  const std::string& as_string() const;
+  const GgufArray& as_array() const;
+  std::string to_display(size_t max_items = 8) const;  // for `attnscope info`
+};
+
+struct GgufTensorInfo {
+  std::string name;
+  std::vector<int64_t> ne;  // ggml order: ne[0] is the innermost (contiguous) dimension
+  GgmlType type = GgmlType::F32;
+  uint64_t offset = 0;      // from the start of the data section
+  uint64_t nbytes = 0;
+  const uint8_t* data = nullptr;  // into the mapping
+  int64_t numel() const;
+  // Shape in row-major (numpy) order: ne reversed.
+  Shape shape() const;
+};
+
+class GgufFile {
+ public:
+  // Maps the file and validates header, metadata and tensor table against the file size.
+  // Errors: NotFound (no such file), Unsupported (v1, unknown tensor type), Format (anything else).
+  static GgufFile open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  uint64_t file_size() const { return size_; }
+  const std::map<std::string, GgufValue>& metadata() const { return kv_; }
+  const std::vector<std::string>& metadata_keys() const { return kv_order_; }  // file order
+  const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+
+  bool has(const std::string& key) const { return kv_.count(key) != 0; }
+  const GgufValue& get(const std::string& key) const;  // NotFound if absent
+  std::optional<int64_t> get_int(const std::string& key) const;
+  std::optional<double> get_float(const std::string& key) const;
+  std::optional<std::string> get_string(const std::string& key) const;
+
+  const GgufTensorInfo* find_tensor(const std::string& name) const;
+  // The tensor as float32 in row-major order (a zero-copy view for F32 tensors, otherwise
+  // dequantised). NotFound if absent.
+  Tensor load_tensor(const std::string& name) const;
+
+ private:
+  std::string path_;
+  uint32_t version_ = 0;
+  uint64_t size_ = 0;
+  std::shared_ptr<const void> mapping_;  // keeps the mmap alive for tensor views
+  std::map<std::string, GgufValue> kv_;
+  std::vector<std::string> kv_order_;
+  std::vector<GgufTensorInfo> tensors_;
+};
+
+// Writes GGUF v3 files (metadata of every type, tensors stored as F32, F16, BF16 or Q8_0 ...).
+class GgufWriter {
+ public:
+  void set(const std::string& key, GgufValue value);
+  void set_string(const std::string& key, const std::string& value);
+  void set_u32(const std::string& key, uint32_t value);
+  void set_i32(const std::string& key, int32_t value);
+  void set_f32(const std::string& key, float value);
+  void set_bool(const std::string& key, bool value);
+  void set_strings(const std::string& key, const std::vector<std::string>& values);
+  void set_f32s(const std::string& key, const std::vector<float>& values);
+  void set_i32s(const std::string& key, const std::vector<int32_t>& values);
+  // `tensor` is in row-major order; it is stored with ne = reversed shape, encoded as `type`.
+  void add_tensor(const std::string& name, const Tensor& tensor, GgmlType type = GgmlType::F32);
+  // Writes to path + ".tmp" then renames, so a failed write never leaves a partial file at `path`.
+  void write(const std::string& path, uint32_t alignment = 32) const;
+
+ private:
+  std::vector<std::pair<std::string, GgufValue>> kv_;
+  struct Pending { std::string name; Shape shape; GgmlType type; std::vector<uint8_t> bytes; };
+  std::vector<Pending> tensors_;
+};
+
+}  // namespace attnscope

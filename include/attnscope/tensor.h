@@ -1,0 +1,53 @@
+// Tensor: a contiguous, row-major float32 array with a shape. Either owns its memory or views
+// memory kept alive by someone else (e.g. an mmap'd model file).
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attnscope {
+
+using Shape = std::vector<int64_t>;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Owning, zero-filled.
+  explicit Tensor(Shape shape);
+  // Owning, filled from values (values.size() must equal the product of shape).
+  Tensor(Shape shape, std::vector<float> values);
+  // Non-owning view; `keepalive` holds the memory alive for as long as any copy of the view lives.
+  static Tensor view(Shape shape, const float* data, std::shared_ptr<const void> keepalive);
+
+  const Shape& shape() const { return shape_; }
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  int64_t dim(int i) const;  // negative i counts from the end
+  int64_t numel() const;
+  bool empty() const { return numel() == 0; }
+  bool is_view() const { return storage_ == nullptr && data_ != nullptr; }
+
+  float* data();  // throws if this is a read-only view
+  const float* data() const { return data_; }
+  // Element access by full index (bounds-checked).
+  float at(std::initializer_list<int64_t> index) const;
+  float& at(std::initializer_list<int64_t> index);
+
+  Tensor clone() const;                   // deep, owning copy
+  Tensor reshape(Shape new_shape) const;  // same data, new shape (shares storage)
+  // The sub-tensor at index i of the first dimension (shares storage).
+  Tensor slice0(int64_t i) const;
+  std::string shape_str() const;  // "[1, 8, 6, 6]"
+
+ private:
+  Shape shape_;
+  std::shared_ptr<std::vector<float>> storage_;  // owning case
+  std::shared_ptr<const void> keepalive_;        // view case
+  float* data_ = nullptr;
+  bool writable_ = false;
+};
+
+int64_t shape_numel(const Shape& shape);
+
+}  // namespace attnscope

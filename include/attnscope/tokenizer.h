@@ -1,0 +1,51 @@
+// Tokenizer interface: SentencePiece (llama-style) and byte-level BPE implement it.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnscope {
+
+class GgufFile;
+
+// What kind of vocabulary entry a token is (GGUF token_type values).
+enum class TokenType : int32_t {
+  Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Text to ids. add_bos: prepend BOS when the model's rules say so (the tokenizer's default
+  // add-BOS flag decides when add_bos is std::nullopt-like "default"; here true/false is explicit).
+  // parse_special: match special/added tokens such as <|begin_of_text|> in the text.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
+                                      bool parse_special = true) const = 0;
+  // Ids back to text (BOS/EOS and other control tokens are dropped).
+  virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+  // The raw vocabulary entry (e.g. "▁the", "Ġthe", "<0x0A>").
+  virtual const std::string& token_text(int32_t id) const = 0;
+  // What a person reads for this token on a heatmap axis: "▁"/"Ġ" shown as a space, byte
+  // tokens that form no complete UTF-8 character as "<0xE2>"; always valid UTF-8.
+  virtual std::string token_to_str(int32_t id) const = 0;
+  std::vector<std::string> to_str_tokens(const std::vector<int32_t>& ids) const;
+
+  virtual int32_t vocab_size() const = 0;
+  virtual TokenType token_type(int32_t id) const = 0;
+  virtual int32_t bos_id() const = 0;  // -1 if none
+  virtual int32_t eos_id() const = 0;  // -1 if none
+  virtual bool add_bos_default() const = 0;
+  // "spm" or "bpe": for `info` output.
+  virtual std::string kind() const = 0;
+
+  // Builds the tokenizer described by a GGUF file's tokenizer.ggml.* metadata.
+  static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& file);
+  // From a path: a GGUF file, a tokenizer.json, a directory holding tokenizer.json (+
+  // tokenizer_config.json) or encoder.json + vocab.bpe.
+  static std::unique_ptr<Tokenizer> from_path(const std::string& path);
+};
+
+}  // namespace attnscope

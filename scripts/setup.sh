@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything attnscope needs on Debian 12 (as root), builds it, and runs the main job:
+# the interactive attention explorer on the built-in toy model. Safe to run again.
+#   bash scripts/setup.sh            install + build + explore
+#   bash scripts/setup.sh --deps     install only (used by .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates
+  libdnnl-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcairo2-dev
+  libcurl4-openssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+  fonts-dejavu-core
+  python3 python3-dev pybind11-dev python3-pybind11 python3-numpy python3-matplotlib
+  python3-plotly python3-pytest python3-ipython python3-setuptools python3-pip
+  python3-nbformat python3-nbclient python3-ipykernel
+  nodejs npm chromium
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Browser tests drive Debian's chromium through playwright-core (npm; it never downloads a browser).
+if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
+[ "${1:-}" = "--deps" ] && exit 0
+
+cmake --preset release >/dev/null
+cmake --build --preset release -j"$(nproc)"
+mkdir -p out
+./build/release/bin/attnscope explore -o out/explorer.html
+echo "setup: open out/explorer.html in a browser"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds attnscope and runs the whole test suite: C++ (GoogleTest), Python (pytest) and browser
+# (headless chromium) tests, all through ctest. In CI (CI=true) the C++ tests also run under
+# AddressSanitizer + UndefinedBehaviorSanitizer first. Ends with ctest's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_ASAN:-}" = "1" ]; then
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --preset asan -j"$jobs" --output-on-failure
+fi
+
+cmake --preset release -DATTNSCOPE_WERROR=ON >/dev/null
+cmake --build --preset release -j"$jobs"
+ctest --preset release -j"$jobs" --output-on-failure

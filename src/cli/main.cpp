@@ -1,0 +1,60 @@
+// The attnscope command: parses the subcommand, runs it, and turns errors into one clear line.
+#include <iostream>
+#include <memory>
+
+#include "attnscope/error.h"
+#include "attnscope/model.h"
+#include "cli/command.h"
+
+namespace attnscope::cli {
+
+std::vector<CommandSpec>& registry() {
+  static std::vector<CommandSpec> commands;
+  return commands;
+}
+
+void add_common_options(CLI::App& sub, Common& common, bool with_model) {
+  if (with_model)
+    sub.add_option("-m,--model", common.model,
+                   "GGUF file, checkpoint directory, hub name or attnscope:toy (default: attnscope:toy)");
+  sub.add_option("-t,--threads", common.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  sub.add_flag("--json", common.json, "machine-readable JSON output");
+}
+
+std::string model_or_default(const Common& common) {
+  return common.model.empty() ? std::string("attnscope:toy") : common.model;
+}
+
+}  // namespace attnscope::cli
+
+int main(int argc, char** argv) {
+  using namespace attnscope::cli;
+  CLI::App app{"attnscope: see what the attention heads of transformer language models do"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "attnscope 0.1.0");
+  Common common;
+  std::function<int()> run;
+  auto& commands = registry();
+  std::sort(commands.begin(), commands.end(),
+            [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
+  for (auto& spec : commands) {
+    CLI::App* sub = app.add_subcommand(spec.name, spec.help);
+    auto runner = spec.setup(*sub, common);
+    sub->callback([&run, runner]() { run = runner; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (common.threads > 0) attnscope::set_num_threads(common.threads);
+    return run ? run() : 0;
+  } catch (const attnscope::Error& e) {
+    std::cerr << "attnscope: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "attnscope: error: " << e.what() << "\n";
+    return 2;
+  }
+}

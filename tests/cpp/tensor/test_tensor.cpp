@@ -1,0 +1,34 @@
+#include <gtest/gtest.h>
+
+#include "attnscope/error.h"
+#include "attnscope/tensor.h"
+
+using namespace attnscope;
+
+TEST(Tensor, OwningIsZeroFilledAndIndexedRowMajor) {
+  Tensor t({2, 3});
+  EXPECT_EQ(t.numel(), 6);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(t.data()[i], 0.0f);
+  t.at({1, 2}) = 5.0f;
+  EXPECT_EQ(t.data()[5], 5.0f);
+  EXPECT_THROW(t.at({2, 0}), Error);
+}
+
+TEST(Tensor, SliceSharesStorageAndCloneDoesNot) {
+  Tensor t({2, 2}, {1, 2, 3, 4});
+  Tensor row = t.slice0(1);
+  EXPECT_EQ(row.shape(), Shape({2}));
+  EXPECT_EQ(row.at({0}), 3.0f);
+  Tensor c = t.clone();
+  t.at({1, 0}) = 9.0f;
+  EXPECT_EQ(row.at({0}), 9.0f);
+  EXPECT_EQ(c.at({1, 0}), 3.0f);
+}
+
+TEST(Tensor, ViewsAreReadOnly) {
+  auto keep = std::make_shared<std::vector<float>>(std::vector<float>{1, 2});
+  Tensor v = Tensor::view({2}, keep->data(), keep);
+  EXPECT_EQ(v.at({1}), 2.0f);
+  EXPECT_THROW(v.data(), Error);
+  EXPECT_THROW(Tensor({2}, {1, 2, 3}), Error);
+}
