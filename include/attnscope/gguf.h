@@ -50,7 +50,17 @@ struct GgufValue {
   const std::string& as_string() const;
   const GgufArray& as_array() const;
   std::string to_display(size_t max_items = 8) const;  // for `attnscope info`
+
+  // Constructors that keep `type` and the variant consistent (the writer checks ranges).
+  static GgufValue of_uint(GgufValueType type, uint64_t v);  // U8, U16, U32, U64
+  static GgufValue of_int(GgufValueType type, int64_t v);    // I8, I16, I32, I64
+  static GgufValue of_float(GgufValueType type, double v);   // F32, F64
+  static GgufValue of_bool(bool v);
+  static GgufValue of_string(std::string v);
+  // All elements must have type `element_type` (for nested arrays: ARRAY).
+  static GgufValue of_array(GgufValueType element_type, GgufArray items);
 };
+std::string gguf_value_type_name(GgufValueType type);
 
 struct GgufTensorInfo {
   std::string name;
@@ -69,6 +79,12 @@ class GgufFile {
   // Maps the file and validates header, metadata and tensor table against the file size.
   // Errors: NotFound (no such file), Unsupported (v1, unknown tensor type), Format (anything else).
   static GgufFile open(const std::string& path);
+  // The same from bytes in memory (tests feed truncated / hostile files this way); `name`
+  // stands in for the path in error messages.
+  static GgufFile open_memory(std::vector<uint8_t> bytes, const std::string& name = "<memory>");
+  // Alignment of the data section (general.alignment, default 32) and its offset in the file.
+  uint32_t alignment() const { return alignment_; }
+  uint64_t data_offset() const { return data_offset_; }
 
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
@@ -96,6 +112,9 @@ class GgufFile {
   std::map<std::string, GgufValue> kv_;
   std::vector<std::string> kv_order_;
   std::vector<GgufTensorInfo> tensors_;
+  uint32_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
+  friend struct GgufParser;
 };
 
 // Writes GGUF v3 files (metadata of every type, tensors stored as F32, F16, BF16 or Q8_0 ...).

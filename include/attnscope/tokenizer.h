@@ -41,10 +41,25 @@ class Tokenizer {
   // "spm" or "bpe": for `info` output.
   virtual std::string kind() const = 0;
 
+  // Added for the tokenizer issue (all have defaults, so other implementations keep compiling).
+  virtual int32_t unk_id() const { return -1; }
+  // Id of a vocabulary entry given its raw text ("▁the", "Ġthe", "<|begin_of_text|>"), -1 if none.
+  virtual int32_t token_to_id(std::string_view text) const { (void)text; return -1; }
+  // SentencePiece score of a token (0 when the vocabulary has none).
+  virtual float token_score(int32_t id) const { (void)id; return 0.0f; }
+  // The chat template string (tokenizer_config.json / tokenizer.chat_template), "" if none.
+  virtual std::string chat_template() const { return {}; }
+  // The pre-tokenizer name or description, e.g. "llama-bpe" or "tokenizer.json regex".
+  virtual std::string pre_tokenizer() const { return {}; }
+  // encode() on each text.
+  std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts,
+                                                 bool add_bos, bool parse_special = true) const;
+
   // Builds the tokenizer described by a GGUF file's tokenizer.ggml.* metadata.
   static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& file);
   // From a path: a GGUF file, a tokenizer.json, a directory holding tokenizer.json (+
-  // tokenizer_config.json) or encoder.json + vocab.bpe.
+  // tokenizer_config.json) or encoder.json + vocab.bpe, a SentencePiece tokenizer.model,
+  // or encoder.json itself (vocab.bpe beside it).
   static std::unique_ptr<Tokenizer> from_path(const std::string& path);
 };
 

@@ -1,0 +1,148 @@
+// Visualization: colormaps, publication figures (cairo: PNG, SVG or PDF chosen by the file
+// extension) and the self-contained interactive attention explorer (one HTML file).
+//
+// Attention patterns come in as they leave a Trace: layer -> Tensor [B, H, Q, K]
+// (Trace::attention_patterns()), or a single head as a Tensor [Q, K]. Token strings label the axes.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attnscope/tensor.h"
+
+namespace attnscope {
+
+// ---------------------------------------------------------------------------------------------
+// Colormaps
+
+struct Rgb {
+  double r = 0, g = 0, b = 0;  // each in [0, 1]
+};
+
+// A named colormap (ColorBrewer sequential maps, matplotlib's perceptual maps, RdBu diverging).
+class Colormap {
+ public:
+  // InvalidArgument naming the known colormaps if `name` is not one of them (case-sensitive
+  // first, then case-insensitive: "blues" finds "Blues").
+  static Colormap by_name(const std::string& name);
+  static std::vector<std::string> names();
+
+  const std::string& name() const { return name_; }
+  bool diverging() const { return diverging_; }
+  // Colour at t in [0, 1] (clamped; NaN gives the colour at 0).
+  Rgb at(double t) const;
+  // "#rrggbb" at t.
+  std::string hex(double t) const;
+  // n evenly spaced colours as "#rrggbb" (for the explorer's lookup table).
+  std::vector<std::string> sample_hex(int n) const;
+
+ private:
+  std::string name_;
+  bool diverging_ = false;
+  std::vector<Rgb> points_;  // evenly spaced control points
+};
+
+// ---------------------------------------------------------------------------------------------
+// Head naming
+
+enum class HeadNotation { LH, Dot };  // "L5H3" or "5.3"
+std::string head_label(int layer, int head, HeadNotation notation = HeadNotation::LH);
+
+// A detected head type, for the head-type map and the explorer's overlay. Kept independent of the
+// analysis API so callers can pass results from anywhere.
+struct HeadTypeMark {
+  int layer = 0;
+  int head = 0;
+  std::string label;  // "previous_token", "induction", ...
+  double score = 0;
+};
+// A score per head, for bar charts.
+struct HeadScore {
+  int layer = 0;
+  int head = 0;
+  double score = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Static figures
+
+struct FigureOptions {
+  std::string colormap = "Blues";
+  bool mask_upper = false;     // leave future positions (key > query) blank
+  std::optional<double> vmin;  // colour range; unset: from the data (0 .. max for patterns)
+  std::optional<double> vmax;
+  std::string title;           // empty: automatic (e.g. "L5H0")
+  HeadNotation notation = HeadNotation::LH;
+  int batch = 0;               // batch row of a [B, H, Q, K] pattern
+  double cell = 0;             // cell size in points; 0: automatic from the token count
+  bool colorbar = true;
+  // Grids: at most this many panels on one page; more go to further pages (PDF: pages of one
+  // file; PNG/SVG: name-2.png, name-3.png, ...). Panels are also scaled down for large grids.
+  int max_panels_per_page = 64;
+};
+
+// One head: query tokens down, key tokens across. `pattern` is [B, H, Q, K] (uses `batch` and
+// `head`) or [Q, K] (head ignored). `layer` only names the head in the title.
+void save_head_heatmap(const std::string& path, const Tensor& pattern, int layer, int head,
+                       const std::vector<std::string>& tokens, const FigureOptions& options = {});
+
+// Layers x heads. Empty `layers`/`heads` mean all. Returns the files written (one unless paged).
+std::vector<std::string> save_attention_grid(const std::string& path,
+                                             const std::map<int, Tensor>& patterns,
+                                             const std::vector<std::string>& tokens,
+                                             const std::vector<int>& layers = {},
+                                             const std::vector<int>& heads = {},
+                                             const FigureOptions& options = {});
+
+// Mean and max over the heads of one layer, side by side.
+void save_layer_summary(const std::string& path, const Tensor& layer_pattern, int layer,
+                        const std::vector<std::string>& tokens, const FigureOptions& options = {});
+
+// The same head on several prompts, side by side. patterns[i] is [B,H,Q,K] or [Q,K].
+void save_prompt_comparison(const std::string& path, const std::vector<Tensor>& patterns,
+                            const std::vector<std::vector<std::string>>& tokens,
+                            const std::vector<std::string>& titles, int layer, int head,
+                            const FigureOptions& options = {});
+
+// A minus B (same shape), diverging colormap (RdBu unless options.colormap is diverging), range
+// symmetric around 0 unless fixed by vmin/vmax.
+void save_difference(const std::string& path, const Tensor& a, const Tensor& b, int layer, int head,
+                     const std::vector<std::string>& tokens, const FigureOptions& options = {});
+
+// Layers x heads coloured by detected type (first mark per head wins; unmarked heads grey).
+void save_head_type_map(const std::string& path, int n_layers, int n_heads,
+                        const std::vector<HeadTypeMark>& marks, const FigureOptions& options = {});
+
+// Bars of per-head scores (sorted high to low) with the threshold drawn as a line.
+void save_score_bars(const std::string& path, const std::vector<HeadScore>& scores,
+                     double threshold, const std::string& title = "Induction scores",
+                     const FigureOptions& options = {});
+
+// True if `path` is a file this library wrote (PNG/SVG/PDF figures and explorer HTML carry a
+// marker), so front ends can overwrite their own output but not anything else.
+bool is_attnscope_output(const std::string& path);
+
+// ---------------------------------------------------------------------------------------------
+// Interactive explorer
+
+struct ExplorerOptions {
+  std::string title = "attnscope attention explorer";
+  std::string colormap = "Blues";
+  int bits = 0;        // quantisation of the stored weights: 8, 16, or 0 = automatic
+                       // (16 bits while the data stays small, else 8)
+  int batch = 0;
+  int heatmap_size = 440;  // pixels of the main heatmap before zooming
+  std::vector<HeadTypeMark> head_types;  // overlay on the thumbnails (may be empty)
+  std::string subtitle;  // e.g. model name and prompt, shown under the title
+};
+
+// The explorer as one self-contained HTML document (no network access needed).
+std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vector<std::string>& tokens,
+                          const ExplorerOptions& options = {});
+// Writes explorer_html() to `path` (through a temporary file, so no partial file is left).
+void save_explorer(const std::string& path, const std::map<int, Tensor>& patterns,
+                   const std::vector<std::string>& tokens, const ExplorerOptions& options = {});
+
+}  // namespace attnscope

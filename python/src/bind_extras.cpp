@@ -1,0 +1,14 @@
+// The parts of the core beyond Model/Trace, one binding file each.
+#include "bindings.h"
+
+namespace attnscope::python {
+
+void bind_interventions(py::module_& m);
+void bind_predictions(py::module_& m);
+
+void bind_extras(py::module_& m) {
+  bind_interventions(m);
+  bind_predictions(m);
+}
+
+}  // namespace attnscope::python

@@ -1,0 +1,191 @@
+// Model, Trace and Generation for Python. Forward passes run with the GIL released.
+#include <variant>
+
+#include "attnscope/error.h"
+#include "attnscope/model.h"
+#include "bindings.h"
+
+namespace attnscope::python {
+
+namespace {
+
+py::dict config_dict(const ModelConfig& c) {
+  py::dict d;
+  d["arch"] = c.arch;
+  d["name"] = c.name;
+  d["family"] = c.family == ArchFamily::Llama ? "llama" : "gpt2";
+  d["n_vocab"] = c.n_vocab;
+  d["n_ctx"] = c.n_ctx;
+  d["n_embd"] = c.n_embd;
+  d["n_layer"] = c.n_layer;
+  d["n_head"] = c.n_head;
+  d["n_head_kv"] = c.n_head_kv;
+  d["head_dim"] = c.head_dim;
+  d["n_ff"] = c.n_ff;
+  d["rope_dim"] = c.rope_dim;
+  d["rope_base"] = c.rope_base;
+  d["rope_layout"] = c.rope_layout == RopeLayout::Interleaved ? "interleaved" : "neox";
+  d["norm_eps"] = c.norm_eps;
+  d["norm"] = c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm";
+  d["activation"] = c.act == Activation::SwiGLU ? "swiglu" : "gelu_tanh";
+  d["tied_embeddings"] = c.tied_embeddings;
+  return d;
+}
+
+// interventions arrive as a list of (target, callable_or_native, description).
+std::vector<Intervention> to_interventions(const py::list& items) {
+  std::vector<Intervention> out;
+  for (const auto& item : items) {
+    auto tup = item.cast<py::tuple>();
+    if (tup.size() != 3) throw Error(ErrorKind::InvalidArgument, "intervention must be (target, fn, description)");
+    Intervention iv;
+    iv.target = tup[0].cast<std::string>();
+    iv.description = tup[2].cast<std::string>();
+    py::object fn = tup[1];
+    if (py::isinstance<NativeIntervention>(fn)) {
+      const auto& native = fn.cast<const NativeIntervention&>();
+      iv.fn = native.fn;
+      if (iv.description.empty()) iv.description = native.description;
+    } else if (PyCallable_Check(fn.ptr())) {
+      iv.fn = python_intervention(fn);
+    } else {
+      throw Error(ErrorKind::InvalidArgument,
+                  "intervention for " + iv.target + " is neither callable nor a built-in intervention");
+    }
+    out.push_back(std::move(iv));
+  }
+  return out;
+}
+
+RunOptions run_options(const std::vector<std::string>& capture, const std::vector<int>& layers,
+                       const py::list& interventions, bool return_logits, bool add_bos) {
+  RunOptions o;
+  o.capture = capture;
+  o.layers = layers;
+  o.interventions = to_interventions(interventions);
+  o.return_logits = return_logits;
+  o.add_bos = add_bos;
+  return o;
+}
+
+using Input = std::variant<std::string, std::vector<int32_t>, std::vector<std::vector<int32_t>>>;
+
+Trace run_model(const Model& model, const Input& input, const RunOptions& options) {
+  // Interventions written in Python take the GIL back only while they run.
+  py::gil_scoped_release release;
+  if (auto* text = std::get_if<std::string>(&input)) return model.run(*text, options);
+  if (auto* ids = std::get_if<std::vector<int32_t>>(&input)) return model.run(*ids, options);
+  return model.run_batch(std::get<std::vector<std::vector<int32_t>>>(input), options);
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  py::class_<NativeIntervention>(m, "NativeIntervention")
+      .def_readonly("description", &NativeIntervention::description)
+      .def("__repr__", [](const NativeIntervention& n) { return "<attnscope intervention " + n.description + ">"; });
+
+  py::class_<Trace>(m, "Trace")
+      .def_readonly("tokens", &Trace::tokens)
+      .def_readonly("str_tokens", &Trace::str_tokens)
+      .def_property_readonly("logits", [](const Trace& t) -> py::object {
+        if (t.logits.numel() == 0) return py::none();
+        return to_numpy(t.logits);
+      })
+      .def("has", &Trace::has, py::arg("name"))
+      .def("get", [](const Trace& t, const std::string& name) { return to_numpy(t.at(name)); }, py::arg("name"))
+      .def("names", [](const Trace& t) {
+        std::vector<std::string> names;
+        for (const auto& [k, v] : t.captured()) names.push_back(k);
+        return names;
+      })
+      .def("captured", [](const Trace& t) {
+        py::dict d;
+        for (const auto& [k, v] : t.captured()) d[py::str(k)] = to_numpy(v);
+        return d;
+      })
+      .def("attention_patterns", [](const Trace& t) {
+        py::dict d;
+        for (const auto& [layer, v] : t.attention_patterns()) d[py::int_(layer)] = to_numpy(v);
+        return d;
+      });
+
+  py::class_<Model>(m, "Model")
+      .def_static("load", [](const std::string& path, const std::string& tokenizer, int threads) {
+        LoadOptions o;
+        o.tokenizer = tokenizer;
+        o.threads = threads;
+        py::gil_scoped_release release;
+        return Model::load(path, o);
+      }, py::arg("path_or_name"), py::arg("tokenizer") = "", py::arg("threads") = 0)
+      .def_property_readonly("config", [](const Model& mdl) { return config_dict(mdl.config()); })
+      .def_property_readonly("source", &Model::source)
+      .def_property_readonly("has_tokenizer", &Model::has_tokenizer)
+      .def("hook_names", &Model::hook_names)
+      .def("encode", [](const Model& mdl, const std::string& text, bool add_bos) {
+        return mdl.encode(text, add_bos);
+      }, py::arg("text"), py::arg("add_bos") = true)
+      .def("decode", [](const Model& mdl, const std::vector<int32_t>& ids) {
+        return mdl.tokenizer().decode(ids);
+      }, py::arg("ids"))
+      .def("token_to_str", [](const Model& mdl, int32_t id) {
+        const auto& tok = mdl.tokenizer();
+        if (id < 0 || id >= tok.vocab_size())
+          throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
+        return tok.token_to_str(id);
+      }, py::arg("id"))
+      .def("token_text", [](const Model& mdl, int32_t id) {
+        const auto& tok = mdl.tokenizer();
+        if (id < 0 || id >= tok.vocab_size())
+          throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
+        return tok.token_text(id);
+      }, py::arg("id"))
+      .def("to_str_tokens", [](const Model& mdl, const std::vector<int32_t>& ids) {
+        const auto& tok = mdl.tokenizer();
+        for (int32_t id : ids)
+          if (id < 0 || id >= tok.vocab_size())
+            throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
+        return tok.to_str_tokens(ids);
+      }, py::arg("ids"))
+      .def_property_readonly("vocab_size", [](const Model& mdl) {
+        return mdl.has_tokenizer() ? mdl.tokenizer().vocab_size() : mdl.config().n_vocab;
+      })
+      .def_property_readonly("bos_id", [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().bos_id() : -1; })
+      .def_property_readonly("eos_id", [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().eos_id() : -1; })
+      .def("token_type", [](const Model& mdl, int32_t id) { return static_cast<int>(mdl.tokenizer().token_type(id)); })
+      .def("run", [](const Model& mdl, const Input& input, const std::vector<std::string>& capture,
+                     const std::vector<int>& layers, const py::list& interventions, bool return_logits,
+                     bool add_bos) {
+        RunOptions o = run_options(capture, layers, interventions, return_logits, add_bos);
+        return run_model(mdl, input, o);
+      }, py::arg("input"), py::arg("capture") = std::vector<std::string>{},
+         py::arg("layers") = std::vector<int>{}, py::arg("interventions") = py::list(),
+         py::arg("return_logits") = true, py::arg("add_bos") = true)
+      .def("generate", [](const Model& mdl, const std::variant<std::string, std::vector<int32_t>>& prompt,
+                          int max_tokens, const std::vector<std::string>& capture,
+                          const std::vector<int>& layers, bool stop_at_eos) {
+        GenerateOptions o;
+        o.max_tokens = max_tokens;
+        o.capture = capture;
+        o.layers = layers;
+        o.stop_at_eos = stop_at_eos;
+        Generation g;
+        {
+          py::gil_scoped_release release;
+          if (auto* text = std::get_if<std::string>(&prompt)) g = mdl.generate(*text, o);
+          else g = mdl.generate(std::get<std::vector<int32_t>>(prompt), o);
+        }
+        return py::make_tuple(g.prompt_tokens, g.new_tokens, g.text, std::move(g.trace));
+      }, py::arg("prompt"), py::arg("max_tokens") = 64, py::arg("capture") = std::vector<std::string>{},
+         py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true);
+
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("canonical_hook_name", [](const std::string& name) -> py::object {
+    auto c = canonical_hook_name(name);
+    if (!c) return py::none();
+    return py::str(*c);
+  }, py::arg("name"));
+  m.def("hook_glob_match", &hook_glob_match, py::arg("pattern"), py::arg("name"));
+}
+
+}  // namespace attnscope::python

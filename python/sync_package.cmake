@@ -1,0 +1,17 @@
+# Mirrors the pure-Python package SRC into DST (cmake -P script): copies new or changed files and
+# removes .py files that no longer exist in SRC. Leaves the built extension (_core*.so) alone.
+file(GLOB_RECURSE src_files RELATIVE ${SRC} ${SRC}/*)
+foreach(rel ${src_files})
+  if(rel MATCHES "__pycache__" OR rel MATCHES "\\.pyc$")
+    continue()
+  endif()
+  get_filename_component(dir ${DST}/${rel} DIRECTORY)
+  file(MAKE_DIRECTORY ${dir})
+  file(COPY_FILE ${SRC}/${rel} ${DST}/${rel} ONLY_IF_DIFFERENT)
+endforeach()
+file(GLOB_RECURSE dst_py RELATIVE ${DST} ${DST}/*.py)
+foreach(rel ${dst_py})
+  if(NOT EXISTS ${SRC}/${rel})
+    file(REMOVE ${DST}/${rel})
+  endif()
+endforeach()

@@ -1,0 +1,30 @@
+// MLX affine quantisation (as published by mlx-community): a [rows, cols] weight is stored as
+//   <module>.weight  uint32 [rows, cols * bits / 32]  values packed low bits first,
+//   <module>.scales  [rows, cols / group_size]  (the model's float dtype)
+//   <module>.biases  [rows, cols / group_size]
+// and each value is w = scale * q + bias for its group.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "attnscope/tensor.h"
+
+namespace attnscope {
+
+struct SafetensorsTensorInfo;
+
+// Dequantises; `where` names the tensor in errors. Shapes are checked against each other.
+Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases,
+                      int bits, int group_size, const std::string& where);
+
+// A quantiser written from the format description, for tests and for making MLX checkpoints:
+// per group, bias = min, scale = (max - min) / (2^bits - 1), q = round((w - bias) / scale).
+struct MlxQuantized {
+  Shape packed_shape;            // [rows, cols * bits / 32]
+  std::vector<uint32_t> packed;
+  Tensor scales, biases;         // [rows, cols / group_size]
+};
+MlxQuantized mlx_quantize(const Tensor& w, int bits, int group_size);
+
+}  // namespace attnscope

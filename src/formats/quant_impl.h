@@ -1,0 +1,65 @@
+// Private: per-type block decoders and encoders behind attnscope::dequantize / quantize.
+// Each function handles `nblocks` consecutive blocks; `src` may be unaligned (fields are read
+// with memcpy), and layouts follow the ggml block formats byte for byte (little-endian).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "formats/half.h"
+
+namespace attnscope::detail {
+
+inline uint16_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline float load_f16(const uint8_t* p) { return fp16_to_f32(load_u16(p)); }
+inline float load_f32(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline void store_f16(uint8_t* p, float f) {
+  uint16_t h = f32_to_fp16(f);
+  std::memcpy(p, &h, 2);
+}
+
+// Block sizes (elements, bytes).
+constexpr int kQK = 32;    // legacy quants
+constexpr int kQKK = 256;  // K-quants (super-block)
+constexpr int kQ4_0Bytes = 2 + 16;
+constexpr int kQ4_1Bytes = 2 + 2 + 16;
+constexpr int kQ5_0Bytes = 2 + 4 + 16;
+constexpr int kQ5_1Bytes = 2 + 2 + 4 + 16;
+constexpr int kQ8_0Bytes = 2 + 32;
+constexpr int kQ8_1Bytes = 2 + 2 + 32;
+constexpr int kQ2_KBytes = 16 + 64 + 2 + 2;
+constexpr int kQ3_KBytes = 32 + 64 + 12 + 2;
+constexpr int kQ4_KBytes = 2 + 2 + 12 + 128;
+constexpr int kQ5_KBytes = 2 + 2 + 12 + 32 + 128;
+constexpr int kQ6_KBytes = 128 + 64 + 16 + 2;
+constexpr int kQ8_KBytes = 4 + 256 + 16 * 2;
+
+// Legacy 32-element blocks (quant_legacy.cpp).
+void dequant_q4_0(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q4_1(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q5_0(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q5_1(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q8_0(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q8_1(const uint8_t* src, float* dst, int64_t nblocks);
+void quant_q4_0(const float* src, uint8_t* dst, int64_t nblocks);
+void quant_q4_1(const float* src, uint8_t* dst, int64_t nblocks);
+void quant_q5_0(const float* src, uint8_t* dst, int64_t nblocks);
+void quant_q5_1(const float* src, uint8_t* dst, int64_t nblocks);
+void quant_q8_0(const float* src, uint8_t* dst, int64_t nblocks);
+
+// K-quants, 256-element super-blocks (quant_kquants.cpp).
+void dequant_q2_k(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q3_k(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q4_k(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q5_k(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q6_k(const uint8_t* src, float* dst, int64_t nblocks);
+void dequant_q8_k(const uint8_t* src, float* dst, int64_t nblocks);
+
+}  // namespace attnscope::detail

@@ -1,0 +1,133 @@
+// Greedy generation with a KV cache. Captured hooks are gathered step by step: per-token hooks
+// are concatenated along the token axis, attention patterns/scores gain one row per new token
+// (the result is the full [B, H, T, T] lower-triangular pattern over prompt + generated tokens).
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <map>
+
+#include "attnscope/error.h"
+#include "model/hooks.h"
+#include "model/kv_cache.h"
+#include "model/model_impl.h"
+
+namespace attnscope {
+
+namespace {
+
+bool is_square_hook(const std::string& name) {
+  auto ends_with = [&](const std::string& s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends_with(".attn.hook_pattern") || ends_with(".attn.hook_attn_scores");
+}
+
+// Pieces [B, H, t_i, k_i] (queries t_i at the end of k_i keys) -> [B, H, T, T].
+Tensor assemble_square(const std::vector<Tensor>& pieces, int64_t total, float fill) {
+  const int64_t B = pieces[0].dim(0), H = pieces[0].dim(1);
+  Tensor out({B, H, total, total});
+  std::fill(out.data(), out.data() + out.numel(), fill);
+  int64_t row = 0;
+  for (const Tensor& p : pieces) {
+    const int64_t t = p.dim(2), k = p.dim(3);
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      for (int64_t i = 0; i < t; ++i)
+        std::memcpy(out.data() + (bh * total + row + i) * total, p.data() + (bh * t + i) * k, sizeof(float) * k);
+    row += t;
+  }
+  return out;
+}
+
+// Pieces [B, t_i, ...] -> [B, sum t_i, ...].
+Tensor concat_tokens(const std::vector<Tensor>& pieces) {
+  Shape shape = pieces[0].shape();
+  const int64_t B = shape[0];
+  int64_t inner = 1;
+  for (size_t d = 2; d < shape.size(); ++d) inner *= shape[d];
+  int64_t total = 0;
+  for (const Tensor& p : pieces) total += p.dim(1);
+  shape[1] = total;
+  Tensor out(shape);
+  int64_t off = 0;
+  for (const Tensor& p : pieces) {
+    const int64_t t = p.dim(1);
+    for (int64_t b = 0; b < B; ++b)
+      std::memcpy(out.data() + (b * total + off) * inner, p.data() + b * t * inner, sizeof(float) * t * inner);
+    off += t;
+  }
+  return out;
+}
+
+}  // namespace
+
+Generation Model::generate(std::string_view prompt, const GenerateOptions& options) const {
+  std::vector<int32_t> ids = encode(prompt, true);
+  if (ids.empty() && tokenizer().bos_id() >= 0) ids.push_back(tokenizer().bos_id());
+  if (ids.empty()) fail(ErrorKind::InvalidArgument, "empty prompt and the tokenizer has no BOS token to start from");
+  return generate(ids, options);
+}
+
+Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options) const {
+  const Impl& impl = *impl_;
+  const ModelConfig& c = impl.config;
+  std::vector<std::vector<int32_t>> batch{prompt};
+  detail::check_prompt_batch(impl, batch);
+  if (options.max_tokens < 0) fail(ErrorKind::InvalidArgument, "max_tokens must be >= 0");
+  detail::HookRunner hooks(hook_names(), c.n_layer, options.capture, options.layers, {});
+  const bool capturing = !hooks.capture_set().empty();
+
+  int64_t capacity = static_cast<int64_t>(prompt.size()) + options.max_tokens;
+  if (c.n_ctx > 0) capacity = std::min<int64_t>(capacity, c.n_ctx);
+  detail::KVCache cache(c.n_layer, 1, static_cast<int>(capacity), c.n_head_kv, c.head_dim);
+  const int32_t eos = impl.tokenizer ? impl.tokenizer->eos_id() : -1;
+
+  Generation gen;
+  gen.prompt_tokens = prompt;
+  std::map<std::string, std::vector<Tensor>> pieces;
+  std::vector<Tensor> logit_pieces;
+  auto step = [&](const std::vector<std::vector<int32_t>>& ids) {
+    Trace t;
+    detail::ForwardInput in;
+    in.ids = &ids;
+    in.cache = &cache;
+    in.want_logits = true;
+    in.last_logits_only = !hooks.captured("logits");
+    impl.forward(impl, in, hooks, t);
+    for (auto& [name, value] : t.captured()) pieces[name].push_back(value);
+    if (hooks.captured("logits")) logit_pieces.push_back(t.logits);
+    // Greedy: the highest logit at the last position (first index on ties).
+    const Tensor& lg = t.logits;
+    const float* last = lg.data() + (lg.dim(1) - 1) * lg.dim(2);
+    return static_cast<int32_t>(std::max_element(last, last + lg.dim(2)) - last);
+  };
+
+  int32_t next = step(batch);
+  while (static_cast<int>(gen.new_tokens.size()) < options.max_tokens) {
+    if (options.stop_at_eos && next == eos) break;
+    gen.new_tokens.push_back(next);
+    if (cache.n_past >= capacity) break;  // context full: no room to run this token
+    // The last token only needs a forward pass when its row of the captures is wanted.
+    if (static_cast<int>(gen.new_tokens.size()) == options.max_tokens && !capturing) break;
+    next = step({{next}});
+  }
+
+  std::vector<int32_t> all = prompt;
+  all.insert(all.end(), gen.new_tokens.begin(), gen.new_tokens.end());
+  // Captures cover the tokens that went through the model (all of them unless the context filled).
+  if (capturing && static_cast<int64_t>(all.size()) > cache.n_past) all.resize(static_cast<size_t>(cache.n_past));
+  detail::fill_trace_tokens(impl, {all}, gen.trace);
+  for (auto& [name, list] : pieces) {
+    Tensor merged = is_square_hook(name)
+                        ? assemble_square(list, cache.n_past,
+                                          name.find("attn_scores") != std::string::npos
+                                              ? -std::numeric_limits<float>::infinity()
+                                              : 0.0f)
+                        : concat_tokens(list);
+    gen.trace.set(name, std::move(merged));
+  }
+  if (!logit_pieces.empty()) gen.trace.logits = concat_tokens(logit_pieces);
+  if (impl.tokenizer) gen.text = impl.tokenizer->decode(gen.new_tokens);
+  return gen;
+}
+
+}  // namespace attnscope

@@ -1,0 +1,40 @@
+// Hugging Face checkpoint directory -> Model::Impl (config.json, safetensors, tokenizer files).
+#include <filesystem>
+
+#include "attnscope/error.h"
+#include "formats/hf_checkpoint.h"
+#include "model/loaders.h"
+
+namespace attnscope::detail {
+namespace fs = std::filesystem;
+
+namespace {
+// The checkpoint's own tokenizer, if it ships one Tokenizer::from_path can read.
+bool has_tokenizer_files(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir / "tokenizer.json", ec) ||
+         (fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec)) ||
+         (fs::exists(dir / "encoder.json", ec) && fs::exists(dir / "vocab.bpe", ec));
+}
+}  // namespace
+
+std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const LoadOptions& options) {
+  HfCheckpoint ck = read_hf_checkpoint(dir);
+  auto impl = std::make_shared<Model::Impl>();
+  impl->config = ck.hf.model;
+  impl->weights = std::move(ck.weights);
+  impl->source = dir;
+  if (!options.tokenizer.empty()) {
+    impl->tokenizer = Tokenizer::from_path(options.tokenizer);
+  } else if (has_tokenizer_files(dir)) {
+    impl->tokenizer = Tokenizer::from_path(dir);
+  }
+  if (impl->tokenizer && impl->tokenizer->vocab_size() > impl->config.n_vocab)
+    fail(ErrorKind::InvalidArgument, "tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
+                                         " tokens but the model at " + dir + " only " +
+                                         std::to_string(impl->config.n_vocab));
+  finalize_model(*impl);
+  return impl;
+}
+
+}  // namespace attnscope::detail

@@ -1,0 +1,26 @@
+// Model loaders, one per source kind. Model::load picks one; each returns a finalized Impl.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "attnscope/gguf.h"
+#include "attnscope/model.h"
+#include "model/model_impl.h"
+
+namespace attnscope::detail {
+
+// A GGUF file (src/model/load_gguf.cpp).
+std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const LoadOptions& options);
+// ModelConfig from GGUF metadata (+ the rope_freqs tensor); Unsupported naming an unknown
+// architecture.
+ModelConfig config_from_gguf(const GgufFile& file);
+
+// A Hugging Face checkpoint directory (config.json + *.safetensors [+ tokenizer files]).
+// Provided by the hf loader (helper "hf"); must fill Impl as model_impl.h describes and call
+// finalize_model. Until it exists a weak fallback throws Unsupported.
+std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const LoadOptions& options);
+// "org/name[@rev]" -> a local checkpoint directory (downloading into the cache if needed).
+// Provided by the hub code (helper "hf"); weak fallback throws Unsupported.
+std::string resolve_hub_model(const std::string& name);
+
+}  // namespace attnscope::detail

@@ -1,0 +1,263 @@
+#include "tensor/ops.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "attnscope/error.h"
+
+namespace attnscope::ops {
+
+namespace {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// oneDNN has its own primitive cache, but creating a primitive descriptor still costs tens of
+// microseconds; ours maps the full shape/stride signature straight to a ready primitive.
+std::mutex g_cache_mutex;
+struct Cached {
+  dnnl::matmul prim;
+  dnnl::memory::desc src, wei, bias, dst;
+};
+std::unordered_map<std::string, Cached> g_cache;
+
+std::atomic<bool> g_timing{false};
+std::atomic<int64_t> g_matmul_ns{0};
+
+void key_append(std::string& key, const std::vector<int64_t>& v) {
+  for (int64_t x : v) {
+    key += std::to_string(x);
+    key += ',';
+  }
+  key += '|';
+}
+
+dnnl::memory::desc make_md(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides) {
+  return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dnnl::memory::data_type::f32,
+                            dnnl::memory::dims(strides.begin(), strides.end()));
+}
+
+struct MatmulCall {
+  std::vector<int64_t> src_dims, src_strides, wei_dims, wei_strides, dst_dims, dst_strides;
+  bool bias = false, accumulate = false;
+};
+
+Cached get_primitive(const MatmulCall& c) {
+  std::string key;
+  key_append(key, c.src_dims);
+  key_append(key, c.src_strides);
+  key_append(key, c.wei_dims);
+  key_append(key, c.wei_strides);
+  key_append(key, c.dst_dims);
+  key_append(key, c.dst_strides);
+  key += c.bias ? 'b' : '-';
+  key += c.accumulate ? 'a' : '-';
+  key += std::to_string(num_threads());
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  auto it = g_cache.find(key);
+  if (it != g_cache.end()) return it->second;
+  try {
+    auto src_md = make_md(c.src_dims, c.src_strides);
+    auto wei_md = make_md(c.wei_dims, c.wei_strides);
+    auto dst_md = make_md(c.dst_dims, c.dst_strides);
+    dnnl::primitive_attr attr;
+    if (c.accumulate) {
+      dnnl::post_ops po;
+      po.append_sum(1.0f);
+      attr.set_post_ops(po);
+    }
+    dnnl::matmul::primitive_desc pd;
+    if (c.bias) {
+      std::vector<int64_t> bdims(c.dst_dims.size(), 1), bstrides(c.dst_dims.size(), 0);
+      bdims.back() = c.dst_dims.back();
+      bstrides.back() = 1;
+      for (int i = static_cast<int>(bdims.size()) - 2; i >= 0; --i) bstrides[i] = bstrides[i + 1] * bdims[i + 1];
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, make_md(bdims, bstrides), dst_md),
+                                        attr, cpu_engine());
+    } else {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, cpu_engine());
+    }
+    Cached entry{dnnl::matmul(pd), src_md, wei_md, c.bias ? pd.bias_desc() : dnnl::memory::desc(), dst_md};
+    if (g_cache.size() > 4096) g_cache.clear();  // generation over many lengths: bound the cache
+    g_cache.emplace(key, entry);
+    return entry;
+  } catch (const dnnl::error& e) {
+    fail(ErrorKind::Unsupported, std::string("oneDNN matmul could not be created for shape ") + key +
+                                     ": " + e.what());
+  }
+}
+
+void execute(const MatmulCall& c, const float* src, const float* wei, const float* bias, float* dst) {
+  apply_num_threads();
+  Cached p = get_primitive(c);
+  auto& eng = cpu_engine();
+  dnnl::memory src_m(p.src, eng, const_cast<float*>(src));
+  dnnl::memory wei_m(p.wei, eng, const_cast<float*>(wei));
+  dnnl::memory dst_m(p.dst, eng, dst);
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m}};
+  if (c.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias, eng, const_cast<float*>(bias)));
+  dnnl::stream stream(eng);
+  const bool timing = g_timing.load(std::memory_order_relaxed);
+  auto t0 = std::chrono::steady_clock::now();
+  p.prim.execute(stream, args);
+  stream.wait();
+  if (timing)
+    g_matmul_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> s(dims.size(), 1);
+  for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * dims[i + 1];
+  return s;
+}
+
+}  // namespace
+
+void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias, float* y,
+            bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  MatmulCall c;
+  c.src_dims = {M, K};
+  c.src_strides = {K, 1};
+  c.wei_dims = {K, N};
+  c.wei_strides = {1, K};  // W is [N, K] row-major: its transpose seen through strides
+  c.dst_dims = {M, N};
+  c.dst_strides = {N, 1};
+  c.bias = bias != nullptr;
+  c.accumulate = accumulate;
+  execute(c, x, W, bias, y);
+}
+
+void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data,
+            const MatView& dst, float* dst_data) {
+  MatmulCall c;
+  c.src_dims = src.dims;
+  c.src_strides = src.strides.empty() ? contiguous_strides(src.dims) : src.strides;
+  c.wei_dims = wei.dims;
+  c.wei_strides = wei.strides.empty() ? contiguous_strides(wei.dims) : wei.strides;
+  c.dst_dims = dst.dims;
+  c.dst_strides = dst.strides.empty() ? contiguous_strides(dst.dims) : dst.strides;
+  for (int64_t d : c.dst_dims)
+    if (d <= 0) return;
+  execute(c, src_data, wei_data, nullptr, dst_data);
+}
+
+double matmul_seconds() { return static_cast<double>(g_matmul_ns.load()) * 1e-9; }
+void reset_matmul_seconds() { g_matmul_ns = 0; }
+void set_matmul_timing(bool on) { g_timing = on; }
+
+void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t D, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * D;
+    float* yr = y + r * D;
+    double ss = 0.0;
+    for (int64_t i = 0; i < D; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(D) + eps));
+    for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] * scale * w[i];
+  }
+}
+
+void layernorm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t D, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * D;
+    float* yr = y + r * D;
+    double sum = 0.0;
+    for (int64_t i = 0; i < D; ++i) sum += xr[i];
+    const double mean = sum / static_cast<double>(D);
+    double var = 0.0;
+    for (int64_t i = 0; i < D; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= static_cast<double>(D);
+    const float scale = static_cast<float>(1.0 / std::sqrt(var + eps));
+    const float m = static_cast<float>(mean);
+    for (int64_t i = 0; i < D; ++i) yr[i] = (xr[i] - m) * scale * w[i] + (b ? b[i] : 0.0f);
+  }
+}
+
+void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* positions, int rope_dim, float base,
+          bool neox, const float* freq_factors) {
+  const int half = rope_dim / 2;
+  std::vector<double> inv_freq(static_cast<size_t>(half));
+  for (int i = 0; i < half; ++i) {
+    inv_freq[i] = std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
+    if (freq_factors) inv_freq[i] /= freq_factors[i];
+  }
+  std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int i = 0; i < half; ++i) {
+      const double theta = positions[r] * inv_freq[i];
+      cs[i] = static_cast<float>(std::cos(theta));
+      sn[i] = static_cast<float>(std::sin(theta));
+    }
+    for (int h = 0; h < n_head; ++h) {
+      float* v = x + (r * n_head + h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * cs[i] - x1 * sn[i];
+        v[b] = x0 * sn[i] + x1 * cs[i];
+      }
+    }
+  }
+}
+
+void softmax_rows(float* x, int64_t rows, int64_t n) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    float* v = x + r * n;
+    float mx = ninf;
+    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, v[i]);
+    if (mx == ninf) {  // fully masked row: define it as all zeros rather than NaN
+      std::fill(v, v + n, 0.0f);
+      continue;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float e = v[i] == ninf ? 0.0f : std::exp(v[i] - mx);
+      v[i] = e;
+      sum += e;
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t i = 0; i < n; ++i) v[i] *= inv;
+  }
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void silu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
+
+void gelu_tanh(float* x, int64_t n) {
+  constexpr float k = 0.7978845608028654f;  // sqrt(2/pi)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+  }
+}
+
+void add(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void add_bias(float* y, const float* bias, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; ++i) y[r * n + i] += bias[i];
+}
+
+}  // namespace attnscope::ops

@@ -1,0 +1,57 @@
+// Numerical kernels of the forward pass. Matrix products go through oneDNN (primitives cached by
+// shape); the rest are plain loops over contiguous float rows. Private to the library.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace attnscope::ops {
+
+// y[M,N] = x[M,K] · W[N,K]^T (+ bias[N]): the nn.Linear / GGUF layout (W row-major [out, in]).
+// If accumulate, adds into y instead of overwriting it.
+void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
+            float* y, bool accumulate = false);
+
+// A general (batched, strided) matmul dst = src · wei over up to 5 dims: the last two dims are
+// the matrix dims (src [.., M, K], wei [.., K, N], dst [.., M, N]); leading batch dims of wei may
+// be 1 to broadcast. Strides are in elements. Used for attention (scores, pattern·V) directly on
+// the [B, T, H, Dh] activations without copies.
+struct MatView {
+  std::vector<int64_t> dims;
+  std::vector<int64_t> strides;
+};
+void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data,
+            const MatView& dst, float* dst_data);
+
+// Cumulative seconds spent in oneDNN matmul calls since the last reset (for the benchmark).
+double matmul_seconds();
+void reset_matmul_seconds();
+void set_matmul_timing(bool on);
+
+// RMSNorm over rows of length D: y = x / sqrt(mean(x^2) + eps) * w.
+void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t D, float eps);
+// LayerNorm over rows: y = (x - mean) / sqrt(var + eps) * w + b (b may be null).
+void layernorm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t D,
+               float eps);
+
+// Rotary position embedding, in place, on `rows` rows each holding n_head heads of head_dim
+// values; row r is at position positions[r]. Rotates the first rope_dim dims of each head, either
+// pairs (2i, 2i+1) (interleaved) or (i, i + rope_dim/2) (neox). theta_i = pos * base^(-2i/rope_dim)
+// / freq_factors[i] (freq_factors may be null).
+void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* positions, int rope_dim,
+          float base, bool neox, const float* freq_factors);
+
+// Row-wise softmax of `rows` rows of length n, in place. Entries equal to -inf get 0.
+void softmax_rows(float* x, int64_t rows, int64_t n);
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);  // out = silu(gate)*up
+void silu(float* x, int64_t n);
+void gelu_tanh(float* x, int64_t n);
+void add(float* y, const float* x, int64_t n);  // y += x
+void add_bias(float* y, const float* bias, int64_t rows, int64_t n);
+
+// Threads used by oneDNN and our loops (set_num_threads in model.h forwards here).
+int num_threads();
+// Makes the calling thread use num_threads() (OpenMP settings are per thread).
+void apply_num_threads();
+
+}  // namespace attnscope::ops

@@ -1,0 +1,50 @@
+// Binding edits to hook names and checking the names against a model.
+#include <algorithm>
+
+#include "attnscope/error.h"
+#include "attnscope/interventions.h"
+#include "attnscope/model.h"
+
+namespace attnscope::iv {
+
+namespace {
+bool is_glob(const std::string& s) { return s.find_first_of("*?") != std::string::npos; }
+}  // namespace
+
+Intervention on(const std::string& target, Edit edit) {
+  if (!edit.fn) fail(ErrorKind::InvalidArgument, "intervention on '" + target + "' has no function");
+  std::string name = target;
+  if (auto canonical = canonical_hook_name(target)) {
+    name = *canonical;
+  } else if (!is_glob(target)) {
+    fail(ErrorKind::NotFound, "intervention target '" + target +
+                                  "' is not a hook name or alias (e.g. blocks.0.attn.hook_z, "
+                                  "model.layers.0.self_attn, or a glob such as blocks.*.hook_attn_out)");
+  }
+  return {name, std::move(edit.fn), edit.description + " @ " + name};
+}
+
+std::vector<std::string> matching_hooks(const std::string& target, const std::vector<std::string>& hook_names) {
+  std::vector<std::string> out;
+  if (auto canonical = canonical_hook_name(target)) {
+    if (std::find(hook_names.begin(), hook_names.end(), *canonical) != hook_names.end()) out.push_back(*canonical);
+    return out;
+  }
+  for (const auto& n : hook_names)
+    if (hook_glob_match(target, n)) out.push_back(n);
+  return out;
+}
+
+void validate(const Model& model, const std::vector<Intervention>& interventions) {
+  const std::vector<std::string> names = model.hook_names();
+  for (const auto& iv : interventions) {
+    if (!iv.fn) fail(ErrorKind::InvalidArgument, "intervention on '" + iv.target + "' has no function");
+    if (!matching_hooks(iv.target, names).empty()) continue;
+    std::string examples;
+    for (size_t i = 0; i < names.size() && i < 6; ++i) examples += (i ? ", " : "") + names[i];
+    fail(ErrorKind::NotFound, "intervention target '" + iv.target + "' matches no hook point of this model (" +
+                                  std::to_string(names.size()) + " hook points: " + examples + ", ...)");
+  }
+}
+
+}  // namespace attnscope::iv
