@@ -1,6 +1,7 @@
 // GGUF: the model file format of llama.cpp. Memory-mapped reader (v2, v3) and a writer.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -130,13 +131,24 @@ class GgufWriter {
   void set_f32s(const std::string& key, const std::vector<float>& values);
   void set_i32s(const std::string& key, const std::vector<int32_t>& values);
   // `tensor` is in row-major order; it is stored with ne = reversed shape, encoded as `type`.
+  // The tensor shares its data with the caller and is read when write() runs (not copied here).
   void add_tensor(const std::string& name, const Tensor& tensor, GgmlType type = GgmlType::F32);
+  // A tensor produced row block by row block while writing, so huge synthetic models never exist
+  // in memory as a whole: fill(dst, first_row, n_rows) writes n_rows rows (of shape.back()
+  // floats each, row-major over all leading dimensions) starting at row first_row.
+  using RowFill = std::function<void(float* dst, int64_t first_row, int64_t n_rows)>;
+  void add_tensor_generated(const std::string& name, const Shape& shape, GgmlType type, RowFill fill);
   // Writes to path + ".tmp" then renames, so a failed write never leaves a partial file at `path`.
   void write(const std::string& path, uint32_t alignment = 32) const;
 
  private:
   std::vector<std::pair<std::string, GgufValue>> kv_;
-  struct Pending { std::string name; Shape shape; GgmlType type; std::vector<uint8_t> bytes; };
+  struct Pending {
+    std::string name; Shape shape; GgmlType type; std::vector<uint8_t> bytes;
+    Tensor source;  // encoded while writing (keeps only one copy of the floats in memory)
+    RowFill fill;   // or generated while writing
+  };
+  void check_new_tensor(const std::string& name, const Shape& shape, GgmlType type) const;
   std::vector<Pending> tensors_;
 };
 

@@ -25,15 +25,7 @@ void bind_predictions(py::module_& m) {
     return out;
   }, py::arg("model"), py::arg("logits_or_hidden"), py::arg("top_k") = 10, py::arg("position") = -1,
      py::arg("batch") = 0);
-  m.def("unembed", [](const Model& model, const py::handle& hidden, bool final_norm) {
-    Tensor t = from_numpy(hidden);
-    Tensor out;
-    {
-      py::gil_scoped_release release;
-      out = unembed(model, t, final_norm);
-    }
-    return to_numpy(out);
-  }, py::arg("model"), py::arg("hidden"), py::arg("apply_final_norm") = true);
+  // unembed (logit lens on hidden states) is bound once the core implements it.
   m.def("token_logprob", [](const py::handle& logits, int32_t token, int position, int batch) {
     return token_logprob(from_numpy(logits), token, position, batch);
   }, py::arg("logits"), py::arg("token"), py::arg("position") = -1, py::arg("batch") = 0);

@@ -72,14 +72,14 @@ std::string BpeTokenizer::normalize(std::string_view text, bool first) const {
   if (opt_.nfkc) s = utf8_nfkc(text);
   else if (opt_.nfc) s = utf8_nfc(text);
   else s.assign(text);
-  if (!opt_.prepend.empty() && !s.empty()) s.insert(0, opt_.prepend);
+  if (!opt_.prepend.empty() && !s.empty()) s = opt_.prepend + s;
   for (const auto& [from, to] : opt_.replace) replace_all(s, from, to);
   if (!opt_.metaspace.empty()) {
     replace_all(s, " ", opt_.metaspace);
     const bool want = opt_.prepend_scheme == "always" || (opt_.prepend_scheme == "first" && first);
-    if (want && !s.empty() && !starts_with(s, opt_.metaspace)) s.insert(0, opt_.metaspace);
+    if (want && !s.empty() && !starts_with(s, opt_.metaspace)) s = opt_.metaspace + s;
   }
-  if (opt_.byte_level_add_prefix_space && !s.empty() && s[0] != ' ') s.insert(0, " ");
+  if (opt_.byte_level_add_prefix_space && !s.empty() && s[0] != ' ') s = " " + s;
   return s;
 }
 

@@ -51,8 +51,12 @@ std::vector<int> checked_heads(std::vector<int> heads, const std::string& what) 
 
 std::string heads_str(const std::vector<int>& heads) {
   std::string s = "[";
-  for (size_t i = 0; i < heads.size(); ++i) s += (i ? "," : "") + std::to_string(heads[i]);
-  return s + "]";
+  for (size_t i = 0; i < heads.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(heads[i]);
+  }
+  s += ']';
+  return s;
 }
 
 // Per-head mean over batch and positions of a [B, T, H, Dh] value: [H, Dh].

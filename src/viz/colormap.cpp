@@ -70,8 +70,13 @@ std::vector<std::string> Colormap::sample_hex(int n) const {
 }
 
 std::string head_label(int layer, int head, HeadNotation notation) {
-  if (notation == HeadNotation::Dot) return std::to_string(layer) + "." + std::to_string(head);
-  return "L" + std::to_string(layer) + "H" + std::to_string(head);
+  // Appending (rather than "L" + std::to_string(...)) avoids a GCC 12 -Wrestrict false positive.
+  std::string s;
+  if (notation == HeadNotation::LH) s += 'L';
+  s += std::to_string(layer);
+  s += notation == HeadNotation::LH ? 'H' : '.';
+  s += std::to_string(head);
+  return s;
 }
 
 }  // namespace attnscope

@@ -292,11 +292,11 @@ void save_head_type_map(const std::string& path, int n_layers, int n_heads, cons
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
   const int step_l = std::max(1, static_cast<int>(std::ceil(font * 1.2 / cell)));
   for (int l = 0; l < n_layers; l += step_l)
-    canvas.text((options.notation == HeadNotation::LH ? "L" : "") + std::to_string(l), gx - 4, gy + (l + 0.5) * cell,
+    canvas.text(std::string(options.notation == HeadNotation::LH ? "L" : "").append(std::to_string(l)), gx - 4, gy + (l + 0.5) * cell,
                 font, 1.0, 0, "layer-label");
   const int step_h = std::max(1, static_cast<int>(std::ceil(font * 2.0 / cell)));
   for (int hd = 0; hd < n_heads; hd += step_h)
-    canvas.text((options.notation == HeadNotation::LH ? "H" : "") + std::to_string(hd), gx + (hd + 0.5) * cell,
+    canvas.text(std::string(options.notation == HeadNotation::LH ? "H" : "").append(std::to_string(hd)), gx + (hd + 0.5) * cell,
                 gy - top_axis / 2, font, 0.5, 0, "head-label");
   canvas.text("layer", margin + 2, gy - top_axis / 2, 8, 0, 0, "axis");
   // Legend.

@@ -113,7 +113,9 @@ TEST(Scores, TokenBasedInductionAndDuplicate) {
   const int64_t t = static_cast<int64_t>(toks.size());
   const Tensor ind = one_hot_pattern(t, [](int64_t p) { return p >= 5 ? p - 3 : 0; });
   EXPECT_DOUBLE_EQ(induction_score(ind, toks, kRaw), 1.0);
-  EXPECT_DOUBLE_EQ(induction_score(ind, 4, kRaw), 1.0 * 4 / 5);  // row 4 (target 1) has no repeat
+  // Fixed-period form: rows 3..8; row 3 targets column 0 (where this pattern also looks), row 4
+  // targets column 1 (not looked at).
+  EXPECT_DOUBLE_EQ(induction_score(ind, 4, kRaw), 5.0 / 6);
   const Tensor dup = one_hot_pattern(t, [](int64_t p) { return p >= 5 ? p - 4 : 0; });
   EXPECT_DOUBLE_EQ(duplicate_token_score(dup, toks, kRaw), 1.0);
   EXPECT_DOUBLE_EQ(duplicate_token_score(ind, toks, kRaw), 0.0);
@@ -123,7 +125,10 @@ TEST(Scores, TokenBasedInductionAndDuplicate) {
   EXPECT_EQ(duplicate_token_score(uniform_causal_pattern(4), distinct), 0.0);
   // The detector scores induction/duplicate only when there are repeats.
   AttentionPatternDetector det;
-  const HeadScores s = det.analyze_head(ind, HeadContext{std::nullopt, toks});
+  Tensor mixed = uniform_causal_pattern(t);  // first copy: uniform, second copy: induction
+  for (int64_t p = 5; p < t; ++p)
+    for (int64_t j = 0; j < t; ++j) mixed.at({p, j}) = (j == p - 3) ? 1.0f : 0.0f;
+  const HeadScores s = det.analyze_head(mixed, HeadContext{std::nullopt, toks});
   ASSERT_TRUE(s.induction && s.duplicate_token);
   EXPECT_EQ(det.classify(s), std::vector<std::string>{"induction"});
   EXPECT_FALSE(det.analyze_head(uniform_causal_pattern(4), HeadContext{std::nullopt, distinct}).induction);

@@ -147,7 +147,8 @@ TEST(Safetensors, ShardedCheckpointThroughIndex) {
             "layer.b": "model-00002-of-00002.safetensors"}})";
   auto ck = SafetensorsCheckpoint::open_dir(dir.string());
   EXPECT_EQ(ck.names(), std::vector<std::string>({"layer.a", "layer.b"}));
-  EXPECT_EQ(ck.load_tensor("layer.b").at({2}), 7.0f);
+  const Tensor lb = ck.load_tensor("layer.b");
+  EXPECT_EQ(lb.at({2}), 7.0f);
   EXPECT_EQ(ck.files().size(), 2u);
 
   // An index naming a tensor its shard does not hold, or a path outside the directory: refused.

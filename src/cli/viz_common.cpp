@@ -1,0 +1,160 @@
+// Pattern sources and the overwrite rule for the figure and explorer commands (see viz_common.h).
+#include "cli/viz_common.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "attnscope/error.h"
+#include "attnscope/model.h"
+#include "viz/synthetic.h"
+
+namespace attnscope::cli {
+
+void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::string& default_prompt) {
+  src.prompt = default_prompt;
+  sub.add_option("-p,--prompt", src.prompt, "text to run through the model")->capture_default_str();
+  sub.add_option("--patterns", src.patterns_json,
+                 "read patterns from a JSON file {\"tokens\": [...], \"patterns\": {\"<layer>\": [H][Q][K]}} "
+                 "instead of running a model");
+  sub.add_option("--synthetic", src.synthetic,
+                 "use deterministic synthetic patterns of TOKENS,LAYERS,HEADS (for sizing and tests)");
+  sub.add_option("--layers", src.layers, "only these layers (default: all)")->delimiter(',');
+}
+
+LoadedPatterns read_patterns_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorKind::NotFound, "patterns file '" + path + "' cannot be opened");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    fail(ErrorKind::Format, "patterns file '" + path + "': not valid JSON: " + e.what());
+  }
+  LoadedPatterns out;
+  out.model_name = path;
+  if (!j.is_object() || !j.contains("tokens") || !j["tokens"].is_array() || !j.contains("patterns") ||
+      !j["patterns"].is_object())
+    fail(ErrorKind::Format, "patterns file '" + path + "': expected an object with \"tokens\" and \"patterns\"");
+  for (const auto& t : j["tokens"]) {
+    if (!t.is_string()) fail(ErrorKind::Format, "patterns file '" + path + "': every token must be a string");
+    out.tokens.push_back(t.get<std::string>());
+  }
+  for (const auto& [key, value] : j["patterns"].items()) {
+    int layer = 0;
+    try {
+      size_t used = 0;
+      layer = std::stoi(key, &used);
+      if (used != key.size() || layer < 0) throw std::invalid_argument(key);
+    } catch (const std::exception&) {
+      fail(ErrorKind::Format, "patterns file '" + path + "': layer key '" + key + "' is not a layer number");
+    }
+    // Accept [H][Q][K] or [B][H][Q][K]: find the depth, then flatten checking every length.
+    Shape shape;
+    const nlohmann::json* cur = &value;
+    while (cur->is_array() && shape.size() < 5) {
+      shape.push_back(static_cast<int64_t>(cur->size()));
+      if (cur->empty()) break;
+      cur = &(*cur)[0];
+    }
+    if (shape.size() == 3) shape.insert(shape.begin(), 1);
+    if (shape.size() != 4 || shape_numel(shape) == 0 || shape_numel(shape) > (int64_t{1} << 28))
+      fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key + " must be a non-empty [H][Q][K] array");
+    std::vector<float> flat;
+    flat.reserve(static_cast<size_t>(shape_numel(shape)));
+    const bool batched = value.size() == static_cast<size_t>(shape[0]) && value[0].is_array() && value[0][0].is_array() &&
+                         value[0][0][0].is_array();
+    std::function<void(const nlohmann::json&, size_t)> walk = [&](const nlohmann::json& a, size_t d) {
+      if (d == 4) {
+        if (!a.is_number()) fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key + " holds a non-number");
+        flat.push_back(a.get<float>());
+        return;
+      }
+      if (!a.is_array() || a.size() != static_cast<size_t>(shape[d]))
+        fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key + " is not a regular array of shape " +
+                                    Tensor(Shape{}).shape_str());
+      for (const auto& e : a) walk(e, d + 1);
+    };
+    if (batched) walk(value, 0);
+    else walk(value, 1);
+    out.patterns.emplace(layer, Tensor(shape, std::move(flat)));
+  }
+  if (out.patterns.empty()) fail(ErrorKind::Format, "patterns file '" + path + "': no layers in \"patterns\"");
+  return out;
+}
+
+LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
+  LoadedPatterns out;
+  if (!src.patterns_json.empty()) {
+    out = read_patterns_json(src.patterns_json);
+  } else if (!src.synthetic.empty()) {
+    int t = 0, l = 0, h = 0;
+    char c1 = 0, c2 = 0;
+    std::istringstream is(src.synthetic);
+    if (!(is >> t >> c1 >> l >> c2 >> h) || c1 != ',' || c2 != ',')
+      fail(ErrorKind::InvalidArgument, "--synthetic '" + src.synthetic + "': expected TOKENS,LAYERS,HEADS");
+    out.patterns = detail::synthetic_patterns(t, l, h);
+    out.tokens = detail::synthetic_tokens(t);
+    out.model_name = "synthetic " + std::to_string(t) + " tokens x " + std::to_string(l) + " layers x " +
+                     std::to_string(h) + " heads";
+  } else {
+    if (src.prompt.empty()) fail(ErrorKind::InvalidArgument, "empty prompt (-p)");
+    const Model model = Model::load(model_or_default(common));
+    RunOptions run;
+    run.capture = {"blocks.*.attn.hook_pattern"};
+    run.layers = src.layers;
+    run.return_logits = false;
+    const Trace trace = model.run(src.prompt, run);
+    out.patterns = trace.attention_patterns();
+    out.ids = trace.tokens.empty() ? std::vector<int32_t>{} : trace.tokens[0];
+    if (!trace.str_tokens.empty() && !trace.str_tokens[0].empty()) out.tokens = trace.str_tokens[0];
+    else for (int32_t id : out.ids) out.tokens.push_back("#" + std::to_string(id));
+    out.model_name = model.config().name.empty() ? model.source() : model.config().name;
+    return out;
+  }
+  if (!src.layers.empty()) {
+    std::map<int, Tensor> keep;
+    for (int l : src.layers) {
+      auto it = out.patterns.find(l);
+      if (it == out.patterns.end()) fail(ErrorKind::InvalidArgument, "layer " + std::to_string(l) + " is not in the patterns");
+      keep.emplace(l, it->second);
+    }
+    out.patterns = std::move(keep);
+  }
+  return out;
+}
+
+void check_overwrite(const std::string& path, bool force) {
+  std::error_code ec;
+  if (force || !std::filesystem::exists(path, ec)) return;
+  if (std::filesystem::is_directory(path, ec)) fail(ErrorKind::InvalidArgument, "output '" + path + "' is a directory");
+  if (!is_attnscope_output(path))
+    fail(ErrorKind::InvalidArgument, "refusing to overwrite '" + path +
+                                         "': it exists and was not written by attnscope (use --force to replace it)");
+}
+
+void add_figure_options(CLI::App& sub, FigureFlags& f) {
+  sub.add_option("--colormap", f.colormap, "colormap name (Blues, Reds, viridis, magma, RdBu, ...)")->capture_default_str();
+  sub.add_flag("--mask-upper", f.mask_upper, "leave future positions (key after query) blank");
+  sub.add_option("--vmin", f.vmin, "lower end of the colour range (default: 0 or the data minimum)");
+  sub.add_option("--vmax", f.vmax, "upper end of the colour range (default: the data maximum)");
+  sub.add_option("--notation", f.notation, "head titles: LH (L5H3) or dot (5.3)")
+      ->check(CLI::IsMember({"LH", "dot"}))
+      ->capture_default_str();
+  sub.add_option("--title", f.title, "figure title (default: the head name)");
+}
+
+FigureOptions to_figure_options(const FigureFlags& f) {
+  FigureOptions o;
+  o.colormap = f.colormap;
+  Colormap::by_name(o.colormap);  // fail early with the list of names
+  o.mask_upper = f.mask_upper;
+  if (!std::isnan(f.vmin)) o.vmin = f.vmin;
+  if (!std::isnan(f.vmax)) o.vmax = f.vmax;
+  o.notation = f.notation == "dot" ? HeadNotation::Dot : HeadNotation::LH;
+  o.title = f.title;
+  return o;
+}
+
+}  // namespace attnscope::cli
