@@ -7,24 +7,17 @@
 namespace attnscope::python {
 
 void bind_predictions(py::module_& m) {
-  // -> [(id, logit, logprob, token_str)], highest first.
-  m.def("get_token_predictions", [](const Model& model, const py::handle& x, int top_k, int position, int batch) {
-    Tensor t = from_numpy(x);
-    PredictionOptions o;
-    o.top_k = top_k;
-    o.return_scores = true;
-    o.position = position;
-    o.batch = batch;
-    std::vector<TokenPrediction> preds;
-    {
-      py::gil_scoped_release release;
-      preds = get_token_predictions(model, t, o);
-    }
+  // -> [(id, logit, logprob)] of one logit row, highest first (ties: smaller id).
+  m.def("top_k_logits", [](const py::handle& row, int top_k) {
+    Tensor t = from_numpy(row);
+    if (t.ndim() != 1) throw Error(ErrorKind::InvalidArgument, "top_k_logits takes one row of logits [V]");
     py::list out;
-    for (const auto& p : preds) out.append(py::make_tuple(p.id, p.score, p.logprob, p.token));
+    for (const auto& p : top_k_logits(t.data(), t.numel(), top_k, true))
+      out.append(py::make_tuple(p.id, p.score, p.logprob));
     return out;
-  }, py::arg("model"), py::arg("logits_or_hidden"), py::arg("top_k") = 10, py::arg("position") = -1,
-     py::arg("batch") = 0);
+  }, py::arg("logits"), py::arg("top_k") = 10);
+  // get_token_predictions (which takes hidden states too) is bound once the core implements
+  // unembed, which it needs.
   // unembed (logit lens on hidden states) is bound once the core implements it.
   m.def("token_logprob", [](const py::handle& logits, int32_t token, int position, int batch) {
     return token_logprob(from_numpy(logits), token, position, batch);

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
@@ -72,8 +74,8 @@ LoadedPatterns read_patterns_json(const std::string& path) {
         return;
       }
       if (!a.is_array() || a.size() != static_cast<size_t>(shape[d]))
-        fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key + " is not a regular array of shape " +
-                                    Tensor(Shape{}).shape_str());
+        fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key +
+                                    " is not a regular (rectangular) array");
       for (const auto& e : a) walk(e, d + 1);
     };
     if (batched) walk(value, 0);

@@ -31,7 +31,8 @@ const GgufArray& array_of(const GgufFile& f, const std::string& key, GgufValueTy
 
 int32_t optional_id(const GgufFile& f, const std::string& key, int32_t n_vocab) {
   const auto v = f.get_int(key);
-  if (!v) return -1;
+  // -1, stored as a u32 by some converters, means "none".
+  if (!v || *v < 0 || *v == 0xFFFFFFFFll) return -1;
   if (*v < 0 || *v >= n_vocab) {
     fail(ErrorKind::Format, where(f, key) + " = " + std::to_string(*v) +
                                 " is outside the vocabulary (size " + std::to_string(n_vocab) + ")");

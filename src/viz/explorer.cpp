@@ -2,6 +2,9 @@
 // with the tokens, options and the encoded patterns (explorer_data.h).
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "attnscope/error.h"
 #include "attnscope/viz.h"
 #include "viz/assets.h"
@@ -80,9 +83,17 @@ std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vect
   j["colormap"] = cmap.name();
   j["lut"] = cmap.sample_hex(256);
   j["heatmapSize"] = options.heatmap_size > 0 ? options.heatmap_size : 440;
+  // Head types compactly: label names once, then [layer, head, label index, score to 3 decimals].
+  std::vector<std::string> labels;
   nlohmann::json types = nlohmann::json::array();
-  for (const auto& m : options.head_types)
-    types.push_back({{"layer", m.layer}, {"head", m.head}, {"label", detail::sanitize_utf8(m.label)}, {"score", m.score}});
+  for (const auto& m : options.head_types) {
+    const std::string label = detail::sanitize_utf8(m.label);
+    auto it = std::find(labels.begin(), labels.end(), label);
+    if (it == labels.end()) it = labels.insert(labels.end(), label);
+    const double score = std::isfinite(m.score) ? std::round(m.score * 1000) / 1000 : 0.0;
+    types.push_back({m.layer, m.head, it - labels.begin(), score});
+  }
+  j["typeLabels"] = labels;
   j["headTypes"] = types;
   j["data"] = enc.base64;
 

@@ -100,8 +100,10 @@ EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch
   e.values = per_head * e.heads * static_cast<int64_t>(e.layers.size());
   e.bits = bits != 0 ? bits : (e.values * 2 <= kAuto16BitLimit ? 16 : 8);
   const double scale = e.bits == 16 ? 65535.0 : 255.0;
-  std::string raw;
-  raw.reserve(static_cast<size_t>(e.values * (e.bits / 8)));
+  // 16-bit values are stored as two planes, all high bytes then all low bytes: the high bytes
+  // are mostly zero or repeat and compress far better apart from the noisy low bytes.
+  std::string raw(static_cast<size_t>(e.values * (e.bits / 8)), '\0');
+  size_t at = 0;
   for (const auto& [layer, t] : patterns) {
     const float* base = t.data() + static_cast<int64_t>(batch) * e.heads * plane;
     for (int64_t h = 0; h < e.heads; ++h)
@@ -112,8 +114,13 @@ EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch
           const float v = row[k];
           const double c = std::isnan(v) ? 0.0 : std::clamp(static_cast<double>(v), 0.0, 1.0);
           const auto u = static_cast<uint32_t>(std::lround(c * scale));
-          raw += static_cast<char>(u & 0xFF);
-          if (e.bits == 16) raw += static_cast<char>(u >> 8);
+          if (e.bits == 16) {
+            raw[at] = static_cast<char>(u >> 8);
+            raw[at + static_cast<size_t>(e.values)] = static_cast<char>(u & 0xFF);
+          } else {
+            raw[at] = static_cast<char>(u);
+          }
+          ++at;
         }
       }
   }

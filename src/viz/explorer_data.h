@@ -17,10 +17,11 @@ struct EncodedPatterns {
   bool triangle = false;  // only keys <= query + (keys - queries) are stored
   int bits = 8;
   int64_t values = 0;     // stored values (all layers and heads)
-  std::string base64;     // zlib stream of the little-endian values, base64
+  std::string base64;     // zlib stream of the values (see layout), base64
 };
 
-// Layout: for each layer (ascending), head, query row: that row's stored keys in order.
+// Layout: for each layer (ascending), head, query row: that row's stored keys in order. 16-bit
+// values are split into planes: the high bytes of all values, then the low bytes.
 // bits: 8, 16 or 0 (automatic). InvalidArgument for inconsistent shapes or a bad batch.
 EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch, int bits);
 

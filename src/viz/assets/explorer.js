@@ -5,6 +5,8 @@
   'use strict';
   const $ = (id) => document.getElementById(id);
   const cfg = JSON.parse($('attnscope-data').textContent);
+  // Head types arrive as [layer, head, label index, score]; expand them once.
+  cfg.headTypes = cfg.headTypes.map((m) => ({ layer: m[0], head: m[1], label: cfg.typeLabels[m[2]], score: m[3] }));
   const NL = cfg.layers.length, H = cfg.heads, Q = cfg.queries, K = cfg.keys, OFF = K - Q;
   const MAXQ = cfg.bits === 16 ? 65535 : 255;
   const tokens = cfg.tokens;
@@ -33,10 +35,9 @@
     if (buf.byteLength !== expected)
       throw new Error('pattern data has ' + buf.byteLength + ' bytes, expected ' + expected);
     if (cfg.bits === 16) {
-      const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-      if (little) return new Uint16Array(buf);
-      const dv = new DataView(buf), out = new Uint16Array(buf.byteLength / 2);
-      for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(2 * i, true);
+      // Two planes: all high bytes, then all low bytes.
+      const b = new Uint8Array(buf), n = b.length / 2, out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = (b[i] << 8) | b[n + i];
       return out;
     }
     return new Uint8Array(buf);
@@ -60,6 +61,11 @@
       else out += ch;
     }
     return out;
+  }
+  // Axis labels are cut so one long token cannot push the heatmap off the page.
+  function shortDisp(s) {
+    const d = Array.from(disp(s));
+    return d.length > 16 ? d.slice(0, 15).join('') + '\u2026' : d.join('');
   }
   function headName(li, h) { return 'L' + cfg.layers[li] + 'H' + h; }
   function pct(v) { return (v * 100).toFixed(1) + '%'; }
@@ -310,7 +316,7 @@
     ctx.font = Math.min(12, Math.floor(cell * 0.8)) + 'px "DejaVu Sans", sans-serif';
     let left = 0, top = 0;
     if (labels) {
-      for (let j = 0; j < K; j++) left = Math.max(left, ctx.measureText(disp(tokens[j])).width);
+      for (let j = 0; j < K; j++) left = Math.max(left, ctx.measureText(shortDisp(tokens[j])).width);
       left = Math.min(left, 160) + 8;
       top = left * 0.75 + 8;
     }
@@ -330,13 +336,13 @@
       g.font = Math.min(12, Math.floor(cell * 0.8)) + 'px "DejaVu Sans", sans-serif';
       g.textBaseline = 'middle';
       g.textAlign = 'right';
-      for (let q = 0; q < Q; q++) g.fillText(disp(tokens[q + OFF]), left - 4, top + (q + 0.5) * cell, left - 6);
+      for (let q = 0; q < Q; q++) g.fillText(shortDisp(tokens[q + OFF]), left - 4, top + (q + 0.5) * cell, left - 6);
       for (let k = 0; k < K; k++) {
         g.save();
         g.translate(left + (k + 0.5) * cell, top - 4);
         g.rotate(-Math.PI / 4);
         g.textAlign = 'left';
-        g.fillText(disp(tokens[k]), 0, 0, left);
+        g.fillText(shortDisp(tokens[k]), 0, 0, left);
         g.restore();
       }
     }
@@ -541,7 +547,7 @@
     $('app').hidden = false;
     document.body.dataset.direction = st.dir;
     setLayer(st.li);
-    window.attnscopeExplorer = { config: cfg, state: st, value };
+    window.attnscopeExplorer = { config: cfg, state: st, geo, value };
     document.body.dataset.ready = '1';
   }
   main().catch((err) => {

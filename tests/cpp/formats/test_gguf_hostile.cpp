@@ -2,6 +2,7 @@
 // problem, never crash, hang or read out of bounds (this file also runs under ASan/UBSan).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>

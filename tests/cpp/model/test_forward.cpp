@@ -14,7 +14,7 @@ using namespace attnscope;
 
 namespace {
 
-const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
+const std::string kStories = "/tmp/model_stories_patched.gguf";  // TEMP
 const std::vector<int32_t> kIds = {1, 403, 407, 261, 378, 285, 261, 291, 380, 400, 266, 322, 295};
 
 // y[o] = sum_i W[o][i] x[i] with W row-major [out, in].

@@ -1,0 +1,252 @@
+#include "formats/npz.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "attnscope/error.h"
+
+namespace attnscope::detail {
+
+namespace {
+
+constexpr uint64_t k32 = 0xFFFFFFFFull;
+
+void le16(std::string& s, uint16_t v) {
+  s += static_cast<char>(v & 0xFF);
+  s += static_cast<char>(v >> 8);
+}
+void le32(std::string& s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+void le64(std::string& s, uint64_t v) {
+  for (int i = 0; i < 8; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+// UTF-8 -> code points; malformed sequences become U+FFFD (one per bad byte).
+std::vector<uint32_t> utf32(const std::string& s) {
+  std::vector<uint32_t> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    bool ok = len > 0 && i + len <= s.size();
+    for (int k = 1; ok && k < len; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 2) ok = false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if (ok && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (len == 2 && cp < 0x80) ||
+               (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)))
+      ok = false;
+    if (!ok) {
+      out.push_back(0xFFFD);
+      ++i;
+    } else {
+      out.push_back(cp);
+      i += static_cast<size_t>(len);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string npy_header(const std::string& descr, const Shape& shape) {
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
+  for (size_t i = 0; i < shape.size(); ++i) dict += (i ? ", " : "") + std::to_string(shape[i]);
+  if (shape.size() == 1) dict += ",";  // a Python 1-tuple
+  dict += "), }";
+  // Version 1.0: 2-byte header length; the whole header is padded to a multiple of 64 bytes.
+  const size_t fixed = 10;
+  size_t total = fixed + dict.size() + 1;
+  total = (total + 63) / 64 * 64;
+  dict.append(total - fixed - dict.size() - 1, ' ');
+  dict += '\n';
+  if (dict.size() > 65535) fail(ErrorKind::InvalidArgument, "npy header too long");
+  std::string h = "\x93NUMPY";
+  h += static_cast<char>(1);
+  h += static_cast<char>(0);
+  le16(h, static_cast<uint16_t>(dict.size()));
+  return h + dict;
+}
+
+NpzWriter::NpzWriter(const std::string& path) : path_(path) {
+  file_ = std::fopen((path + ".tmp").c_str(), "wb");
+  if (!file_) fail(ErrorKind::Io, "cannot write '" + path + ".tmp': " + std::strerror(errno));
+}
+
+NpzWriter::~NpzWriter() {
+  if (file_) {
+    std::fclose(file_);
+    if (!finished_) std::remove((path_ + ".tmp").c_str());
+  }
+}
+
+void NpzWriter::put(const void* p, size_t n) {
+  if (n && std::fwrite(p, 1, n, file_) != n) fail(ErrorKind::Io, "write to '" + path_ + ".tmp' failed");
+  pos_ += n;
+}
+
+void NpzWriter::add_entry(const std::string& name_in, const std::string& descr, const Shape& shape, const void* data,
+                          uint64_t nbytes) {
+  if (finished_) fail(ErrorKind::InvalidArgument, "npz writer already finished");
+  const std::string name = name_in + ".npy";
+  const std::string header = npy_header(descr, shape);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(header.data()), static_cast<uInt>(header.size()));
+  const auto* bytes = static_cast<const Bytef*>(data);
+  for (uint64_t off = 0; off < nbytes;) {  // zlib takes 32-bit lengths
+    const uInt chunk = static_cast<uInt>(std::min<uint64_t>(nbytes - off, 1u << 30));
+    crc = crc32(crc, bytes + off, chunk);
+    off += chunk;
+  }
+  Entry e{name, static_cast<uint32_t>(crc), header.size() + nbytes, pos_};
+  const bool z64 = e.size >= k32 || e.offset >= k32;
+  // Local file header (version 4.5 when zip64 fields are present).
+  std::string lh;
+  le32(lh, 0x04034b50);
+  le16(lh, z64 ? 45 : 20);
+  le16(lh, 0);  // flags
+  le16(lh, 0);  // stored
+  le16(lh, 0);  // time
+  le16(lh, 0x21);  // date: 1980-01-01
+  le32(lh, e.crc);
+  le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
+  le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
+  le16(lh, static_cast<uint16_t>(name.size()));
+  le16(lh, z64 ? 20 : 0);
+  lh += name;
+  if (z64) {
+    le16(lh, 0x0001);
+    le16(lh, 16);
+    le64(lh, e.size);
+    le64(lh, e.size);
+  }
+  put(lh.data(), lh.size());
+  put(header.data(), header.size());
+  put(data, static_cast<size_t>(nbytes));
+  entries_.push_back(e);
+}
+
+void NpzWriter::add_f32(const std::string& name, const Shape& shape, const float* data) {
+  add_entry(name, "<f4", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 4);
+}
+
+void NpzWriter::add_i32(const std::string& name, const Shape& shape, const int32_t* data) {
+  add_entry(name, "<i4", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 4);
+}
+
+void NpzWriter::add_strings(const std::string& name, const Shape& shape, const std::vector<std::string>& values) {
+  if (static_cast<int64_t>(values.size()) != shape_numel(shape))
+    fail(ErrorKind::InvalidArgument, "npz '" + name + "': " + std::to_string(values.size()) + " strings for " +
+                                         std::to_string(shape_numel(shape)) + " elements");
+  std::vector<std::vector<uint32_t>> cps;
+  size_t width = 1;
+  for (const auto& v : values) {
+    cps.push_back(utf32(v));
+    width = std::max(width, cps.back().size());
+  }
+  std::vector<uint32_t> flat(values.size() * width, 0);  // little-endian on every supported host
+  for (size_t i = 0; i < cps.size(); ++i) std::copy(cps[i].begin(), cps[i].end(), flat.begin() + i * width);
+  add_entry(name, "<U" + std::to_string(width), shape, flat.data(), flat.size() * 4);
+}
+
+void NpzWriter::finish() {
+  if (finished_) return;
+  const uint64_t cd_start = pos_;
+  for (const Entry& e : entries_) {
+    const bool z64 = e.size >= k32 || e.offset >= k32;
+    std::string ch;
+    le32(ch, 0x02014b50);
+    le16(ch, z64 ? 45 : 20);  // made by
+    le16(ch, z64 ? 45 : 20);  // needed
+    le16(ch, 0);
+    le16(ch, 0);
+    le16(ch, 0);
+    le16(ch, 0x21);
+    le32(ch, e.crc);
+    le32(ch, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
+    le32(ch, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
+    le16(ch, static_cast<uint16_t>(e.name.size()));
+    le16(ch, z64 ? 28 : 0);  // extra
+    le16(ch, 0);             // comment
+    le16(ch, 0);             // disk
+    le16(ch, 0);             // internal attrs
+    le32(ch, 0);             // external attrs
+    le32(ch, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.offset));
+    ch += e.name;
+    if (z64) {
+      le16(ch, 0x0001);
+      le16(ch, 24);
+      le64(ch, e.size);
+      le64(ch, e.size);
+      le64(ch, e.offset);
+    }
+    put(ch.data(), ch.size());
+  }
+  const uint64_t cd_size = pos_ - cd_start;
+  const uint64_t n = entries_.size();
+  const bool z64 = n >= 0xFFFF || cd_start >= k32 || cd_size >= k32;
+  std::string end;
+  if (z64) {
+    const uint64_t z64_end = pos_;
+    le32(end, 0x06064b50);
+    le64(end, 44);
+    le16(end, 45);
+    le16(end, 45);
+    le32(end, 0);
+    le32(end, 0);
+    le64(end, n);
+    le64(end, n);
+    le64(end, cd_size);
+    le64(end, cd_start);
+    le32(end, 0x07064b50);  // zip64 end locator
+    le32(end, 0);
+    le64(end, z64_end);
+    le32(end, 1);
+  }
+  le32(end, 0x06054b50);
+  le16(end, 0);
+  le16(end, 0);
+  le16(end, static_cast<uint16_t>(std::min<uint64_t>(n, 0xFFFF)));
+  le16(end, static_cast<uint16_t>(std::min<uint64_t>(n, 0xFFFF)));
+  le32(end, static_cast<uint32_t>(std::min<uint64_t>(cd_size, k32)));
+  le32(end, static_cast<uint32_t>(std::min<uint64_t>(cd_start, k32)));
+  le16(end, 0);
+  put(end.data(), end.size());
+  if (std::fclose(file_) != 0) {
+    file_ = nullptr;
+    fail(ErrorKind::Io, "closing '" + path_ + ".tmp' failed");
+  }
+  file_ = nullptr;
+  if (std::rename((path_ + ".tmp").c_str(), path_.c_str()) != 0)
+    fail(ErrorKind::Io, "cannot rename '" + path_ + ".tmp' to '" + path_ + "': " + std::strerror(errno));
+  finished_ = true;
+}
+
+void save_trace_npz(const Trace& trace, const std::string& path, bool include_logits) {
+  NpzWriter w(path);
+  for (const auto& [name, value] : trace.captured()) w.add_f32(name, value.shape(), value.data());
+  if (include_logits && !trace.logits.empty() && !trace.captured().count("logits"))
+    w.add_f32("logits", trace.logits.shape(), trace.logits.data());
+  const int64_t B = static_cast<int64_t>(trace.tokens.size());
+  const int64_t T = B ? static_cast<int64_t>(trace.tokens[0].size()) : 0;
+  std::vector<int32_t> ids;
+  for (const auto& row : trace.tokens) {
+    if (static_cast<int64_t>(row.size()) != T) fail(ErrorKind::InvalidArgument, "trace rows differ in length");
+    ids.insert(ids.end(), row.begin(), row.end());
+  }
+  w.add_i32("tokens", {B, T}, ids.data());
+  std::vector<std::string> strs;
+  for (const auto& row : trace.str_tokens) strs.insert(strs.end(), row.begin(), row.end());
+  if (static_cast<int64_t>(strs.size()) == B * T) w.add_strings("str_tokens", {B, T}, strs);
+  w.finish();
+}
+
+}  // namespace attnscope::detail
