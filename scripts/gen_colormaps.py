@@ -47,7 +47,9 @@ def main():
     table = []
     for name, n, diverging in MAPS:
         cmap = matplotlib.colormaps[name]
-        samples = cmap(np.linspace(0.0, 1.0, n))[:, :3]
+        # resampled(n) evaluates the map's own definition at exactly i / (n - 1) (calling the
+        # map with a float would round to its 256-entry lookup table instead).
+        samples = cmap.resampled(n)(np.arange(n))[:, :3]
         err = max_interp_error(cmap, samples)
         print(f"{name:8s} {n:3d} points, max interpolation error {err:.2f}/255", file=sys.stderr)
         ident = "k" + name

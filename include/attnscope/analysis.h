@@ -12,6 +12,8 @@
 //   current_token_score    R = {p >= 0},  T(p) = {p}              mean of the diagonal
 //   induction_score(A, n)  d = n - 1; R = {p >= d}, T(p) = {p-d}  mean of A[p, p-n+1]: on
 //                          BOS + (n random tokens) repeated, the token after the previous copy
+//                          (with 3+ repeats a head that spreads over all earlier copies scores
+//                          less: only the latest copy counts)
 //   induction_score(A, tokens)   R = rows with an earlier copy of their token,
 //                          T(p) = {j : tokens[j-1] == tokens[p], j <= p}: the positions right
 //                          after earlier copies (for any text, no fixed period needed)

@@ -217,9 +217,9 @@ class Trace:
         self._core_trace = self._model._core.run(
             self._inputs, capture=capture, interventions=core_ivs, return_logits=True,
             add_bos=self._add_bos)
+        self._ran = True
         for name, saved in self._saved.items():
             saved._value = self[name]
-        self._ran = True
         return self
 
     def _require_run(self):
@@ -465,28 +465,15 @@ class InterpretableModel:
         ``(id, logit)`` pairs.
         """
         arr = np.ascontiguousarray(np.asarray(logits, dtype=np.float32))
-        if arr.ndim == 0 or arr.ndim > 3:
-            raise ValueError(f"get_token_predictions takes [X], [seq, X] or [batch, seq, X], got shape {arr.shape}")
-        if arr.ndim == 3:
-            arr = arr[batch]
-        if arr.ndim == 2:
-            arr = arr[position]
-        width = arr.shape[-1]
-        c = self.config
-        if width == c["n_vocab"] and (width != c["n_embd"]):
-            row = arr
-        elif width == c["n_embd"]:
-            if not hasattr(core, "unembed"):
-                raise NotImplementedError("predictions from hidden states need the core's unembed, "
-                                          "which this build lacks")
-            row = np.asarray(core.unembed(self._core, np.ascontiguousarray(arr), True))
-        else:
-            raise ValueError(f"get_token_predictions: last dimension {width} is neither the vocabulary "
-                             f"size {c['n_vocab']} nor the model width {c['n_embd']}")
-        preds = core.top_k_logits(np.ascontiguousarray(row), int(top_k))
+        preds = core.get_token_predictions(self._core, arr, int(top_k), int(position), int(batch))
         if return_scores:
             return [TokenPrediction(int(p[0]), float(p[1])) for p in preds]
         return [int(p[0]) for p in preds]
+
+    def unembed(self, hidden, apply_final_norm: bool = True) -> np.ndarray:
+        """Final norm + output head on hidden states [..., d_model] -> logits (the logit lens)."""
+        arr = np.ascontiguousarray(np.asarray(hidden, dtype=np.float32))
+        return core.unembed(self._core, arr, apply_final_norm)
 
     def generate(self, prompt, max_tokens: int = 64, stop_at_eos: bool = True) -> str:
         """Greedy continuation of ``prompt``; returns the new text."""

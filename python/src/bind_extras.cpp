@@ -5,10 +5,14 @@ namespace attnscope::python {
 
 void bind_interventions(py::module_& m);
 void bind_predictions(py::module_& m);
+void bind_analysis(py::module_& m);
+void bind_viz(py::module_& m);
 
 void bind_extras(py::module_& m) {
   bind_interventions(m);
   bind_predictions(m);
+  bind_analysis(m);
+  bind_viz(m);
 }
 
 }  // namespace attnscope::python

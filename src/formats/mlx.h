@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "attnscope/tensor.h"
+#include "formats/safetensors.h"
 
 namespace attnscope {
-
-struct SafetensorsTensorInfo;
 
 // Dequantises; `where` names the tensor in errors. Shapes are checked against each other.
 Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases,
@@ -27,4 +26,14 @@ struct MlxQuantized {
 };
 MlxQuantized mlx_quantize(const Tensor& w, int bits, int group_size);
 
+}  // namespace attnscope
+
+namespace attnscope {
+// Writes an MLX-style quantised copy of the Hugging Face checkpoint in src_dir to dst_dir, the
+// way mlx_lm.convert lays it out: every 2-d ".weight" whose column count divides by group_size
+// (projections, embeddings, lm_head) becomes packed uint32 + scales + biases stored as
+// `float_dtype`; everything else is stored as `float_dtype`; config.json gains "quantization" and
+// "quantization_config" {group_size, bits}.
+void mlx_quantize_checkpoint(const std::string& src_dir, const std::string& dst_dir, int bits, int group_size,
+                             StDtype float_dtype);
 }  // namespace attnscope

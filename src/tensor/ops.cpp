@@ -62,7 +62,7 @@ Cached get_primitive(const MatmulCall& c) {
   key_append(key, c.dst_strides);
   key += c.bias ? 'b' : '-';
   key += c.accumulate ? 'a' : '-';
-  key += std::to_string(num_threads());
+  key += std::to_string(current_call_threads());
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = g_cache.find(key);
   if (it != g_cache.end()) return it->second;
@@ -97,8 +97,14 @@ Cached get_primitive(const MatmulCall& c) {
   }
 }
 
+// Below this many multiply-adds a product runs on one thread: waking OpenMP workers costs more
+// than the work (and on a busy machine a descheduled worker stalls the barrier for a time slice).
+constexpr double kParallelMacs = 1 << 18;
+
 void execute(const MatmulCall& c, const float* src, const float* wei, const float* bias, float* dst) {
-  apply_num_threads();
+  double macs = static_cast<double>(c.src_dims.back());
+  for (int64_t d : c.dst_dims) macs *= static_cast<double>(d);
+  set_thread_count_for_call(macs < kParallelMacs ? 1 : num_threads());
   Cached p = get_primitive(c);
   auto& eng = cpu_engine();
   dnnl::memory src_m(p.src, eng, const_cast<float*>(src));

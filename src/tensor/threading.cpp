@@ -36,9 +36,19 @@ int num_threads() {
   return hc == 0 ? 1 : static_cast<int>(hc);
 }
 
-void apply_num_threads() {
-  if (SetFn fn = omp_setter()) fn(num_threads());
+namespace {
+thread_local int t_call_threads = 0;
 }
+
+void apply_num_threads() { set_thread_count_for_call(num_threads()); }
+
+void set_thread_count_for_call(int n) {
+  if (n == t_call_threads) return;
+  t_call_threads = n;
+  if (SetFn fn = omp_setter()) fn(n);
+}
+
+int current_call_threads() { return t_call_threads; }
 
 }  // namespace ops
 }  // namespace attnscope

@@ -37,7 +37,8 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 BpeTokenizer::BpeTokenizer(Vocab vocab, const std::vector<MergeRule>& merges, BpeOptions options)
     : TokenizerBase(std::move(vocab)), opt_(std::move(options)) {
-  merges_.reserve(merges.size() * 2);
+  std::vector<std::pair<uint64_t, Merge>> entries;
+  entries.reserve(merges.size());
   for (size_t r = 0; r < merges.size(); ++r) {
     const auto& [a, b] = merges[r];
     const int32_t ia = vocab_.find(a);
@@ -49,8 +50,9 @@ BpeTokenizer::BpeTokenizer(Vocab vocab, const std::vector<MergeRule>& merges, Bp
                                   b + "' names token '" + utf8_display(missing) +
                                   "' which is not in the vocabulary");
     }
-    merges_.emplace(pair_key(ia, ib), Merge{static_cast<int32_t>(r), im});  // first rule wins
+    entries.emplace_back(pair_key(ia, ib), Merge{static_cast<int32_t>(r), im});
   }
+  build_merge_table(entries);
   const auto& bl = byte_level_strings();
   all_byte_tokens_ = true;
   for (int b = 0; b < 256; ++b) {
@@ -63,6 +65,29 @@ BpeTokenizer::BpeTokenizer(Vocab vocab, const std::vector<MergeRule>& merges, Bp
   if (!opt_.byte_level && opt_.byte_fallback) {
     for (int b = 0; b < 256; ++b) {
       if (byte_token_[b] >= 0) vocab_.types[byte_token_[b]] = TokenType::Byte;
+    }
+  }
+}
+
+void BpeTokenizer::build_merge_table(const std::vector<std::pair<uint64_t, Merge>>& entries) {
+  size_t cap = 16;
+  int bits = 4;
+  while (cap < entries.size() * 2 + 1) {
+    cap *= 2;
+    ++bits;
+  }
+  merge_table_.assign(cap, MergeSlot{});
+  merge_mask_ = cap - 1;
+  merge_shift_ = 64 - bits;
+  for (const auto& [key, m] : entries) {
+    for (size_t i = (key * 0x9E3779B97F4A7C15ull) >> merge_shift_;; i = (i + 1) & merge_mask_) {
+      MergeSlot& slot = merge_table_[i];
+      if (slot.key == key) break;  // a repeated rule: the first (lowest rank) wins
+      if (slot.key == kEmptyKey) {
+        slot.key = key;
+        slot.merge = m;
+        break;
+      }
     }
   }
 }
@@ -113,11 +138,9 @@ void BpeTokenizer::encode_fragment(std::string_view text, bool first, bool after
 
 void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
   const bool cacheable = piece.size() <= kCacheMaxPiece;
-  std::string key;
   if (cacheable) {
-    key.assign(piece);
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    auto it = cache_.find(key);
+    auto it = cache_.find(piece);
     if (it != cache_.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
@@ -133,7 +156,7 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& ou
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     if (cache_.size() >= kCacheMaxEntries) cache_.clear();
-    cache_.emplace(std::move(key), std::vector<int32_t>(out.begin() + start, out.end()));
+    cache_.emplace(std::string(piece), std::vector<int32_t>(out.begin() + start, out.end()));
   }
 }
 
@@ -144,7 +167,7 @@ void BpeTokenizer::merge_piece(std::string_view piece, std::vector<int32_t>& out
     uint32_t begin, len;  // bytes of the piece this symbol covers; len 0 = merged away
   };
   struct Cand {
-    int32_t rank, left, lid, rid;
+    int32_t rank, left, lid, rid, merged;
   };
   // Heap order: lowest rank first, leftmost first among equal ranks.
   auto worse = [](const Cand& a, const Cand& b) {
@@ -178,12 +201,18 @@ void BpeTokenizer::merge_piece(std::string_view piece, std::vector<int32_t>& out
     if (l < 0) return;
     const int32_t r = syms[l].next;
     if (r < 0 || syms[l].id < 0 || syms[r].id < 0) return;
-    auto it = merges_.find(pair_key(syms[l].id, syms[r].id));
-    if (it == merges_.end()) return;
-    heap.push_back({it->second.rank, l, syms[l].id, syms[r].id});
+    const Merge* m = find_merge(syms[l].id, syms[r].id);
+    if (!m) return;
+    heap.push_back({m->rank, l, syms[l].id, syms[r].id, m->id});
     std::push_heap(heap.begin(), heap.end(), worse);
   };
-  for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i) try_add(i);
+  for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i) {
+    if (syms[i].id < 0 || syms[i + 1].id < 0) continue;
+    if (const Merge* m = find_merge(syms[i].id, syms[i + 1].id)) {
+      heap.push_back({m->rank, i, syms[i].id, syms[i + 1].id, m->id});
+    }
+  }
+  std::make_heap(heap.begin(), heap.end(), worse);
 
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), worse);
@@ -193,7 +222,7 @@ void BpeTokenizer::merge_piece(std::string_view piece, std::vector<int32_t>& out
     if (left.len == 0 || left.id != c.lid) continue;  // stale: the left symbol changed
     const int32_t r = left.next;
     if (r < 0 || syms[r].id != c.rid) continue;       // stale: the right neighbour changed
-    left.id = merges_.find(pair_key(c.lid, c.rid))->second.id;
+    left.id = c.merged;
     left.len += syms[r].len;
     syms[r].len = 0;
     left.next = syms[r].next;

@@ -13,11 +13,17 @@
 
 namespace attnscope::detail {
 
+// Hash and equality that accept std::string_view, so lookups need no temporary string.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 struct Vocab {
   std::vector<std::string> tokens;
   std::vector<TokenType> types;
   std::vector<float> scores;  // empty when the format has none
-  std::unordered_map<std::string, int32_t> ids;
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids;
   int32_t bos = -1, eos = -1, unk = -1, pad = -1;
   bool add_bos = false;
   std::string chat_template;
@@ -25,7 +31,7 @@ struct Vocab {
 
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }
   int32_t find(std::string_view text) const {
-    auto it = ids.find(std::string(text));
+    auto it = ids.find(text);
     return it == ids.end() ? -1 : it->second;
   }
   // Fills `ids` from `tokens` (the first id wins for duplicated texts) and defaults `types`.

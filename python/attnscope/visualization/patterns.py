@@ -8,13 +8,15 @@ float in [0, 1]:
 - ``current_token_score``: mean of the diagonal A[i, i].
 - ``induction_score(A, seq_len)``: for a sequence repeated with period ``seq_len``, mean of
   A[i, i - seq_len + 1] (the token after the previous occurrence of token i) over the rows
-  i >= seq_len.
+  i >= seq_len - 1.
 - ``duplicate_token_score(A, tokens)``: mean, over rows whose token occurred before, of the
   attention on those earlier occurrences.
 
-``exclude_bos=True`` drops row and column 0 (where a BOS sink would dominate) before scoring;
-``chance_corrected=True`` reports (s - u) / (1 - u), u being the same score of a uniform causal
-head of the same length, so a head that spreads attention evenly scores 0 whatever the length.
+``exclude_bos=True`` drops position 0 where it would dominate: row 0 and targets in column 0
+(first_token_score keeps column 0 and drops row 0); ``chance_corrected=True`` reports
+(s - u) / (1 - u), u being the same score of a uniform causal head of the same shape, so a head
+that spreads attention evenly scores 0 whatever the length. The numbers come from the C++ core
+(include/attnscope/analysis.h), so Python, C++ and the CLI agree.
 """
 
 from __future__ import annotations
@@ -23,106 +25,55 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequenc
 
 import numpy as np
 
-HEAD_TYPES = ("previous_token", "first_token", "current_token", "induction")
+from .._native import core
+
+HEAD_TYPES = ("previous_token", "first_token", "current_token", "induction", "duplicate_token")
 
 
 def _matrix(pattern) -> np.ndarray:
-    a = np.asarray(pattern, dtype=np.float64)
+    a = np.ascontiguousarray(np.asarray(pattern, dtype=np.float32))
     if a.ndim != 2:
         raise ValueError(f"a head's pattern must be 2-D [q, k], got shape {a.shape}; take one head "
                          "with patterns[layer][batch, head]")
     return a
 
 
-def _uniform(q: int, k: int) -> np.ndarray:
-    """The uniform causal head: query i spreads 1/(i+1) over keys 0..i (queries are the last q)."""
-    offset = k - q
-    u = np.zeros((q, k))
-    for i in range(q):
-        u[i, : offset + i + 1] = 1.0 / (offset + i + 1)
-    return u
-
-
-def _corrected(score_fn, a: np.ndarray, exclude_bos: bool, chance_corrected: bool, **kw) -> float:
-    raw = score_fn(a[1:, 1:] if exclude_bos else a, **kw)
-    if not chance_corrected:
-        return raw
-    u = _uniform(*a.shape)
-    base = score_fn(u[1:, 1:] if exclude_bos else u, **kw)
-    if base >= 1.0:
-        return 0.0
-    return float((raw - base) / (1.0 - base))
-
-
-def _prev(a: np.ndarray) -> float:
-    n = min(a.shape)
-    if n < 2:
-        return 0.0
-    return float(np.mean([a[i, i - 1] for i in range(1, n)]))
-
-
-def _first(a: np.ndarray) -> float:
-    if a.size == 0:
-        return 0.0
-    return float(np.mean(a[:, 0]))
-
-
-def _current(a: np.ndarray) -> float:
-    if a.size == 0:
-        return 0.0
-    return float(np.mean(np.diag(a)))
-
-
-def _induction(a: np.ndarray, seq_len: int) -> float:
-    n = a.shape[0]
-    vals = [a[i, i - seq_len + 1] for i in range(seq_len, n) if 0 <= i - seq_len + 1 < a.shape[1]]
-    return float(np.mean(vals)) if vals else 0.0
-
-
 def previous_token_score(pattern, exclude_bos: bool = False, chance_corrected: bool = False) -> float:
     """Mean attention from each position to the one before it."""
-    return _corrected(_prev, _matrix(pattern), exclude_bos, chance_corrected)
+    return core.previous_token_score(_matrix(pattern), exclude_bos, chance_corrected)
 
 
 def first_token_score(pattern, exclude_bos: bool = False, chance_corrected: bool = False) -> float:
-    """Mean attention to position 0 (with ``exclude_bos``: to position 1, the first real token)."""
-    return _corrected(_first, _matrix(pattern), exclude_bos, chance_corrected)
+    """Mean attention to position 0 (BOS / the first token)."""
+    return core.first_token_score(_matrix(pattern), exclude_bos, chance_corrected)
 
 
 def current_token_score(pattern, exclude_bos: bool = False, chance_corrected: bool = False) -> float:
     """Mean attention of each position to itself."""
-    return _corrected(_current, _matrix(pattern), exclude_bos, chance_corrected)
+    return core.current_token_score(_matrix(pattern), exclude_bos, chance_corrected)
 
 
 def induction_score(pattern, seq_len: Optional[int] = None, exclude_bos: bool = False,
-                    chance_corrected: bool = False) -> float:
-    """Mean attention to the token after the previous occurrence, for period ``seq_len``.
+                    chance_corrected: bool = False, tokens: Optional[Sequence[int]] = None) -> float:
+    """Mean attention to the token after the previous occurrence of the current token.
 
-    Without ``seq_len`` the pattern is taken to be a sequence repeated twice (after an optional
-    BOS): seq_len = q // 2.
+    ``seq_len``: the period of a repeated random block (mean of A[p, p - seq_len + 1] over
+    p >= seq_len - 1). ``tokens`` instead: any text, targets found from the tokens themselves.
+    Without either, the pattern is taken as BOS + a block repeated twice: seq_len = q // 2.
     """
     a = _matrix(pattern)
+    if tokens is not None:
+        return core.induction_score_tokens(a, [int(t) for t in tokens], exclude_bos, chance_corrected)
     if seq_len is None:
         seq_len = a.shape[0] // 2
-    seq_len = int(seq_len)
-    if seq_len < 1:
-        raise ValueError(f"induction_score: seq_len must be >= 1, got {seq_len}")
-    return _corrected(_induction, a, exclude_bos, chance_corrected, seq_len=seq_len)
+    return core.induction_score(a, int(seq_len), exclude_bos, chance_corrected)
 
 
-def duplicate_token_score(pattern, tokens: Sequence[int], exclude_bos: bool = False) -> float:
+def duplicate_token_score(pattern, tokens: Sequence[int], exclude_bos: bool = False,
+                          chance_corrected: bool = False) -> float:
     """Attention from each repeated token to its earlier copies (mean over rows that have one)."""
-    a = _matrix(pattern)
-    toks = list(tokens)
-    if len(toks) != a.shape[0]:
-        raise ValueError(f"duplicate_token_score: {len(toks)} tokens for a pattern of {a.shape[0]} rows")
-    start = 1 if exclude_bos else 0
-    vals = []
-    for i in range(start, len(toks)):
-        earlier = [j for j in range(start, i) if toks[j] == toks[i]]
-        if earlier:
-            vals.append(float(a[i, earlier].sum()))
-    return float(np.mean(vals)) if vals else 0.0
+    return core.duplicate_token_score(_matrix(pattern), [int(t) for t in tokens], exclude_bos,
+                                      chance_corrected)
 
 
 class HeadScore(NamedTuple):
@@ -137,49 +88,51 @@ class HeadScore(NamedTuple):
 
 
 class AttentionPatternDetector:
-    """Scores one head on every built-in pattern and classifies it by thresholds.
+    """Scores one head on every built-in pattern and classifies it by thresholds (>=).
 
-    A head belongs to a type when its score reaches the type's threshold (>=).
+    The four thresholds keep the guide's defaults. Scores are chance-corrected by default, as in
+    the C++ core, so a near-uniform head on a short prompt is not called first/current-token;
+    ``chance_corrected=False`` gives the raw scores.
     """
 
     def __init__(self, induction_threshold: float = 0.4, previous_token_threshold: float = 0.5,
                  first_token_threshold: float = 0.3, current_token_threshold: float = 0.3,
-                 exclude_bos: bool = False, chance_corrected: bool = False):
-        for name, t in (("induction_threshold", induction_threshold),
-                        ("previous_token_threshold", previous_token_threshold),
-                        ("first_token_threshold", first_token_threshold),
-                        ("current_token_threshold", current_token_threshold)):
-            if not 0.0 <= float(t) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {t}")
-        self.induction_threshold = float(induction_threshold)
-        self.previous_token_threshold = float(previous_token_threshold)
-        self.first_token_threshold = float(first_token_threshold)
-        self.current_token_threshold = float(current_token_threshold)
-        self.exclude_bos = exclude_bos
-        self.chance_corrected = chance_corrected
+                 duplicate_token_threshold: float = 0.3, exclude_bos: bool = False,
+                 chance_corrected: bool = True):
+        self._core = core.AttentionPatternDetector(
+            float(induction_threshold), float(previous_token_threshold), float(first_token_threshold),
+            float(current_token_threshold), float(duplicate_token_threshold))
+        self._core.exclude_bos = bool(exclude_bos)
+        self._core.chance_corrected = bool(chance_corrected)
+
+    induction_threshold = property(lambda self: self._core.threshold("induction"))
+    previous_token_threshold = property(lambda self: self._core.threshold("previous_token"))
+    first_token_threshold = property(lambda self: self._core.threshold("first_token"))
+    current_token_threshold = property(lambda self: self._core.threshold("current_token"))
+    duplicate_token_threshold = property(lambda self: self._core.threshold("duplicate_token"))
+    exclude_bos = property(lambda self: self._core.exclude_bos)
+    chance_corrected = property(lambda self: self._core.chance_corrected)
 
     def thresholds(self) -> Dict[str, float]:
-        return {"previous_token": self.previous_token_threshold,
-                "first_token": self.first_token_threshold,
-                "current_token": self.current_token_threshold,
-                "induction": self.induction_threshold}
+        return {t: self._core.threshold(t) for t in HEAD_TYPES}
 
-    def analyze_head(self, pattern, seq_len_for_induction: Optional[int] = None) -> Dict[str, float]:
-        """All scores of one head; "induction" only when ``seq_len_for_induction`` is given."""
-        kw = dict(exclude_bos=self.exclude_bos, chance_corrected=self.chance_corrected)
-        scores = {"previous_token": previous_token_score(pattern, **kw),
-                  "first_token": first_token_score(pattern, **kw),
-                  "current_token": current_token_score(pattern, **kw)}
-        if seq_len_for_induction is not None:
-            scores["induction"] = induction_score(pattern, seq_len_for_induction, **kw)
-        return scores
+    def analyze_head(self, pattern, seq_len_for_induction: Optional[int] = None,
+                     tokens: Optional[Sequence[int]] = None) -> Dict[str, float]:
+        """All scores of one head; "induction" when ``seq_len_for_induction`` (or ``tokens`` with a
+        repeat) is given, "duplicate_token" when ``tokens`` with a repeat are."""
+        return dict(self._core.analyze_head(_matrix(pattern), seq_len_for_induction,
+                                            None if tokens is None else [int(t) for t in tokens]))
 
-    def classify_head(self, pattern, seq_len_for_induction: Optional[int] = None) -> List[str]:
+    def classify_head(self, pattern, seq_len_for_induction: Optional[int] = None,
+                      tokens: Optional[Sequence[int]] = None) -> List[str]:
         """Every type whose threshold the head reaches, or ["unknown"]."""
-        scores = self.analyze_head(pattern, seq_len_for_induction)
-        limits = self.thresholds()
-        types = [t for t in HEAD_TYPES if t in scores and scores[t] >= limits[t]]
-        return types or ["unknown"]
+        return list(self._core.classify_head(_matrix(pattern), seq_len_for_induction,
+                                             None if tokens is None else [int(t) for t in tokens]))
+
+    def __repr__(self):
+        t = self.thresholds()
+        return ("AttentionPatternDetector(" + ", ".join(f"{k}={v:g}" for k, v in t.items())
+                + f", chance_corrected={self.chance_corrected})")
 
 
 def _patterns_of(model, inputs, layers):
@@ -205,86 +158,73 @@ def _check_threshold(threshold):
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
 
 
-def _repeat_period(tokens: Sequence[int]) -> Optional[int]:
-    """The period p if the tokens after a BOS are one block repeated (p >= 2), else None."""
-    body = list(tokens[1:])
-    n = len(body)
-    for p in range(2, n // 2 + 1):
-        if all(body[i] == body[i - p] for i in range(p, n)):
-            return p
-    return None
-
-
-def detect_head_types(model, text, threshold: float = 0.4, layers: Optional[Sequence[int]] = None,
-                      detector: Optional[AttentionPatternDetector] = None) -> Dict[str, List[Tuple[int, int]]]:
-    """One traced run of ``text``; every head of ``layers`` (default all) classified.
-
-    Returns {head type: [(layer, head), ...]} with keys previous_token, first_token,
-    current_token, induction (scored when the text repeats a block of tokens), duplicate_token
-    (when a token repeats) and unknown. ``threshold`` applies to every type unless a
-    ``detector`` with its own thresholds is given.
-    """
-    _check_threshold(threshold)
-    detector = detector or AttentionPatternDetector(threshold, threshold, threshold, threshold)
-    trace, patterns = _patterns_of(model, text, layers)
-    tokens = trace.tokens[0]
-    period = _repeat_period(tokens)
-    has_dup = len(set(tokens)) < len(tokens)
+def _by_type(report) -> Dict[str, List[Tuple[int, int]]]:
     results: Dict[str, List[Tuple[int, int]]] = {t: [] for t in HEAD_TYPES}
-    results["duplicate_token"] = []
     results["unknown"] = []
-    for layer in sorted(patterns):
-        attn = patterns[layer]
-        for head in range(attn.shape[1]):
-            a = attn[0, head]
-            types = [t for t in detector.classify_head(a, period) if t != "unknown"]
-            if has_dup and duplicate_token_score(a, tokens) >= threshold:
-                types.append("duplicate_token")
-            for t in types or ["unknown"]:
-                results[t].append((layer, head))
+    for t, heads in report["by_type"].items():
+        results[t] = [(int(l), int(h)) for l, h in heads]
     return results
 
 
-def _random_repeated_tokens(model, n_random_tokens: int, n_repeats: int, seed: int) -> List[int]:
-    """BOS + a random block of ordinary tokens repeated ``n_repeats`` times."""
-    rng = np.random.default_rng(seed)
-    vocab = model.vocab_size
-    ordinary = [t for t in range(vocab) if model._core.token_type(t) == 1]  # TokenType::Normal
-    if len(ordinary) < 2:
-        raise ValueError("the model's vocabulary has too few ordinary tokens for a random sequence")
-    block = rng.choice(ordinary, size=n_random_tokens, replace=len(ordinary) < n_random_tokens)
-    ids = [int(t) for t in np.tile(block, n_repeats)]
-    bos = model._core.bos_id
-    return ([bos] if bos >= 0 else []) + ids
+def detect_head_types(model, text, threshold: Optional[float] = 0.4,
+                      layers: Optional[Sequence[int]] = None,
+                      detector: Optional[AttentionPatternDetector] = None) -> Dict[str, List[Tuple[int, int]]]:
+    """One traced run of ``text`` (with BOS); every head of ``layers`` (default all) classified.
+
+    Returns {head type: [(layer, head), ...]} for previous_token, first_token, current_token,
+    induction and duplicate_token (scored when the text repeats tokens) and unknown.
+    ``threshold`` applies to every type; ``threshold=None`` keeps the detector's per-type
+    thresholds (``detector`` or the defaults).
+    """
+    if detector is None:
+        if threshold is None:
+            detector = AttentionPatternDetector()
+        else:
+            _check_threshold(threshold)
+            t = float(threshold)
+            detector = AttentionPatternDetector(t, t, t, t, t)
+    _check_layers(model, layers)
+    layer_list = [] if layers is None else [int(l) for l in layers]
+    if isinstance(text, str):
+        report = core.detect_head_types(model._core, text, detector._core, layer_list)
+    else:
+        trace, patterns = _patterns_of(model, text, layers)
+        report = core.classify_heads(patterns, trace.tokens[0], detector._core)
+    return _by_type(report)
+
+
+def head_type_report(model, text, threshold: Optional[float] = None,
+                     layers: Optional[Sequence[int]] = None, format: str = "table") -> str:
+    """The head-type table of ``text`` as the CLI prints it ("table", "json" or "csv")."""
+    if format not in ("table", "json", "csv"):
+        raise ValueError(f"format must be 'table', 'json' or 'csv', got {format!r}")
+    if threshold is None:
+        detector = AttentionPatternDetector()
+    else:
+        _check_threshold(threshold)
+        t = float(threshold)
+        detector = AttentionPatternDetector(t, t, t, t, t)
+    _check_layers(model, layers)
+    report = core.detect_head_types(model._core, text, detector._core, [] if layers is None else list(layers))
+    return report[format]
 
 
 def detect_induction_heads(model, n_random_tokens: int = 50, n_repeats: int = 2,
                            threshold: float = 0.3, layers: Optional[Sequence[int]] = None,
-                           seed: int = 42) -> List[HeadScore]:
+                           seed: int = 42, n_seeds: int = 1, return_all: bool = False) -> List[HeadScore]:
     """Induction heads found on BOS + a random token block repeated ``n_repeats`` times.
 
-    Returns the heads whose ``induction_score`` (period ``n_random_tokens``) reaches ``threshold``
-    as HeadScore(layer, head, score), highest score first. Deterministic for a ``seed``.
+    Returns the heads whose chance-corrected ``induction_score`` (period ``n_random_tokens``)
+    reaches ``threshold`` as HeadScore(layer, head, score), highest first (``return_all``: every
+    head). Deterministic for a ``seed``; ``n_seeds`` > 1 averages over seeds seed, seed+1, ...
     """
     _check_threshold(threshold)
-    if n_random_tokens < 1 or n_repeats < 2:
-        raise ValueError("detect_induction_heads needs n_random_tokens >= 1 and n_repeats >= 2")
-    n_ctx = model.config.get("n_ctx", 0)
-    total = n_random_tokens * n_repeats + 1
-    if n_ctx and total > n_ctx:
-        raise ValueError(f"{n_repeats} x {n_random_tokens} random tokens + BOS = {total} tokens "
-                         f"exceed the model's context of {n_ctx}")
-    ids = _random_repeated_tokens(model, int(n_random_tokens), int(n_repeats), int(seed))
-    _, patterns = _patterns_of(model, ids, layers)
-    found = []
-    for layer in sorted(patterns):
-        attn = patterns[layer]
-        for head in range(attn.shape[1]):
-            s = induction_score(attn[0, head], seq_len=n_random_tokens)
-            if s >= threshold:
-                found.append(HeadScore(layer, head, s))
-    found.sort(key=lambda h: (-h.score, h.layer, h.head))
-    return found
+    _check_layers(model, layers)
+    scan = core.detect_induction_heads(model._core, int(n_random_tokens), int(n_repeats), float(threshold),
+                                       int(seed), [] if layers is None else [int(l) for l in layers],
+                                       int(n_seeds))
+    rows = scan["all"] if return_all else scan["heads"]
+    return [HeadScore(int(r[0]), int(r[1]), float(r[2])) for r in rows]
 
 
 def find_attention_pattern(model, text, pattern_fn: Callable[[np.ndarray], float],
@@ -335,20 +275,22 @@ class PatternRegistry:
 
 def layer_attention_summary(patterns: Dict[int, np.ndarray], layer: int, batch: int = 0):
     """(mean over heads, max over heads) of one layer's pattern, each [q, k]."""
-    attn = np.asarray(patterns[layer])[batch]
-    return attn.mean(axis=0), attn.max(axis=0)
+    mean, mx, _, _ = core.layer_attention_summary(np.asarray(patterns[layer], dtype=np.float32), int(layer),
+                                                  int(batch))
+    return mean, mx
 
 
-def head_entropy(patterns: Dict[int, np.ndarray], layer: int, batch: int = 0) -> np.ndarray:
-    """Mean entropy (nats) of each head's attention rows: [heads]."""
-    attn = np.asarray(patterns[layer], dtype=np.float64)[batch]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(attn > 0, -attn * np.log(attn), 0.0)
-    return terms.sum(axis=-1).mean(axis=-1)
+def head_entropy(patterns: Dict[int, np.ndarray], layer: int, batch: int = 0,
+                 normalized: bool = False) -> np.ndarray:
+    """Mean row entropy of each head of a layer: [heads], in nats (``normalized``: divided by the
+    uniform head's, so 1 is uniform and 0 one-hot)."""
+    _, _, ent, norm = core.layer_attention_summary(np.asarray(patterns[layer], dtype=np.float32), int(layer),
+                                                   int(batch))
+    return np.asarray(norm if normalized else ent)
 
 
 __all__ = [
-    "previous_token_score", "first_token_score", "current_token_score", "induction_score",
+    "head_type_report", "previous_token_score", "first_token_score", "current_token_score", "induction_score",
     "duplicate_token_score", "HeadScore", "AttentionPatternDetector", "detect_head_types",
     "detect_induction_heads", "find_attention_pattern", "PatternRegistry",
     "layer_attention_summary", "head_entropy", "HEAD_TYPES",

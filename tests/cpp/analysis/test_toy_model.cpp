@@ -186,7 +186,10 @@ TEST(ToyModel, DetectInductionHeadsFindsExactlyL1H0) {
   ASSERT_EQ(s.sequences.size(), 4u);
   EXPECT_EQ(s.sequences[0].size(), 91u);
   ASSERT_EQ(s.heads.size(), 1u);
-  EXPECT_GE(s.heads[0].min, 0.9);
+  // In the third copy the head splits its weight between the two earlier copies, and
+  // induction_score(A, n) only counts the latest one: (n + 2 + n / 2) / (2n + 3) ~ 0.74.
+  EXPECT_GE(s.heads[0].min, 0.7);
+  EXPECT_LE(s.heads[0].max, 0.8);
   EXPECT_GE(s.heads[0].stddev, 0.0);
   // Random tokens are ordinary (printable byte tokens for this byte vocabulary), never BOS/EOS.
   for (int32_t id : s.sequences[0]) {

@@ -109,10 +109,8 @@ TEST(ModelInterventions, UniformPatternMatchesHandComputedAverageOfValues) {
     }
   EXPECT_FLOAT_EQ(t.at("blocks.2.attn.hook_pattern").at({0, head, T - 1, 0}), 1.0f / static_cast<float>(T));
   // And the attention output is z through o_proj, by hand.
-  const Model::Impl& impl = stories().impl();
-  (void)impl;
   GgufFile f = GgufFile::open(ivtest::stories_path());
-  Tensor wo = f.load_tensor("blk.2.attn_output.weight");  // [D, H*Dh]
+  const Tensor wo = f.load_tensor("blk.2.attn_output.weight");  // [D, H*Dh]
   const Tensor& out = t.at("blocks.2.hook_attn_out");
   const int64_t HD = int64_t{c.n_head} * c.head_dim;
   for (int64_t q = 0; q < T; q += 3)
@@ -152,7 +150,9 @@ TEST(ModelInterventions, PatchingEveryHeadFromCleanReproducesCleanLogits) {
         EXPECT_GT(diff, 1e-3f) << hook;  // its own embedding still differs
       } else {
         EXPECT_LT(diff, 1e-4f) << hook << " t=" << t;
-        if (t > static_cast<int64_t>(changed)) EXPECT_GT(diff_corrupt, 1e-3f) << "t=" << t;  // patching did the work
+        if (t > static_cast<int64_t>(changed)) {
+          EXPECT_GT(diff_corrupt, 1e-3f) << "t=" << t;  // patching did the work
+        }
       }
     }
   }

@@ -1,0 +1,71 @@
+// `attnscope generate`: greedy continuation with the KV cache (from BOS when no prompt is
+// given); with -o, the hooks named by --capture are saved over prompt + generated tokens.
+#include <iostream>
+
+#include "attnscope/error.h"
+#include "attnscope/model.h"
+#include "cli/command.h"
+#include "cli/model_common.h"
+#include "formats/npz.h"
+
+namespace attnscope::cli {
+namespace {
+
+struct GenerateArgs {
+  std::string prompt;
+  int n = 64;
+  bool no_stop = false;
+  std::string out;
+  std::vector<std::string> capture;
+  std::vector<int> layers;
+};
+
+int run_generate(const Common& common, const GenerateArgs& a) {
+  Model model = load_model(common);
+  GenerateOptions opt;
+  opt.max_tokens = a.n;
+  opt.stop_at_eos = !a.no_stop;
+  opt.layers = a.layers;
+  if (!a.out.empty()) opt.capture = a.capture.empty() ? std::vector<std::string>{"blocks.*.attn.hook_pattern"} : a.capture;
+  else if (!a.capture.empty()) fail(ErrorKind::InvalidArgument, "--capture needs -o FILE.npz to save into");
+  Generation g = model.generate(std::string_view(a.prompt), opt);
+  if (!a.out.empty()) detail::save_trace_npz(g.trace, a.out, true);
+  const Tokenizer& tok = model.tokenizer();
+  const std::string prompt_text = tok.decode(g.prompt_tokens);
+  if (common.json) {
+    nlohmann::json j;
+    j["prompt_tokens"] = g.prompt_tokens;
+    j["new_tokens"] = g.new_tokens;
+    j["prompt"] = prompt_text;
+    j["text"] = g.text;
+    j["str_tokens"] = tok.to_str_tokens(g.new_tokens);
+    if (!a.out.empty()) {
+      j["output"] = a.out;
+      j["captured"] = captured_shapes_json(g.trace);
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << prompt_text << g.text << "\n";
+  if (!a.out.empty()) std::cerr << "wrote " << a.out << " (" << g.trace.captured().size() << " arrays)\n";
+  return 0;
+}
+
+const CommandRegistrar reg{{"generate", "Greedy text generation (from BOS when no prompt is given)",
+                            [](CLI::App& sub, Common& common) -> std::function<int()> {
+                              auto a = std::make_shared<GenerateArgs>();
+                              add_common_options(sub, common);
+                              sub.add_option("prompt", a->prompt, "text to continue (default: start from BOS)");
+                              sub.add_option("-n,--max-tokens", a->n, "tokens to generate (default 64)")
+                                  ->check(CLI::NonNegativeNumber);
+                              sub.add_flag("--no-stop", a->no_stop, "keep going past the end-of-sequence token");
+                              sub.add_option("-o,--output", a->out, "save captured hooks to this .npz");
+                              sub.add_option("--capture", a->capture,
+                                             "hook names/globs to save with -o (default blocks.*.attn.hook_pattern)")
+                                  ->delimiter(',');
+                              sub.add_option("--layers", a->layers, "only these layers (\"0,2,5\")")->delimiter(',');
+                              return [&common, a] { return run_generate(common, *a); };
+                            }}};
+
+}  // namespace
+}  // namespace attnscope::cli

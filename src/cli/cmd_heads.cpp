@@ -1,0 +1,53 @@
+// `attnscope heads "text"`: every head's scores on one text and the types they pass
+// (previous-token, first-token, current-token, induction, duplicate-token).
+#include <iostream>
+#include <optional>
+
+#include "attnscope/analysis.h"
+#include "attnscope/model.h"
+#include "cli/command.h"
+
+namespace attnscope::cli {
+namespace {
+
+struct HeadsArgs {
+  std::string text;
+  std::vector<int> layers;
+  std::optional<double> threshold;
+  bool csv = false, raw = false, exclude_bos = false;
+};
+
+int run_heads(const Common& common, const HeadsArgs& a) {
+  const Model model = Model::load(model_or_default(common));
+  AttentionPatternDetector det =
+      a.threshold ? AttentionPatternDetector::uniform_threshold(*a.threshold) : AttentionPatternDetector();
+  det.options.chance_corrected = !a.raw;
+  det.options.exclude_bos = a.exclude_bos;
+  const HeadTypeReport r = detect_head_types(model, a.text, det, a.layers);
+  const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
+  if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
+  std::cout << format_report(r, f);
+  return 0;
+}
+
+const CommandRegistrar kHeads{{
+    "heads",
+    "classify every attention head on a text (previous/first/current-token, induction, duplicate)",
+    [](CLI::App& sub, Common& common) {
+      auto args = std::make_shared<HeadsArgs>();
+      add_common_options(sub, common);
+      sub.add_option("text", args->text, "the text to run")->required();
+      sub.add_option("-l,--layers", args->layers, "only these layers (default: all)");
+      sub.add_option("--threshold", args->threshold,
+                     "one threshold for every type (default: induction 0.4, previous 0.5, first 0.3, "
+                     "current 0.3, duplicate 0.3)")
+          ->check(CLI::Range(0.0, 1.0));
+      sub.add_flag("--raw", args->raw, "raw scores as in mlxterp (default: chance-corrected)");
+      sub.add_flag("--exclude-bos", args->exclude_bos, "drop BOS row and column from the scores");
+      sub.add_flag("--csv", args->csv, "CSV output");
+      return [&common, args]() { return run_heads(common, *args); };
+    },
+}};
+
+}  // namespace
+}  // namespace attnscope::cli

@@ -1,0 +1,82 @@
+// `attnscope trace`: run prompts through a model and save the captured hooks (attention patterns
+// by default) with the tokens to an .npz that numpy.load reads.
+#include <iostream>
+
+#include "attnscope/error.h"
+#include "attnscope/model.h"
+#include "cli/command.h"
+#include "cli/model_common.h"
+#include "formats/npz.h"
+
+namespace attnscope::cli {
+namespace {
+
+struct TraceArgs {
+  std::vector<std::string> prompts;
+  std::string ids;
+  std::string out;
+  std::vector<std::string> capture;
+  std::vector<int> layers;
+  bool no_bos = false;
+  bool logits = false;
+};
+
+int run_trace(const Common& common, const TraceArgs& a) {
+  Model model = load_model(common);
+  std::vector<std::vector<int32_t>> batch;
+  if (!a.ids.empty()) batch.push_back(parse_id_list(a.ids));
+  for (const auto& p : a.prompts) batch.push_back(model.encode(p, !a.no_bos));
+  if (batch.empty()) fail(ErrorKind::InvalidArgument, "no prompt given (pass text, or --ids)");
+  RunOptions opt;
+  opt.capture = a.capture.empty() ? std::vector<std::string>{"blocks.*.attn.hook_pattern"} : a.capture;
+  opt.layers = a.layers;
+  Trace t = model.run_batch(batch, opt);
+  bool want_logits = a.logits;
+  for (const auto& c : opt.capture)
+    if (c == "logits" || c == "lm_head") want_logits = true;
+  if (!a.out.empty()) detail::save_trace_npz(t, a.out, want_logits);
+  if (common.json) {
+    nlohmann::json j;
+    j["tokens"] = t.tokens;
+    j["str_tokens"] = t.str_tokens;
+    j["captured"] = captured_shapes_json(t);
+    if (want_logits) j["captured"]["logits"] = t.logits.shape();
+    if (!a.out.empty()) j["output"] = a.out;
+    j["model"] = model.source();
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  for (size_t b = 0; b < t.tokens.size(); ++b) {
+    std::cout << "prompt " << b << ": " << t.tokens[b].size() << " tokens:";
+    for (size_t i = 0; i < t.tokens[b].size(); ++i)
+      std::cout << " " << (b < t.str_tokens.size() ? nlohmann::json(t.str_tokens[b][i]).dump() : "")
+                << "(" << t.tokens[b][i] << ")";
+    std::cout << "\n";
+  }
+  std::cout << "captured " << t.captured().size() << " hooks";
+  if (!t.captured().empty())
+    std::cout << " (" << t.captured().begin()->first << " " << t.captured().begin()->second.shape_str()
+              << (t.captured().size() > 1 ? ", ..." : "") << ")";
+  std::cout << "\n";
+  if (!a.out.empty()) std::cout << "wrote " << a.out << "\n";
+  return 0;
+}
+
+const CommandRegistrar reg{{"trace", "Run prompts and save attention patterns (or any hooks) to .npz",
+                            [](CLI::App& sub, Common& common) -> std::function<int()> {
+                              auto a = std::make_shared<TraceArgs>();
+                              add_common_options(sub, common);
+                              sub.add_option("prompts", a->prompts, "prompt text(s); several must tokenize to equal length");
+                              sub.add_option("--ids", a->ids, "token ids to run instead of text (\"1,2,3\")");
+                              sub.add_option("-o,--output", a->out, "write the captured hooks to this .npz");
+                              sub.add_option("--capture", a->capture,
+                                             "hook names, aliases or globs (default blocks.*.attn.hook_pattern)")
+                                  ->delimiter(',');
+                              sub.add_option("--layers", a->layers, "only these layers (\"0,2,5\")")->delimiter(',');
+                              sub.add_flag("--no-bos", a->no_bos, "do not prepend BOS");
+                              sub.add_flag("--logits", a->logits, "also save the logits");
+                              return [&common, a] { return run_trace(common, *a); };
+                            }}};
+
+}  // namespace
+}  // namespace attnscope::cli

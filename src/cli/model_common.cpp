@@ -1,0 +1,75 @@
+#include "cli/model_common.h"
+
+#include <sstream>
+
+#include "attnscope/error.h"
+#include "model/model_impl.h"
+
+namespace attnscope::cli {
+
+Model load_model(const Common& common) {
+  LoadOptions opt;
+  opt.threads = common.threads;
+  return Model::load(model_or_default(common), opt);
+}
+
+std::vector<int32_t> parse_id_list(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::string item;
+  std::string cleaned = text;
+  for (char& ch : cleaned)
+    if (ch == ',' || ch == '[' || ch == ']') ch = ' ';
+  std::istringstream in(cleaned);
+  while (in >> item) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v < INT32_MIN || v > INT32_MAX)
+      fail(ErrorKind::InvalidArgument, "token id '" + item + "' is not an integer");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  return ids;
+}
+
+nlohmann::json config_json(const ModelConfig& c) {
+  nlohmann::json j;
+  j["arch"] = c.arch;
+  j["name"] = c.name;
+  j["family"] = c.family == ArchFamily::Llama ? "llama" : "gpt2";
+  j["n_vocab"] = c.n_vocab;
+  j["n_ctx"] = c.n_ctx;
+  j["n_embd"] = c.n_embd;
+  j["n_layer"] = c.n_layer;
+  j["n_head"] = c.n_head;
+  j["n_head_kv"] = c.n_head_kv;
+  j["head_dim"] = c.head_dim;
+  j["n_ff"] = c.n_ff;
+  j["rope_dim"] = c.rope_dim;
+  j["rope_base"] = c.rope_base;
+  j["rope_layout"] = c.rope_layout == RopeLayout::Interleaved ? "interleaved" : "neox";
+  j["rope_freq_factors"] = c.rope_freq_factors.size();
+  j["norm"] = c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm";
+  j["norm_eps"] = c.norm_eps;
+  j["activation"] = c.act == Activation::SwiGLU ? "swiglu" : "gelu_tanh";
+  j["qkv_bias"] = c.qkv_bias;
+  j["tied_embeddings"] = c.tied_embeddings;
+  return j;
+}
+
+nlohmann::json captured_shapes_json(const Trace& trace) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, value] : trace.captured()) j[name] = value.shape();
+  return j;
+}
+
+int64_t parameter_count(const Model& model) {
+  int64_t n = 0;
+  for (const auto& [name, t] : model.impl().weights) n += t.numel();
+  return n;
+}
+
+}  // namespace attnscope::cli

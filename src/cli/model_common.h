@@ -1,0 +1,23 @@
+// Shared by the model commands (info, tokens, generate, trace): loading the -m model with -t,
+// parsing id lists, and JSON views of configs and traces.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "attnscope/model.h"
+#include "cli/command.h"
+
+namespace attnscope::cli {
+
+// The model -m names (toy model by default), loaded with -t threads.
+Model load_model(const Common& common);
+// "1,2, 3" or "1 2 3" -> ids; InvalidArgument naming the bad item.
+std::vector<int32_t> parse_id_list(const std::string& text);
+nlohmann::json config_json(const ModelConfig& c);
+// Shapes of every captured hook: {"blocks.0.attn.hook_pattern": [1, 8, 6, 6], ...}.
+nlohmann::json captured_shapes_json(const Trace& trace);
+// Total parameters of a config's weights (what `info` shows).
+int64_t parameter_count(const Model& model);
+
+}  // namespace attnscope::cli
