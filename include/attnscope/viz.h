@@ -133,7 +133,7 @@ struct ExplorerOptions {
   int bits = 0;        // quantisation of the stored weights: 8, 16, or 0 = automatic
                        // (16 bits while the data stays small, else 8)
   int batch = 0;
-  int heatmap_size = 440;  // pixels of the main heatmap before zooming
+  int heatmap_size = 560;  // pixels of the main heatmap before zooming
   std::vector<HeadTypeMark> head_types;  // overlay on the thumbnails (may be empty)
   std::string subtitle;  // e.g. model name and prompt, shown under the title
 };

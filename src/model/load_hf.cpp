@@ -3,6 +3,7 @@
 
 #include "attnscope/error.h"
 #include "formats/hf_checkpoint.h"
+#include "model/forward_gpt2.h"
 #include "model/loaders.h"
 
 namespace attnscope::detail {
@@ -14,7 +15,8 @@ bool has_tokenizer_files(const fs::path& dir) {
   std::error_code ec;
   return fs::exists(dir / "tokenizer.json", ec) ||
          (fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec)) ||
-         (fs::exists(dir / "encoder.json", ec) && fs::exists(dir / "vocab.bpe", ec));
+         (fs::exists(dir / "encoder.json", ec) && fs::exists(dir / "vocab.bpe", ec)) ||
+         fs::exists(dir / "tokenizer.model", ec);
 }
 }  // namespace
 
@@ -29,10 +31,7 @@ std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const Lo
   } else if (has_tokenizer_files(dir)) {
     impl->tokenizer = Tokenizer::from_path(dir);
   }
-  if (impl->tokenizer && impl->tokenizer->vocab_size() > impl->config.n_vocab)
-    fail(ErrorKind::InvalidArgument, "tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
-                                         " tokens but the model at " + dir + " only " +
-                                         std::to_string(impl->config.n_vocab));
+  if (impl->config.family == ArchFamily::Gpt2) prepare_gpt2(*impl);
   finalize_model(*impl);
   return impl;
 }

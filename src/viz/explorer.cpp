@@ -82,7 +82,7 @@ std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vect
   j["encoding"] = "zlib+base64";
   j["colormap"] = cmap.name();
   j["lut"] = cmap.sample_hex(256);
-  j["heatmapSize"] = options.heatmap_size > 0 ? options.heatmap_size : 440;
+  j["heatmapSize"] = options.heatmap_size > 0 ? options.heatmap_size : 560;
   // Head types compactly: label names once, then [layer, head, label index, score to 3 decimals].
   std::vector<std::string> labels;
   nlohmann::json types = nlohmann::json::array();

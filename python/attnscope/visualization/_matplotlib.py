@@ -62,7 +62,7 @@ def heatmap_figure(data: np.ndarray, query_tokens: Sequence[str], key_tokens: Se
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=tuple(config.figsize), dpi=config.dpi)
+        fig, ax = plt.subplots(figsize=tuple(config.figsize), dpi=config.dpi, layout="constrained")
     else:
         fig = ax.figure
     im = _draw(ax, data, query_tokens, key_tokens, config)
@@ -71,7 +71,6 @@ def heatmap_figure(data: np.ndarray, query_tokens: Sequence[str], key_tokens: Se
     ax.set_title(title)
     if config.show_colorbar:
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
     return fig
 
 
@@ -84,7 +83,7 @@ def grid_figure(panels: List[Tuple[str, np.ndarray]], query_tokens, key_tokens,
     rows = math.ceil(n / cols)
     size = config.cell_size
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 1.0, size * rows + 0.5),
-                             dpi=config.dpi, squeeze=False)
+                             dpi=config.dpi, squeeze=False, layout="constrained")
     fs = max(4, config.font_size - 2)
     im = None
     for i, (label, data) in enumerate(panels):
@@ -97,7 +96,6 @@ def grid_figure(panels: List[Tuple[str, np.ndarray]], query_tokens, key_tokens,
     for i in range(n, rows * cols):
         r, c = divmod(i, cols)
         axes[r][c].axis("off")
-    fig.tight_layout()
     if config.show_colorbar and im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02)
     return fig

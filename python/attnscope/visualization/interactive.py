@@ -29,9 +29,9 @@ class ExplorerHTML(str):
 
 def _iframe(document: str, height: int) -> str:
     # An iframe keeps the explorer's script and styles apart from the notebook's page.
-    return (f'<iframe srcdoc="{_html.escape(document, quote=True)}" '
+    return (f'<div class="attnscope-explorer"><iframe srcdoc="{_html.escape(document, quote=True)}" '
             f'style="width:100%;height:{int(height)}px;border:0" '
-            'sandbox="allow-scripts"></iframe>')
+            'sandbox="allow-scripts"></iframe></div>')
 
 
 def _marks(head_types) -> list:

@@ -51,6 +51,7 @@
   // What a person reads for a token: control characters made visible, never interpreted.
   function disp(s) {
     if (s === '') return '\u2205';
+    if (/^ +$/.test(s)) return '\u2423'.repeat(s.length);  // a space-only token stays visible
     let out = '';
     for (const ch of s) {
       const c = ch.codePointAt(0);

@@ -87,7 +87,7 @@ TEST(HfConfig, Gpt2FixtureAndArchitectures) {
   expect_error([&] { parse_hf_config(R"({"architectures": ["FalconForCausalLM"], )" + base + "}", "cfg.json"); },
                ErrorKind::Unsupported, "architecture 'FalconForCausalLM' is not supported");
   expect_error([&] { parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64})", "cfg.json"); },
-               ErrorKind::Format, "cfg.json: missing 'intermediate_size'");
+               ErrorKind::Format, "cfg.json: missing 'vocab_size'");
   expect_error([&] { parse_hf_config("{not json", "cfg.json"); }, ErrorKind::Format, "not valid JSON");
   expect_error([&] { parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4}, )" + base + "}", "c"); },
                ErrorKind::Unsupported, "rope_scaling type 'yarn'");

@@ -20,7 +20,6 @@ const std::string kModels = ATTNSCOPE_MODELS_DIR;
 
 SafetensorsTensorInfo packed_info(const MlxQuantized& q) {
   SafetensorsTensorInfo i;
-  i.name = "w";
   i.dtype = StDtype::U32;
   i.shape = q.packed_shape;
   i.end = q.packed.size() * 4;

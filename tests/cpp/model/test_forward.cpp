@@ -14,7 +14,7 @@ using namespace attnscope;
 
 namespace {
 
-const std::string kStories = "/tmp/model_stories_patched.gguf";  // TEMP
+const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 const std::vector<int32_t> kIds = {1, 403, 407, 261, 378, 285, 261, 291, 380, 400, 266, 322, 295};
 
 // y[o] = sum_i W[o][i] x[i] with W row-major [out, in].
@@ -109,6 +109,15 @@ std::vector<std::vector<float>> reference_logits(const GgufFile& f, const std::v
   return logits;
 }
 
+RunOptions opts(std::vector<std::string> capture, std::vector<int> layers = {},
+                std::vector<Intervention> interventions = {}) {
+  RunOptions o;
+  o.capture = std::move(capture);
+  o.layers = std::move(layers);
+  o.interventions = std::move(interventions);
+  return o;
+}
+
 }  // namespace
 
 TEST(Forward, MatchesPlainReferenceOnStories260K) {
@@ -145,8 +154,7 @@ TEST(Forward, PatternsAreCausalDistributionsAndReproduceAttentionOutput) {
   GgufFile f = GgufFile::open(kStories);
   Model model = Model::load(kStories);
   const ModelConfig& c = model.config();
-  Trace tr = model.run(kIds, {.capture = {"blocks.*.attn.hook_pattern", "blocks.*.attn.hook_v",
-                                          "blocks.*.hook_attn_out"}});
+  Trace tr = model.run(kIds, opts({"blocks.*.attn.hook_pattern", "blocks.*.attn.hook_v", "blocks.*.hook_attn_out"}));
   const int64_t T = static_cast<int64_t>(kIds.size()), H = c.n_head, hd = c.head_dim, D = c.n_embd;
   const int64_t G = c.n_head / c.n_head_kv;
   ASSERT_EQ(tr.attention_patterns().size(), 5u);
@@ -162,7 +170,9 @@ TEST(Forward, PatternsAreCausalDistributionsAndReproduceAttentionOutput) {
         double sum = 0;
         for (int64_t j = 0; j < T; ++j) {
           const float x = p.at({0, h, i, j});
-          if (j > i) EXPECT_EQ(x, 0.0f) << "layer " << l << " head " << h << " (" << i << "," << j << ")";
+          if (j > i) {
+            EXPECT_EQ(x, 0.0f) << "layer " << l << " head " << h << " (" << i << "," << j << ")";
+          }
           EXPECT_GE(x, 0.0f);
           sum += x;
         }
@@ -188,7 +198,7 @@ TEST(Forward, BatchRowsEqualRunningAlone) {
   Model model = Model::load(kStories);
   const std::vector<int32_t> a = {1, 403, 407, 261, 378, 285, 261};
   const std::vector<int32_t> b = {1, 291, 380, 400, 266, 322, 295};
-  RunOptions opt{.capture = {"blocks.*.attn.hook_pattern"}};
+  RunOptions opt = opts({"blocks.*.attn.hook_pattern"});
   Trace both = model.run_batch({a, b}, opt);
   Trace ta = model.run(a, opt), tb = model.run(b, opt);
   for (int l = 0; l < model.config().n_layer; ++l) {
@@ -210,7 +220,7 @@ TEST(Forward, BatchRowsEqualRunningAlone) {
 
 TEST(Forward, CaptureSpecKeepsOnlyWhatWasAsked) {
   Model model = Model::load(kStories);
-  Trace t = model.run(kIds, {.capture = {"blocks.*.attn.hook_pattern"}, .layers = {1, 3}});
+  Trace t = model.run(kIds, opts({"blocks.*.attn.hook_pattern"}, {1, 3}));
   EXPECT_EQ(t.captured().size(), 2u);
   EXPECT_TRUE(t.has("blocks.1.attn.hook_pattern"));
   EXPECT_TRUE(t.has("blocks.3.attn.hook_pattern"));
@@ -218,7 +228,7 @@ TEST(Forward, CaptureSpecKeepsOnlyWhatWasAsked) {
   EXPECT_THROW(t.at("blocks.0.attn.hook_pattern"), Error);
 
   // Aliases (Hugging Face module paths, mlxterp's doubled "model.") land on canonical names.
-  Trace a = model.run(kIds, {.capture = {"model.model.layers.2.self_attn", "model.layers.*.mlp", "lm_head"}});
+  Trace a = model.run(kIds, opts({"model.model.layers.2.self_attn", "model.layers.*.mlp", "lm_head"}));
   EXPECT_TRUE(a.has("blocks.2.hook_attn_out"));
   for (int l = 0; l < 5; ++l) EXPECT_TRUE(a.has("blocks." + std::to_string(l) + ".hook_mlp_out"));
   EXPECT_EQ(a.captured().size(), 6u);
@@ -230,20 +240,20 @@ TEST(Forward, CaptureSpecKeepsOnlyWhatWasAsked) {
 
   for (const char* bad : {"blocks.9.attn.hook_pattern", "blocks.0.attn.hook_nothing", "nope.*", "hook_pos_embed"}) {
     try {
-      model.run(kIds, {.capture = {bad}});
+      model.run(kIds, opts({bad}));
       ADD_FAILURE() << bad << " was accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
       EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
     }
   }
-  EXPECT_THROW(model.run(kIds, {.capture = {"blocks.*.attn.hook_pattern"}, .layers = {5}}), Error);
+  EXPECT_THROW(model.run(kIds, opts({"blocks.*.attn.hook_pattern"}, {5})), Error);
 }
 
 TEST(Forward, CapturedValuesMatchTheirDefinitions) {
   Model model = Model::load(kStories);
   const ModelConfig& c = model.config();
-  Trace t = model.run(kIds, {.capture = {"blocks.0.*", "hook_embed"}});
+  Trace t = model.run(kIds, opts({"blocks.0.*", "hook_embed"}));
   const int64_t T = static_cast<int64_t>(kIds.size());
   // resid_pre of layer 0 is the embedding; resid_mid = resid_pre + attn_out; resid_post = mid + mlp_out;
   // the per-head results sum to attn_out.
@@ -293,14 +303,14 @@ TEST(Forward, InterventionChangesWhatFollowsAndIsWhatIsCaptured) {
                         for (int64_t j = 0; j < T; ++j) p.at({0, h, i, j}) = j <= i ? 1.0f / (i + 1) : 0.0f;
                   }, "uniform"};
   Trace base = model.run(kIds);
-  Trace t = model.run(kIds, {.capture = {"blocks.2.attn.hook_pattern"}, .interventions = {iv}});
+  Trace t = model.run(kIds, opts({"blocks.2.attn.hook_pattern"}, {}, {iv}));
   EXPECT_FLOAT_EQ(t.at("blocks.2.attn.hook_pattern").at({0, 0, 3, 1}), 0.25f);
   double diff = 0;
   for (int64_t i = 0; i < base.logits.numel(); ++i)
     diff = std::max(diff, std::abs(static_cast<double>(base.logits.data()[i]) - t.logits.data()[i]));
   EXPECT_GT(diff, 1e-3);
   Intervention bad{"blocks.99.hook_resid_pre", [](Tensor&, const HookContext&) {}, "nothing"};
-  EXPECT_THROW(model.run(kIds, {.interventions = {bad}}), Error);
+  EXPECT_THROW(model.run(kIds, opts({}, {}, {bad})), Error);
 }
 
 TEST(Forward, BadInputGivesClearErrors) {

@@ -12,7 +12,7 @@
 using namespace attnscope;
 
 namespace {
-const std::string kStories = "/tmp/model_stories_patched.gguf";  // TEMP
+const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 const std::string kTinyRandom = std::string(ATTNSCOPE_MODELS_DIR) + "/llama-2-tiny-random.gguf";
 
 GenerateOptions gen_options(int max_tokens, std::vector<std::string> capture = {}) {

@@ -33,7 +33,7 @@ Tensor test_pattern(int T) {
 }
 
 std::vector<std::string> test_tokens() {
-  return {"<s>", "The", " na\xC3\xAFve", " \xE6\x97\xA5\xE6\x9C\xAC", " extraordinarily-long-token", "\n"};
+  return {"<s>", "The", " na\xC3\xAFve", " \xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82", " extraordinarily-long-token", "\n"};
 }
 
 // Checks every cell of a heatmap PNG against the colormap. Returns the number of cells checked.

@@ -1,0 +1,222 @@
+// The GPT-2 forward pass. Same hook points, same explicit attention as forward_llama: the softmax
+// buffer the hooks see is the one multiplied with V.
+#include "model/forward_gpt2.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "attnscope/error.h"
+#include "model/hooks.h"
+#include "model/kv_cache.h"
+#include "tensor/ops.h"
+
+namespace attnscope::detail {
+
+void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner& hooks, Trace& out) {
+  const ModelConfig& c = m.config;
+  const auto& ids = *in.ids;
+  const int64_t B = static_cast<int64_t>(ids.size());
+  if (B == 0 || ids[0].empty()) fail(ErrorKind::InvalidArgument, "forward pass over an empty batch");
+  const int64_t T = static_cast<int64_t>(ids[0].size());
+  const int64_t N = B * T, D = c.n_embd, H = c.n_head, Dh = c.head_dim, F = c.n_ff;
+  const int64_t n_past = in.cache ? in.cache->n_past : 0;
+  const int64_t Tk = n_past + T;
+  if (in.cache && Tk > in.cache->capacity)
+    fail(ErrorKind::InvalidArgument, "KV cache holds " + std::to_string(in.cache->capacity) + " tokens; " +
+                                         std::to_string(Tk) + " needed");
+  const Tensor& wte = m.weight("token_embd.weight");
+  const Tensor& wpe = m.weight("position_embd.weight");
+  if (Tk > wpe.dim(0))
+    fail(ErrorKind::InvalidArgument, "GPT-2 has learned positions for " + std::to_string(wpe.dim(0)) +
+                                         " tokens; position " + std::to_string(Tk - 1) + " asked for");
+
+  // Token and position embeddings, hooked separately, summed into the residual stream.
+  Tensor tok({B, T, D}), pos({B, T, D});
+  for (int64_t b = 0; b < B; ++b) {
+    if (static_cast<int64_t>(ids[b].size()) != T)
+      fail(ErrorKind::InvalidArgument, "batch rows differ in length (" + std::to_string(ids[b].size()) + " vs " +
+                                           std::to_string(T) + ")");
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t id = ids[b][t];
+      if (id < 0 || id >= c.n_vocab)
+        fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " at position " + std::to_string(t) +
+                                             " is outside the vocabulary [0, " + std::to_string(c.n_vocab) + ")");
+      std::memcpy(tok.data() + (b * T + t) * D, wte.data() + id * D, sizeof(float) * D);
+      std::memcpy(pos.data() + (b * T + t) * D, wpe.data() + (n_past + t) * D, sizeof(float) * D);
+    }
+  }
+  hooks.at("hook_embed", -1, tok, out);
+  hooks.at("hook_pos_embed", -1, pos, out);
+  Tensor x = tok.clone();
+  ops::add(x.data(), pos.data(), N * D);
+
+  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string P = "blocks." + std::to_string(l) + ".";
+    const std::string W = "blk." + std::to_string(l) + ".";
+    hooks.at(P + "hook_resid_pre", l, x, out);
+
+    // --- attention ---
+    Tensor h({B, T, D});
+    ops::layernorm(x.data(), m.weight(W + "attn_norm.weight").data(), m.weight(W + "attn_norm.bias").data(),
+                   h.data(), N, D, c.norm_eps);
+    hooks.at(P + "ln1.hook_normalized", l, h, out, true);
+    Tensor qkv({N, 3 * D});
+    ops::linear(h.data(), N, D, m.weight(W + "attn_qkv.weight").data(), 3 * D, m.weight(W + "attn_qkv.bias").data(),
+                qkv.data());
+    // The fused projection's rows are [q | k | v], each D = H * Dh wide.
+    Tensor q({B, T, H, Dh}), k({B, T, H, Dh}), v({B, T, H, Dh});
+    for (int64_t n = 0; n < N; ++n) {
+      std::memcpy(q.data() + n * D, qkv.data() + n * 3 * D, sizeof(float) * D);
+      std::memcpy(k.data() + n * D, qkv.data() + n * 3 * D + D, sizeof(float) * D);
+      std::memcpy(v.data() + n * D, qkv.data() + n * 3 * D + 2 * D, sizeof(float) * D);
+    }
+    hooks.at(P + "attn.hook_q", l, q, out, true);
+    hooks.at(P + "attn.hook_k", l, k, out, true);
+    hooks.at(P + "attn.hook_v", l, v, out, true);
+
+    const float* kd = k.data();
+    const float* vd = v.data();
+    int64_t kv_batch_stride = T * H * Dh;
+    if (in.cache) {
+      Tensor& ck = in.cache->k[static_cast<size_t>(l)];
+      Tensor& cv = in.cache->v[static_cast<size_t>(l)];
+      const int64_t cap = in.cache->capacity;
+      for (int64_t b = 0; b < B; ++b) {
+        std::memcpy(ck.data() + (b * cap + n_past) * H * Dh, k.data() + b * T * H * Dh, sizeof(float) * T * H * Dh);
+        std::memcpy(cv.data() + (b * cap + n_past) * H * Dh, v.data() + b * T * H * Dh, sizeof(float) * T * H * Dh);
+      }
+      kd = ck.data();
+      vd = cv.data();
+      kv_batch_stride = cap * H * Dh;
+    }
+
+    // scores[b, h, i, j] = q[b, i, h] . k[b, j, h]
+    Tensor scores({B, H, T, Tk});
+    ops::matmul({{B, H, T, Dh}, {T * H * Dh, Dh, H * Dh, 1}}, q.data(), {{B, H, Dh, Tk}, {kv_batch_stride, Dh, 1, H * Dh}},
+                kd, {{B, H, T, Tk}, {}}, scores.data());
+    float* s = scores.data();
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      for (int64_t i = 0; i < T; ++i) {
+        float* row = s + (bh * T + i) * Tk;
+        const int64_t last = n_past + i;
+        for (int64_t j = 0; j <= last; ++j) row[j] *= scale;
+        for (int64_t j = last + 1; j < Tk; ++j) row[j] = ninf;
+      }
+    hooks.at(P + "attn.hook_attn_scores", l, scores, out);
+    ops::softmax_rows(s, B * H * T, Tk);
+    Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
+    hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
+
+    Tensor z({B, T, H, Dh});
+    ops::matmul({{B, H, T, Tk}, {}}, pattern.data(), {{B, H, Tk, Dh}, {kv_batch_stride, Dh, H * Dh, 1}}, vd,
+                {{B, H, T, Dh}, {T * H * Dh, Dh, H * Dh, 1}}, z.data());
+    hooks.at(P + "attn.hook_z", l, z, out, true);
+
+    const Tensor& wo = m.weight(W + "attn_output.weight");  // [D, H*Dh]
+    Tensor attn_out({B, T, D});
+    if (hooks.active(P + "attn.hook_result")) {
+      Tensor result({B, T, H, D});
+      ops::matmul({{H, N, Dh}, {Dh, H * Dh, 1}}, z.data(), {{H, Dh, D}, {Dh, 1, H * Dh}}, wo.data(),
+                  {{H, N, D}, {D, H * D, 1}}, result.data());
+      hooks.at(P + "attn.hook_result", l, result, out, true);
+      const float* r = result.data();
+      float* a = attn_out.data();
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t hh = 0; hh < H; ++hh) ops::add(a + n * D, r + (n * H + hh) * D, D);
+    } else {
+      ops::linear(z.data(), N, H * Dh, wo.data(), D, nullptr, attn_out.data());
+    }
+    ops::add_bias(attn_out.data(), m.weight(W + "attn_output.bias").data(), N, D);
+    hooks.at(P + "hook_attn_out", l, attn_out, out, true);
+    ops::add(x.data(), attn_out.data(), N * D);
+    hooks.at(P + "hook_resid_mid", l, x, out);
+
+    // --- MLP ---
+    Tensor h2({B, T, D});
+    ops::layernorm(x.data(), m.weight(W + "ffn_norm.weight").data(), m.weight(W + "ffn_norm.bias").data(), h2.data(),
+                   N, D, c.norm_eps);
+    hooks.at(P + "ln2.hook_normalized", l, h2, out, true);
+    Tensor pre({B, T, F});
+    ops::linear(h2.data(), N, D, m.weight(W + "ffn_up.weight").data(), F, m.weight(W + "ffn_up.bias").data(),
+                pre.data());
+    hooks.at(P + "mlp.hook_pre", l, pre, out);
+    Tensor post = pre.clone();
+    ops::gelu_tanh(post.data(), N * F);
+    hooks.at(P + "mlp.hook_post", l, post, out, true);
+    Tensor mlp_out({B, T, D});
+    ops::linear(post.data(), N, F, m.weight(W + "ffn_down.weight").data(), D, m.weight(W + "ffn_down.bias").data(),
+                mlp_out.data());
+    hooks.at(P + "hook_mlp_out", l, mlp_out, out, true);
+    ops::add(x.data(), mlp_out.data(), N * D);
+    hooks.at(P + "hook_resid_post", l, x, out);
+  }
+
+  Tensor hn({B, T, D});
+  ops::layernorm(x.data(), m.weight("output_norm.weight").data(), m.weight("output_norm.bias").data(), hn.data(), N,
+                 D, c.norm_eps);
+  hooks.at("ln_final.hook_normalized", -1, hn, out, true);
+
+  if (in.want_logits || hooks.active("logits")) {
+    const Tensor* head = c.tied_embeddings ? &wte : &m.weight("output.weight");
+    const int64_t V = c.n_vocab;
+    if (in.last_logits_only && !hooks.active("logits")) {
+      Tensor last({B, 1, D});
+      for (int64_t b = 0; b < B; ++b)
+        std::memcpy(last.data() + b * D, hn.data() + (b * T + T - 1) * D, sizeof(float) * D);
+      Tensor logits({B, 1, V});
+      ops::linear(last.data(), B, D, head->data(), V, nullptr, logits.data());
+      out.logits = logits;
+    } else {
+      Tensor logits({B, T, V});
+      ops::linear(hn.data(), N, D, head->data(), V, nullptr, logits.data());
+      hooks.intervene("logits", -1, logits);
+      out.logits = logits;
+    }
+  }
+  if (in.cache) in.cache->n_past = static_cast<int>(Tk);
+}
+
+void prepare_gpt2(Model::Impl& impl) {
+  const ModelConfig& c = impl.config;
+  if (c.n_head <= 0 || c.head_dim * c.n_head != c.n_embd || c.n_head_kv != c.n_head)
+    fail(ErrorKind::Format, impl.source + ": GPT-2 needs n_head * head_dim == n_embd and no grouped heads");
+  const int64_t D = c.n_embd, V = c.n_vocab, F = c.n_ff;
+  auto expect = [&](const std::string& name, const Shape& shape) {
+    const Tensor* t = impl.find_weight(name);
+    if (!t) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is missing");
+    if (t->shape() != shape)
+      fail(ErrorKind::Format, impl.source + ": weight '" + name + "' has shape " + t->shape_str() + ", expected " +
+                                  Tensor::view(shape, nullptr, nullptr).shape_str());
+  };
+  expect("token_embd.weight", {V, D});
+  const Tensor* wpe = impl.find_weight("position_embd.weight");
+  if (!wpe || wpe->ndim() != 2 || wpe->dim(1) != D || wpe->dim(0) < 1)
+    fail(ErrorKind::Format, impl.source + ": weight 'position_embd.weight' is missing or not [n_ctx, " +
+                                std::to_string(D) + "]");
+  if (c.n_ctx <= 0 || c.n_ctx > wpe->dim(0)) impl.config.n_ctx = static_cast<int>(wpe->dim(0));
+  expect("output_norm.weight", {D});
+  expect("output_norm.bias", {D});
+  if (!c.tied_embeddings) expect("output.weight", {V, D});
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string W = "blk." + std::to_string(l) + ".";
+    for (const char* n : {"attn_norm", "ffn_norm"}) {
+      expect(W + n + ".weight", {D});
+      expect(W + n + ".bias", {D});
+    }
+    expect(W + "attn_qkv.weight", {3 * D, D});
+    expect(W + "attn_qkv.bias", {3 * D});
+    expect(W + "attn_output.weight", {D, D});
+    expect(W + "attn_output.bias", {D});
+    expect(W + "ffn_up.weight", {F, D});
+    expect(W + "ffn_up.bias", {F});
+    expect(W + "ffn_down.weight", {D, F});
+    expect(W + "ffn_down.bias", {D});
+  }
+  impl.forward = &forward_gpt2;
+}
+
+}  // namespace attnscope::detail

@@ -1,0 +1,190 @@
+"""InterpretableModel, traces, saved values, numpy arrays and errors."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from attnscope import InterpretableModel, SavedValue
+from attnscope import _core
+from conftest import MODELS_DIR, STORIES
+
+
+def test_load_kinds(toy, stories):
+    assert toy.n_layers == 2 and toy.n_heads == 4
+    assert stories.n_layers == 5 and stories.n_heads == 8 and stories.vocab_size == 512
+    ckpt = MODELS_DIR / "safetensors" / "stories260K-hf"
+    if ckpt.exists():
+        # A checkpoint directory without tokenizer files: take the tokenizer from the GGUF.
+        hf = InterpretableModel(str(ckpt), tokenizer=str(STORIES))
+        text = "Once upon a time"
+        with hf.trace(text) as t_hf:
+            pass
+        with stories.trace(text) as t_gguf:
+            pass
+        np.testing.assert_allclose(t_hf.output, t_gguf.output, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind,exc", [("InvalidArgument", ValueError), ("Format", ValueError),
+                                      ("NotFound", FileNotFoundError), ("Unsupported", NotImplementedError),
+                                      ("Io", OSError), ("Network", ConnectionError)])
+def test_error_kinds_map_to_python_exceptions(kind, exc):
+    with pytest.raises(exc, match="what failed"):
+        _core._raise_error(kind, "what failed")
+    assert issubclass(NotImplementedError, RuntimeError)
+
+
+def test_bad_inputs_raise_python_exceptions(toy, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no_such_model"):
+        InterpretableModel(str(tmp_path / "no_such_model.gguf"))
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + b"\xff" * 60)
+    with pytest.raises((ValueError, NotImplementedError)):
+        InterpretableModel(str(junk))
+    with pytest.raises(ValueError):
+        with toy.trace("hello", interventions={"blocks.7.hook_attn_out": lambda x: x}):
+            pass
+    with pytest.raises(ValueError, match="not a hook point"):
+        with toy.trace("hello"):
+            toy.hook("blocks.0.no_such_hook").save()
+    with pytest.raises(ValueError):
+        toy.token_to_str(10 ** 6)
+    with pytest.raises(ValueError):
+        with toy.trace([]):
+            pass
+    with pytest.raises(RuntimeError, match="inside a `with model.trace"):
+        toy.output.save()
+
+
+def test_saved_values_and_module_paths(toy):
+    text = "abcabc"
+    with toy.trace(text) as trace:
+        logits = toy.output.save()
+        attn_out = toy.model.layers[1].self_attn.output.save()
+        resid = toy.model.model.layers[0].save()
+        pattern = toy.blocks[1].attn.hook_pattern.save()
+        z = toy.hook("blocks.1.attn.hook_z").save()
+        assert isinstance(logits, SavedValue)
+        with pytest.raises(RuntimeError, match="not available yet"):
+            logits.shape
+    n = len(toy.encode(text))
+    c = toy.config
+    assert logits.shape == (1, n, c["n_vocab"])
+    assert attn_out.shape == (1, n, c["n_embd"])
+    assert resid.shape == (1, n, c["n_embd"])
+    assert pattern.shape == (1, c["n_head"], n, n)
+    assert z.shape == (1, n, c["n_head"], c["head_dim"])
+    # Aliases and canonical names read the same captured arrays.
+    np.testing.assert_array_equal(trace["blocks.1.hook_attn_out"], attn_out.value)
+    np.testing.assert_array_equal(trace["model.layers.0"], np.asarray(resid))
+    np.testing.assert_array_equal(trace.output, logits.value)
+    np.testing.assert_array_equal(pattern.value, trace.attention_patterns()[1])
+    assert "blocks.1.attn.hook_z" in trace.activations
+    assert set(trace.saved_values) == {"logits", "model.layers.1.self_attn", "model.model.layers.0",
+                                       "blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z"}
+    assert float((logits - logits).max()) == 0.0
+
+
+def test_arrays_are_views_of_the_trace(toy):
+    with toy.trace("hello there") as trace:
+        pass
+    a = trace["blocks.0.attn.hook_pattern"]
+    b = trace.attention_patterns()[0]
+    assert np.shares_memory(a, b)  # no copy on the way out
+    assert a.base is not None
+    del trace
+    assert np.isfinite(a).all() and a.shape[0] == 1  # still alive after the trace is gone
+
+
+def test_token_ids_and_batches(toy):
+    ids = toy.encode("hello world")
+    with toy.trace("hello world") as t_text:
+        pass
+    with toy.trace(ids) as t_ids:
+        pass
+    with toy.trace(np.array([ids])) as t_np:
+        pass
+    np.testing.assert_array_equal(t_text.output, t_ids.output)
+    np.testing.assert_array_equal(t_text.output, t_np.output)
+    other = toy.encode("HELLO WORLD")
+    with toy.trace([ids, other]) as batch:
+        pass
+    with toy.trace(other) as t_other:
+        pass
+    assert batch.output.shape[0] == 2
+    np.testing.assert_allclose(batch.output[0], t_ids.output[0], atol=1e-5)
+    np.testing.assert_allclose(batch.output[1], t_other.output[0], atol=1e-5)
+    with pytest.raises(ValueError, match="same length"):
+        with toy.trace(["short", "a much longer text"]):
+            pass
+
+
+def test_predictions(stories):
+    with stories.trace("Once upon a time") as trace:
+        resid = stories.model.layers[4].save()
+    logits = trace.output
+    top = stories.get_token_predictions(logits[0, -1], top_k=5)
+    order = np.argsort(-logits[0, -1], kind="stable")[:5]
+    assert top == [int(i) for i in order]
+    scored = stories.get_token_predictions(logits[0, -1], top_k=2, return_scores=True)
+    assert [s[0] for s in scored] == top[:2]
+    assert scored[0][1] == pytest.approx(float(logits[0, -1, top[0]]))
+    # A hidden state goes through the final norm and the output head: the last layer's residual
+    # stream predicts what the logits predict.
+    lens = stories.get_token_predictions(resid[0, -1, :], top_k=5)
+    assert lens == top
+    np.testing.assert_allclose(stories.unembed(resid[0]), logits[0], atol=1e-4)
+
+
+def test_generation(stories):
+    text = stories.generate("Once upon a time", max_tokens=8)
+    assert isinstance(text, str) and len(text) > 0
+
+
+def test_python_interventions_run_on_the_forward_thread(toy):
+    calls = []
+
+    def record(x, ctx):
+        calls.append((ctx.name, ctx.layer, x.shape, threading.get_ident()))
+        return x * 0.5
+
+    with toy.trace("hello", interventions={"blocks.1.hook_attn_out": record}) as t:
+        out = toy.model.layers[1].self_attn.output.save()
+    with toy.trace("hello", capture=["blocks.1.hook_attn_out"]) as clean:
+        pass
+    assert [c[:2] for c in calls] == [("blocks.1.hook_attn_out", 1)]
+    np.testing.assert_allclose(out.value, clean["blocks.1.hook_attn_out"] * 0.5, rtol=1e-6)
+
+    def boom(x):
+        raise KeyError("from the callback")
+
+    with pytest.raises(KeyError, match="from the callback"):
+        with toy.trace("hello", interventions={"blocks.0.hook_attn_out": boom}):
+            pass
+    with pytest.raises(ValueError, match="shape"):
+        with toy.trace("hello", interventions={"blocks.0.hook_attn_out": lambda x: x[:, :1]}):
+            pass
+
+
+def test_traces_in_threads_agree(stories):
+    """Forward passes release the GIL: several threads trace at once and each gets its own result."""
+    texts = ["Once upon a time", "The little dog ran", "She saw a big ball", "Tom was happy"]
+    expected = {}
+    for t in texts:
+        with stories.trace(t) as tr:
+            pass
+        expected[t] = tr.output
+    results = {}
+
+    def work(t):
+        with stories.trace(t) as tr:
+            pass
+        results[t] = tr.output
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in texts]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for t in texts:
+        np.testing.assert_array_equal(results[t], expected[t])
