@@ -19,13 +19,14 @@ ROOT = pathlib.Path(__file__).resolve().parent
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
-        build_dir = pathlib.Path(os.environ.get("ATTNSCOPE_CMAKE_BUILD_DIR") or
-                                 pathlib.Path(self.build_temp).resolve() / "cmake")
+        reuse = os.environ.get("ATTNSCOPE_CMAKE_BUILD_DIR")
+        build_dir = pathlib.Path(reuse or pathlib.Path(self.build_temp).resolve() / "cmake")
         build_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.check_call([
-            "cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-            "-DATTNSCOPE_PYTHON=ON", "-DATTNSCOPE_BENCH=OFF", "-DBUILD_TESTING=OFF",
-            f"-DATTNSCOPE_PYTHON_EXECUTABLE={sys.executable}"])
+        if not reuse:  # an existing build directory keeps its own settings
+            subprocess.check_call([
+                "cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+                "-DATTNSCOPE_PYTHON=ON", "-DATTNSCOPE_BENCH=OFF", "-DBUILD_TESTING=OFF",
+                f"-DATTNSCOPE_PYTHON_EXECUTABLE={sys.executable}"])
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
         subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "_core", "-j", jobs])
         built = sorted((build_dir / "python" / "attnscope").glob("_core*.so"))

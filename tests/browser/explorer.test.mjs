@@ -70,8 +70,20 @@ test('slider and ticks show the real layer numbers; arrows move layer and head',
   assert.equal(await page.textContent('#layer-label'), 'Layer 3');
   // The cross-layer strip has one row per real layer.
   assert.deepEqual(await page.locator('.flow-row').evaluateAll((rows) => rows.map((r) => r.dataset.layer)), ['3', '7']);
-  // Thumbnails are named with the real layer too.
+  // Thumbnails are named with the real layer too; hovering one previews it, a click locks it,
+  // and while locked, hovering another head does not change the view.
   assert.deepEqual(await page.locator('.head .caption').allTextContents(), ['L3H0', 'L3H1']);
+  const heads = page.locator('.head');
+  await heads.nth(1).hover();
+  assert.match(await page.textContent('#heatmap-title'), /^L3H1/);
+  await page.mouse.move(5, 5);
+  assert.match(await page.textContent('#heatmap-title'), /^L3H0/);
+  await heads.nth(1).click();
+  assert.ok(await heads.nth(1).evaluate((e) => e.classList.contains('locked')));
+  await heads.nth(0).hover();
+  assert.match(await page.textContent('#heatmap-title'), /^L3H1/);
+  await heads.nth(1).click();
+  assert.ok(!(await heads.nth(1).evaluate((e) => e.classList.contains('locked'))));
   await page.close();
 });
 
@@ -157,13 +169,11 @@ test('512 tokens x 16 layers x 32 heads opens and stays usable', async () => {
   assert.equal(await page.textContent('#layer-label'), 'Layer 1');
   await page.click('#zoom-in');
   await page.click('#zoom-in');
-  const c = await cellCentre(page, 20, 19);
   await page.locator('#heatmap-scroll').evaluate((e) => e.scrollTo(0, 0));
-  const c2 = await cellCentre(page, 20, 19);
-  await page.mouse.move(c2.x, c2.y);
+  const c = await cellCentre(page, 20, 19);
+  await page.mouse.move(c.x, c.y);
   assert.match(await page.locator('#tooltip').textContent(), /^tok20 → tok19: \d+\.\d% \(L1H0\)$/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'explorer_512.png') });
   assert.deepEqual(events.errors, []);
-  void c;
   await page.close();
 });

@@ -2,7 +2,11 @@
 // detectors find exactly the constructed heads on many texts and seeds.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>

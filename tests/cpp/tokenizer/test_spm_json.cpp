@@ -82,7 +82,10 @@ std::string write_tokenizer(const std::string& name, const json& j) {
   return dir.string();
 }
 
-void check(const std::string& dir) {
+// metaspace: Hugging Face's Metaspace step does not add its "▁" when the text already starts
+// with one (a space), unlike SentencePiece; for such texts the ids equal SentencePiece's for
+// the text without that first space, and decoding drops the space.
+void check(const std::string& dir, bool metaspace) {
   const auto t = Tokenizer::from_path(dir);
   const Tokenizer& ref = tok("llama.cpp-vocab/ggml-vocab-llama-spm.gguf");
   EXPECT_EQ(t->kind(), "bpe");
@@ -91,10 +94,18 @@ void check(const std::string& dir) {
   EXPECT_EQ(t->unk_id(), 0);
   EXPECT_TRUE(t->add_bos_default());
   EXPECT_EQ(t->chat_template(), "{{ bos_token }}");
-  const auto cases = load_cases("llama-spm");
+  std::vector<Case> cases;
+  for (const auto& c : load_cases("llama-spm")) {
+    if (metaspace && !c.text.empty() && c.text[0] == ' ') {
+      EXPECT_EQ(t->encode(c.text, true, false), ref.encode(c.text.substr(1), true, false));
+    } else {
+      cases.push_back(c);
+    }
+  }
   std::string report;
   const int ok = count_matches(*t, cases, report);
-  std::printf("[vectors] %-40s llama-spm: %d/%zu\n", dir.c_str(), ok, cases.size());
+  std::printf("[vectors] %-40s llama-spm: %d/%zu (metaspace: %d)\n", dir.c_str(), ok,
+              cases.size(), metaspace);
   EXPECT_EQ(ok, static_cast<int>(cases.size())) << report;
   for (const auto& c : cases) {
     const auto ids = t->encode(c.text, true, false);
@@ -127,7 +138,7 @@ TEST(TokenizerSpmJson, Llama2StylePrependReplaceNormalizer) {
           {{"type", "Fuse"}},
           {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
       {"model", b.model}};
-  check(write_tokenizer("prepend", j));
+  check(write_tokenizer("prepend", j), false);
 }
 
 TEST(TokenizerSpmJson, MistralStyleMetaspacePreTokenizer) {
@@ -143,5 +154,5 @@ TEST(TokenizerSpmJson, MistralStyleMetaspacePreTokenizer) {
              {{"type", "Metaspace"}, {"replacement", kSpace}, {"prepend_scheme", "first"},
               {"split", false}}},
             {"model", b.model}};
-  check(write_tokenizer("metaspace", j));
+  check(write_tokenizer("metaspace", j), true);
 }
