@@ -46,13 +46,18 @@ void dequant_q2_k(const uint8_t* src, float* dst, int64_t nblocks) {
     const uint8_t* scales = src;
     const uint8_t* qs = src + 16;
     const float d = load_f16(src + 80), dmin = load_f16(src + 82);
-    // Element e: half h = e / 128, within it pair of 32 bytes; shift = 2 * ((e % 128) / 32);
-    // byte = qs[h * 32 + e % 32]; sub-block = e / 16.
-    for (int e = 0; e < kQKK; ++e) {
-      const int h = e / 128, r = e % 128;
-      const int q = (qs[h * 32 + r % 32] >> (2 * (r / 32))) & 3;
-      const uint8_t sc = scales[e / 16];
-      *dst++ = d * static_cast<float>(sc & 0x0F) * static_cast<float>(q) - dmin * static_cast<float>(sc >> 4);
+    // Element e: half h = e / 128; within the half, quarter k = (e % 128) / 32 takes bit pair k of
+    // byte qs[32 h + e % 32]. Sub-block (scale byte) = e / 16.
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* q = qs + 32 * h;
+      for (int k = 0; k < 4; ++k) {
+        for (int half16 = 0; half16 < 2; ++half16) {
+          const uint8_t sc = scales[8 * h + 2 * k + half16];
+          const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
+          for (int l = 16 * half16; l < 16 * half16 + 16; ++l)
+            *dst++ = dl * static_cast<float>((q[l] >> (2 * k)) & 3) - ml;
+        }
+      }
     }
   }
 }
@@ -65,13 +70,19 @@ void dequant_q3_k(const uint8_t* src, float* dst, int64_t nblocks) {
     const float d = load_f16(src + 108);
     // Same 2-bit placement as Q2_K; the third bit of element e is bit (e / 32) of hmask[e % 32]
     // and a clear bit means "subtract 4".
-    for (int e = 0; e < kQKK; ++e) {
-      const int h = e / 128, r = e % 128;
-      const int low = (qs[h * 32 + r % 32] >> (2 * (r / 32))) & 3;
-      const int high = (hmask[e % 32] >> (e / 32)) & 1;
-      const int q = low - (high ? 0 : 4);
-      const int sc = k3_scale(scales, e / 16) - 32;
-      *dst++ = d * static_cast<float>(sc) * static_cast<float>(q);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* q = qs + 32 * h;
+      for (int k = 0; k < 4; ++k) {
+        const int group = 4 * h + k;  // e / 32
+        for (int half16 = 0; half16 < 2; ++half16) {
+          const float dl = d * static_cast<float>(k3_scale(scales, 2 * group + half16) - 32);
+          for (int l = 16 * half16; l < 16 * half16 + 16; ++l) {
+            const int low = (q[l] >> (2 * k)) & 3;
+            const int sub = ((hmask[l] >> group) & 1) ? 0 : 4;
+            *dst++ = dl * static_cast<float>(low - sub);
+          }
+        }
+      }
     }
   }
 }
@@ -130,16 +141,20 @@ void dequant_q6_k(const uint8_t* src, float* dst, int64_t nblocks) {
     // Per 128-element half h: ql[64h .. 64h+63], qh[32h .. 32h+31]. Element r (0..127) of the
     // half: quarter k = r / 32, l = r % 32; low 4 bits are the low nibble of ql[l + 32*(k&1)]
     // for k < 2 and the high nibble for k >= 2; the top 2 bits are bits 2k..2k+1 of qh[l].
-    for (int h = 0; h < 2; ++h) {
+    for (int h = 0; h < 2; ++h, dst += 128) {
       const uint8_t* L = ql + 64 * h;
       const uint8_t* H = qh + 32 * h;
-      for (int r = 0; r < 128; ++r) {
-        const int k = r / 32, l = r % 32;
-        const uint8_t lb = L[l + 32 * (k & 1)];
-        const int low = k < 2 ? (lb & 0x0F) : (lb >> 4);
-        const int high = (H[l] >> (2 * k)) & 3;
-        const int e = 128 * h + r;
-        *dst++ = d * static_cast<float>(sc[e / 16]) * static_cast<float>((low | (high << 4)) - 32);
+      const int8_t* S = sc + 8 * h;
+      for (int l = 0; l < 32; ++l) {
+        const int s = l / 16;
+        const int q0 = ((L[l] & 0x0F) | ((H[l] & 3) << 4)) - 32;
+        const int q1 = ((L[l + 32] & 0x0F) | (((H[l] >> 2) & 3) << 4)) - 32;
+        const int q2 = ((L[l] >> 4) | (((H[l] >> 4) & 3) << 4)) - 32;
+        const int q3 = ((L[l + 32] >> 4) | (((H[l] >> 6) & 3) << 4)) - 32;
+        dst[l] = d * static_cast<float>(S[s]) * static_cast<float>(q0);
+        dst[l + 32] = d * static_cast<float>(S[s + 2]) * static_cast<float>(q1);
+        dst[l + 64] = d * static_cast<float>(S[s + 4]) * static_cast<float>(q2);
+        dst[l + 96] = d * static_cast<float>(S[s + 6]) * static_cast<float>(q3);
       }
     }
   }

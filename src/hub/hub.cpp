@@ -389,8 +389,3 @@ std::string download_model(const std::string& spec, const HubOptions& o) {
 }
 
 }  // namespace attnscope::hub
-
-namespace attnscope::detail {
-// Model::load's hook for "org/name[@rev]" (declared in src/model/loaders.h).
-std::string resolve_hub_model(const std::string& name) { return hub::download_model(name); }
-}  // namespace attnscope::detail

@@ -78,7 +78,7 @@ ModelConfig config_from_gguf(const GgufFile& f) {
     if (rf->numel() != c.rope_dim / 2)
       fail(ErrorKind::Format, f.path() + ": rope_freqs.weight has " + std::to_string(rf->numel()) +
                                   " entries, expected rope_dim/2 = " + std::to_string(c.rope_dim / 2));
-    Tensor t = f.load_tensor("rope_freqs.weight");
+    const Tensor t = f.load_tensor("rope_freqs.weight");
     c.rope_freq_factors.assign(t.data(), t.data() + t.numel());
     for (float v : c.rope_freq_factors)
       if (!(v > 0) || !std::isfinite(v)) fail(ErrorKind::Format, f.path() + ": rope_freqs.weight has a non-positive entry");

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "attnscope/error.h"
+#include "attnscope/hub.h"
 #include "formats/hf_checkpoint.h"
 #include "model/forward_gpt2.h"
 #include "model/loaders.h"
@@ -35,5 +36,11 @@ std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const Lo
   finalize_model(*impl);
   return impl;
 }
+
+// Model::load's hook for "org/name[@rev]". Defined here rather than in src/hub/ because this
+// object is always linked with Model::load, so this definition reliably overrides the weak
+// fallback in weak_defaults.cpp (a static library member nobody else references would not be
+// pulled in, and the weak fallback would win).
+std::string resolve_hub_model(const std::string& name) { return hub::download_model(name); }
 
 }  // namespace attnscope::detail

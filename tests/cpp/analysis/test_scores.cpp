@@ -217,6 +217,9 @@ TEST(Scores, EntropyAndLayerSummary) {
   EXPECT_NEAR(s.mean.at({4, 4}), (0.2 + 1.0) / 2, 1e-6);
   EXPECT_NEAR(s.max.at({4, 4}), 1.0, 1e-6);
   EXPECT_NEAR(s.max.at({4, 0}), 0.2, 1e-6);
+  const std::string csv = format_report(std::vector<LayerSummary>{s}, ReportFormat::Csv);
+  EXPECT_NE(csv.find("3,0,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("3,1,0.000,0.000"), std::string::npos) << csv;
 }
 
 TEST(Scores, RegistryAndFindOnCapturedPatterns) {

@@ -3,6 +3,8 @@
 // in the analysis notes (no induction head above 0.3; two previous-token heads in layer 1).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "attnscope/analysis.h"

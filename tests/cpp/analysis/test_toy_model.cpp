@@ -164,7 +164,18 @@ TEST(ToyModel, DetectHeadTypesFindsExactlyTheConstructedHeads) {
     EXPECT_EQ(r.heads_of("duplicate_token"), HeadList{}) << text;
     EXPECT_EQ(r.heads_of("unknown"), (HeadList{{0, 1}, {1, 1}, {1, 2}, {1, 3}})) << text;
   }
-  // Raw (mlxterp) scores agree on these lengths; a layer subset only reports those layers.
+  // mlxterp's call style (one threshold 0.3 for every type) and raw scores find the same heads.
+  AttentionPatternDetector raw = AttentionPatternDetector::uniform_threshold(0.3);
+  raw.options.chance_corrected = false;
+  for (size_t i = 0; i < 5; ++i) {
+    for (const HeadTypeReport& r : {detect_head_types(toy(), texts[i], 0.3), detect_head_types(toy(), texts[i], raw)}) {
+      EXPECT_EQ(r.heads_of("previous_token"), (HeadList{{0, 0}})) << texts[i];
+      EXPECT_EQ(r.heads_of("first_token"), (HeadList{{0, 2}})) << texts[i];
+      EXPECT_EQ(r.heads_of("current_token"), (HeadList{{0, 3}})) << texts[i];
+      EXPECT_EQ(r.heads_of("induction"), (HeadList{{1, 0}})) << texts[i];
+    }
+  }
+  // A layer subset only reports those layers.
   const HeadTypeReport l1 = detect_head_types(toy(), texts[0], std::nullopt, {1});
   ASSERT_EQ(l1.heads.size(), 4u);
   EXPECT_EQ(l1.heads_of("induction"), (HeadList{{1, 0}}));

@@ -16,6 +16,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/hub.h"
+#include "attnscope/model.h"
 #include "formats/safetensors.h"
 
 using namespace attnscope;
@@ -313,5 +314,35 @@ TEST(Hub, ShardedCheckpointDownloadsEveryShard) {
   EXPECT_FALSE(fs::exists(fs::path(snap) / "README.md"));
   auto ck = SafetensorsCheckpoint::open_dir(snap);
   EXPECT_EQ(ck.names().size(), whole.tensors().size());
+  fs::remove_all(work);
+}
+
+// Model::load("org/name") and the command line go through the same resolver (HF_* variables).
+TEST(Hub, ModelLoadByNameFromTheLocalHub) {
+  fs::path work = temp_dir("modelload"), cache = work / "cache";
+  HubServer server(kStories, work);
+  ::setenv("HF_ENDPOINT", server.endpoint().c_str(), 1);
+  ::setenv("HF_HUB_CACHE", cache.c_str(), 1);
+  ::unsetenv("HF_HUB_OFFLINE");
+  LoadOptions opt;
+  opt.tokenizer = kModels + "/stories260K.gguf";
+  const Model hub_model = Model::load(kRepo, opt);
+  const Model local = Model::load(kStories, opt);
+  const std::vector<int32_t> ids = {1, 403, 407, 261, 378};
+  const Trace a = hub_model.run(ids), b = local.run(ids);
+  for (int64_t i = 0; i < a.logits.numel(); ++i) ASSERT_EQ(a.logits.data()[i], b.logits.data()[i]);
+
+  // The attnscope binary resolves the same name from the cache it just filled, offline.
+  server.stop();
+  const std::string cmd = "HF_HUB_OFFLINE=1 " + std::string(ATTNSCOPE_CLI) + " info --json -m " + kRepo + " > " +
+                          (work / "info.json").string() + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << read_file(work / "info.json");
+  EXPECT_NE(read_file(work / "info.json").find("\"n_layer\""), std::string::npos) << read_file(work / "info.json");
+  ::setenv("HF_HUB_CACHE", (work / "empty").c_str(), 1);
+  const std::string cmd2 = "HF_HUB_OFFLINE=1 " + std::string(ATTNSCOPE_CLI) + " info -m " + kRepo + " > " +
+                           (work / "err.txt").string() + " 2>&1";
+  EXPECT_NE(std::system(cmd2.c_str()), 0);
+  EXPECT_NE(read_file(work / "err.txt").find("not in the cache"), std::string::npos) << read_file(work / "err.txt");
+  for (const char* v : {"HF_ENDPOINT", "HF_HUB_CACHE"}) ::unsetenv(v);
   fs::remove_all(work);
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
@@ -44,6 +45,7 @@ TEST(ModelInterventions, ZeroAttentionOutputEqualsZeroedOProjWeights) {
     if (name == "blk.2.attn_output.weight") std::memset(t.data(), 0, sizeof(float) * t.numel());
   });
   Model edited = Model::load(path);
+  std::filesystem::remove(path);  // the mapping stays valid
   Trace want = edited.run(prompt());
   // The mlxterp spelling of the attention block output.
   Trace got = run(stories(), {iv::on("model.model.layers." + std::to_string(layer) + ".self_attn", iv::zero_out())});
@@ -65,6 +67,7 @@ TEST(ModelInterventions, ZeroingOneHeadOnHookZEqualsZeroingItsOProjColumnsUnderG
       for (int64_t d = 0; d < c.head_dim; ++d) t.at({r, head * c.head_dim + d}) = 0.0f;
   });
   Model edited = Model::load(path);
+  std::filesystem::remove(path);
   Trace want = edited.run(prompt());
   Trace got = run(stories(), {iv::zero_ablate_heads(layer, {head})});
   EXPECT_LT(max_abs_diff(got.logits, want.logits), 1e-4f);

@@ -237,7 +237,9 @@ TEST(HfModels, TinyGpt2FixtureMatchesReferenceForward) {
   expect_logits_match(t.logits, ref.logits(ids), 1e-5);
   EXPECT_EQ(t.at("blocks.0.attn.hook_pattern").shape(), Shape({1, 1, 10, 10}));
   // The checkpoint's own BPE tokenizer (vocab.json + merges.txt) comes along.
-  if (m.has_tokenizer()) EXPECT_EQ(m.tokenizer().vocab_size(), 21);
+  ASSERT_TRUE(m.has_tokenizer());
+  EXPECT_EQ(m.tokenizer().vocab_size(), 21);
+  EXPECT_EQ(m.encode(" lowest newer", false), std::vector<int32_t>({16, 17}));
 }
 
 TEST(HfModels, RandomMultiHeadGpt2FromSafetensorsAndGguf) {
@@ -261,7 +263,9 @@ TEST(HfModels, RandomMultiHeadGpt2FromSafetensorsAndGguf) {
         double s = 0;
         for (int j = 0; j < 12; ++j) {
           const float v = p.at({0, h, i, j});
-          if (j > i) EXPECT_EQ(v, 0.0f);
+          if (j > i) {
+            EXPECT_EQ(v, 0.0f);
+          }
           s += v;
         }
         EXPECT_NEAR(s, 1.0, 1e-5);

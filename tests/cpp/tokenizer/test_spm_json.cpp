@@ -97,7 +97,11 @@ void check(const std::string& dir, bool metaspace) {
   std::vector<Case> cases;
   for (const auto& c : load_cases("llama-spm")) {
     if (metaspace && !c.text.empty() && c.text[0] == ' ') {
-      EXPECT_EQ(t->encode(c.text, true, false), ref.encode(c.text.substr(1), true, false));
+      if (c.text.size() > 1) {
+        EXPECT_EQ(t->encode(c.text, true, false), ref.encode(c.text.substr(1), true, false));
+      } else {
+        EXPECT_EQ(t->encode(c.text, true, false), (std::vector<int32_t>{1, 29871}));  // "▁"
+      }
     } else {
       cases.push_back(c);
     }
