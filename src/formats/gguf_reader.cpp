@@ -21,6 +21,9 @@ namespace {
 constexpr int kMaxDims = 4;          // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 16;   // nested arrays deeper than this are refused (stack safety)
 constexpr uint32_t kDefaultAlignment = 32;
+// A parsed value takes ~48 bytes of memory however small it is on disk, so the number of metadata
+// values is capped too (real files hold well under a million: vocab, scores, types, merges).
+constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 23;
 
 // Smallest encoded size of one value of `type`, used to bound element counts by the bytes left.
 uint64_t min_value_bytes(GgufValueType type) {
@@ -47,6 +50,7 @@ bool is_known_ggml_type(uint32_t id) {
 
 struct GgufParser {
   detail::ByteCursor& c;
+  uint64_t values = 0;  // metadata values parsed so far (see kMaxMetadataValues)
 
   GgufValue value(GgufValueType type, int depth) {
     GgufValue v;
@@ -75,6 +79,10 @@ struct GgufParser {
           c.error("array length " + std::to_string(count) + " of " +
                   gguf_value_type_name(static_cast<GgufValueType>(et)) + " cannot fit in the " +
                   std::to_string(c.remaining()) + " bytes left in the file");
+        if (count > kMaxMetadataValues - values)
+          c.error("array length " + std::to_string(count) + " exceeds the limit of " +
+                  std::to_string(kMaxMetadataValues) + " metadata values per file");
+        values += count;
         v.array_type = static_cast<GgufValueType>(et);
         auto items = std::make_shared<GgufArray>();
         items->reserve(static_cast<size_t>(count));
@@ -222,10 +230,23 @@ struct GgufParser {
   }
 };
 
-GgufFile GgufFile::open(const std::string& path) { return GgufParser::parse(detail::MappedFile::open(path)); }
+namespace {
+// Parses, turning an allocation failure (possible only with a huge, hostile metadata section
+// inside the value limits) into the project's error type.
+GgufFile parse_or_fail(std::shared_ptr<const detail::MappedFile> mf) {
+  const std::string path = mf->path();
+  try {
+    return GgufParser::parse(std::move(mf));
+  } catch (const std::bad_alloc&) {
+    fail(ErrorKind::Format, path + ": out of memory while reading the GGUF header");
+  }
+}
+}  // namespace
+
+GgufFile GgufFile::open(const std::string& path) { return parse_or_fail(detail::MappedFile::open(path)); }
 
 GgufFile GgufFile::open_memory(std::vector<uint8_t> bytes, const std::string& name) {
-  return GgufParser::parse(detail::MappedFile::from_bytes(std::move(bytes), name));
+  return parse_or_fail(detail::MappedFile::from_bytes(std::move(bytes), name));
 }
 
 int64_t GgufTensorInfo::numel() const {

@@ -38,6 +38,17 @@ TypeInfo type_info(GgmlType type) {
   return {nullptr, 0, 0};
 }
 
+// All 65536 fp16 values as float: a table lookup decodes F16 tensors several times faster than
+// the bit-by-bit conversion (built once, thread-safe static initialisation).
+const float* fp16_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = detail::fp16_to_f32(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table.data();
+}
+
 TypeInfo checked_info(GgmlType type) {
   TypeInfo t = type_info(type);
   if (t.name == nullptr)
@@ -79,9 +90,11 @@ void dequantize(GgmlType type, const void* src_v, float* dst, int64_t n) {
   const int64_t nb = n / ggml_block_elems(type);
   switch (type) {
     case GgmlType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
-    case GgmlType::F16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = load_f16(src + 2 * i);
+    case GgmlType::F16: {
+      const float* table = fp16_table();
+      for (int64_t i = 0; i < n; ++i) dst[i] = table[load_u16(src + 2 * i)];
       return;
+    }
     case GgmlType::BF16:
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src + 2 * i));
       return;

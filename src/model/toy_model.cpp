@@ -206,12 +206,11 @@ void write_toy_model(const std::string& path) {
   w.write(path);
 }
 
-std::string toy_model_path() {
+namespace {
+
+// The toy model file in `dir`, reused when it carries the current version, written otherwise.
+std::string toy_model_in(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  fs::path dir;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) dir = fs::path(xdg) / "attnscope";
-  else if (const char* home = std::getenv("HOME"); home && *home) dir = fs::path(home) / ".cache" / "attnscope";
-  else dir = fs::temp_directory_path() / ("attnscope-" + std::to_string(::getuid()));
   const fs::path file = dir / ("toy-v" + std::to_string(kToyVersion) + ".gguf");
   std::error_code ec;
   if (fs::exists(file, ec)) {
@@ -227,13 +226,34 @@ std::string toy_model_path() {
   std::random_device rd;
   const fs::path tmp = dir / ("toy-v" + std::to_string(kToyVersion) + ".gguf." + std::to_string(::getpid()) + "." +
                               std::to_string(rd()) + ".part");
-  write_toy_model(tmp.string());
+  try {
+    write_toy_model(tmp.string());
+  } catch (...) {
+    fs::remove(tmp, ec);
+    throw;
+  }
   fs::rename(tmp, file, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    fail(ErrorKind::Io, "toy model: cannot move the written model to " + file.string());
+    fail(ErrorKind::Io, "toy model: cannot move the written model to " + file.string() + ": " + ec.message());
   }
   return file.string();
+}
+
+}  // namespace
+
+std::string toy_model_path() {
+  namespace fs = std::filesystem;
+  const fs::path fallback = fs::temp_directory_path() / ("attnscope-" + std::to_string(::getuid()));
+  fs::path dir = fallback;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) dir = fs::path(xdg) / "attnscope";
+  else if (const char* home = std::getenv("HOME"); home && *home) dir = fs::path(home) / ".cache" / "attnscope";
+  try {
+    return toy_model_in(dir);
+  } catch (const Error&) {
+    if (dir == fallback) throw;
+    return toy_model_in(fallback);  // e.g. a read-only home directory
+  }
 }
 
 }  // namespace attnscope::detail

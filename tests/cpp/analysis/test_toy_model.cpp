@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 
 #include "attnscope/analysis.h"
@@ -94,6 +95,10 @@ TEST(ToyModel, CacheIsRewrittenWhenDamaged) {
   EXPECT_EQ(detail::toy_model_path(), p);
   EXPECT_EQ(fs::file_size(p), size);
   EXPECT_NO_THROW(Model::load(p));
+  // A cache directory that cannot be created falls back to the temporary directory.
+  ::setenv("XDG_CACHE_HOME", "/dev/null/not-a-directory", 1);
+  const std::string fallback = detail::toy_model_path();
+  EXPECT_EQ(fs::path(fallback).parent_path().parent_path(), fs::temp_directory_path());
   if (old) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
   else ::unsetenv("XDG_CACHE_HOME");
   fs::remove_all(dir);
@@ -148,6 +153,7 @@ TEST(ToyModel, InductionHeadReallyCopies) {
     total += acc;
   }
   EXPECT_GE(total / 20, 0.95);
+  std::cout << "greedy accuracy on the second copy, mean over 20 seeds: " << total / 20 << "\n";
 }
 
 TEST(ToyModel, DetectHeadTypesFindsExactlyTheConstructedHeads) {

@@ -232,6 +232,14 @@ TEST(GgufHostile, Metadata) {
   put<uint64_t>(arr, uint64_t{1} << 61);
   b.kv_raw("big.array", 9, arr);
   expect_error(b.build(), "array length");
+  // An array that fits in the file but exceeds the metadata value limit (8M values).
+  b = valid();
+  std::vector<uint8_t> many;
+  put<uint32_t>(many, 0);  // u8 elements
+  put<uint64_t>(many, (uint64_t{1} << 23) + 1);
+  many.resize(many.size() + (size_t{1} << 23) + 1, 7);
+  b.kv_raw("many", 9, many);
+  expect_error(b.build(), "exceeds the limit");
   // Absurd string value length.
   b = valid();
   std::vector<uint8_t> s;
