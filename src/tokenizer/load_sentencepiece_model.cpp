@@ -75,6 +75,7 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
   v.source = path;
   int64_t model_type = 1;
   bool add_dummy_prefix = true;
+  bool saw_trainer_spec = false;
   int64_t unk = 0, bos = 1, eos = 2;
   while (!r.done()) {
     const auto [field, wire] = r.key();
@@ -103,6 +104,7 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
       v.types.push_back(static_cast<TokenType>(type));
     } else if (field == 2 && wire == 2) {
       Reader t = r.sub();
+      saw_trainer_spec = true;
       while (!t.done()) {
         const auto [f, w] = t.key();
         if (w == 0 && (f == 3 || f == 40 || f == 41 || f == 42)) {
@@ -127,6 +129,7 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
     }
   }
   if (v.tokens.empty()) r.bad("no pieces");
+  if (!saw_trainer_spec) r.bad("no trainer_spec (the file looks truncated)");
   if (model_type != 2) {
     fail(ErrorKind::Unsupported, path + ": SentencePiece model type " +
                                      std::to_string(model_type) +

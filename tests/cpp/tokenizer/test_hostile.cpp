@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
 
 #include "attnscope/error.h"
 #include "tokenizer/utf8.h"
@@ -204,4 +206,33 @@ TEST(TokenizerHostile, BadIdsAndPaths) {
   EXPECT_NE(error_of([&] { t.token_to_str(-1); }, &kind).find("-1"), std::string::npos);
   error_of([&] { Tokenizer::from_path("/nonexistent/tokenizer.json"); }, &kind);
   EXPECT_EQ(kind, ErrorKind::NotFound);
+}
+
+TEST(TokenizerHostile, RandomBytesAreLossless) {
+  std::mt19937 rng(99);
+  for (int k = 0; k < 100; ++k) {
+    std::string s(1 + rng() % 64, '\0');
+    for (auto& c : s) c = static_cast<char>(rng() % 256);
+    expect_lossless(s, "random bytes, case " + std::to_string(k));
+  }
+}
+
+TEST(TokenizerHostile, TruncatedSentencePieceModel) {
+  const std::string full = read_file(models_dir() + "/tokenizers/llama2-spm/tokenizer.model");
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/tokenizer.model";
+  std::mt19937 rng(5);
+  for (int k = 0; k < 40; ++k) {
+    const size_t cut = k == 0 ? 0 : rng() % full.size();
+    write(path, full.substr(0, cut));
+    try {
+      const auto t = Tokenizer::from_path(path);
+      // A cut that happens to fall between pieces gives a shorter but usable vocabulary.
+      EXPECT_GT(t->vocab_size(), 0);
+      t->encode("hello world", true);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Format) << e.what();
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
