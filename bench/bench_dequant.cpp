@@ -20,10 +20,17 @@ std::vector<uint8_t> make_blocks(GgmlType type) {
   std::vector<float> x(kN);
   for (auto& v : x) v = nd(rng);
   switch (type) {
-    case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0:
-    case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1:
+    case GgmlType::F32:
+    case GgmlType::F16:
+    case GgmlType::BF16:
+    case GgmlType::Q8_0:
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_0:
+    case GgmlType::Q5_1:
       return quantize(type, x.data(), kN);
-    default: break;
+    default:
+      break;
   }
   std::vector<uint8_t> b(ggml_row_bytes(type, kN));
   for (auto& v : b) v = static_cast<uint8_t>(rng() & 0x3F);  // small bytes: finite fp16 scales
@@ -44,8 +51,9 @@ void BM_Dequant(benchmark::State& state) {
 }
 
 void BM_OpenGguf(benchmark::State& state) {
-  const std::string path = std::string(ATTNSCOPE_MODELS_DIR) +
-                           (state.range(0) == 0 ? "/stories260K.gguf" : "/llama-2-tiny-random.gguf");
+  const std::string path =
+      std::string(ATTNSCOPE_MODELS_DIR) +
+      (state.range(0) == 0 ? "/stories260K.gguf" : "/llama-2-tiny-random.gguf");
   for (auto _ : state) {
     GgufFile f = GgufFile::open(path);
     benchmark::DoNotOptimize(f.tensors().data());
@@ -54,7 +62,20 @@ void BM_OpenGguf(benchmark::State& state) {
 }
 }  // namespace
 
-BENCHMARK(BM_Dequant)->ArgName("type")->Arg(0)->Arg(1)->Arg(30)->Arg(8)->Arg(2)->Arg(3)->Arg(6)->Arg(7)
-    ->Arg(10)->Arg(11)->Arg(12)->Arg(13)->Arg(14);
+BENCHMARK(BM_Dequant)
+    ->ArgName("type")
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(30)
+    ->Arg(8)
+    ->Arg(2)
+    ->Arg(3)
+    ->Arg(6)
+    ->Arg(7)
+    ->Arg(10)
+    ->Arg(11)
+    ->Arg(12)
+    ->Arg(13)
+    ->Arg(14);
 BENCHMARK(BM_OpenGguf)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

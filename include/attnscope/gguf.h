@@ -14,10 +14,12 @@
 namespace attnscope {
 
 // ggml tensor types by their on-disk id.
+// clang-format off
 enum class GgmlType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
   Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
 };
+// clang-format on
 std::string ggml_type_name(GgmlType type);
 // Elements per block and bytes per block (1 and sizeof(element) for the float types);
 // throws Unsupported for a type id this project does not read.
@@ -34,10 +36,12 @@ std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n);
 // One metadata value. Arrays hold a vector of values (which may themselves be arrays).
 struct GgufValue;
 using GgufArray = std::vector<GgufValue>;
+// clang-format off
 enum class GgufValueType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8,
   ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
 };
+// clang-format on
 struct GgufValue {
   GgufValueType type = GgufValueType::U8;
   // Integers (signed and unsigned), bool: int_value / uint_value; floats: float_value.
@@ -67,7 +71,7 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> ne;  // ggml order: ne[0] is the innermost (contiguous) dimension
   GgmlType type = GgmlType::F32;
-  uint64_t offset = 0;      // from the start of the data section
+  uint64_t offset = 0;  // from the start of the data section
   uint64_t nbytes = 0;
   const uint8_t* data = nullptr;  // into the mapping
   int64_t numel() const;
@@ -137,14 +141,18 @@ class GgufWriter {
   // in memory as a whole: fill(dst, first_row, n_rows) writes n_rows rows (of shape.back()
   // floats each, row-major over all leading dimensions) starting at row first_row.
   using RowFill = std::function<void(float* dst, int64_t first_row, int64_t n_rows)>;
-  void add_tensor_generated(const std::string& name, const Shape& shape, GgmlType type, RowFill fill);
+  void add_tensor_generated(const std::string& name, const Shape& shape, GgmlType type,
+                            RowFill fill);
   // Writes to path + ".tmp" then renames, so a failed write never leaves a partial file at `path`.
   void write(const std::string& path, uint32_t alignment = 32) const;
 
  private:
   std::vector<std::pair<std::string, GgufValue>> kv_;
   struct Pending {
-    std::string name; Shape shape; GgmlType type; std::vector<uint8_t> bytes;
+    std::string name;
+    Shape shape;
+    GgmlType type;
+    std::vector<uint8_t> bytes;  // unused: data is encoded while writing
     Tensor source;  // encoded while writing (keeps only one copy of the floats in memory)
     RowFill fill;   // or generated while writing
   };

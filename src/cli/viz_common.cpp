@@ -12,6 +12,13 @@
 #include "attnscope/model.h"
 #include "viz/synthetic.h"
 
+// fontconfig (used by cairo's text) keeps its configuration cache until the process exits;
+// LeakSanitizer would report it when figure commands run in the AddressSanitizer build. Weak, so
+// any other suppression list in the executable takes precedence.
+extern "C" __attribute__((weak, used)) const char* __lsan_default_suppressions() {
+  return "leak:libfontconfig.so\n";
+}
+
 namespace attnscope::cli {
 
 void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::string& default_prompt) {

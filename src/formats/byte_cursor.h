@@ -29,7 +29,8 @@ class ByteCursor {
   const uint8_t* ptr() const { return data_ + pos_; }
 
   [[noreturn]] void error(const std::string& message) const {
-    fail(ErrorKind::Format, what_ + ": " + message + " (at byte offset " + std::to_string(pos_) + ")");
+    fail(ErrorKind::Format,
+         what_ + ": " + message + " (at byte offset " + std::to_string(pos_) + ")");
   }
 
   // Ensures `n` more bytes exist; `field` names what was being read.
@@ -54,8 +55,8 @@ class ByteCursor {
   std::string read_string(const char* field) {
     uint64_t len = read<uint64_t>(field);
     if (len > remaining())
-      error(std::string("string length ") + std::to_string(len) + " of " + field +
-            " exceeds the " + std::to_string(remaining()) + " bytes left in the file");
+      error(std::string("string length ") + std::to_string(len) + " of " + field + " exceeds the " +
+            std::to_string(remaining()) + " bytes left in the file");
     std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(len));
     pos_ += len;
     return s;

@@ -18,8 +18,8 @@
 namespace attnscope {
 
 namespace {
-constexpr int kMaxDims = 4;          // GGML_MAX_DIMS
-constexpr int kMaxArrayDepth = 16;   // nested arrays deeper than this are refused (stack safety)
+constexpr int kMaxDims = 4;         // GGML_MAX_DIMS
+constexpr int kMaxArrayDepth = 16;  // nested arrays deeper than this are refused (stack safety)
 constexpr uint32_t kDefaultAlignment = 32;
 // A parsed value takes ~48 bytes of memory however small it is on disk, so the number of metadata
 // values is capped too (real files hold well under a million: vocab, scores, types, merges).
@@ -28,12 +28,25 @@ constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 23;
 // Smallest encoded size of one value of `type`, used to bound element counts by the bytes left.
 uint64_t min_value_bytes(GgufValueType type) {
   switch (type) {
-    case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::BOOL: return 1;
-    case GgufValueType::U16: case GgufValueType::I16: return 2;
-    case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::F32: return 4;
-    case GgufValueType::U64: case GgufValueType::I64: case GgufValueType::F64: return 8;
-    case GgufValueType::STRING: return 8;
-    case GgufValueType::ARRAY: return 4 + 8;
+    case GgufValueType::U8:
+    case GgufValueType::I8:
+    case GgufValueType::BOOL:
+      return 1;
+    case GgufValueType::U16:
+    case GgufValueType::I16:
+      return 2;
+    case GgufValueType::U32:
+    case GgufValueType::I32:
+    case GgufValueType::F32:
+      return 4;
+    case GgufValueType::U64:
+    case GgufValueType::I64:
+    case GgufValueType::F64:
+      return 8;
+    case GgufValueType::STRING:
+      return 8;
+    case GgufValueType::ARRAY:
+      return 4 + 8;
   }
   return 0;  // unknown type
 }
@@ -56,21 +69,46 @@ struct GgufParser {
     GgufValue v;
     v.type = type;
     switch (type) {
-      case GgufValueType::U8: v.value = uint64_t{c.read<uint8_t>("u8 value")}; break;
-      case GgufValueType::I8: v.value = int64_t{c.read<int8_t>("i8 value")}; break;
-      case GgufValueType::U16: v.value = uint64_t{c.read<uint16_t>("u16 value")}; break;
-      case GgufValueType::I16: v.value = int64_t{c.read<int16_t>("i16 value")}; break;
-      case GgufValueType::U32: v.value = uint64_t{c.read<uint32_t>("u32 value")}; break;
-      case GgufValueType::I32: v.value = int64_t{c.read<int32_t>("i32 value")}; break;
-      case GgufValueType::U64: v.value = c.read<uint64_t>("u64 value"); break;
-      case GgufValueType::I64: v.value = c.read<int64_t>("i64 value"); break;
-      case GgufValueType::F32: v.value = double{c.read<float>("f32 value")}; break;
-      case GgufValueType::F64: v.value = c.read<double>("f64 value"); break;
-      case GgufValueType::BOOL: v.value = c.read<uint8_t>("bool value") != 0; break;
-      case GgufValueType::STRING: v.value = c.read_string("string value"); break;
+      case GgufValueType::U8:
+        v.value = uint64_t{c.read<uint8_t>("u8 value")};
+        break;
+      case GgufValueType::I8:
+        v.value = int64_t{c.read<int8_t>("i8 value")};
+        break;
+      case GgufValueType::U16:
+        v.value = uint64_t{c.read<uint16_t>("u16 value")};
+        break;
+      case GgufValueType::I16:
+        v.value = int64_t{c.read<int16_t>("i16 value")};
+        break;
+      case GgufValueType::U32:
+        v.value = uint64_t{c.read<uint32_t>("u32 value")};
+        break;
+      case GgufValueType::I32:
+        v.value = int64_t{c.read<int32_t>("i32 value")};
+        break;
+      case GgufValueType::U64:
+        v.value = c.read<uint64_t>("u64 value");
+        break;
+      case GgufValueType::I64:
+        v.value = c.read<int64_t>("i64 value");
+        break;
+      case GgufValueType::F32:
+        v.value = double{c.read<float>("f32 value")};
+        break;
+      case GgufValueType::F64:
+        v.value = c.read<double>("f64 value");
+        break;
+      case GgufValueType::BOOL:
+        v.value = c.read<uint8_t>("bool value") != 0;
+        break;
+      case GgufValueType::STRING:
+        v.value = c.read_string("string value");
+        break;
       case GgufValueType::ARRAY: {
         if (depth >= kMaxArrayDepth)
-          c.error("metadata arrays nested deeper than " + std::to_string(kMaxArrayDepth) + " levels");
+          c.error("metadata arrays nested deeper than " + std::to_string(kMaxArrayDepth) +
+                  " levels");
         const uint32_t et = c.read<uint32_t>("array element type");
         const uint64_t per = min_value_bytes(static_cast<GgufValueType>(et));
         if (per == 0) c.error("unknown metadata array element type id " + std::to_string(et));
@@ -113,13 +151,15 @@ struct GgufParser {
     c.skip(4, "magic");
     const uint32_t version = c.read<uint32_t>("version");
     if (version == 1)
-      fail(ErrorKind::Unsupported, f.path_ + ": unsupported GGUF v1 (only versions 2 and 3 are read; "
-                                             "re-convert the model with a current llama.cpp)");
+      fail(ErrorKind::Unsupported, f.path_ +
+                                       ": unsupported GGUF v1 (only versions 2 and 3 are read; "
+                                       "re-convert the model with a current llama.cpp)");
     if (version != 2 && version != 3) {
       const uint32_t swapped = __builtin_bswap32(version);
       if (swapped == 2 || swapped == 3)
         fail(ErrorKind::Unsupported, f.path_ + ": big-endian GGUF files are not supported");
-      fail(ErrorKind::Unsupported, f.path_ + ": unsupported GGUF version " + std::to_string(version) +
+      fail(ErrorKind::Unsupported, f.path_ + ": unsupported GGUF version " +
+                                       std::to_string(version) +
                                        " (only versions 2 and 3 are read)");
     }
     f.version_ = version;
@@ -178,8 +218,8 @@ struct GgufParser {
       }
       const uint32_t type = c.read<uint32_t>("tensor type");
       if (!is_known_ggml_type(type))
-        fail(ErrorKind::Unsupported, f.path_ + ": " + who + " has unsupported ggml type id " +
-                                         std::to_string(type));
+        fail(ErrorKind::Unsupported,
+             f.path_ + ": " + who + " has unsupported ggml type id " + std::to_string(type));
       t.type = static_cast<GgmlType>(type);
       const int64_t be = ggml_block_elems(t.type);
       const int64_t row = t.ne.empty() ? 1 : t.ne[0];
@@ -189,12 +229,13 @@ struct GgufParser {
       // numel <= INT64_MAX and block_bytes <= 292 bytes per >= 1 element... compute safely.
       const uint64_t blocks = numel / static_cast<uint64_t>(be);
       const uint64_t bb = static_cast<uint64_t>(ggml_block_bytes(t.type));
-      if (blocks > std::numeric_limits<uint64_t>::max() / bb) c.error(who + ": byte size overflows");
+      if (blocks > std::numeric_limits<uint64_t>::max() / bb)
+        c.error(who + ": byte size overflows");
       t.nbytes = blocks * bb;
       t.offset = c.read<uint64_t>("tensor offset");
       if (t.offset % f.alignment_ != 0)
-        c.error(who + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-                std::to_string(f.alignment_));
+        c.error(who + ": offset " + std::to_string(t.offset) +
+                " is not a multiple of the alignment " + std::to_string(f.alignment_));
       for (const auto& other : f.tensors_)
         if (other.name == t.name && f.tensors_.size() < 100000) c.error("duplicate " + who);
       f.tensors_.push_back(std::move(t));
@@ -211,7 +252,8 @@ struct GgufParser {
     for (auto& t : f.tensors_) {
       if (t.offset > data_size || t.nbytes > data_size - t.offset)
         c.error("tensor '" + t.name + "' (offset " + std::to_string(t.offset) + ", " +
-                std::to_string(t.nbytes) + " bytes) extends past the end of the file (data section is " +
+                std::to_string(t.nbytes) +
+                " bytes) extends past the end of the file (data section is " +
                 std::to_string(data_size) + " bytes)");
       t.data = mf->data() + data_offset + t.offset;
     }
@@ -243,7 +285,9 @@ GgufFile parse_or_fail(std::shared_ptr<const detail::MappedFile> mf) {
 }
 }  // namespace
 
-GgufFile GgufFile::open(const std::string& path) { return parse_or_fail(detail::MappedFile::open(path)); }
+GgufFile GgufFile::open(const std::string& path) {
+  return parse_or_fail(detail::MappedFile::open(path));
+}
 
 GgufFile GgufFile::open_memory(std::vector<uint8_t> bytes, const std::string& name) {
   return parse_or_fail(detail::MappedFile::from_bytes(std::move(bytes), name));

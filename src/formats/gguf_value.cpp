@@ -10,27 +10,40 @@ namespace attnscope {
 
 std::string gguf_value_type_name(GgufValueType type) {
   switch (type) {
-    case GgufValueType::U8: return "u8";
-    case GgufValueType::I8: return "i8";
-    case GgufValueType::U16: return "u16";
-    case GgufValueType::I16: return "i16";
-    case GgufValueType::U32: return "u32";
-    case GgufValueType::I32: return "i32";
-    case GgufValueType::F32: return "f32";
-    case GgufValueType::BOOL: return "bool";
-    case GgufValueType::STRING: return "string";
-    case GgufValueType::ARRAY: return "array";
-    case GgufValueType::U64: return "u64";
-    case GgufValueType::I64: return "i64";
-    case GgufValueType::F64: return "f64";
+    case GgufValueType::U8:
+      return "u8";
+    case GgufValueType::I8:
+      return "i8";
+    case GgufValueType::U16:
+      return "u16";
+    case GgufValueType::I16:
+      return "i16";
+    case GgufValueType::U32:
+      return "u32";
+    case GgufValueType::I32:
+      return "i32";
+    case GgufValueType::F32:
+      return "f32";
+    case GgufValueType::BOOL:
+      return "bool";
+    case GgufValueType::STRING:
+      return "string";
+    case GgufValueType::ARRAY:
+      return "array";
+    case GgufValueType::U64:
+      return "u64";
+    case GgufValueType::I64:
+      return "i64";
+    case GgufValueType::F64:
+      return "f64";
   }
   return "type" + std::to_string(static_cast<uint32_t>(type));
 }
 
 namespace {
 [[noreturn]] void wrong_type(const GgufValue& v, const char* wanted) {
-  fail(ErrorKind::Format, std::string("metadata value is ") + gguf_value_type_name(v.type) +
-                              ", expected " + wanted);
+  fail(ErrorKind::Format,
+       std::string("metadata value is ") + gguf_value_type_name(v.type) + ", expected " + wanted);
 }
 }  // namespace
 
@@ -81,17 +94,23 @@ std::string GgufValue::to_display(size_t max_items) const {
           // Quoted, with control characters escaped so one value stays on one line.
           os << '"';
           for (char c : v) {
-            if (c == '\n') os << "\\n";
-            else if (c == '"') os << "\\\"";
-            else if (static_cast<unsigned char>(c) < 0x20) os << "\\x" << std::hex << int(c) << std::dec;
-            else os << c;
+            if (c == '\n')
+              os << "\\n";
+            else if (c == '"')
+              os << "\\\"";
+            else if (static_cast<unsigned char>(c) < 0x20)
+              os << "\\x" << std::hex << int(c) << std::dec;
+            else
+              os << c;
           }
           os << '"';
         } else if constexpr (std::is_same_v<T, std::shared_ptr<GgufArray>>) {
           const GgufArray& a = as_array();
           os << "[";
-          for (size_t i = 0; i < a.size() && i < max_items; ++i) os << (i ? ", " : "") << a[i].to_display(max_items);
-          if (a.size() > max_items) os << ", ... (" << a.size() << " " << gguf_value_type_name(array_type) << ")";
+          for (size_t i = 0; i < a.size() && i < max_items; ++i)
+            os << (i ? ", " : "") << a[i].to_display(max_items);
+          if (a.size() > max_items)
+            os << ", ... (" << a.size() << " " << gguf_value_type_name(array_type) << ")";
           os << "]";
         } else if constexpr (std::is_same_v<T, double>) {
           os.precision(type == GgufValueType::F32 ? 9 : 17);

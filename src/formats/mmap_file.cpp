@@ -31,7 +31,8 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
   }
   FdGuard guard{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) fail(ErrorKind::Io, "cannot stat " + path + ": " + std::strerror(errno));
+  if (::fstat(fd, &st) != 0)
+    fail(ErrorKind::Io, "cannot stat " + path + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) fail(ErrorKind::Io, path + " is not a regular file");
 
   std::shared_ptr<MappedFile> mf(new MappedFile());
@@ -45,7 +46,8 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
   return mf;
 }
 
-std::shared_ptr<const MappedFile> MappedFile::from_bytes(std::vector<uint8_t> bytes, std::string name) {
+std::shared_ptr<const MappedFile> MappedFile::from_bytes(std::vector<uint8_t> bytes,
+                                                         std::string name) {
   std::shared_ptr<MappedFile> mf(new MappedFile());
   mf->path_ = std::move(name);
   mf->owned_ = std::move(bytes);

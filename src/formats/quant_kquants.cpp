@@ -4,13 +4,16 @@
 // Layouts (little-endian; d, dmin fp16):
 //   Q2_K { scales[16]; qs[64]; d; dmin }     16 sub-blocks of 16; scales byte = scale | min << 4;
 //        2-bit codes; x = d*scale*q - dmin*min.
-//   Q3_K { hmask[32]; qs[64]; scales[12]; d } 16 sub-blocks of 16; 6-bit signed scales (stored +32);
+//   Q3_K { hmask[32]; qs[64]; scales[12]; d } 16 sub-blocks of 16; 6-bit signed scales (stored
+//   +32);
 //        code = low 2 bits | hmask bit << 2, value q - 4 in [-4, 3]; x = d*(scale-32)*(q-4).
-//   Q4_K { d; dmin; scales[12]; qs[128] }    8 sub-blocks of 32; 6-bit scale and min packed in 12 B;
+//   Q4_K { d; dmin; scales[12]; qs[128] }    8 sub-blocks of 32; 6-bit scale and min packed in 12
+//   B;
 //        4-bit codes; x = d*scale*q - dmin*min.
 //   Q5_K { d; dmin; scales[12]; qh[32]; qs[128] } as Q4_K with a 5th bit from qh.
-//   Q6_K { ql[128]; qh[64]; scales[16] int8; d }  16 sub-blocks of 16; 6-bit codes, x = d*scale*(q-32).
-//   Q8_K { d (f32); qs[256] int8; bsums[16] int16 }  x = d*qs (bsums only serve dot products).
+//   Q6_K { ql[128]; qh[64]; scales[16] int8; d }  16 sub-blocks of 16; 6-bit codes, x =
+//   d*scale*(q-32). Q8_K { d (f32); qs[256] int8; bsums[16] int16 }  x = d*qs (bsums only serve dot
+//   products).
 //
 // Bit placement: the codes are laid out in 128-element halves (Q2/Q3/Q6) or 64-element pairs of
 // sub-blocks (Q4/Q5) so that SIMD code can unpack whole registers with one shift; see each decoder.
@@ -53,7 +56,8 @@ void dequant_q2_k(const uint8_t* src, float* dst, int64_t nblocks) {
       for (int k = 0; k < 4; ++k) {
         for (int half16 = 0; half16 < 2; ++half16) {
           const uint8_t sc = scales[8 * h + 2 * k + half16];
-          const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
+          const float dl = d * static_cast<float>(sc & 0x0F),
+                      ml = dmin * static_cast<float>(sc >> 4);
           for (int l = 16 * half16; l < 16 * half16 + 16; ++l)
             *dst++ = dl * static_cast<float>((q[l] >> (2 * k)) & 3) - ml;
         }

@@ -91,8 +91,10 @@ float signed_absmax(const float* x) {
 }
 
 void set_nibble(uint8_t* qs, int i, int v) {
-  if (i < 16) qs[i] = static_cast<uint8_t>((qs[i] & 0xF0) | (v & 0x0F));
-  else qs[i - 16] = static_cast<uint8_t>((qs[i - 16] & 0x0F) | ((v & 0x0F) << 4));
+  if (i < 16)
+    qs[i] = static_cast<uint8_t>((qs[i] & 0xF0) | (v & 0x0F));
+  else
+    qs[i - 16] = static_cast<uint8_t>((qs[i - 16] & 0x0F) | ((v & 0x0F) << 4));
 }
 
 // Quantises x to codes 0..levels with x ~ d * code + offset. Writes codes.

@@ -19,21 +19,36 @@ struct TypeInfo {
 TypeInfo type_info(GgmlType type) {
   using namespace detail;
   switch (type) {
-    case GgmlType::F32: return {"F32", 1, 4};
-    case GgmlType::F16: return {"F16", 1, 2};
-    case GgmlType::BF16: return {"BF16", 1, 2};
-    case GgmlType::Q4_0: return {"Q4_0", kQK, kQ4_0Bytes};
-    case GgmlType::Q4_1: return {"Q4_1", kQK, kQ4_1Bytes};
-    case GgmlType::Q5_0: return {"Q5_0", kQK, kQ5_0Bytes};
-    case GgmlType::Q5_1: return {"Q5_1", kQK, kQ5_1Bytes};
-    case GgmlType::Q8_0: return {"Q8_0", kQK, kQ8_0Bytes};
-    case GgmlType::Q8_1: return {"Q8_1", kQK, kQ8_1Bytes};
-    case GgmlType::Q2_K: return {"Q2_K", kQKK, kQ2_KBytes};
-    case GgmlType::Q3_K: return {"Q3_K", kQKK, kQ3_KBytes};
-    case GgmlType::Q4_K: return {"Q4_K", kQKK, kQ4_KBytes};
-    case GgmlType::Q5_K: return {"Q5_K", kQKK, kQ5_KBytes};
-    case GgmlType::Q6_K: return {"Q6_K", kQKK, kQ6_KBytes};
-    case GgmlType::Q8_K: return {"Q8_K", kQKK, kQ8_KBytes};
+    case GgmlType::F32:
+      return {"F32", 1, 4};
+    case GgmlType::F16:
+      return {"F16", 1, 2};
+    case GgmlType::BF16:
+      return {"BF16", 1, 2};
+    case GgmlType::Q4_0:
+      return {"Q4_0", kQK, kQ4_0Bytes};
+    case GgmlType::Q4_1:
+      return {"Q4_1", kQK, kQ4_1Bytes};
+    case GgmlType::Q5_0:
+      return {"Q5_0", kQK, kQ5_0Bytes};
+    case GgmlType::Q5_1:
+      return {"Q5_1", kQK, kQ5_1Bytes};
+    case GgmlType::Q8_0:
+      return {"Q8_0", kQK, kQ8_0Bytes};
+    case GgmlType::Q8_1:
+      return {"Q8_1", kQK, kQ8_1Bytes};
+    case GgmlType::Q2_K:
+      return {"Q2_K", kQKK, kQ2_KBytes};
+    case GgmlType::Q3_K:
+      return {"Q3_K", kQKK, kQ3_KBytes};
+    case GgmlType::Q4_K:
+      return {"Q4_K", kQKK, kQ4_KBytes};
+    case GgmlType::Q5_K:
+      return {"Q5_K", kQKK, kQ5_KBytes};
+    case GgmlType::Q6_K:
+      return {"Q6_K", kQKK, kQ6_KBytes};
+    case GgmlType::Q8_K:
+      return {"Q8_K", kQKK, kQ8_KBytes};
   }
   return {nullptr, 0, 0};
 }
@@ -60,9 +75,9 @@ TypeInfo checked_info(GgmlType type) {
 void check_multiple(GgmlType type, int64_t n, const char* what) {
   TypeInfo t = checked_info(type);
   if (n < 0 || n % t.block_elems != 0)
-    fail(ErrorKind::InvalidArgument, std::string(what) + ": " + std::to_string(n) + " elements of " +
-                                         t.name + " is not a multiple of its block size " +
-                                         std::to_string(t.block_elems));
+    fail(ErrorKind::InvalidArgument,
+         std::string(what) + ": " + std::to_string(n) + " elements of " + t.name +
+             " is not a multiple of its block size " + std::to_string(t.block_elems));
 }
 }  // namespace
 
@@ -89,7 +104,9 @@ void dequantize(GgmlType type, const void* src_v, float* dst, int64_t n) {
   const auto* src = static_cast<const uint8_t*>(src_v);
   const int64_t nb = n / ggml_block_elems(type);
   switch (type) {
-    case GgmlType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
+    case GgmlType::F32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+      return;
     case GgmlType::F16: {
       const float* table = fp16_table();
       for (int64_t i = 0; i < n; ++i) dst[i] = table[load_u16(src + 2 * i)];
@@ -98,18 +115,42 @@ void dequantize(GgmlType type, const void* src_v, float* dst, int64_t n) {
     case GgmlType::BF16:
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src + 2 * i));
       return;
-    case GgmlType::Q4_0: dequant_q4_0(src, dst, nb); return;
-    case GgmlType::Q4_1: dequant_q4_1(src, dst, nb); return;
-    case GgmlType::Q5_0: dequant_q5_0(src, dst, nb); return;
-    case GgmlType::Q5_1: dequant_q5_1(src, dst, nb); return;
-    case GgmlType::Q8_0: dequant_q8_0(src, dst, nb); return;
-    case GgmlType::Q8_1: dequant_q8_1(src, dst, nb); return;
-    case GgmlType::Q2_K: dequant_q2_k(src, dst, nb); return;
-    case GgmlType::Q3_K: dequant_q3_k(src, dst, nb); return;
-    case GgmlType::Q4_K: dequant_q4_k(src, dst, nb); return;
-    case GgmlType::Q5_K: dequant_q5_k(src, dst, nb); return;
-    case GgmlType::Q6_K: dequant_q6_k(src, dst, nb); return;
-    case GgmlType::Q8_K: dequant_q8_k(src, dst, nb); return;
+    case GgmlType::Q4_0:
+      dequant_q4_0(src, dst, nb);
+      return;
+    case GgmlType::Q4_1:
+      dequant_q4_1(src, dst, nb);
+      return;
+    case GgmlType::Q5_0:
+      dequant_q5_0(src, dst, nb);
+      return;
+    case GgmlType::Q5_1:
+      dequant_q5_1(src, dst, nb);
+      return;
+    case GgmlType::Q8_0:
+      dequant_q8_0(src, dst, nb);
+      return;
+    case GgmlType::Q8_1:
+      dequant_q8_1(src, dst, nb);
+      return;
+    case GgmlType::Q2_K:
+      dequant_q2_k(src, dst, nb);
+      return;
+    case GgmlType::Q3_K:
+      dequant_q3_k(src, dst, nb);
+      return;
+    case GgmlType::Q4_K:
+      dequant_q4_k(src, dst, nb);
+      return;
+    case GgmlType::Q5_K:
+      dequant_q5_k(src, dst, nb);
+      return;
+    case GgmlType::Q6_K:
+      dequant_q6_k(src, dst, nb);
+      return;
+    case GgmlType::Q8_K:
+      dequant_q8_k(src, dst, nb);
+      return;
   }
 }
 
@@ -119,7 +160,9 @@ std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n) {
   std::vector<uint8_t> out(ggml_row_bytes(type, n));
   const int64_t nb = n / ggml_block_elems(type);
   switch (type) {
-    case GgmlType::F32: std::memcpy(out.data(), src, static_cast<size_t>(n) * 4); break;
+    case GgmlType::F32:
+      std::memcpy(out.data(), src, static_cast<size_t>(n) * 4);
+      break;
     case GgmlType::F16:
       for (int64_t i = 0; i < n; ++i) store_f16(out.data() + 2 * i, src[i]);
       break;
@@ -129,13 +172,24 @@ std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n) {
         std::memcpy(out.data() + 2 * i, &b, 2);
       }
       break;
-    case GgmlType::Q4_0: quant_q4_0(src, out.data(), nb); break;
-    case GgmlType::Q4_1: quant_q4_1(src, out.data(), nb); break;
-    case GgmlType::Q5_0: quant_q5_0(src, out.data(), nb); break;
-    case GgmlType::Q5_1: quant_q5_1(src, out.data(), nb); break;
-    case GgmlType::Q8_0: quant_q8_0(src, out.data(), nb); break;
+    case GgmlType::Q4_0:
+      quant_q4_0(src, out.data(), nb);
+      break;
+    case GgmlType::Q4_1:
+      quant_q4_1(src, out.data(), nb);
+      break;
+    case GgmlType::Q5_0:
+      quant_q5_0(src, out.data(), nb);
+      break;
+    case GgmlType::Q5_1:
+      quant_q5_1(src, out.data(), nb);
+      break;
+    case GgmlType::Q8_0:
+      quant_q8_0(src, out.data(), nb);
+      break;
     default:
-      fail(ErrorKind::Unsupported, "quantize: writing " + ggml_type_name(type) + " is not supported");
+      fail(ErrorKind::Unsupported,
+           "quantize: writing " + ggml_type_name(type) + " is not supported");
   }
   return out;
 }

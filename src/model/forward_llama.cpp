@@ -61,7 +61,6 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
   const float* freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
   const bool neox = c.rope_layout == RopeLayout::NeoX;
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-  const float ninf = -std::numeric_limits<float>::infinity();
 
   for (int l = 0; l < c.n_layer; ++l) {
     const std::string P = "blocks." + std::to_string(l) + ".";
@@ -111,16 +110,9 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
     ops::matmul({{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, q.data(),
                 {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd,
                 {{B, Hkv, G, T, Tk}, {}}, scores.data());
-    float* s = scores.data();
-    for (int64_t bh = 0; bh < B * H; ++bh)
-      for (int64_t i = 0; i < T; ++i) {
-        float* row = s + (bh * T + i) * Tk;
-        const int64_t last = n_past + i;  // causal: query at absolute position n_past+i sees keys 0..last
-        for (int64_t j = 0; j <= last; ++j) row[j] *= scale;
-        for (int64_t j = last + 1; j < Tk; ++j) row[j] = ninf;
-      }
+    ops::scale_causal_mask(scores.data(), B * H, T, Tk, n_past, scale);
     hooks.at(P + "attn.hook_attn_scores", l, scores, out);
-    ops::softmax_rows(s, B * H * T, Tk);
+    ops::softmax_rows(scores.data(), B * H * T, Tk);
     Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
     hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
 

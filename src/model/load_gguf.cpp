@@ -5,6 +5,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
+#include "model/forward_gpt2.h"
 #include "model/loaders.h"
 
 namespace attnscope::detail {
@@ -26,6 +27,7 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   ModelConfig c;
   auto arch = f.get_string("general.architecture");
   if (!arch) fail(ErrorKind::Format, f.path() + ": no 'general.architecture' metadata");
+  if (*arch == "gpt2") return config_from_gguf_gpt2(f);
   c.arch = *arch;
   if (c.arch == "llama" || c.arch == "mistral") {
     c.rope_layout = RopeLayout::Interleaved;
@@ -33,7 +35,7 @@ ModelConfig config_from_gguf(const GgufFile& f) {
     c.rope_layout = RopeLayout::NeoX;
   } else {
     fail(ErrorKind::Unsupported, f.path() + ": architecture '" + c.arch +
-                                     "' is not supported (supported GGUF architectures: llama, mistral, qwen2)");
+                                     "' is not supported (supported GGUF architectures: llama, mistral, qwen2, gpt2)");
   }
   c.family = ArchFamily::Llama;
   c.norm = NormKind::RMSNorm;
@@ -98,6 +100,8 @@ ModelConfig config_from_gguf(const GgufFile& f) {
 
 std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const LoadOptions& options) {
   auto file = std::make_shared<GgufFile>(GgufFile::open(path));
+  if (file->get_string("general.architecture") == std::optional<std::string>("gpt2"))
+    return load_gguf_gpt2(path, options);  // LayerNorm / learned positions: its own loader
   auto impl = std::make_shared<Model::Impl>();
   impl->config = config_from_gguf(*file);
   impl->source = path;

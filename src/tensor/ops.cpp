@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attnscope/error.h"
+#include "tensor/parallel.h"
 
 namespace attnscope::ops {
 
@@ -163,8 +164,15 @@ double matmul_seconds() { return static_cast<double>(g_matmul_ns.load()) * 1e-9;
 void reset_matmul_seconds() { g_matmul_ns = 0; }
 void set_matmul_timing(bool on) { g_timing = on; }
 
+namespace {
+// Items per thread below which a loop stays on one thread.
+constexpr int64_t kGrainElems = 1 << 14;
+int64_t grain_rows(int64_t row_len) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, row_len)); }
+}  // namespace
+
 void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t D, float eps) {
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, grain_rows(D), [&](int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * D;
     float* yr = y + r * D;
     double ss = 0.0;
@@ -172,6 +180,7 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t D, 
     const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(D) + eps));
     for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] * scale * w[i];
   }
+  });
 }
 
 void layernorm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t D, float eps) {
@@ -198,8 +207,9 @@ void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* posit
     inv_freq[i] = std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
     if (freq_factors) inv_freq[i] /= freq_factors[i];
   }
+  parallel_for(rows, grain_rows(int64_t{n_head} * head_dim), [&](int64_t r0, int64_t r1) {
   std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = r0; r < r1; ++r) {
     for (int i = 0; i < half; ++i) {
       const double theta = positions[r] * inv_freq[i];
       cs[i] = static_cast<float>(std::cos(theta));
@@ -215,11 +225,13 @@ void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* posit
       }
     }
   }
+  });
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t n) {
   const float ninf = -std::numeric_limits<float>::infinity();
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, grain_rows(n), [&](int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
     float* v = x + r * n;
     float mx = ninf;
     for (int64_t i = 0; i < n; ++i) mx = std::max(mx, v[i]);
@@ -236,13 +248,28 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t i = 0; i < n; ++i) v[i] *= inv;
   }
+  });
+}
+
+void scale_causal_mask(float* scores, int64_t bh, int64_t T, int64_t Tk, int64_t n_past, float scale) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  parallel_for(bh * T, grain_rows(Tk), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = scores + r * Tk;
+      const int64_t last = n_past + r % T;  // query at absolute position n_past+i sees keys 0..last
+      for (int64_t j = 0; j <= last && j < Tk; ++j) row[j] *= scale;
+      for (int64_t j = last + 1; j < Tk; ++j) row[j] = ninf;
+    }
+  });
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float g = gate[i];
+      out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+  });
 }
 
 void silu(float* x, int64_t n) {
@@ -258,7 +285,9 @@ void gelu_tanh(float* x, int64_t n) {
 }
 
 void add(float* y, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+  parallel_for(n, 4 * kGrainElems, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] += x[i];
+  });
 }
 
 void add_bias(float* y, const float* bias, int64_t rows, int64_t n) {

@@ -166,13 +166,11 @@ void BpeTokenizer::merge_piece(std::string_view piece, std::vector<int32_t>& out
     int32_t prev, next;
     uint32_t begin, len;  // bytes of the piece this symbol covers; len 0 = merged away
   };
-  struct Cand {
-    int32_t rank, left, lid, rid, merged;
-  };
-  // Heap order: lowest rank first, leftmost first among equal ranks.
-  auto worse = [](const Cand& a, const Cand& b) {
-    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
-  };
+  // A candidate is (rank << 32 | left index): one integer, ordered by rank then position.
+  // Which pair it meant needs no storing: a merge rule has one rank, so the candidate is still
+  // valid exactly when the pair now at `left` has that rank.
+  using Cand = uint64_t;
+  auto worse = [](Cand a, Cand b) { return a > b; };
   thread_local std::vector<Sym> syms;
   thread_local std::vector<Cand> heap;
   syms.clear();
@@ -197,20 +195,24 @@ void BpeTokenizer::merge_piece(std::string_view piece, std::vector<int32_t>& out
   if (syms.empty()) return;
   syms.back().next = -1;
 
+  // The merge for the pair starting at symbol l, or nullptr.
+  auto merge_at = [&](int32_t l) -> const Merge* {
+    const int32_t r = syms[l].next;
+    if (r < 0 || syms[l].id < 0 || syms[r].id < 0) return nullptr;
+    return find_merge(syms[l].id, syms[r].id);
+  };
+  auto make = [](const Merge* m, int32_t l) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(m->rank)) << 32) | static_cast<uint32_t>(l);
+  };
   auto try_add = [&](int32_t l) {
     if (l < 0) return;
-    const int32_t r = syms[l].next;
-    if (r < 0 || syms[l].id < 0 || syms[r].id < 0) return;
-    const Merge* m = find_merge(syms[l].id, syms[r].id);
-    if (!m) return;
-    heap.push_back({m->rank, l, syms[l].id, syms[r].id, m->id});
-    std::push_heap(heap.begin(), heap.end(), worse);
+    if (const Merge* m = merge_at(l)) {
+      heap.push_back(make(m, l));
+      std::push_heap(heap.begin(), heap.end(), worse);
+    }
   };
   for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i) {
-    if (syms[i].id < 0 || syms[i + 1].id < 0) continue;
-    if (const Merge* m = find_merge(syms[i].id, syms[i + 1].id)) {
-      heap.push_back({m->rank, i, syms[i].id, syms[i + 1].id, m->id});
-    }
+    if (const Merge* m = merge_at(i)) heap.push_back(make(m, i));
   }
   std::make_heap(heap.begin(), heap.end(), worse);
 
@@ -218,17 +220,19 @@ void BpeTokenizer::merge_piece(std::string_view piece, std::vector<int32_t>& out
     std::pop_heap(heap.begin(), heap.end(), worse);
     const Cand c = heap.back();
     heap.pop_back();
-    Sym& left = syms[c.left];
-    if (left.len == 0 || left.id != c.lid) continue;  // stale: the left symbol changed
+    const auto li = static_cast<int32_t>(c & 0xFFFFFFFFu);
+    Sym& left = syms[li];
+    if (left.len == 0) continue;  // merged into its left neighbour since
+    const Merge* m = merge_at(li);
+    if (!m || static_cast<uint32_t>(m->rank) != (c >> 32)) continue;  // the pair changed
     const int32_t r = left.next;
-    if (r < 0 || syms[r].id != c.rid) continue;       // stale: the right neighbour changed
-    left.id = c.merged;
+    left.id = m->id;
     left.len += syms[r].len;
     syms[r].len = 0;
     left.next = syms[r].next;
-    if (left.next >= 0) syms[left.next].prev = c.left;
+    if (left.next >= 0) syms[left.next].prev = li;
     try_add(left.prev);
-    try_add(c.left);
+    try_add(li);
   }
 
   bool last_unk = false;

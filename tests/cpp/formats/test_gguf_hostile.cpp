@@ -127,9 +127,11 @@ TEST(GgufHostile, StoriesTruncatedAtEvery4KiB) {
     } catch (const Error& e) {
       const std::string m = e.what();
       EXPECT_EQ(e.kind(), ErrorKind::Format) << m;
-      EXPECT_TRUE(m.find("truncated") != std::string::npos || m.find("past the end") != std::string::npos ||
-                  m.find("exceeds the") != std::string::npos || m.find("cannot fit") != std::string::npos ||
-                  m.find("impossible") != std::string::npos || m.find("not a GGUF file") != std::string::npos)
+      EXPECT_TRUE(
+          m.find("truncated") != std::string::npos || m.find("past the end") != std::string::npos ||
+          m.find("exceeds the") != std::string::npos || m.find("cannot fit") != std::string::npos ||
+          m.find("impossible") != std::string::npos ||
+          m.find("not a GGUF file") != std::string::npos)
           << "cut " << n << ": " << m;
     }
   }

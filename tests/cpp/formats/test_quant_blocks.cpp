@@ -26,14 +26,18 @@ std::vector<float> decode(GgmlType t, const std::vector<uint8_t>& b) {
 }  // namespace
 
 TEST(QuantBlocks, TypeTable) {
-  struct Row { GgmlType t; int64_t elems, bytes; const char* name; };
-  for (Row r : {Row{GgmlType::F32, 1, 4, "F32"}, Row{GgmlType::F16, 1, 2, "F16"}, Row{GgmlType::BF16, 1, 2, "BF16"},
-                Row{GgmlType::Q4_0, 32, 18, "Q4_0"}, Row{GgmlType::Q4_1, 32, 20, "Q4_1"},
-                Row{GgmlType::Q5_0, 32, 22, "Q5_0"}, Row{GgmlType::Q5_1, 32, 24, "Q5_1"},
-                Row{GgmlType::Q8_0, 32, 34, "Q8_0"}, Row{GgmlType::Q2_K, 256, 84, "Q2_K"},
-                Row{GgmlType::Q3_K, 256, 110, "Q3_K"}, Row{GgmlType::Q4_K, 256, 144, "Q4_K"},
-                Row{GgmlType::Q5_K, 256, 176, "Q5_K"}, Row{GgmlType::Q6_K, 256, 210, "Q6_K"},
-                Row{GgmlType::Q8_K, 256, 292, "Q8_K"}}) {
+  struct Row {
+    GgmlType t;
+    int64_t elems, bytes;
+    const char* name;
+  };
+  for (Row r : {Row{GgmlType::F32, 1, 4, "F32"}, Row{GgmlType::F16, 1, 2, "F16"},
+                Row{GgmlType::BF16, 1, 2, "BF16"}, Row{GgmlType::Q4_0, 32, 18, "Q4_0"},
+                Row{GgmlType::Q4_1, 32, 20, "Q4_1"}, Row{GgmlType::Q5_0, 32, 22, "Q5_0"},
+                Row{GgmlType::Q5_1, 32, 24, "Q5_1"}, Row{GgmlType::Q8_0, 32, 34, "Q8_0"},
+                Row{GgmlType::Q2_K, 256, 84, "Q2_K"}, Row{GgmlType::Q3_K, 256, 110, "Q3_K"},
+                Row{GgmlType::Q4_K, 256, 144, "Q4_K"}, Row{GgmlType::Q5_K, 256, 176, "Q5_K"},
+                Row{GgmlType::Q6_K, 256, 210, "Q6_K"}, Row{GgmlType::Q8_K, 256, 292, "Q8_K"}}) {
     EXPECT_EQ(ggml_block_elems(r.t), r.elems) << r.name;
     EXPECT_EQ(ggml_block_bytes(r.t), r.bytes) << r.name;
     EXPECT_EQ(ggml_type_name(r.t), r.name);
@@ -80,8 +84,8 @@ TEST(QuantBlocks, Q4_0AndQ4_1) {
   for (int j = 0; j < 16; ++j) b[2 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
   auto y = decode(GgmlType::Q4_0, b);
   for (int j = 0; j < 16; ++j) {
-    EXPECT_EQ(y[j], 2.0f * static_cast<float>(j - 8));        // low nibbles: elements 0..15
-    EXPECT_EQ(y[16 + j], 2.0f * static_cast<float>(7 - j));   // high nibbles: elements 16..31
+    EXPECT_EQ(y[j], 2.0f * static_cast<float>(j - 8));       // low nibbles: elements 0..15
+    EXPECT_EQ(y[16 + j], 2.0f * static_cast<float>(7 - j));  // high nibbles: elements 16..31
   }
   std::vector<uint8_t> c(20);
   f16(c, 0, 0x3800);  // d = 0.5
@@ -129,11 +133,11 @@ TEST(QuantBlocks, Q2_KByHand) {
   b[16 + 16] = 0x03;   // element 16 code 3
   b[16 + 32] = 0x40;   // second half, bits 6..7 -> element 128 + 96 = 224 code 1
   auto y = decode(GgmlType::Q2_K, b);
-  EXPECT_EQ(y[0], -1.0f);   // 1*1*0 - 0.5*2
+  EXPECT_EQ(y[0], -1.0f);  // 1*1*0 - 0.5*2
   EXPECT_EQ(y[15], -1.0f);
-  EXPECT_EQ(y[16], 9.0f);   // 1*3*3 - 0
+  EXPECT_EQ(y[16], 9.0f);  // 1*3*3 - 0
   EXPECT_EQ(y[17], 0.0f);
-  EXPECT_EQ(y[32], 1.5f);   // 1*2*1 - 0.5*1
+  EXPECT_EQ(y[32], 1.5f);  // 1*2*1 - 0.5*1
   EXPECT_EQ(y[33], -0.5f);
   EXPECT_EQ(y[64], 0.0f);   // sub-block 4: scale 0 min 0
   EXPECT_EQ(y[96], 45.0f);  // 1*15*3
@@ -146,14 +150,15 @@ TEST(QuantBlocks, Q2_KByHand) {
 TEST(QuantBlocks, Q3_KByHand) {
   std::vector<uint8_t> b(110);
   f16(b, 108, 0x3400);  // d = 0.25
-  // Sub-block 0 scale +2 (stored 34 = 0b10'0010): low nibble of byte 0 = 2, bits 0..1 of byte 8 = 2.
-  // Sub-block 8 scale -3 (stored 29 = 0b01'1101): high nibble of byte 0 = 13, bits 4..5 of byte 8 = 1.
+  // Sub-block 0 scale +2 (stored 34 = 0b10'0010): low nibble of byte 0 = 2, bits 0..1 of byte 8
+  // = 2. Sub-block 8 scale -3 (stored 29 = 0b01'1101): high nibble of byte 0 = 13, bits 4..5 of
+  // byte 8 = 1.
   b[96 + 0] = 0xD2;
   b[96 + 8] = 0x12;
   // Every other sub-block stores 0, i.e. scale -32.
-  b[0] = 0x01;       // hmask[0]: bit 0 (element 0) set, bit 4 (element 128) clear
-  b[32 + 0] = 0x03;  // element 0 low bits 3 -> code 7 -> q = 3
-  b[32 + 32] = 0x01; // element 128 low bits 1, no high bit -> q = -3
+  b[0] = 0x01;        // hmask[0]: bit 0 (element 0) set, bit 4 (element 128) clear
+  b[32 + 0] = 0x03;   // element 0 low bits 3 -> code 7 -> q = 3
+  b[32 + 32] = 0x01;  // element 128 low bits 1, no high bit -> q = -3
   auto y = decode(GgmlType::Q3_K, b);
   EXPECT_EQ(y[0], 1.5f);     // 0.25 * 2 * 3
   EXPECT_EQ(y[1], -2.0f);    // 0.25 * 2 * -4
@@ -179,15 +184,16 @@ TEST(QuantBlocks, Q4_KByHand) {
   qs[0] = 0x7F;   // element 0 (sub-block 0) = 15, element 32 (sub-block 1) = 7
   qs[64] = 0x90;  // element 128 (sub-block 4) = 0, element 160 (sub-block 5) = 9
   auto y = decode(GgmlType::Q4_K, b);
-  EXPECT_EQ(y[0], 74.25f);   // 0.5*10*15 - 0.25*3
+  EXPECT_EQ(y[0], 74.25f);  // 0.5*10*15 - 0.25*3
   EXPECT_EQ(y[1], -0.75f);
-  EXPECT_EQ(y[32], 2.5f);    // 0.5*1*7 - 0.25*4
+  EXPECT_EQ(y[32], 2.5f);  // 0.5*1*7 - 0.25*4
   EXPECT_EQ(y[128], 0.0f);
-  EXPECT_EQ(y[160], 190.0f); // 0.5*45*9 - 0.25*50
+  EXPECT_EQ(y[160], 190.0f);  // 0.5*45*9 - 0.25*50
   EXPECT_EQ(y[161], -12.5f);
 }
 
-// Q5_K { d @0; dmin @2; scales[12] @4; qh[32] @16; qs[128] @48 }; 5th bit of sub-block j in bit j of qh.
+// Q5_K { d @0; dmin @2; scales[12] @4; qh[32] @16; qs[128] @48 }; 5th bit of sub-block j in bit j
+// of qh.
 TEST(QuantBlocks, Q5_KByHand) {
   std::vector<uint8_t> b(176);
   f16(b, 0, 0x2400);  // d = 1/64
@@ -201,10 +207,10 @@ TEST(QuantBlocks, Q5_KByHand) {
   s[7] = 0x40 | 6;  // + sub-block 3 min 6
   uint8_t* qh = b.data() + 16;
   uint8_t* qs = b.data() + 48;
-  qh[0] = 0x81;    // element 0 (sub-block 0) and element 224 (sub-block 7) get the 5th bit
-  qs[0] = 0x0F;    // element 0 low bits 15 -> 31
-  qs[96] = 0xA0;   // element 224 low bits 10 -> 26
-  qs[32] = 0x30;   // element 96 (sub-block 3) = 3
+  qh[0] = 0x81;   // element 0 (sub-block 0) and element 224 (sub-block 7) get the 5th bit
+  qs[0] = 0x0F;   // element 0 low bits 15 -> 31
+  qs[96] = 0xA0;  // element 224 low bits 10 -> 26
+  qs[32] = 0x30;  // element 96 (sub-block 3) = 3
   auto y = decode(GgmlType::Q5_K, b);
   EXPECT_EQ(y[0], -32.484375f);  // 63/64*31 - 63
   EXPECT_EQ(y[1], -63.0f);
@@ -221,16 +227,16 @@ TEST(QuantBlocks, Q6_KByHand) {
   std::memcpy(b.data() + 192, sc, 16);
   uint8_t* ql = b.data();
   uint8_t* qh = b.data() + 128;
-  ql[0] = 0x2F;       // element 0 low 15, element 64 low 2
-  qh[0] = 0x03;       // element 0 high 3 -> code 63; elements 32, 64, 96 high 0
-  ql[64 + 16] = 0x50; // second half l = 16: element 144 low 0, element 208 low 5
-  qh[32 + 16] = 0x20; // element 208 high 2 -> code 37
+  ql[0] = 0x2F;        // element 0 low 15, element 64 low 2
+  qh[0] = 0x03;        // element 0 high 3 -> code 63; elements 32, 64, 96 high 0
+  ql[64 + 16] = 0x50;  // second half l = 16: element 144 low 0, element 208 low 5
+  qh[32 + 16] = 0x20;  // element 208 high 2 -> code 37
   auto y = decode(GgmlType::Q6_K, b);
-  EXPECT_EQ(y[0], -46.5f);   // 0.5 * -3 * 31
-  EXPECT_EQ(y[32], -80.0f);  // 0.5 * 5 * -32 (sub-block 2)
-  EXPECT_EQ(y[64], -15.0f);  // 0.5 * 1 * (2 - 32) (sub-block 4)
-  EXPECT_EQ(y[144], 0.0f);   // sub-block 9 scale 0
-  EXPECT_EQ(y[208], 317.5f); // 0.5 * 127 * 5 (sub-block 13)
+  EXPECT_EQ(y[0], -46.5f);    // 0.5 * -3 * 31
+  EXPECT_EQ(y[32], -80.0f);   // 0.5 * 5 * -32 (sub-block 2)
+  EXPECT_EQ(y[64], -15.0f);   // 0.5 * 1 * (2 - 32) (sub-block 4)
+  EXPECT_EQ(y[144], 0.0f);    // sub-block 9 scale 0
+  EXPECT_EQ(y[208], 317.5f);  // 0.5 * 127 * 5 (sub-block 13)
 }
 
 TEST(QuantBlocks, Q8_KByHand) {
@@ -239,5 +245,6 @@ TEST(QuantBlocks, Q8_KByHand) {
   std::memcpy(b.data(), &d, 4);
   for (int i = 0; i < 256; ++i) b[4 + i] = static_cast<uint8_t>(i - 128);
   auto y = decode(GgmlType::Q8_K, b);
-  for (int i = 0; i < 256; ++i) EXPECT_EQ(y[i], 0.125f * static_cast<float>(static_cast<int8_t>(i - 128)));
+  for (int i = 0; i < 256; ++i)
+    EXPECT_EQ(y[i], 0.125f * static_cast<float>(static_cast<int8_t>(i - 128)));
 }

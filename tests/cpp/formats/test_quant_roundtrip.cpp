@@ -1,7 +1,7 @@
 // Every dequantiser against blocks built independently of the library: a reference quantiser per
-// type, written here from the ggml block layouts, encodes test data into bytes; the library decodes;
-// the result must (1) equal what the chosen integer codes and scales mean by the format's formula
-// and (2) lie within the stated error bound of the input.
+// type, written here from the ggml block layouts, encodes test data into bytes; the library
+// decodes; the result must (1) equal what the chosen integer codes and scales mean by the format's
+// formula and (2) lie within the stated error bound of the input.
 //
 // Error bounds, with A = max |x| over the block (32 elements for the legacy types, the whole
 // 256-element super-block for K-quants); each follows from "error <= half the effective step",
@@ -75,7 +75,8 @@ void put16(uint8_t* p, uint16_t v) {
 // ---- block writers: integer codes + scales -> bytes, from the layouts ---------------------------
 // Legacy: element j < 16 in the low nibble of byte j, element j >= 16 in the high nibble of j - 16.
 void pack_nibbles(uint8_t* qs, const int* codes) {
-  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((codes[j] & 15) | ((codes[j + 16] & 15) << 4));
+  for (int j = 0; j < 16; ++j)
+    qs[j] = static_cast<uint8_t>((codes[j] & 15) | ((codes[j + 16] & 15) << 4));
 }
 void pack_qh32(uint8_t* qh, const int* codes) {
   uint32_t bits = 0;
@@ -129,7 +130,9 @@ double absmax(const float* x, int n) {
   for (int i = 0; i < n; ++i) a = std::max(a, std::fabs(static_cast<double>(x[i])));
   return a;
 }
-int round_clamp(double v, int lo, int hi) { return std::clamp(static_cast<int>(std::lround(v)), lo, hi); }
+int round_clamp(double v, int lo, int hi) {
+  return std::clamp(static_cast<int>(std::lround(v)), lo, hi);
+}
 
 // Symmetric legacy type with codes [-2^(b-1), 2^(b-1)-1] stored with offset 2^(b-1).
 void enc_sym_legacy(const float* x, Encoded& o, int bits) {
@@ -138,12 +141,16 @@ void enc_sym_legacy(const float* x, Encoded& o, int bits) {
   const uint16_t dh = half_up(A / (half - 1));
   const double d = half_value(dh);
   int codes[32];
-  for (int i = 0; i < 32; ++i) codes[i] = (d == 0 ? 0 : round_clamp(x[i] / d, -half, half - 1)) + half;
+  for (int i = 0; i < 32; ++i)
+    codes[i] = (d == 0 ? 0 : round_clamp(x[i] / d, -half, half - 1)) + half;
   std::vector<uint8_t> b(bits == 4 ? 18 : 22);
   put16(b.data(), dh);
-  if (bits == 4) pack_nibbles(b.data() + 2, codes);
-  else pack_qh32(b.data() + 2, codes), pack_nibbles(b.data() + 6, codes);
-  for (int i = 0; i < 32; ++i) o.expect.push_back(d * (codes[i] - half)), o.half_step.push_back(d / 2);
+  if (bits == 4)
+    pack_nibbles(b.data() + 2, codes);
+  else
+    pack_qh32(b.data() + 2, codes), pack_nibbles(b.data() + 6, codes);
+  for (int i = 0; i < 32; ++i)
+    o.expect.push_back(d * (codes[i] - half)), o.half_step.push_back(d / 2);
   o.bytes.insert(o.bytes.end(), b.begin(), b.end());
 }
 
@@ -161,8 +168,10 @@ void enc_asym_legacy(const float* x, Encoded& o, int bits) {
   std::vector<uint8_t> b(bits == 4 ? 20 : 24);
   put16(b.data(), dh);
   put16(b.data() + 2, mh);
-  if (bits == 4) pack_nibbles(b.data() + 4, codes);
-  else pack_qh32(b.data() + 4, codes), pack_nibbles(b.data() + 8, codes);
+  if (bits == 4)
+    pack_nibbles(b.data() + 4, codes);
+  else
+    pack_qh32(b.data() + 4, codes), pack_nibbles(b.data() + 8, codes);
   for (int i = 0; i < 32; ++i) o.expect.push_back(d * codes[i] + m), o.half_step.push_back(d / 2);
   o.bytes.insert(o.bytes.end(), b.begin(), b.end());
 }
@@ -195,7 +204,9 @@ AsymK asym_k(const float* x, int nsub, int scale_max, int levels) {
   double maxneg = 0;
   for (int j = 0; j < nsub; ++j) {
     lo[j] = 0, hi[j] = 0;
-    for (int l = 0; l < k.sub; ++l) lo[j] = std::min<double>(lo[j], x[j * k.sub + l]), hi[j] = std::max<double>(hi[j], x[j * k.sub + l]);
+    for (int l = 0; l < k.sub; ++l)
+      lo[j] = std::min<double>(lo[j], x[j * k.sub + l]),
+      hi[j] = std::max<double>(hi[j], x[j * k.sub + l]);
     maxneg = std::max(maxneg, -lo[j]);
   }
   k.dminh = half_up(maxneg / scale_max);
@@ -203,13 +214,15 @@ AsymK asym_k(const float* x, int nsub, int scale_max, int levels) {
   std::vector<double> need(nsub);
   double maxneed = 0;
   for (int j = 0; j < nsub; ++j) {
-    k.mn.push_back(k.dmin == 0 ? 0 : std::min(scale_max, static_cast<int>(std::ceil(-lo[j] / k.dmin))));
+    k.mn.push_back(k.dmin == 0 ? 0
+                               : std::min(scale_max, static_cast<int>(std::ceil(-lo[j] / k.dmin))));
     need[j] = (hi[j] + k.mn[j] * k.dmin) / levels;
     maxneed = std::max(maxneed, need[j]);
   }
   k.dh = half_up(maxneed / scale_max);
   k.d = half_value(k.dh);
-  for (int j = 0; j < nsub; ++j) k.sc.push_back(k.d == 0 ? 0 : std::min(scale_max, static_cast<int>(std::ceil(need[j] / k.d))));
+  for (int j = 0; j < nsub; ++j)
+    k.sc.push_back(k.d == 0 ? 0 : std::min(scale_max, static_cast<int>(std::ceil(need[j] / k.d))));
   for (int e = 0; e < 256; ++e) {
     const int j = e / k.sub;
     const double step = k.sc[j] * k.d;
@@ -255,7 +268,8 @@ void enc_q5_k(const float* x, Encoded& o) {
   pack_k4_scales(b + 4, k.sc.data(), k.mn.data());
   uint8_t* qh = b + 16;
   std::memset(qh, 0, 32);
-  for (int e = 0; e < 256; ++e) qh[e % 32] |= static_cast<uint8_t>(((k.codes[e] >> 4) & 1) << (e / 32));
+  for (int e = 0; e < 256; ++e)
+    qh[e % 32] |= static_cast<uint8_t>(((k.codes[e] >> 4) & 1) << (e / 32));
   pack_k4_nibbles(b + 48, k.codes.data());
   o.bytes.insert(o.bytes.end(), b, b + 176);
   asym_k_expect(k, o);
@@ -278,7 +292,8 @@ SymK sym_k(const float* x, int scale_max, int neg, int pos_max) {
   }
   k.dh = half_up(maxneed / scale_max);
   k.d = half_value(k.dh);
-  for (int j = 0; j < 16; ++j) k.sc.push_back(k.d == 0 ? 0 : std::min(scale_max, static_cast<int>(std::ceil(need[j] / k.d))));
+  for (int j = 0; j < 16; ++j)
+    k.sc.push_back(k.d == 0 ? 0 : std::min(scale_max, static_cast<int>(std::ceil(need[j] / k.d))));
   for (int e = 0; e < 256; ++e) {
     const double step = k.sc[e / 16] * k.d;
     k.q.push_back(step == 0 ? 0 : round_clamp(x[e] / step, neg, pos_max));
@@ -297,13 +312,16 @@ void enc_q3_k(const float* x, Encoded& o) {
   uint8_t b[110] = {};
   int codes[256];
   for (int e = 0; e < 256; ++e) codes[e] = k.q[e] + 4;  // 0..7
-  for (int e = 0; e < 256; ++e) b[e % 32] |= static_cast<uint8_t>((codes[e] >> 2) << (e / 32));  // hmask
+  for (int e = 0; e < 256; ++e)
+    b[e % 32] |= static_cast<uint8_t>((codes[e] >> 2) << (e / 32));  // hmask
   pack_2bit(b + 32, codes);
   uint8_t* s = b + 96;
   for (int i = 0; i < 16; ++i) {
     const int stored = k.sc[i] + 32;  // signed 6-bit scale, biased
-    if (i < 8) s[i] |= static_cast<uint8_t>(stored & 15);
-    else s[i - 8] |= static_cast<uint8_t>((stored & 15) << 4);
+    if (i < 8)
+      s[i] |= static_cast<uint8_t>(stored & 15);
+    else
+      s[i - 8] |= static_cast<uint8_t>((stored & 15) << 4);
     s[8 + i % 4] |= static_cast<uint8_t>((stored >> 4) << (2 * (i / 4)));
   }
   put16(b + 108, k.dh);
@@ -362,13 +380,27 @@ std::vector<float> test_data(int which, std::mt19937& rng) {
   std::uniform_real_distribution<float> ud(-3.0f, 3.0f);
   for (size_t i = 0; i < x.size(); ++i) {
     switch (which) {
-      case 0: x[i] = nd(rng); break;                                           // gaussian
-      case 1: x[i] = ud(rng); break;                                           // uniform, both signs
-      case 2: x[i] = 0.5f + std::fabs(ud(rng)); break;                         // all positive
-      case 3: x[i] = -0.5f - std::fabs(ud(rng)); break;                        // all negative
-      case 4: x[i] = nd(rng) * std::ldexp(1.0f, static_cast<int>(i / 16 % 7) - 3); break;  // sub-block scales differ
-      case 5: x[i] = (i % 97 == 0) ? 40.0f * nd(rng) : 0.01f * nd(rng); break;  // outliers
-      case 6: x[i] = (i < 512) ? 0.0f : (i < 1024 ? 1.25f : nd(rng) * 300.0f); break;  // zeros, constant, large
+      case 0:
+        x[i] = nd(rng);
+        break;  // gaussian
+      case 1:
+        x[i] = ud(rng);
+        break;  // uniform, both signs
+      case 2:
+        x[i] = 0.5f + std::fabs(ud(rng));
+        break;  // all positive
+      case 3:
+        x[i] = -0.5f - std::fabs(ud(rng));
+        break;  // all negative
+      case 4:
+        x[i] = nd(rng) * std::ldexp(1.0f, static_cast<int>(i / 16 % 7) - 3);
+        break;  // sub-block scales differ
+      case 5:
+        x[i] = (i % 97 == 0) ? 40.0f * nd(rng) : 0.01f * nd(rng);
+        break;  // outliers
+      case 6:
+        x[i] = (i < 512) ? 0.0f : (i < 1024 ? 1.25f : nd(rng) * 300.0f);
+        break;  // zeros, constant, large
     }
   }
   return x;
@@ -384,7 +416,8 @@ TEST(QuantRoundTrip, ReferenceQuantiserThenLibraryDequantiser) {
     for (int which = 0; which < 7; ++which) {
       std::vector<float> x = test_data(which, rng);
       Encoded enc;
-      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block)) c.encode_block(x.data() + b, enc);
+      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block))
+        c.encode_block(x.data() + b, enc);
       ASSERT_EQ(enc.bytes.size(), ggml_row_bytes(c.type, static_cast<int64_t>(x.size()))) << name;
       std::vector<float> y(x.size());
       dequantize(c.type, enc.bytes.data(), y.data(), static_cast<int64_t>(x.size()));
@@ -396,7 +429,8 @@ TEST(QuantRoundTrip, ReferenceQuantiserThenLibraryDequantiser) {
               << name << " data " << which << " element " << i;
           // (2) within half a step of the input, and within the per-type bound.
           const double err = std::fabs(static_cast<double>(y[i]) - x[i]);
-          ASSERT_LE(err, enc.half_step[i] * (1 + 1e-5) + 1e-6 * A) << name << " data " << which << " element " << i;
+          ASSERT_LE(err, enc.half_step[i] * (1 + 1e-5) + 1e-6 * A)
+              << name << " data " << which << " element " << i;
           ASSERT_LE(err, c.bound * A + 1e-30) << name << " data " << which << " element " << i;
           if (A > 0) worst_ratio = std::max(worst_ratio, err / A);
         }
@@ -418,25 +452,32 @@ TEST(QuantRoundTrip, RandomCodesDecodeByFormula) {
     for (int rep = 0; rep < 20; ++rep) {
       std::vector<float> x(static_cast<size_t>(c.block) * 4);
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-      for (size_t i = 0; i < x.size(); ++i) x[i] = u(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 13) - 6);
+      for (size_t i = 0; i < x.size(); ++i)
+        x[i] = u(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 13) - 6);
       Encoded enc;
-      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block)) c.encode_block(x.data() + b, enc);
+      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block))
+        c.encode_block(x.data() + b, enc);
       std::vector<float> y(x.size());
       dequantize(c.type, enc.bytes.data(), y.data(), static_cast<int64_t>(x.size()));
       for (size_t i = 0; i < x.size(); ++i)
-        ASSERT_NEAR(y[i], enc.expect[i], 2e-6 * (std::fabs(enc.expect[i]) + 64)) << ggml_type_name(c.type) << " " << i;
+        ASSERT_NEAR(y[i], enc.expect[i], 2e-6 * (std::fabs(enc.expect[i]) + 64))
+            << ggml_type_name(c.type) << " " << i;
     }
   }
 }
 
-// The library's encoders (what the GGUF writer stores) against the test's own decoding of the bytes.
+// The library's encoders (what the GGUF writer stores) against the test's own decoding of the
+// bytes.
 TEST(QuantRoundTrip, LibraryEncoders) {
   std::mt19937 rng(5);
-  struct Case { GgmlType t; };
+  struct Case {
+    GgmlType t;
+  };
   for (int which = 0; which < 7; ++which) {
     std::vector<float> x = test_data(which, rng);
     const int64_t n = static_cast<int64_t>(x.size());
-    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1}) {
+    for (GgmlType t :
+         {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1}) {
       std::vector<uint8_t> q = quantize(t, x.data(), n);
       ASSERT_EQ(q.size(), ggml_row_bytes(t, n));
       std::vector<float> y(x.size());
@@ -446,14 +487,25 @@ TEST(QuantRoundTrip, LibraryEncoders) {
         const uint8_t* blk = q.data() + b * bb;
         const float* xb = x.data() + b * 32;
         double mn = xb[0], mx = xb[0];
-        for (int i = 0; i < 32; ++i) mn = std::min<double>(mn, xb[i]), mx = std::max<double>(mx, xb[i]);
+        for (int i = 0; i < 32; ++i)
+          mn = std::min<double>(mn, xb[i]), mx = std::max<double>(mx, xb[i]);
         const double A = absmax(xb, 32);
         for (int i = 0; i < 32; ++i) {
           // Independent decode of the library's bytes.
           const double d = half_value(static_cast<uint16_t>(blk[0] | (blk[1] << 8)));
           double want = 0, bound = 0;
-          const int nib = i < 16 ? (blk[(t == GgmlType::Q4_0 ? 2 : t == GgmlType::Q4_1 ? 4 : t == GgmlType::Q5_0 ? 6 : 8) + i] & 15)
-                                 : (blk[(t == GgmlType::Q4_0 ? 2 : t == GgmlType::Q4_1 ? 4 : t == GgmlType::Q5_0 ? 6 : 8) + i - 16] >> 4);
+          const int nib = i < 16 ? (blk[(t == GgmlType::Q4_0   ? 2
+                                         : t == GgmlType::Q4_1 ? 4
+                                         : t == GgmlType::Q5_0 ? 6
+                                                               : 8) +
+                                        i] &
+                                    15)
+                                 : (blk[(t == GgmlType::Q4_0   ? 2
+                                         : t == GgmlType::Q4_1 ? 4
+                                         : t == GgmlType::Q5_0 ? 6
+                                                               : 8) +
+                                        i - 16] >>
+                                    4);
           if (t == GgmlType::Q8_0) {
             want = d * static_cast<int8_t>(blk[2 + i]);
             bound = A / 254 * 1.002;
@@ -484,7 +536,8 @@ TEST(QuantRoundTrip, F16AndBF16Encoders) {
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> x(4096);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = nd(rng) * std::ldexp(1.0f, static_cast<int>(i % 20) - 8);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = nd(rng) * std::ldexp(1.0f, static_cast<int>(i % 20) - 8);
   x[0] = 65504.0f, x[1] = -0.0f, x[2] = 1e-6f /* subnormal half */, x[3] = 70000.0f /* -> inf */;
   auto h = quantize(GgmlType::F16, x.data(), 4096);
   auto b = quantize(GgmlType::BF16, x.data(), 4096);

@@ -289,7 +289,7 @@ TEST(HfModels, RandomMultiHeadGpt2FromSafetensorsAndGguf) {
   // The same model through GGUF (llama.cpp's gpt2 layout).
   const std::string gguf = (dir / "gpt2.gguf").string();
   write_gpt2_gguf(m, gguf);
-  const Model g(detail::load_gguf_gpt2(gguf, {}));
+  const Model g = Model::load(gguf);
   EXPECT_EQ(g.config().family, ArchFamily::Gpt2);
   const Trace tg = g.run(ids, ro);
   EXPECT_LE(max_abs_diff(tg.logits, t.logits), 1e-6f);
@@ -301,7 +301,7 @@ TEST(HfModels, TinyGpt2ThroughGgufWriter) {
   fs::path dir = temp_dir("gpt2gguf");
   const Model m = Model::load(kGpt2);
   write_gpt2_gguf(m, (dir / "tiny.gguf").string());
-  const Model g(detail::load_gguf_gpt2((dir / "tiny.gguf").string(), {}));
+  const Model g = Model::load((dir / "tiny.gguf").string());
   const auto st = SafetensorsFile::open(kGpt2 + "/model.safetensors");
   const Gpt2Ref ref{st, "", 2, 1, 1, 1e-5};
   const std::vector<int32_t> ids = {20, 16, 3, 15, 10, 14};

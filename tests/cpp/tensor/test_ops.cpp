@@ -1,0 +1,127 @@
+// The numerical kernels against closed forms and naive loops written here.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "attnscope/model.h"
+#include "tensor/ops.h"
+
+using namespace attnscope;
+
+namespace {
+std::vector<float> random_vec(size_t n, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+}  // namespace
+
+TEST(Ops, LinearMatchesNaiveLoopsWithBiasAndAccumulate) {
+  for (int64_t M : {1, 3, 64, 130}) {
+    const int64_t K = 37, N = 29;
+    auto x = random_vec(M * K, 1), W = random_vec(N * K, 2), b = random_vec(N, 3);
+    std::vector<float> y(M * N, 0.5f), acc(M * N, 0.5f);
+    ops::linear(x.data(), M, K, W.data(), N, b.data(), y.data());
+    ops::linear(x.data(), M, K, W.data(), N, nullptr, acc.data(), true);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        double s = 0;
+        for (int64_t k = 0; k < K; ++k) s += static_cast<double>(x[m * K + k]) * W[n * K + k];
+        EXPECT_NEAR(y[m * N + n], s + b[n], 1e-4);
+        EXPECT_NEAR(acc[m * N + n], s + 0.5, 1e-4);
+      }
+  }
+}
+
+TEST(Ops, StridedBatchedMatmulBroadcastsTheSharedOperand) {
+  // src [2, 3, M, K] read through a transposed layout, wei [2, 1, K, N] broadcast over dim 1.
+  const int64_t B = 2, G = 3, M = 4, K = 5, N = 6;
+  auto s = random_vec(B * G * M * K, 4), w = random_vec(B * K * N, 5);
+  // src stored as [B, M, G, K]
+  std::vector<float> out(B * G * M * N);
+  ops::matmul({{B, G, M, K}, {M * G * K, K, G * K, 1}}, s.data(), {{B, 1, K, N}, {K * N, 1, N, 1}}, w.data(),
+              {{B, G, M, N}, {}}, out.data());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          double acc = 0;
+          for (int64_t k = 0; k < K; ++k) acc += s[((b * M + m) * G + g) * K + k] * w[(b * K + k) * N + n];
+          EXPECT_NEAR(out[((b * G + g) * M + m) * N + n], acc, 1e-5);
+        }
+}
+
+TEST(Ops, SoftmaxRowsSumToOneAndIgnoreMaskedEntries) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  std::vector<float> x = {0.0f, std::log(3.0f), ninf, 1000.0f, 1000.0f, ninf, ninf, ninf, ninf};
+  ops::softmax_rows(x.data(), 3, 3);
+  EXPECT_NEAR(x[0], 0.25f, 1e-7);
+  EXPECT_NEAR(x[1], 0.75f, 1e-7);
+  EXPECT_EQ(x[2], 0.0f);
+  EXPECT_NEAR(x[3], 0.5f, 1e-7);  // no overflow for large logits
+  EXPECT_EQ(x[5], 0.0f);
+  EXPECT_EQ(x[6], 0.0f);  // a fully masked row is zeros, not NaN
+}
+
+TEST(Ops, RmsNormAndLayerNormClosedForms) {
+  std::vector<float> x = {3.0f, 4.0f}, w = {1.0f, 2.0f}, y(2);
+  ops::rmsnorm(x.data(), w.data(), y.data(), 1, 2, 0.0f);  // rms = sqrt(12.5)
+  EXPECT_NEAR(y[0], 3.0 / std::sqrt(12.5), 1e-6);
+  EXPECT_NEAR(y[1], 8.0 / std::sqrt(12.5), 1e-6);
+  std::vector<float> b = {0.5f, -0.5f};
+  ops::layernorm(x.data(), w.data(), b.data(), y.data(), 1, 2, 0.0f);  // mean 3.5, var 0.25
+  EXPECT_NEAR(y[0], -1.0 + 0.5, 1e-6);
+  EXPECT_NEAR(y[1], 2.0 - 0.5, 1e-6);
+}
+
+TEST(Ops, RopeRotatesTheRightPairsByTheRightAngles) {
+  // One head of 4 dims, rope over all 4, base 100: frequencies 1 and 1/10.
+  const int32_t pos = 3;
+  std::vector<float> a = {1, 0, 1, 0}, n = {1, 1, 0, 0};
+  ops::rope(a.data(), 1, 1, 4, &pos, 4, 100.0f, false, nullptr);
+  EXPECT_NEAR(a[0], std::cos(3.0), 1e-6);
+  EXPECT_NEAR(a[1], std::sin(3.0), 1e-6);
+  EXPECT_NEAR(a[2], std::cos(0.3), 1e-6);
+  EXPECT_NEAR(a[3], std::sin(0.3), 1e-6);
+  // NeoX pairs (0, 2) and (1, 3).
+  ops::rope(n.data(), 1, 1, 4, &pos, 4, 100.0f, true, nullptr);
+  EXPECT_NEAR(n[0], std::cos(3.0), 1e-6);
+  EXPECT_NEAR(n[2], std::sin(3.0), 1e-6);
+  EXPECT_NEAR(n[1], std::cos(0.3), 1e-6);
+  EXPECT_NEAR(n[3], std::sin(0.3), 1e-6);
+  // Frequency factors divide the angle; rope_dim < head_dim leaves the tail alone.
+  std::vector<float> f = {1, 0, 1, 0, 7, 8};
+  const float factors[] = {2.0f};
+  ops::rope(f.data(), 1, 1, 6, &pos, 2, 100.0f, false, factors);
+  EXPECT_NEAR(f[0], std::cos(1.5), 1e-6);
+  EXPECT_NEAR(f[1], std::sin(1.5), 1e-6);
+  EXPECT_EQ(f[2], 1.0f);
+  EXPECT_EQ(f[5], 8.0f);
+}
+
+TEST(Ops, Activations) {
+  std::vector<float> g = {0.0f, 2.0f}, u = {5.0f, 3.0f}, o(2);
+  ops::silu_mul(g.data(), u.data(), o.data(), 2);
+  EXPECT_NEAR(o[0], 0.0f, 1e-7);
+  EXPECT_NEAR(o[1], 2.0 / (1.0 + std::exp(-2.0)) * 3.0, 1e-5);
+  std::vector<float> x = {1.0f};
+  ops::gelu_tanh(x.data(), 1);
+  EXPECT_NEAR(x[0], 0.5 * (1 + std::tanh(std::sqrt(2 / M_PI) * (1 + 0.044715))), 1e-6);
+}
+
+TEST(Ops, ThreadCountChangesNothingButSpeed) {
+  const int64_t M = 64, K = 512, N = 256;
+  auto x = random_vec(M * K, 6), W = random_vec(N * K, 7);
+  std::vector<float> a(M * N), b(M * N);
+  set_num_threads(1);
+  ops::linear(x.data(), M, K, W.data(), N, nullptr, a.data());
+  set_num_threads(2);
+  ops::linear(x.data(), M, K, W.data(), N, nullptr, b.data());
+  set_num_threads(0);
+  for (int64_t i = 0; i < M * N; ++i) EXPECT_NEAR(a[i], b[i], 1e-4);
+}
