@@ -54,8 +54,9 @@ Edit compose(std::vector<Edit> edits);
 Edit custom(InterventionFn fn, std::string description = "custom");
 
 // Binds an edit to a hook name, alias (e.g. "model.model.layers.8.self_attn") or glob.
-// The target is canonicalised here (aliases resolved); an unknown name that is not a glob is an
-// InvalidArgument at once, and validate() checks targets against a model.
+// The target is canonicalised here (aliases resolved); a name that is neither a hook name, an
+// alias nor a glob is a NotFound error at once. Model::run (and validate()) reject targets that
+// match no hook point of the model, e.g. a layer it does not have.
 Intervention on(const std::string& target, Edit edit);
 
 // Checks every intervention's target against the model's hook points: NotFound (naming the

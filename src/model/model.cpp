@@ -144,6 +144,7 @@ std::vector<int32_t> Model::encode(std::string_view text, bool add_bos) const {
 std::vector<std::string> Model::hook_names() const { return detail::model_hook_names(impl_->config); }
 
 Trace Model::run(std::string_view text, const RunOptions& options) const {
+  if (text.empty()) fail(ErrorKind::InvalidArgument, "empty prompt: there is no text to run");
   return run(encode(text, options.add_bos), options);
 }
 

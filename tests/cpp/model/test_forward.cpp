@@ -233,6 +233,7 @@ TEST(Forward, BadInputGivesClearErrors) {
     return ErrorKind::Network;  // "no error" marker
   };
   EXPECT_EQ(kind_of([&] { model.run(std::vector<int32_t>{}); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { model.run(std::string_view("")); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of([&] { model.run(std::vector<int32_t>{1, 512}); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of([&] { model.run(std::vector<int32_t>{1, -3}); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of([&] { model.run(std::vector<int32_t>(2049, 1)); }), ErrorKind::InvalidArgument);

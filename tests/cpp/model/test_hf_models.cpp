@@ -363,3 +363,35 @@ TEST(HfModels, ClearErrors) {
   }
   fs::remove_all(dir);
 }
+
+// The two RoPE conventions agree: stories260K re-labelled as Qwen2 (rotate-half rows kept,
+// RopeLayout::NeoX, zero q/k/v biases) gives the logits of the Llama load (rows permuted to
+// interleaved pairs).
+TEST(HfModels, Qwen2NeoXLayoutMatchesPermutedLlama) {
+  fs::path dir = temp_dir("qwen2");
+  const auto src = SafetensorsFile::open(kHf + "/model.safetensors");
+  SafetensorsWriter w;
+  for (const auto& t : src.tensors()) w.add_f32(t.name, src.load_tensor(t.name));
+  for (int l = 0; l < 5; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
+    w.add_f32(p + "q_proj.bias", Tensor(Shape{64}));
+    w.add_f32(p + "k_proj.bias", Tensor(Shape{32}));
+    w.add_f32(p + "v_proj.bias", Tensor(Shape{32}));
+  }
+  w.write((dir / "model.safetensors").string());
+  std::ifstream in(kHf + "/config.json");
+  std::string cfg((std::istreambuf_iterator<char>(in)), {});
+  cfg.replace(cfg.find("LlamaForCausalLM"), 16, "Qwen2ForCausalLM");
+  std::ofstream(dir / "config.json") << cfg;
+
+  const Model llama = Model::load(kHf), qwen = Model::load(dir.string());
+  EXPECT_EQ(qwen.config().rope_layout, RopeLayout::NeoX);
+  EXPECT_TRUE(qwen.config().qkv_bias);
+  const std::vector<int32_t> ids = {1, 403, 407, 261, 378, 285, 261, 291, 380, 400, 266, 322, 295};
+  RunOptions ro;
+  ro.capture = {"blocks.*.attn.hook_pattern"};
+  const Trace a = llama.run(ids, ro), b = qwen.run(ids, ro);
+  EXPECT_LE(max_abs_diff(a.logits, b.logits), 1e-4f);
+  EXPECT_LE(max_abs_diff(a.at("blocks.4.attn.hook_pattern"), b.at("blocks.4.attn.hook_pattern")), 1e-5f);
+  fs::remove_all(dir);
+}

@@ -8,6 +8,7 @@
 
 #include "attnscope/model.h"
 #include "tensor/ops.h"
+#include "tensor/parallel.h"
 
 using namespace attnscope;
 
@@ -124,4 +125,26 @@ TEST(Ops, ThreadCountChangesNothingButSpeed) {
   ops::linear(x.data(), M, K, W.data(), N, nullptr, b.data());
   set_num_threads(0);
   for (int64_t i = 0; i < M * N; ++i) EXPECT_NEAR(a[i], b[i], 1e-4);
+}
+
+TEST(Ops, ParallelForCoversEveryIndexOnce) {
+  set_num_threads(2);
+  for (int64_t n : {0, 1, 7, 100000}) {
+    std::vector<int> seen(static_cast<size_t>(n), 0);
+    ops::parallel_for(n, 10, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) ++seen[i];
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(seen[i], 1) << n << " " << i;
+  }
+  set_num_threads(0);
+}
+
+TEST(Ops, CausalMaskFollowsAbsolutePositions) {
+  // Two queries at positions 2 and 3 (two tokens already cached) over four keys.
+  std::vector<float> s(8, 2.0f);
+  ops::scale_causal_mask(s.data(), 1, 2, 4, 2, 0.5f);
+  EXPECT_EQ(s[0], 1.0f);
+  EXPECT_EQ(s[2], 1.0f);
+  EXPECT_TRUE(std::isinf(s[3]) && s[3] < 0);
+  EXPECT_EQ(s[7], 1.0f);
 }
