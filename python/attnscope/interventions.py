@@ -17,6 +17,13 @@ Head-level edits return a ready ``{hook: edit}`` dict to pass (or merge into) ``
 grouped-query attention), ``set_head_pattern(layer, head, pattern)``,
 ``set_head_pattern_uniform(layer, head)``, ``patch_heads(layer, heads, source_trace)``,
 ``patch_hook(name, source_trace)``.
+
+The head-ablation sweep ablates every head in turn and reports how one target token's logit and
+probability change (the C++ ``head_ablation_sweep``, also ``attnscope ablate --sweep``)::
+
+    sweep = iv.head_ablation_sweep(model, "abcdabc", target="d")
+    sweep.delta_logit          # numpy [swept layers, heads]
+    sweep.ranked()[:3]         # [(layer, head, delta_logit), ...], largest drop first
 """
 
 from __future__ import annotations
@@ -186,6 +193,85 @@ def patch_hook(target: str, source) -> Dict[str, Intervention]:
     return _Bound(core.iv_patch_hook(target, _core_trace(source))).as_dict()
 
 
+class HeadAblationSweep:
+    """What ``head_ablation_sweep`` found. Tables are numpy float32 arrays [len(layers), n_heads]
+    whose row i is layer ``layers[i]`` (all layers unless the sweep was restricted)."""
+
+    def __init__(self, result):
+        self._result = result
+        self.layers: List[int] = list(result.layers)
+        self.n_layers, self.n_heads = result.n_layer, result.n_head
+        self.target, self.target_str = result.target, result.target_str
+        self.position = result.position
+        self.kind = result.kind  # "zero" or "mean"
+        self.clean_logit, self.clean_prob = result.clean_logit, result.clean_prob
+        self.logit, self.prob = result.logit, result.prob  # of the target with the head ablated
+        self.delta_logit, self.delta_prob = result.delta_logit, result.delta_prob  # ablated - clean
+        self.forward_passes, self.seconds = result.forward_passes, result.seconds
+
+    def at(self, layer: int, head: int) -> Dict[str, float]:
+        """One head's numbers: logit, prob, delta_logit, delta_prob."""
+        e = self._result.at(int(layer), int(head))
+        return {"logit": e.logit, "prob": e.prob, "delta_logit": e.delta_logit, "delta_prob": e.delta_prob}
+
+    def ranked(self) -> List[tuple]:
+        """(layer, head, delta_logit) for every swept head, largest drop of the logit first."""
+        return [(e.layer, e.head, e.delta_logit) for e in self._result.ranked()]
+
+    def to_json(self) -> str:
+        """The same JSON as ``attnscope ablate --sweep --json``."""
+        return self._result.to_json()
+
+    def to_csv(self) -> str:
+        """layer,head,logit,prob,delta_logit,delta_prob, one row per head."""
+        return self._result.to_csv()
+
+    def __repr__(self):
+        top = ", ".join(f"L{l}H{h} {d:+.3f}" for l, h, d in self.ranked()[:3])
+        return (f"<HeadAblationSweep {self.kind} target={self.target_str or self.target!r} "
+                f"position={self.position} clean_logit={self.clean_logit:.4f} top: {top}>")
+
+
+def _core_model(model):
+    from .model import InterpretableModel
+
+    if isinstance(model, InterpretableModel):
+        return model._core
+    if isinstance(model, core.Model):
+        return model
+    raise TypeError("expected an InterpretableModel (or attnscope._core.Model)")
+
+
+def head_ablation_sweep(model, prompt, target, position: int = -1, mean: bool = False,
+                        layers: Optional[Iterable[int]] = None, add_bos: bool = True,
+                        max_batch: int = 0, reuse_prefix: bool = True) -> HeadAblationSweep:
+    """Ablates each query head in turn (zero, or ``mean=True``: its mean output over the prompt)
+    on ``blocks.L.attn.hook_z`` and measures the change of ``target``'s logit and probability at
+    ``position`` (default: the last).
+
+    ``prompt`` is text (encoded with BOS unless ``add_bos=False``) or a list of token ids used as
+    is. ``target`` is a token id or text (its first token, encoded without BOS, as
+    ``attnscope ablate --target`` does). ``layers`` restricts the sweep. Runs without the Python
+    interpreter lock."""
+    m = _core_model(model)
+    if isinstance(prompt, str):
+        ids = list(m.encode(prompt, bool(add_bos)))
+    else:
+        ids = [int(i) for i in np.asarray(prompt).reshape(-1)]
+    if isinstance(target, str):
+        enc = list(m.encode(target, False))
+        if not enc:
+            raise ValueError(f"target {target!r} encodes to no token")
+        target_id = enc[0]
+    elif isinstance(target, (int, np.integer)):
+        target_id = int(target)
+    else:
+        raise TypeError(f"target must be a token id or text, not {type(target).__name__}")
+    lay = [] if layers is None else _heads(layers)
+    return HeadAblationSweep(core.head_ablation_sweep(m, ids, target_id, int(position), bool(mean), lay,
+                                                      bool(reuse_prefix), int(max_batch)))
+
+
 def _core_trace(trace):
     from .model import Trace
 
@@ -199,5 +285,5 @@ def _core_trace(trace):
 __all__ = [
     "Intervention", "zero_out", "scale", "add_vector", "clamp", "noise", "replace_with", "custom",
     "compose", "ablate_heads", "zero_ablate_heads", "mean_ablate_heads", "set_head_pattern",
-    "set_head_pattern_uniform", "patch_heads", "patch_hook",
+    "set_head_pattern_uniform", "patch_heads", "patch_hook", "head_ablation_sweep", "HeadAblationSweep",
 ]
