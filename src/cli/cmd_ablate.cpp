@@ -258,7 +258,7 @@ int run_ablate(const Common& common, const AblateArgs& a) {
 }
 
 const CommandRegistrar reg{
-    {"ablate", "Run a prompt with interventions (or sweep head ablations) and compare predictions",
+    {"ablate", "run a prompt with interventions (or sweep head ablations) and compare predictions",
      [](CLI::App& sub, Common& common) -> std::function<int()> {
        auto a = std::make_shared<AblateArgs>();
        add_common_options(sub, common);

@@ -51,7 +51,7 @@ int run_generate(const Common& common, const GenerateArgs& a) {
   return 0;
 }
 
-const CommandRegistrar reg{{"generate", "Greedy text generation (from BOS when no prompt is given)",
+const CommandRegistrar reg{{"generate", "greedy text generation (from BOS when no prompt is given)",
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<GenerateArgs>();
                               add_common_options(sub, common);

@@ -125,7 +125,7 @@ int run_info(const Common& common, const InfoArgs& a) {
   return 0;
 }
 
-const CommandRegistrar reg{{"info", "Show a model's architecture, tokenizer and file contents",
+const CommandRegistrar reg{{"info", "show a model's architecture, tokenizer and file contents",
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<InfoArgs>();
                               add_common_options(sub, common);

@@ -1,8 +1,11 @@
 // `attnscope tokens`: how a model's tokenizer splits a text (ids and per-token strings), or what
 // a list of ids decodes to (--ids).
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "attnscope/error.h"
+#include "attnscope/gguf.h"
 #include "attnscope/model.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
@@ -16,9 +19,33 @@ struct TokensArgs {
   bool no_bos = false;
 };
 
+// -m may name a tokenizer alone (tokenizer.json, encoder.json, tokenizer.model, a directory of
+// tokenizer files, a vocab-only GGUF): those load without a model. Anything else is a model.
+bool is_tokenizer_only_gguf(const std::string& path) {
+  if (path.size() < 5 || path.compare(path.size() - 5, 5, ".gguf") != 0) return false;
+  if (!std::filesystem::is_regular_file(path)) return false;
+  return GgufFile::open(path).tensors().empty();
+}
+
+bool names_tokenizer(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty() || !fs::exists(path)) return false;
+  if (fs::is_directory(path)) return !fs::exists(fs::path(path) / "config.json");
+  const std::string name = fs::path(path).filename().string();
+  const std::string ext = fs::path(path).extension().string();
+  return ext == ".json" || ext == ".model" || ext == ".bpe" || name == "merges.txt" ||
+         is_tokenizer_only_gguf(path);
+}
+
 int run_tokens(const Common& common, const TokensArgs& a) {
-  Model model = load_model(common);
-  const Tokenizer& tok = model.tokenizer();
+  std::unique_ptr<Tokenizer> own;
+  std::optional<Model> model;
+  if (common.tokenizer.empty() && names_tokenizer(common.model)) {
+    own = Tokenizer::from_path(common.model);
+  } else {
+    model.emplace(load_model(common));
+  }
+  const Tokenizer& tok = own ? *own : model->tokenizer();
   std::vector<int32_t> ids;
   if (!a.ids.empty()) {
     ids = parse_id_list(a.ids);
@@ -27,7 +54,7 @@ int run_tokens(const Common& common, const TokensArgs& a) {
         fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                                              std::to_string(tok.vocab_size()) + ")");
   } else {
-    ids = model.encode(a.text, !a.no_bos);
+    ids = own ? own->encode(a.text, !a.no_bos && own->add_bos_default()) : model->encode(a.text, !a.no_bos);
   }
   const auto strs = tok.to_str_tokens(ids);
   const std::string text = tok.decode(ids);
@@ -50,7 +77,7 @@ int run_tokens(const Common& common, const TokensArgs& a) {
   return 0;
 }
 
-const CommandRegistrar reg{{"tokens", "Split a text into tokens (ids and strings), or decode --ids",
+const CommandRegistrar reg{{"tokens", "split a text into tokens (ids and strings) with a model's or a tokenizer file's vocabulary, or decode --ids",
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<TokensArgs>();
                               add_common_options(sub, common);

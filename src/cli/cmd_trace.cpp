@@ -62,7 +62,7 @@ int run_trace(const Common& common, const TraceArgs& a) {
   return 0;
 }
 
-const CommandRegistrar reg{{"trace", "Run prompts and save attention patterns (or any hooks) to .npz",
+const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (or any hooks) to .npz",
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<TraceArgs>();
                               add_common_options(sub, common);

@@ -10,7 +10,8 @@ namespace attnscope::cli {
 
 // Options every command shares.
 struct Common {
-  std::string model;  // -m; empty means the built-in toy model
+  std::string model;      // -m; empty means the built-in toy model
+  std::string tokenizer;  // --tokenizer: another tokenizer source for checkpoints without one
   int threads = 0;    // -t
   bool json = false;  // --json
 };

@@ -14,9 +14,12 @@ std::vector<CommandSpec>& registry() {
 }
 
 void add_common_options(CLI::App& sub, Common& common, bool with_model) {
-  if (with_model)
+  if (with_model) {
     sub.add_option("-m,--model", common.model,
                    "GGUF file, checkpoint directory, hub name or attnscope:toy (default: attnscope:toy)");
+    sub.add_option("--tokenizer", common.tokenizer,
+                   "tokenizer to use instead of the model's (tokenizer.json, a directory, a GGUF, ...)");
+  }
   sub.add_option("-t,--threads", common.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub.add_flag("--json", common.json, "machine-readable JSON output");
 }

@@ -10,6 +10,7 @@ namespace attnscope::cli {
 Model load_model(const Common& common) {
   LoadOptions opt;
   opt.threads = common.threads;
+  opt.tokenizer = common.tokenizer;
   return Model::load(model_or_default(common), opt);
 }
 

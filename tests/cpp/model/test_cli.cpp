@@ -61,6 +61,28 @@ TEST(Cli, TokensGivesIdsAndStrings) {
   EXPECT_EQ(d["text"], "Once upon");
 }
 
+// -m may name a tokenizer file alone; the ids are the llama.cpp test vectors' for these strings
+// ("Hello world" in ggml-vocab-llama-bpe.gguf.out and ggml-vocab-gpt-2.gguf.out).
+TEST(Cli, TokensReadsTokenizerFilesWithoutAModel) {
+  const std::string m = ATTNSCOPE_MODELS_DIR;
+  auto llama3 = run_json("tokens -m " + m + "/tokenizers/llama3/tokenizer.json \"Hello world\"");
+  EXPECT_EQ(llama3["ids"], nlohmann::json({128000, 9906, 1917}));
+  auto gpt2 = run_json("tokens -m " + m + "/llama.cpp-vocab/ggml-vocab-gpt-2.gguf \"Hello world\"");
+  EXPECT_EQ(gpt2["ids"], nlohmann::json({15496, 995}));
+  auto bpe = run_json("tokens -m " + m + "/tokenizers/gpt2 \"Hello world\"");
+  EXPECT_EQ(bpe["ids"], gpt2["ids"]);
+}
+
+// A checkpoint without tokenizer files takes one from elsewhere with --tokenizer.
+TEST(Cli, TokenizerOptionLendsATokenizerToACheckpoint) {
+  const std::string m = ATTNSCOPE_MODELS_DIR;
+  Result without = run("generate -m " + m + "/safetensors/stories260K-hf -n 4");
+  EXPECT_NE(without.code, 0);
+  auto j = run_json("generate -m " + m + "/safetensors/stories260K-hf --tokenizer " + kStories + " -n 64 -t 1");
+  const std::string text = j["text"];
+  EXPECT_NE(text.find("Once upon a time, there was a little girl named Lily."), std::string::npos) << text;
+}
+
 TEST(Cli, GenerateFromBosTellsTheStory) {
   auto j = run_json("generate -m " + kStories + " -n 64 -t 1");
   const std::string text = j["text"];
