@@ -14,8 +14,12 @@ packages=(
   python3 python3-dev pybind11-dev python3-pybind11 python3-numpy python3-matplotlib
   python3-plotly python3-pytest python3-ipython python3-setuptools python3-pip
   python3-nbformat python3-nbclient python3-ipykernel
-  nodejs npm chromium
+  chromium
 )
+# Node.js: Debian's nodejs + npm on a fresh machine; a Node.js that is already installed (e.g. a
+# vendor package that bundles npm and conflicts with Debian's npm package) is used as it is.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,8 +32,13 @@ if ((${#missing[@]})); then
 fi
 
 # Browser tests drive Debian's chromium through playwright-core (npm; it never downloads a browser).
-if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
-  (cd tests/browser && npm ci --no-audit --no-fund)
+if [ -f tests/browser/package-lock.json ]; then
+  (
+    cd tests/browser
+    want=$(node -p "require('./package-lock.json').packages['node_modules/playwright-core'].version")
+    have=$(node -p "require('./node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+    [ "$want" = "$have" ] || npm ci --no-audit --no-fund
+  )
 fi
 
 [ "${1:-}" = "--deps" ] && exit 0

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "attnscope/error.h"
+#include "model/attention.h"
 #include "model/hooks.h"
 #include "model/kv_cache.h"
 #include "tensor/ops.h"
@@ -33,27 +34,16 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
                                          " tokens; position " + std::to_string(Tk - 1) + " asked for");
 
   // Token and position embeddings, hooked separately, summed into the residual stream.
-  Tensor tok({B, T, D}), pos({B, T, D});
-  for (int64_t b = 0; b < B; ++b) {
-    if (static_cast<int64_t>(ids[b].size()) != T)
-      fail(ErrorKind::InvalidArgument, "batch rows differ in length (" + std::to_string(ids[b].size()) + " vs " +
-                                           std::to_string(T) + ")");
-    for (int64_t t = 0; t < T; ++t) {
-      const int32_t id = ids[b][t];
-      if (id < 0 || id >= c.n_vocab)
-        fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " at position " + std::to_string(t) +
-                                             " is outside the vocabulary [0, " + std::to_string(c.n_vocab) + ")");
-      std::memcpy(tok.data() + (b * T + t) * D, wte.data() + id * D, sizeof(float) * D);
+  Tensor tok = embed_tokens(ids, wte);
+  Tensor pos({B, T, D});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
       std::memcpy(pos.data() + (b * T + t) * D, wpe.data() + (n_past + t) * D, sizeof(float) * D);
-    }
-  }
   hooks.at("hook_embed", -1, tok, out);
   hooks.at("hook_pos_embed", -1, pos, out);
   Tensor x = tok.clone();
   ops::add(x.data(), pos.data(), N * D);
 
-  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-  const float ninf = -std::numeric_limits<float>::infinity();
   for (int l = 0; l < c.n_layer; ++l) {
     const std::string P = "blocks." + std::to_string(l) + ".";
     const std::string W = "blk." + std::to_string(l) + ".";
@@ -78,59 +68,7 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
     hooks.at(P + "attn.hook_k", l, k, out, true);
     hooks.at(P + "attn.hook_v", l, v, out, true);
 
-    const float* kd = k.data();
-    const float* vd = v.data();
-    int64_t kv_batch_stride = T * H * Dh;
-    if (in.cache) {
-      Tensor& ck = in.cache->k[static_cast<size_t>(l)];
-      Tensor& cv = in.cache->v[static_cast<size_t>(l)];
-      const int64_t cap = in.cache->capacity;
-      for (int64_t b = 0; b < B; ++b) {
-        std::memcpy(ck.data() + (b * cap + n_past) * H * Dh, k.data() + b * T * H * Dh, sizeof(float) * T * H * Dh);
-        std::memcpy(cv.data() + (b * cap + n_past) * H * Dh, v.data() + b * T * H * Dh, sizeof(float) * T * H * Dh);
-      }
-      kd = ck.data();
-      vd = cv.data();
-      kv_batch_stride = cap * H * Dh;
-    }
-
-    // scores[b, h, i, j] = q[b, i, h] . k[b, j, h]
-    Tensor scores({B, H, T, Tk});
-    ops::matmul({{B, H, T, Dh}, {T * H * Dh, Dh, H * Dh, 1}}, q.data(), {{B, H, Dh, Tk}, {kv_batch_stride, Dh, 1, H * Dh}},
-                kd, {{B, H, T, Tk}, {}}, scores.data());
-    float* s = scores.data();
-    for (int64_t bh = 0; bh < B * H; ++bh)
-      for (int64_t i = 0; i < T; ++i) {
-        float* row = s + (bh * T + i) * Tk;
-        const int64_t last = n_past + i;
-        for (int64_t j = 0; j <= last; ++j) row[j] *= scale;
-        for (int64_t j = last + 1; j < Tk; ++j) row[j] = ninf;
-      }
-    hooks.at(P + "attn.hook_attn_scores", l, scores, out);
-    ops::softmax_rows(s, B * H * T, Tk);
-    Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
-    hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
-
-    Tensor z({B, T, H, Dh});
-    ops::matmul({{B, H, T, Tk}, {}}, pattern.data(), {{B, H, Tk, Dh}, {kv_batch_stride, Dh, H * Dh, 1}}, vd,
-                {{B, H, T, Dh}, {T * H * Dh, Dh, H * Dh, 1}}, z.data());
-    hooks.at(P + "attn.hook_z", l, z, out, true);
-
-    const Tensor& wo = m.weight(W + "attn_output.weight");  // [D, H*Dh]
-    Tensor attn_out({B, T, D});
-    if (hooks.active(P + "attn.hook_result")) {
-      Tensor result({B, T, H, D});
-      ops::matmul({{H, N, Dh}, {Dh, H * Dh, 1}}, z.data(), {{H, Dh, D}, {Dh, 1, H * Dh}}, wo.data(),
-                  {{H, N, D}, {D, H * D, 1}}, result.data());
-      hooks.at(P + "attn.hook_result", l, result, out, true);
-      const float* r = result.data();
-      float* a = attn_out.data();
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t hh = 0; hh < H; ++hh) ops::add(a + n * D, r + (n * H + hh) * D, D);
-    } else {
-      ops::linear(z.data(), N, H * Dh, wo.data(), D, nullptr, attn_out.data());
-    }
-    ops::add_bias(attn_out.data(), m.weight(W + "attn_output.bias").data(), N, D);
+    Tensor attn_out = attention(m, l, q, k, v, in.cache, n_past, hooks, out);
     hooks.at(P + "hook_attn_out", l, attn_out, out, true);
     ops::add(x.data(), attn_out.data(), N * D);
     hooks.at(P + "hook_resid_mid", l, x, out);

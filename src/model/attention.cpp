@@ -1,0 +1,96 @@
+#include "model/attention.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "attnscope/error.h"
+#include "tensor/ops.h"
+
+namespace attnscope::detail {
+
+Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& table) {
+  const int64_t B = static_cast<int64_t>(ids.size());
+  if (B == 0 || ids[0].empty()) fail(ErrorKind::InvalidArgument, "forward pass over an empty batch");
+  const int64_t T = static_cast<int64_t>(ids[0].size());
+  const int64_t V = table.dim(0), D = table.dim(1);
+  Tensor x({B, T, D});
+  for (int64_t b = 0; b < B; ++b) {
+    if (static_cast<int64_t>(ids[b].size()) != T)
+      fail(ErrorKind::InvalidArgument, "batch rows differ in length (" + std::to_string(ids[b].size()) + " vs " +
+                                           std::to_string(T) + ")");
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t id = ids[b][t];
+      if (id < 0 || id >= V)
+        fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " at position " + std::to_string(t) +
+                                             " is outside the vocabulary [0, " + std::to_string(V) + ")");
+      std::memcpy(x.data() + (b * T + t) * D, table.data() + id * D, sizeof(float) * D);
+    }
+  }
+  return x;
+}
+
+Tensor attention(const Model::Impl& m, int l, const Tensor& q, const Tensor& k, const Tensor& v,
+                 KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out) {
+  const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), Dh = q.dim(3), Hkv = k.dim(2);
+  const int64_t G = H / Hkv, N = B * T, Tk = n_past + T;
+  const int64_t D = m.config.n_embd;
+  const std::string P = "blocks." + std::to_string(l) + ".";
+  const std::string W = "blk." + std::to_string(l) + ".";
+  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+
+  // Keys/values attended to: this call's, or the cache's (which now gets this call's appended).
+  const float* kd = k.data();
+  const float* vd = v.data();
+  int64_t kv_batch_stride = T * Hkv * Dh;
+  if (cache) {
+    Tensor& ck = cache->k[static_cast<size_t>(l)];
+    Tensor& cv = cache->v[static_cast<size_t>(l)];
+    const int64_t cap = cache->capacity;
+    const size_t bytes = sizeof(float) * static_cast<size_t>(T * Hkv * Dh);
+    for (int64_t b = 0; b < B; ++b) {
+      std::memcpy(ck.data() + (b * cap + n_past) * Hkv * Dh, k.data() + b * T * Hkv * Dh, bytes);
+      std::memcpy(cv.data() + (b * cap + n_past) * Hkv * Dh, v.data() + b * T * Hkv * Dh, bytes);
+    }
+    kd = ck.data();
+    vd = cv.data();
+    kv_batch_stride = cap * Hkv * Dh;
+  }
+
+  // scores[b, h, i, j] = q[b, i, h] . k[b, j, h / G], seen as [B, Hkv, G, T, Dh] x [B, Hkv, 1, Dh, Tk]
+  // so that grouped heads share their kv head without copies.
+  Tensor scores({B, H, T, Tk});
+  ops::matmul({{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, q.data(),
+              {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd, {{B, Hkv, G, T, Tk}, {}},
+              scores.data());
+  ops::scale_causal_mask(scores.data(), B * H, T, Tk, n_past, scale);
+  hooks.at(P + "attn.hook_attn_scores", l, scores, out);
+  ops::softmax_rows(scores.data(), B * H * T, Tk);
+  Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
+  hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
+
+  // z[b, i, h] = sum_j pattern[b, h, i, j] v[b, j, h / G]
+  Tensor z({B, T, H, Dh});
+  ops::matmul({{B, Hkv, G, T, Tk}, {}}, pattern.data(), {{B, Hkv, 1, Tk, Dh}, {kv_batch_stride, Dh, 1, Hkv * Dh, 1}},
+              vd, {{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, z.data());
+  hooks.at(P + "attn.hook_z", l, z, out, true);
+
+  const Tensor& wo = m.weight(W + "attn_output.weight");  // [D, H*Dh]
+  Tensor attn_out({B, T, D});
+  if (hooks.active(P + "attn.hook_result")) {
+    // Each head's contribution: result[n, h] = z[n, h] . Wo[:, h*Dh:(h+1)*Dh]^T, then summed.
+    Tensor result({B, T, H, D});
+    ops::matmul({{H, N, Dh}, {Dh, H * Dh, 1}}, z.data(), {{H, Dh, D}, {Dh, 1, H * Dh}}, wo.data(),
+                {{H, N, D}, {D, H * D, 1}}, result.data());
+    hooks.at(P + "attn.hook_result", l, result, out, true);
+    const float* r = result.data();
+    float* a = attn_out.data();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t hh = 0; hh < H; ++hh) ops::add(a + n * D, r + (n * H + hh) * D, D);
+  } else {
+    ops::linear(z.data(), N, H * Dh, wo.data(), D, nullptr, attn_out.data());
+  }
+  if (const Tensor* bo = m.find_weight(W + "attn_output.bias")) ops::add_bias(attn_out.data(), bo->data(), N, D);
+  return attn_out;
+}
+
+}  // namespace attnscope::detail

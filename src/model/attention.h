@@ -1,0 +1,28 @@
+// The parts of a forward pass every architecture shares: token lookup and explicit causal
+// self-attention whose softmax buffer is the one hooked, captured and multiplied with V.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "attnscope/tensor.h"
+#include "attnscope/trace.h"
+#include "model/hooks.h"
+#include "model/kv_cache.h"
+#include "model/model_impl.h"
+
+namespace attnscope::detail {
+
+// Rows of `table` [V, D] for each id into a new [B, T, D] tensor; InvalidArgument for rows of
+// unequal length or an id outside [0, V).
+Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& table);
+
+// One layer's attention after q [B, T, H, Dh] and k, v [B, T, Hkv, Dh] were projected (and
+// rotated) and hooked: appends k, v to `cache` (when given) at n_past, computes scaled causal
+// scores (hook_attn_scores), softmax (hook_pattern), z = pattern · V (hook_z), the output
+// projection blk.L.attn_output (per-head hook_result only when that hook is active) and its bias
+// if present. Grouped heads share their kv head without copies. Returns [B, T, D].
+Tensor attention(const Model::Impl& m, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
+                 KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out);
+
+}  // namespace attnscope::detail
