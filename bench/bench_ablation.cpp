@@ -19,85 +19,10 @@
 #include "attnscope/gguf.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
+#include "synthetic_llama.h"
 
 using namespace attnscope;
-
-namespace {
-
-constexpr int kLayers = 16, kEmbd = 2048, kHeads = 32, kKvHeads = 8, kFf = 8192, kVocab = 128256;
-constexpr int kHeadDim = kEmbd / kHeads;
-
-uint64_t mix(uint64_t x) {  // splitmix64
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-GgufWriter::RowFill random_rows(uint64_t seed, int64_t row_len, float scale) {
-  return [=](float* dst, int64_t first_row, int64_t n_rows) {
-    for (int64_t r = 0; r < n_rows; ++r) {
-      uint64_t s = mix(seed * 1000003ull + static_cast<uint64_t>(first_row + r));
-      for (int64_t i = 0; i < row_len; ++i) {
-        s = mix(s);
-        dst[r * row_len + i] = (static_cast<float>(s >> 40) / static_cast<float>(1ull << 24) * 2.0f - 1.0f) * scale;
-      }
-    }
-  };
-}
-
-GgufWriter::RowFill constant_rows(int64_t row_len, float value) {
-  return [=](float* dst, int64_t, int64_t n_rows) { std::fill(dst, dst + n_rows * row_len, value); };
-}
-
-void write_model(const std::string& path, GgmlType type) {
-  GgufWriter w;
-  w.set_string("general.architecture", "llama");
-  w.set_string("general.name", "synthetic-llama-3.2-1b-shapes");
-  w.set_u32("llama.block_count", kLayers);
-  w.set_u32("llama.context_length", 131072);
-  w.set_u32("llama.embedding_length", kEmbd);
-  w.set_u32("llama.feed_forward_length", kFf);
-  w.set_u32("llama.attention.head_count", kHeads);
-  w.set_u32("llama.attention.head_count_kv", kKvHeads);
-  w.set_u32("llama.rope.dimension_count", kHeadDim);
-  w.set_f32("llama.rope.freq_base", 500000.0f);
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  uint64_t seed = 1;
-  const float s_embd = 1.0f / std::sqrt(static_cast<float>(kEmbd)), s_ff = 1.0f / std::sqrt(static_cast<float>(kFf));
-  w.add_tensor_generated("token_embd.weight", {kVocab, kEmbd}, type, random_rows(seed++, kEmbd, 0.5f));
-  w.add_tensor_generated("output_norm.weight", {kEmbd}, GgmlType::F32, constant_rows(kEmbd, 1.0f));
-  for (int l = 0; l < kLayers; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    w.add_tensor_generated(b + "attn_norm.weight", {kEmbd}, GgmlType::F32, constant_rows(kEmbd, 1.0f));
-    w.add_tensor_generated(b + "ffn_norm.weight", {kEmbd}, GgmlType::F32, constant_rows(kEmbd, 1.0f));
-    w.add_tensor_generated(b + "attn_q.weight", {kEmbd, kEmbd}, type, random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "attn_k.weight", {kKvHeads * kHeadDim, kEmbd}, type, random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "attn_v.weight", {kKvHeads * kHeadDim, kEmbd}, type, random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "attn_output.weight", {kEmbd, kEmbd}, type, random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "ffn_gate.weight", {kFf, kEmbd}, type, random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "ffn_up.weight", {kFf, kEmbd}, type, random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "ffn_down.weight", {kEmbd, kFf}, type, random_rows(seed++, kFf, s_ff));
-  }
-  w.write(path);
-}
-
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a;
-  std::getline(in, a);
-  return a;
-}
-
-}  // namespace
+using namespace bench;
 
 int main(int argc, char** argv) {
   int threads = 2, tokens = 32, max_batch = 0, naive_layers = 0;
@@ -128,7 +53,7 @@ int main(int argc, char** argv) {
               kLayers, kHeads, f32 ? "F32" : "F16", tokens, threads);
   double t0 = now();
   if (!std::filesystem::exists(path)) {
-    write_model(path, type);
+    write_model(path, type, /*with_rope_freqs=*/false);
     std::printf("wrote %s (%.1f GB) in %.1f s\n", path.c_str(), std::filesystem::file_size(path) / 1e9, now() - t0);
   } else {
     std::printf("reusing %s\n", path.c_str());

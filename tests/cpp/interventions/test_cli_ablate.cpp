@@ -9,34 +9,18 @@
 #include <set>
 #include <string>
 
+#include "cli_runner.h"
+
 namespace {
+
+using test_cli::Result;
+// Every call here is `attnscope ablate ...`.
+Result run(const std::string& args, bool with_stderr = true) { return test_cli::run_cli("ablate " + args, with_stderr); }
+nlohmann::json run_json(const std::string& args) { return test_cli::run_cli_json("ablate " + args); }
 
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 const std::string kPrompt = "\"Once upon a time, there was a little girl named Lily. She\"";
 
-struct Result {
-  int code = -1;
-  std::string out;
-};
-
-Result run(const std::string& args, bool with_stderr = true) {
-  Result r;
-  std::string cmd = std::string(ATTNSCOPE_CLI) + " ablate " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-nlohmann::json run_json(const std::string& args) {
-  Result r = run(args + " --json", false);
-  EXPECT_EQ(r.code, 0) << args << "\n" << r.out;
-  return nlohmann::json::parse(r.out);
-}
 
 }  // namespace
 

@@ -9,33 +9,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_runner.h"
+
 namespace {
 
+using test_cli::Result;
+Result run(const std::string& args, bool with_stderr = true) { return test_cli::run_cli(args, with_stderr); }
+nlohmann::json run_json(const std::string& args) { return test_cli::run_cli_json(args); }
+
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
-
-struct Result {
-  int code = -1;
-  std::string out;  // stdout + stderr
-};
-
-Result run(const std::string& args, bool with_stderr = true) {
-  Result r;
-  std::string cmd = std::string(ATTNSCOPE_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-nlohmann::json run_json(const std::string& args) {
-  Result r = run(args + " --json", false);
-  EXPECT_EQ(r.code, 0) << args << "\n" << r.out;
-  return nlohmann::json::parse(r.out);
-}
 
 }  // namespace
 
