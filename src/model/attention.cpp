@@ -93,4 +93,26 @@ Tensor attention(const Model::Impl& m, int l, const Tensor& q, const Tensor& k, 
   return attn_out;
 }
 
+void output_logits(const Model::Impl& m, const ForwardInput& in, const Tensor& hn, const HookRunner& hooks,
+                   Trace& out) {
+  if (!in.want_logits && !hooks.active("logits")) return;
+  const ModelConfig& c = m.config;
+  const int64_t B = hn.dim(0), T = hn.dim(1), D = hn.dim(2), V = c.n_vocab;
+  const Tensor& head = c.tied_embeddings ? m.weight("token_embd.weight") : m.weight("output.weight");
+  if (in.last_logits_only && !hooks.active("logits")) {
+    // Generation needs only the last position: one row per sequence.
+    Tensor last({B, 1, D});
+    for (int64_t b = 0; b < B; ++b)
+      std::memcpy(last.data() + b * D, hn.data() + (b * T + T - 1) * D, sizeof(float) * D);
+    Tensor logits({B, 1, V});
+    ops::linear(last.data(), B, D, head.data(), V, nullptr, logits.data());
+    out.logits = logits;
+  } else {
+    Tensor logits({B, T, V});
+    ops::linear(hn.data(), B * T, D, head.data(), V, nullptr, logits.data());
+    hooks.intervene("logits", -1, logits);
+    out.logits = logits;
+  }
+}
+
 }  // namespace attnscope::detail

@@ -1,5 +1,6 @@
-// The parts of a forward pass every architecture shares: token lookup and explicit causal
-// self-attention whose softmax buffer is the one hooked, captured and multiplied with V.
+// The parts of a forward pass every architecture shares: token lookup, explicit causal
+// self-attention whose softmax buffer is the one hooked, captured and multiplied with V, and the
+// output head.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,5 +25,11 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& 
 // if present. Grouped heads share their kv head without copies. Returns [B, T, D].
 Tensor attention(const Model::Impl& m, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
                  KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out);
+
+// The output head on the final normalised stream hn [B, T, D] into out.logits: [B, T, V] (the
+// "logits" hook may intervene), or [B, 1, V] for the last position only when generation asks for
+// it and no hook needs the rest. Skipped when nobody wants logits.
+void output_logits(const Model::Impl& m, const ForwardInput& in, const Tensor& hn, const HookRunner& hooks,
+                   Trace& out);
 
 }  // namespace attnscope::detail

@@ -98,23 +98,7 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
                  D, c.norm_eps);
   hooks.at("ln_final.hook_normalized", -1, hn, out, true);
 
-  if (in.want_logits || hooks.active("logits")) {
-    const Tensor* head = c.tied_embeddings ? &wte : &m.weight("output.weight");
-    const int64_t V = c.n_vocab;
-    if (in.last_logits_only && !hooks.active("logits")) {
-      Tensor last({B, 1, D});
-      for (int64_t b = 0; b < B; ++b)
-        std::memcpy(last.data() + b * D, hn.data() + (b * T + T - 1) * D, sizeof(float) * D);
-      Tensor logits({B, 1, V});
-      ops::linear(last.data(), B, D, head->data(), V, nullptr, logits.data());
-      out.logits = logits;
-    } else {
-      Tensor logits({B, T, V});
-      ops::linear(hn.data(), N, D, head->data(), V, nullptr, logits.data());
-      hooks.intervene("logits", -1, logits);
-      out.logits = logits;
-    }
-  }
+  output_logits(m, in, hn, hooks, out);
   if (in.cache) in.cache->n_past = static_cast<int>(Tk);
 }
 
