@@ -29,7 +29,7 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& 
   return x;
 }
 
-Tensor attention(const Model::Impl& m, int l, const Tensor& q, const Tensor& k, const Tensor& v,
+Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
                  KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out) {
   const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), Dh = q.dim(3), Hkv = k.dim(2);
   const int64_t G = H / Hkv, N = B * T, Tk = n_past + T;
@@ -37,6 +37,9 @@ Tensor attention(const Model::Impl& m, int l, const Tensor& q, const Tensor& k, 
   const std::string P = "blocks." + std::to_string(l) + ".";
   const std::string W = "blk." + std::to_string(l) + ".";
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  hooks.at(P + "attn.hook_q", l, q, out, true);
+  hooks.at(P + "attn.hook_k", l, k, out, true);
+  hooks.at(P + "attn.hook_v", l, v, out, true);
 
   // Keys/values attended to: this call's, or the cache's (which now gets this call's appended).
   const float* kd = k.data();
@@ -90,6 +93,7 @@ Tensor attention(const Model::Impl& m, int l, const Tensor& q, const Tensor& k, 
     ops::linear(z.data(), N, H * Dh, wo.data(), D, nullptr, attn_out.data());
   }
   if (const Tensor* bo = m.find_weight(W + "attn_output.bias")) ops::add_bias(attn_out.data(), bo->data(), N, D);
+  hooks.at(P + "hook_attn_out", l, attn_out, out, true);
   return attn_out;
 }
 

@@ -18,12 +18,13 @@ namespace attnscope::detail {
 // unequal length or an id outside [0, V).
 Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& table);
 
-// One layer's attention after q [B, T, H, Dh] and k, v [B, T, Hkv, Dh] were projected (and
-// rotated) and hooked: appends k, v to `cache` (when given) at n_past, computes scaled causal
-// scores (hook_attn_scores), softmax (hook_pattern), z = pattern · V (hook_z), the output
+// One layer's attention from its projected (and rotated) q [B, T, H, Dh] and k, v [B, T, Hkv, Dh]:
+// hooks q, k, v (hook_q|k|v), appends k, v to `cache` (when given) at n_past, computes scaled
+// causal scores (hook_attn_scores), softmax (hook_pattern), z = pattern · V (hook_z), the output
 // projection blk.L.attn_output (per-head hook_result only when that hook is active) and its bias
-// if present. Grouped heads share their kv head without copies. Returns [B, T, D].
-Tensor attention(const Model::Impl& m, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
+// if present, and hooks the result (hook_attn_out). Grouped heads share their kv head without
+// copies. Returns [B, T, D].
+Tensor attention(const Model::Impl& m, int layer, Tensor& q, Tensor& k, Tensor& v,
                  KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out);
 
 // The output head on the final normalised stream hn [B, T, D] into out.logits: [B, T, V] (the

@@ -64,12 +64,8 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
       std::memcpy(k.data() + n * D, qkv.data() + n * 3 * D + D, sizeof(float) * D);
       std::memcpy(v.data() + n * D, qkv.data() + n * 3 * D + 2 * D, sizeof(float) * D);
     }
-    hooks.at(P + "attn.hook_q", l, q, out, true);
-    hooks.at(P + "attn.hook_k", l, k, out, true);
-    hooks.at(P + "attn.hook_v", l, v, out, true);
 
     Tensor attn_out = attention(m, l, q, k, v, in.cache, n_past, hooks, out);
-    hooks.at(P + "hook_attn_out", l, attn_out, out, true);
     ops::add(x.data(), attn_out.data(), N * D);
     hooks.at(P + "hook_resid_mid", l, x, out);
 

@@ -69,12 +69,8 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
               neox, freq_factors);
     ops::rope(k.data(), N, static_cast<int>(Hkv), static_cast<int>(Dh), positions.data(), c.rope_dim, c.rope_base,
               neox, freq_factors);
-    hooks.at(P + "attn.hook_q", l, q, out, true);
-    hooks.at(P + "attn.hook_k", l, k, out, true);
-    hooks.at(P + "attn.hook_v", l, v, out, true);
 
     Tensor attn_out = attention(m, l, q, k, v, in.cache, n_past, hooks, out);
-    hooks.at(P + "hook_attn_out", l, attn_out, out, true);
     ops::add(x.data(), attn_out.data(), N * D);
     hooks.at(P + "hook_resid_mid", l, x, out);
 
