@@ -14,7 +14,8 @@ written for it runs with only the import changed::
 
 from . import interventions
 from .model import InterpretableModel, SavedValue, Trace, HookContext
+from .corpus_scan import scan  # attnscope.distributed.scan (Dask) is imported on demand
 
 __version__ = "0.1.0"
 
-__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "interventions", "__version__"]
+__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "interventions", "scan", "__version__"]

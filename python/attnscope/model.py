@@ -475,11 +475,19 @@ class InterpretableModel:
         arr = np.ascontiguousarray(np.asarray(hidden, dtype=np.float32))
         return core.unembed(self._core, arr, apply_final_norm)
 
-    def generate(self, prompt, max_tokens: int = 64, stop_at_eos: bool = True) -> str:
-        """Greedy continuation of ``prompt``; returns the new text."""
+    def generate(self, prompt, max_tokens: int = 64, stop_at_eos: bool = True, temperature: float = 0.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> str:
+        """Continuation of ``prompt`` (text or token ids); returns the new text.
+
+        Greedy by default. ``temperature`` > 0 samples from softmax(logits / temperature), limited to
+        the ``top_k`` most likely tokens (0: all) and to the nucleus of probability ``top_p``
+        (Holtzman et al. 2020); the same ``seed`` gives the same text. ValueError for a negative
+        temperature, a negative top_k or top_p outside (0, 1].
+        """
         if not isinstance(prompt, str):
             prompt = _to_int_list(prompt)
-        _, _, text, _ = self._core.generate(prompt, max_tokens, [], [], stop_at_eos)
+        _, _, text, _ = self._core.generate(prompt, max_tokens, [], [], stop_at_eos, float(temperature), int(top_k),
+                                            float(top_p), int(seed))
         return text
 
 
