@@ -19,17 +19,8 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 MODEL = str(HERE.parent.parent / "shared" / "models" / "stories260K.gguf")
-
-
-def make_corpus(model, n):
-    out, seed = [], 0
-    while len(out) < n:
-        text = model.generate("", max_tokens=6 + seed * 7 % 40, temperature=1.0, top_k=40, seed=seed)
-        seed += 1
-        text = text.replace("\n", " ").replace("\r", " ").lstrip(" ")
-        if text:
-            out.append(text)
-    return out
+sys.path.insert(0, str(HERE.parent / "scripts"))
+from sample_corpus import write_corpus  # noqa: E402
 
 
 def timed(label, n, fn):
@@ -55,7 +46,7 @@ def main():
     model = attnscope.InterpretableModel(a.model)
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "corpus.txt"
-        path.write_text("".join(p + "\n" for p in make_corpus(model, a.prompts)), encoding="utf-8")
+        write_corpus(model, a.prompts, path)
         n = a.prompts
         one = timed("1 process, one prompt per pass (batch_size=1)", n,
                     lambda: attnscope.scan(model, path, batch_size=1, progress=False))

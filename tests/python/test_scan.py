@@ -6,6 +6,7 @@ import csv
 import os
 import signal
 import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -14,7 +15,10 @@ import pytest
 import attnscope
 from attnscope.visualization import PatternRegistry, get_attention_patterns
 
-from conftest import CLI, STORIES
+from conftest import CLI, SOURCE_DIR, STORIES
+
+sys.path.insert(0, str(SOURCE_DIR / "scripts"))
+from sample_corpus import write_corpus  # noqa: E402  (the model-made corpus, nothing committed)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -27,22 +31,10 @@ def one_thread():
     _core.set_num_threads(0)
 
 
-def stories_prompts(model, n):
-    """Samples of stories260K made with the sampler (the recipe of tests/cpp/corpus/stories_corpus.h)."""
-    out, seed = [], 0
-    while len(out) < n:
-        text = model.generate("", max_tokens=6 + seed * 7 % 40, temperature=1.0, top_k=40, seed=seed)
-        seed += 1
-        text = text.replace("\n", " ").replace("\r", " ").lstrip(" ")
-        if text:
-            out.append(text)
-    return out
-
-
 @pytest.fixture(scope="module")
 def corpus_file(stories, tmp_path_factory):
     path = tmp_path_factory.mktemp("scan") / "stories.txt"
-    path.write_text("".join(p + "\n" for p in stories_prompts(stories, 120)), encoding="utf-8")
+    write_corpus(stories, 120, path)
     return path
 
 
