@@ -48,6 +48,8 @@ struct RunOptions {
   std::vector<Intervention> interventions;
   bool return_logits = true;
   bool add_bos = true;  // for the text overloads: prepend BOS if the tokenizer's rules say so
+  // run_batch with prompts of different lengths: where the pads go (see Trace::padding).
+  Padding padding = Padding::Right;
 };
 
 struct GenerateOptions {

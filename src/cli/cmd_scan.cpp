@@ -20,7 +20,7 @@ namespace {
 
 struct ScanArgs {
   std::vector<std::string> corpus;
-  std::string out, on_bad = "refuse", target;
+  std::string out, on_bad = "refuse", target, padding = "right";
   int target_id = -1;
   bool resume = false, force = false, no_progress = false;
   ScanOptions opt;
@@ -77,6 +77,9 @@ int run_scan_command(const Common& common, ScanArgs a) {
   if (a.on_bad != "refuse" && a.on_bad != "skip")
     fail(ErrorKind::InvalidArgument, "--on-bad-input takes 'refuse' or 'skip', got '" + a.on_bad + "'");
   const BadInputPolicy policy = a.on_bad == "skip" ? BadInputPolicy::Skip : BadInputPolicy::Refuse;
+  if (a.padding != "right" && a.padding != "left")
+    fail(ErrorKind::InvalidArgument, "--padding-side takes 'right' or 'left', got '" + a.padding + "'");
+  a.opt.padding = a.padding == "left" ? Padding::Left : Padding::Right;
   a.opt.on_bad_input = policy;
   const Model model = load_model(common);
   if (!a.target.empty() || a.target_id >= 0) {
@@ -136,7 +139,10 @@ const CommandRegistrar kScan{{
                    "mean-ablate every head per prompt: change of the prompt's last token (predicted before it)");
       sub.add_option("--target", a->target, "ablation target token (text; its first token) at the last position");
       sub.add_option("--target-id", a->target_id, "ablation target token id");
-      sub.add_option("--batch", a->opt.max_batch, "prompts per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+      sub.add_option("--batch", a->opt.max_batch, "prompts per forward pass (of different lengths: padded)")
+          ->capture_default_str()
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--padding-side", a->padding, "where a batch's pads go: right or left")->capture_default_str();
       sub.add_flag("--no-progress", a->no_progress, "no progress bar (it is only drawn on a terminal anyway)");
       return [&common, a]() { return run_scan_command(common, *a); };
     },

@@ -19,6 +19,7 @@ struct TraceArgs {
   std::vector<int> layers;
   bool no_bos = false;
   bool logits = false;
+  std::string padding = "right";
 };
 
 int run_trace(const Common& common, const TraceArgs& a) {
@@ -30,6 +31,9 @@ int run_trace(const Common& common, const TraceArgs& a) {
   RunOptions opt;
   opt.capture = a.capture.empty() ? std::vector<std::string>{"blocks.*.attn.hook_pattern"} : a.capture;
   opt.layers = a.layers;
+  if (a.padding != "right" && a.padding != "left")
+    fail(ErrorKind::InvalidArgument, "--padding-side takes 'right' or 'left', got '" + a.padding + "'");
+  opt.padding = a.padding == "left" ? Padding::Left : Padding::Right;
   Trace t = model.run_batch(batch, opt);
   bool want_logits = a.logits;
   for (const auto& c : opt.capture)
@@ -42,6 +46,7 @@ int run_trace(const Common& common, const TraceArgs& a) {
     j["captured"] = captured_shapes_json(t);
     if (want_logits) j["captured"]["logits"] = t.logits.shape();
     if (!a.out.empty()) j["output"] = a.out;
+    if (t.padded()) j["attention_mask"] = t.attention_mask();
     j["model"] = model.source();
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -66,7 +71,7 @@ const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (o
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<TraceArgs>();
                               add_common_options(sub, common);
-                              sub.add_option("prompts", a->prompts, "prompt text(s); several must tokenize to equal length");
+                              sub.add_option("prompts", a->prompts, "prompt text(s); several of different lengths are padded (--padding-side)");
                               sub.add_option("--ids", a->ids, "token ids to run instead of text (\"1,2,3\")");
                               sub.add_option("-o,--output", a->out, "write the captured hooks to this .npz");
                               sub.add_option("--capture", a->capture,
@@ -75,6 +80,8 @@ const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (o
                               sub.add_option("--layers", a->layers, "only these layers (\"0,2,5\")")->delimiter(',');
                               sub.add_flag("--no-bos", a->no_bos, "do not prepend BOS");
                               sub.add_flag("--logits", a->logits, "also save the logits");
+                              sub.add_option("--padding-side", a->padding,
+                                             "prompts of different lengths: pads on the right (default) or left");
                               return [&common, a] { return run_trace(common, *a); };
                             }}};
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "attnscope/error.h"
 #include "tensor/ops.h"
@@ -30,7 +31,7 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& 
 }
 
 Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
-                 KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out) {
+                 KVCache* cache, int64_t n_past, const RowSpans* spans, const HookRunner& hooks, Trace& out) {
   const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), Dh = q.dim(3), Hkv = k.dim(2);
   const int64_t G = H / Hkv, N = B * T, Tk = n_past + T;
   const int64_t D = m.config.n_embd;
@@ -66,6 +67,17 @@ Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
               {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd, {{B, Hkv, G, T, Tk}, {}},
               scores.data());
   ops::scale_causal_mask(scores.data(), B * H, T, Tk, n_past, scale);
+  if (spans) {
+    if (cache) fail(ErrorKind::InvalidArgument, "a ragged batch cannot continue a KV cache");
+    const float ninf = -std::numeric_limits<float>::infinity();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t hh = 0; hh < H; ++hh)
+        for (int64_t i = 0; i < T; ++i) {
+          float* row = scores.data() + ((b * H + hh) * T + i) * Tk;
+          for (int64_t j = 0; j < Tk; ++j)
+            if (!key_visible(*spans, b, i, j)) row[j] = ninf;
+        }
+  }
   hooks.at(P + "attn.hook_attn_scores", l, scores, out);
   ops::softmax_rows(scores.data(), B * H * T, Tk);
   Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V

@@ -11,6 +11,7 @@
 #include "model/hooks.h"
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
+#include "model/ragged.h"
 
 namespace attnscope::detail {
 
@@ -24,8 +25,10 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& 
 // projection blk.L.attn_output (per-head hook_result only when that hook is active) and its bias
 // if present, and hooks the result (hook_attn_out). Grouped heads share their kv head without
 // copies. Returns [B, T, D].
+// With spans (a ragged batch, no cache), keys a query may not see there (model/ragged.h
+// key_visible) are masked too.
 Tensor attention(const Model::Impl& m, int layer, Tensor& q, Tensor& k, Tensor& v,
-                 KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out);
+                 KVCache* cache, int64_t n_past, const RowSpans* spans, const HookRunner& hooks, Trace& out);
 
 // The output head on the final normalised stream hn [B, T, D] into out.logits: [B, T, V] (the
 // "logits" hook may intervene), or [B, 1, V] for the last position only when generation asks for

@@ -36,9 +36,9 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
   // Token and position embeddings, hooked separately, summed into the residual stream.
   Tensor tok = embed_tokens(ids, wte);
   Tensor pos({B, T, D});
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t)
-      std::memcpy(pos.data() + (b * T + t) * D, wpe.data() + (n_past + t) * D, sizeof(float) * D);
+  const std::vector<int32_t> positions = row_positions(B, T, n_past, in.spans);
+  for (int64_t r = 0; r < B * T; ++r)
+    std::memcpy(pos.data() + r * D, wpe.data() + int64_t{positions[static_cast<size_t>(r)]} * D, sizeof(float) * D);
   hooks.at("hook_embed", -1, tok, out);
   hooks.at("hook_pos_embed", -1, pos, out);
   Tensor x = tok.clone();
@@ -65,7 +65,7 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
       std::memcpy(v.data() + n * D, qkv.data() + n * 3 * D + 2 * D, sizeof(float) * D);
     }
 
-    Tensor attn_out = attention(m, l, q, k, v, in.cache, n_past, hooks, out);
+    Tensor attn_out = attention(m, l, q, k, v, in.cache, n_past, in.spans, hooks, out);
     ops::add(x.data(), attn_out.data(), N * D);
     hooks.at(P + "hook_resid_mid", l, x, out);
 

@@ -12,6 +12,7 @@
 #include "model/hooks.h"
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
+#include "model/ragged.h"
 #include "tensor/ops.h"
 
 namespace attnscope::detail {
@@ -42,9 +43,7 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
   Tensor x = embed_tokens(ids, m.weight("token_embd.weight"));
   hooks.at("hook_embed", -1, x, out);
 
-  std::vector<int32_t> positions(static_cast<size_t>(N));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) positions[b * T + t] = static_cast<int32_t>(n_past + t);
+  const std::vector<int32_t> positions = row_positions(B, T, n_past, in.spans);
   const float* freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
   const bool neox = c.rope_layout == RopeLayout::NeoX;
 
@@ -70,7 +69,7 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
     ops::rope(k.data(), N, static_cast<int>(Hkv), static_cast<int>(Dh), positions.data(), c.rope_dim, c.rope_base,
               neox, freq_factors);
 
-    Tensor attn_out = attention(m, l, q, k, v, in.cache, n_past, hooks, out);
+    Tensor attn_out = attention(m, l, q, k, v, in.cache, n_past, in.spans, hooks, out);
     ops::add(x.data(), attn_out.data(), N * D);
     hooks.at(P + "hook_resid_mid", l, x, out);
 

@@ -9,6 +9,7 @@
 #include "model/hooks.h"
 #include "model/loaders.h"
 #include "model/model_impl.h"
+#include "model/ragged.h"
 #include "model/toy_model.h"
 
 namespace attnscope {
@@ -154,13 +155,13 @@ Trace Model::run(const std::vector<int32_t>& ids, const RunOptions& options) con
 
 namespace detail {
 
-void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids) {
+void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids, bool equal_lengths) {
   const ModelConfig& c = impl.config;
   if (ids.empty()) fail(ErrorKind::InvalidArgument, "empty batch: no prompts given");
   for (size_t b = 0; b < ids.size(); ++b) {
     if (ids[b].empty())
       fail(ErrorKind::InvalidArgument, "prompt " + std::to_string(b) + " is empty (no tokens to run)");
-    if (ids[b].size() != ids[0].size())
+    if (equal_lengths && ids[b].size() != ids[0].size())
       fail(ErrorKind::InvalidArgument, "batch prompts must have equal length: prompt " + std::to_string(b) + " has " +
                                            std::to_string(ids[b].size()) + " tokens, prompt 0 has " +
                                            std::to_string(ids[0].size()));
@@ -189,8 +190,17 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
   detail::HookRunner hooks(hook_names(), impl_->config.n_layer, options.capture, options.layers, options.interventions);
   Trace trace;
   detail::fill_trace_tokens(*impl_, ids, trace);
+  trace.padding = options.padding;
   detail::ForwardInput in;
   in.ids = &ids;
+  // Prompts of different lengths: one padded pass with per-row positions and a key mask.
+  std::vector<std::vector<int32_t>> padded;
+  detail::RowSpans spans;
+  if (trace.padded()) {
+    spans = detail::pad_rows(ids, options.padding, padded);
+    in.ids = &padded;
+    in.spans = &spans;
+  }
   in.want_logits = options.return_logits || hooks.captured("logits");
   impl_->forward(*impl_, in, hooks, trace);
   return trace;
