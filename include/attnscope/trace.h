@@ -51,6 +51,8 @@ struct Intervention {
 // padding_side): after each prompt's tokens (Right) or before them (Left, with positions counted
 // from each prompt's first real token).
 enum class Padding { Right, Left };
+// "right" / "left" (the front ends' spelling); InvalidArgument for anything else.
+Padding padding_from_name(const std::string& name);
 
 // The result of a forward pass.
 class Trace {

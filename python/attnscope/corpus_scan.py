@@ -167,6 +167,8 @@ def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_see
     """
     if resume and force:
         raise ValueError("resume and force exclude each other")
+    if (resume or force) and output is None:
+        raise ValueError("resume and force act on an output directory: give output=")
     m = _core_model(model)
     opts = core.ScanOptions(**option_kwargs(m, layers, induction_seeds, induction_tokens, induction_repeats, seed,
                                             ablation, target, patterns, batch_size, on_bad_input, add_bos,

@@ -169,9 +169,7 @@ void bind_model(py::module_& m) {
                      const std::vector<int>& layers, const py::list& interventions, bool return_logits,
                      bool add_bos, const std::string& padding_side) {
         RunOptions o = run_options(capture, layers, interventions, return_logits, add_bos);
-        if (padding_side != "right" && padding_side != "left")
-          throw Error(ErrorKind::InvalidArgument, "padding_side must be 'right' or 'left', not '" + padding_side + "'");
-        o.padding = padding_side == "left" ? Padding::Left : Padding::Right;
+        o.padding = padding_from_name(padding_side);
         return run_model(mdl, input, o);
       }, py::arg("input"), py::arg("capture") = std::vector<std::string>{},
          py::arg("layers") = std::vector<int>{}, py::arg("interventions") = py::list(),

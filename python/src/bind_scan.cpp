@@ -47,9 +47,7 @@ ScanOptions make_options(const std::vector<int>& layers, bool add_bos, const std
   o.ablation = ablation;
   o.ablation_target = target;
   o.max_batch = max_batch;
-  if (padding_side != "right" && padding_side != "left")
-    throw Error(ErrorKind::InvalidArgument, "padding_side must be 'right' or 'left', not '" + padding_side + "'");
-  o.padding = padding_side == "left" ? Padding::Left : Padding::Right;
+  o.padding = padding_from_name(padding_side);
   for (auto [name, fn] : custom)
     o.custom.push_back({name.cast<std::string>(), threaded_pattern_fn(py::reinterpret_borrow<py::object>(fn))});
   return o;

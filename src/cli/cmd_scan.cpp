@@ -74,12 +74,12 @@ void print_table(const ScanResult& r) {
 
 int run_scan_command(const Common& common, ScanArgs a) {
   if (a.resume && a.force) fail(ErrorKind::InvalidArgument, "--resume and --force exclude each other");
+  if ((a.resume || a.force) && a.out.empty())
+    fail(ErrorKind::InvalidArgument, "--resume and --force act on an output directory: give -o DIR");
   if (a.on_bad != "refuse" && a.on_bad != "skip")
     fail(ErrorKind::InvalidArgument, "--on-bad-input takes 'refuse' or 'skip', got '" + a.on_bad + "'");
   const BadInputPolicy policy = a.on_bad == "skip" ? BadInputPolicy::Skip : BadInputPolicy::Refuse;
-  if (a.padding != "right" && a.padding != "left")
-    fail(ErrorKind::InvalidArgument, "--padding-side takes 'right' or 'left', got '" + a.padding + "'");
-  a.opt.padding = a.padding == "left" ? Padding::Left : Padding::Right;
+  a.opt.padding = padding_from_name(a.padding);
   a.opt.on_bad_input = policy;
   const Model model = load_model(common);
   if (!a.target.empty() || a.target_id >= 0) {

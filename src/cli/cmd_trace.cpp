@@ -31,9 +31,7 @@ int run_trace(const Common& common, const TraceArgs& a) {
   RunOptions opt;
   opt.capture = a.capture.empty() ? std::vector<std::string>{"blocks.*.attn.hook_pattern"} : a.capture;
   opt.layers = a.layers;
-  if (a.padding != "right" && a.padding != "left")
-    fail(ErrorKind::InvalidArgument, "--padding-side takes 'right' or 'left', got '" + a.padding + "'");
-  opt.padding = a.padding == "left" ? Padding::Left : Padding::Right;
+  opt.padding = padding_from_name(a.padding);
   Trace t = model.run_batch(batch, opt);
   bool want_logits = a.logits;
   for (const auto& c : opt.capture)

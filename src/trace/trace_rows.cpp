@@ -51,6 +51,12 @@ Tensor cut(const Tensor& t, int64_t b, const std::vector<int>& axes, int64_t sta
 
 }  // namespace
 
+Padding padding_from_name(const std::string& name) {
+  if (name == "right") return Padding::Right;
+  if (name == "left") return Padding::Left;
+  fail(ErrorKind::InvalidArgument, "padding side must be 'right' or 'left', got '" + name + "'");
+}
+
 int64_t Trace::padded_length() const {
   size_t t = 0;
   for (const auto& row : tokens) t = std::max(t, row.size());
