@@ -89,6 +89,9 @@ inline constexpr const char* kCurrentToken = "current_token";
 inline constexpr const char* kInduction = "induction";
 inline constexpr const char* kDuplicateToken = "duplicate_token";
 inline constexpr const char* kUnknown = "unknown";
+// A head whose pattern holds NaN or +-inf (an intervention or a broken weight): every score of
+// it is NaN and this is its only type, so it is never scored, ranked or drawn as a real head.
+inline constexpr const char* kNonFinite = "non_finite";
 
 // Classifies heads with one threshold per type. The four thresholds of mlxterp's guide keep
 // their defaults; duplicate_token is an addition. Scores are chance-corrected by default so a
@@ -115,7 +118,8 @@ class AttentionPatternDetector {
 
   HeadScores analyze_head(const Tensor& pattern, const HeadContext& context = {}) const;
   // Every type whose score reaches its threshold, in the order previous, first, current,
-  // induction, duplicate; {"unknown"} when none does.
+  // induction, duplicate; {"unknown"} when none does; {"non_finite"} when a score is NaN
+  // (the pattern held NaN/inf).
   std::vector<std::string> classify_head(const Tensor& pattern, const HeadContext& context = {}) const;
   std::vector<std::string> classify(const HeadScores& scores) const;
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import threading
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
@@ -307,7 +308,9 @@ class InterpretableModel:
 
             self._core = core.Model.load(os.fspath(name_or_path), tokenizer or "", int(threads))
         self.name = str(name_or_path) if not isinstance(name_or_path, core.Model) else self._core.source
-        self._active: Optional[Trace] = None
+        # The open `with model.trace(...)` block, per thread: the forward pass releases the GIL,
+        # so threads may trace the same model at once.
+        self._local = threading.local()
         self._hook_names: Optional[List[str]] = None
 
     # -- description ----------------------------------------------------------------------------
@@ -359,6 +362,14 @@ class InterpretableModel:
     def run(self, inputs, **kwargs) -> Trace:
         """Trace without a ``with`` block: runs at once and returns the trace."""
         return self.trace(inputs, **kwargs).run()
+
+    @property
+    def _active(self) -> Optional[Trace]:
+        return getattr(self._local, "active", None)
+
+    @_active.setter
+    def _active(self, trace: Optional[Trace]) -> None:
+        self._local.active = trace
 
     def _current_trace(self, what: str) -> Trace:
         if self._active is None:
@@ -433,9 +444,17 @@ class InterpretableModel:
         return list(self._core.encode(text, add_bos))
 
     def decode(self, ids) -> str:
+        """Text of token ids. Bytes that are not valid UTF-8 (one token is often half a character)
+        become U+FFFD, as in Hugging Face decoding; ``decode_bytes`` gives the exact bytes."""
         if isinstance(ids, numbers.Integral):
             ids = [int(ids)]
         return self._core.decode(_to_int_list(ids))
+
+    def decode_bytes(self, ids) -> bytes:
+        """The exact bytes token ids decode to (not necessarily valid UTF-8)."""
+        if isinstance(ids, numbers.Integral):
+            ids = [int(ids)]
+        return self._core.decode_bytes(_to_int_list(ids))
 
     def to_str_tokens(self, text_or_ids, add_bos: bool = True) -> List[str]:
         """Readable token strings of a text (tokenised as a trace would) or of token ids."""
@@ -475,12 +494,22 @@ class InterpretableModel:
         arr = np.ascontiguousarray(np.asarray(hidden, dtype=np.float32))
         return core.unembed(self._core, arr, apply_final_norm)
 
-    def generate(self, prompt, max_tokens: int = 64, stop_at_eos: bool = True) -> str:
-        """Greedy continuation of ``prompt``; returns the new text."""
+    def generate(self, prompt, max_tokens: int = 64, stop_at_eos: bool = True, return_ids: bool = False):
+        """Greedy continuation of ``prompt``; returns the new text (U+FFFD where the generated
+        bytes are not valid UTF-8). ``return_ids``: a Generation(text, prompt_ids, new_ids)
+        instead, the exact result whatever the bytes."""
         if not isinstance(prompt, str):
             prompt = _to_int_list(prompt)
-        _, _, text, _ = self._core.generate(prompt, max_tokens, [], [], stop_at_eos)
+        prompt_ids, new_ids, text, _ = self._core.generate(prompt, max_tokens, [], [], stop_at_eos)
+        if return_ids:
+            return Generation(text, list(prompt_ids), list(new_ids))
         return text
+
+
+class Generation(NamedTuple):
+    text: str
+    prompt_ids: List[int]
+    new_ids: List[int]
 
 
 class TokenPrediction(NamedTuple):

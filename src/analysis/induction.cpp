@@ -142,7 +142,8 @@ InductionScan detect_induction_heads(const Model& model, const InductionOptions&
     scan.all.push_back(ih);
   }
   std::sort(scan.all.begin(), scan.all.end(), [](const InductionHead& a, const InductionHead& b) {
-    if (a.score != b.score) return a.score > b.score;
+    if (std::isnan(a.score) != std::isnan(b.score)) return std::isnan(b.score);  // NaN (non-finite) last
+    if (a.score != b.score && !std::isnan(a.score)) return a.score > b.score;
     return a.layer != b.layer ? a.layer < b.layer : a.head < b.head;
   });
   for (const auto& h : scan.all)

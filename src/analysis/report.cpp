@@ -1,4 +1,5 @@
 // Results as a readable table, JSON (nlohmann) or CSV.
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -23,6 +24,24 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
   return out;
+}
+// "L0H1 L0H3" for the given heads.
+std::string head_names(const std::vector<std::pair<int, int>>& heads) {
+  std::string out;
+  for (const auto& [l, h] : heads) {
+    if (!out.empty()) out += ' ';
+    out += 'L';  // built with += : GCC 12 warns (-Wrestrict) on the chained operator+
+    out += std::to_string(l);
+    out += 'H';
+    out += std::to_string(h);
+  }
+  return out;
+}
+// The line every table starts with when some heads' patterns hold NaN/inf (their scores are NaN).
+std::string non_finite_warning(const std::vector<std::pair<int, int>>& heads) {
+  if (heads.empty()) return {};
+  return "warning: " + std::to_string(heads.size()) + (heads.size() == 1 ? " head holds" : " heads hold") +
+         " non-finite attention (NaN/inf), scored NaN and typed non_finite: " + head_names(heads) + "\n";
 }
 std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
 json opt_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
@@ -74,6 +93,7 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
          << csv_field(join(h.types, ";")) << '\n';
     return os.str();
   }
+  os << non_finite_warning(r.heads_of(kNonFinite));
   os << r.tokens.size() << " tokens; scores " << (d.options.chance_corrected ? "chance-corrected" : "raw")
      << (d.options.exclude_bos ? ", BOS excluded" : "")
      << "; induction/duplicate " << (r.has_repeats ? "scored on the text's repeated tokens" : "not scored (no repeated token)")
@@ -88,15 +108,7 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
   os << '\n';
   for (const auto& [type, list] : r.by_type()) {
     if (type == kUnknown) continue;
-    std::vector<std::string> names;
-    for (const auto& [l, h] : list) {
-      std::string n = "L";  // built with += : GCC 12 warns (-Wrestrict) on the chained operator+
-      n += std::to_string(l);
-      n += 'H';
-      n += std::to_string(h);
-      names.push_back(n);
-    }
-    os << type << ": " << join(names, " ") << '\n';
+    os << type << ": " << head_names(list) << '\n';
   }
   return os.str();
 }
@@ -121,7 +133,11 @@ std::string format_report(const InductionScan& s, ReportFormat format) {
       return a;
     };
     j["induction_heads"] = heads(s.heads);
-    j["all"] = heads(s.all);
+    j["all"] = heads(s.all);  // a head whose pattern held NaN/inf has score null
+    json bad = json::array();
+    for (const auto& h : s.all)
+      if (std::isnan(h.score)) bad.push_back({h.layer, h.head});
+    j["non_finite"] = bad;
     return j.dump(2) + "\n";
   }
   if (format == ReportFormat::Csv) {
@@ -131,6 +147,10 @@ std::string format_report(const InductionScan& s, ReportFormat format) {
          << fmt(h.max) << ',' << (h.score >= o.threshold ? 1 : 0) << '\n';
     return os.str();
   }
+  std::vector<std::pair<int, int>> non_finite;
+  for (const auto& h : s.all)
+    if (std::isnan(h.score)) non_finite.emplace_back(h.layer, h.head);
+  os << non_finite_warning(non_finite);
   os << "random-repeat induction scan: " << o.n_random_tokens << " random tokens x " << o.n_repeats << ", seed "
      << o.seed << (o.n_seeds > 1 ? " (+" + std::to_string(o.n_seeds - 1) + " more seeds)" : std::string())
      << ", threshold " << fmt(o.threshold) << (o.score.chance_corrected ? ", chance-corrected" : ", raw") << "\n";

@@ -10,6 +10,7 @@
 #include "attnscope/analysis.h"
 #include "attnscope/viz.h"
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/viz_common.h"
 
 namespace attnscope::cli {
@@ -67,7 +68,7 @@ int run_explore(const Common& common, const ExploreArgs& a) {
   opt.colormap = a.colormap;
   opt.bits = a.bits;
   opt.title = a.title.empty() ? "Attention explorer: " + lp.model_name : a.title;
-  opt.subtitle = a.src.patterns_json.empty() && a.src.synthetic.empty() ? "Prompt: " + a.src.prompt : lp.model_name;
+  opt.subtitle = a.src.patterns_json.empty() && a.src.synthetic.empty() ? "Text: " + a.src.prompt : lp.model_name;
   std::string summary;
   if (!a.no_detect) {
     const AttentionPatternDetector detector =
@@ -101,7 +102,7 @@ const CommandRegistrar kExplore{{
       auto args = std::make_shared<ExploreArgs>();
       add_common_options(sub, common);
       add_pattern_source_options(sub, args->src, kDefaultPrompt);
-      sub.add_option("-o,--output", args->out, "output HTML file")->capture_default_str();
+      add_output_option(sub, args->out, "output HTML file")->capture_default_str();
       sub.add_option("--colormap", args->colormap, "colormap name (Blues, viridis, magma, ...)")->capture_default_str();
       sub.add_option("--title", args->title, "page title");
       sub.add_option("--bits", args->bits, "stored precision of the weights: 8 or 16 (default: 16 while small)")

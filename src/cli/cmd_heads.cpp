@@ -6,6 +6,8 @@
 #include "attnscope/analysis.h"
 #include "attnscope/model.h"
 #include "cli/command.h"
+#include "cli/model_common.h"
+#include "cli/options.h"
 
 namespace attnscope::cli {
 namespace {
@@ -18,7 +20,7 @@ struct HeadsArgs {
 };
 
 int run_heads(const Common& common, const HeadsArgs& a) {
-  const Model model = Model::load(model_or_default(common));
+  const Model model = load_model(common);
   AttentionPatternDetector det =
       a.threshold ? AttentionPatternDetector::uniform_threshold(*a.threshold) : AttentionPatternDetector();
   det.options.chance_corrected = !a.raw;
@@ -36,8 +38,8 @@ const CommandRegistrar kHeads{{
     [](CLI::App& sub, Common& common) {
       auto args = std::make_shared<HeadsArgs>();
       add_common_options(sub, common);
-      sub.add_option("text", args->text, "the text to run")->required();
-      sub.add_option("-l,--layers", args->layers, "only these layers (default: all)");
+      add_text_argument(sub, args->text, "the text to run", /*required=*/true);
+      add_layers_option(sub, args->layers, "only these layers (default: all)");
       sub.add_option("--threshold", args->threshold,
                      "one threshold for every type (default: induction 0.4, previous 0.5, first 0.3, "
                      "current 0.3, duplicate 0.3)")

@@ -5,6 +5,8 @@
 #include "attnscope/analysis.h"
 #include "attnscope/model.h"
 #include "cli/command.h"
+#include "cli/model_common.h"
+#include "cli/options.h"
 
 namespace attnscope::cli {
 namespace {
@@ -15,7 +17,7 @@ struct InductionArgs {
 };
 
 int run_induction(const Common& common, InductionArgs a) {
-  const Model model = Model::load(model_or_default(common));
+  const Model model = load_model(common);
   a.opt.score.chance_corrected = !a.raw;
   a.opt.distinct_tokens = !a.allow_repeats;
   const InductionScan s = detect_induction_heads(model, a.opt);
@@ -31,16 +33,16 @@ const CommandRegistrar kInduction{{
     [](CLI::App& sub, Common& common) {
       auto args = std::make_shared<InductionArgs>();
       add_common_options(sub, common);
-      sub.add_option("-n,--n-random-tokens", args->opt.n_random_tokens, "length of the random segment")
+      sub.add_option("--n-random-tokens", args->opt.n_random_tokens, "length of the random segment")
           ->capture_default_str();
-      sub.add_option("-r,--n-repeats", args->opt.n_repeats, "how often the segment is repeated")->capture_default_str();
+      sub.add_option("--n-repeats", args->opt.n_repeats, "how often the segment is repeated")->capture_default_str();
       sub.add_option("--threshold", args->opt.threshold, "score needed to count as an induction head")
           ->capture_default_str()
           ->check(CLI::Range(0.0, 1.0));
       sub.add_option("--seed", args->opt.seed, "random seed")->capture_default_str();
       sub.add_option("--seeds", args->opt.n_seeds, "number of seeds (seed, seed+1, ...): mean and spread")
           ->capture_default_str();
-      sub.add_option("-l,--layers", args->opt.layers, "only these layers (default: all)");
+      add_layers_option(sub, args->opt.layers, "only these layers (default: all)");
       sub.add_flag("--raw", args->raw, "raw scores as in mlxterp (default: chance-corrected)");
       sub.add_flag("--allow-repeats", args->allow_repeats,
                    "draw random tokens with replacement even when the vocabulary has enough distinct ones");

@@ -36,6 +36,10 @@ std::vector<int32_t> parse_id_list(const std::string& text) {
   return ids;
 }
 
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 nlohmann::json config_json(const ModelConfig& c) {
   nlohmann::json j;
   j["arch"] = c.arch;
