@@ -120,6 +120,17 @@ void save_score_bars(const std::string& path, const std::vector<HeadScore>& scor
                      double threshold, const std::string& title = "Induction scores",
                      const FigureOptions& options = {});
 
+// Direct logit attribution (attribution.h) as a layers x (heads + MLP) grid, diverging colormap
+// (RdBu unless options.colormap is diverging) symmetric around 0. heads: [L, H] logits; mlp: L
+// values (may be empty: no MLP column). `subtitle` goes under the title (e.g. embedding and total).
+void save_logit_attribution(const std::string& path, const Tensor& heads, const std::vector<double>& mlp,
+                            const std::string& subtitle = "", const FigureOptions& options = {});
+
+// Composition scores (attribution.h): one panel per named [L, H, L, H] matrix (e.g. Q, K, V),
+// rows the writing (earlier) heads, columns the reading (later) heads, one colour range [0, max].
+void save_composition_scores(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& scores,
+                             const FigureOptions& options = {});
+
 // True if `path` is a file this library wrote (PNG/SVG/PDF figures and explorer HTML carry a
 // marker), so front ends can overwrite their own output but not anything else.
 bool is_attnscope_output(const std::string& path);
