@@ -138,6 +138,26 @@ bool is_attnscope_output(const std::string& path);
 // ---------------------------------------------------------------------------------------------
 // Interactive explorer
 
+// Optional views beyond the attention weights (attribution.h computes them): a switch between
+// weight / value-weighted / rollout, head thumbnails ranked by direct logit attribution for the
+// locked query token, and the composition edges into and out of the selected head.
+struct ExplorerDla {
+  std::string name;                  // what the targets are, e.g. "top prediction", "next token"
+  std::vector<std::string> targets;  // per query position, the target token's text ("" if none)
+  Tensor heads;                      // [Q, L, H] logits; L = every layer of the model
+};
+struct ExplorerEdge {
+  int src_layer = 0, src_head = 0, dst_layer = 0, dst_head = 0;
+  std::string kind;  // "Q", "K", "V"
+  double score = 0;
+};
+struct ExplorerAnalysis {
+  std::map<int, Tensor> value_weighted;  // same layers and shapes as the patterns; rows normalised
+  Tensor rollout;                        // [L, T, T] (attention_rollout over all layers); may be empty
+  std::vector<ExplorerDla> dla;
+  std::vector<ExplorerEdge> composition;
+};
+
 struct ExplorerOptions {
   std::string title = "attnscope attention explorer";
   std::string colormap = "Blues";
@@ -147,6 +167,7 @@ struct ExplorerOptions {
   int heatmap_size = 560;  // pixels of the main heatmap before zooming
   std::vector<HeadTypeMark> head_types;  // overlay on the thumbnails (may be empty)
   std::string subtitle;  // e.g. model name and prompt, shown under the title
+  std::optional<ExplorerAnalysis> analysis;  // extra views (absent: weights only)
 };
 
 // The explorer as one self-contained HTML document (no network access needed).
