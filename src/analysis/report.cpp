@@ -65,6 +65,7 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
     j["has_repeats"] = r.has_repeats;
     j["chance_corrected"] = d.options.chance_corrected;
     j["exclude_bos"] = d.options.exclude_bos;
+    j["weighting"] = weighting_name(d.weighting);
     j["thresholds"] = {{kPreviousToken, d.previous_token_threshold()}, {kFirstToken, d.first_token_threshold()},
                        {kCurrentToken, d.current_token_threshold()}, {kInduction, d.induction_threshold()},
                        {kDuplicateToken, d.duplicate_token_threshold()}};
@@ -73,7 +74,8 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
       heads.push_back({{"layer", h.layer}, {"head", h.head}, {"types", h.types}, {"entropy", h.entropy},
                        {"scores", {{kPreviousToken, h.scores.previous_token}, {kFirstToken, h.scores.first_token},
                                    {kCurrentToken, h.scores.current_token}, {kInduction, opt_json(h.scores.induction)},
-                                   {kDuplicateToken, opt_json(h.scores.duplicate_token)}}}});
+                                   {kDuplicateToken, opt_json(h.scores.duplicate_token)}}},
+                       {"value_first_token", opt_json(h.value_first_token)}, {"sink", h.sink}});
     j["heads"] = heads;
     json by = json::object();
     for (const auto& [type, list] : r.by_type()) {
@@ -85,26 +87,30 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
     return j.dump(2) + "\n";
   }
   if (format == ReportFormat::Csv) {
-    os << "layer,head,previous_token,first_token,current_token,induction,duplicate_token,entropy,types\n";
+    os << "layer,head,previous_token,first_token,current_token,induction,duplicate_token,entropy,types,"
+          "value_first_token,sink\n";
     for (const auto& h : r.heads)
       os << h.layer << ',' << h.head << ',' << fmt(h.scores.previous_token) << ',' << fmt(h.scores.first_token) << ','
          << fmt(h.scores.current_token) << ',' << (h.scores.induction ? fmt(*h.scores.induction) : "") << ','
          << (h.scores.duplicate_token ? fmt(*h.scores.duplicate_token) : "") << ',' << fmt(h.entropy) << ','
-         << csv_field(join(h.types, ";")) << '\n';
+         << csv_field(join(h.types, ";")) << ',' << (h.value_first_token ? fmt(*h.value_first_token) : "") << ','
+         << (h.sink ? "1" : "0") << '\n';
     return os.str();
   }
   os << non_finite_warning(r.heads_of(kNonFinite));
-  os << r.tokens.size() << " tokens; scores " << (d.options.chance_corrected ? "chance-corrected" : "raw")
+  os << r.tokens.size() << " tokens; " << (d.weighting == AttentionWeighting::Value ? "value-weighted " : "")
+     << "scores " << (d.options.chance_corrected ? "chance-corrected" : "raw")
      << (d.options.exclude_bos ? ", BOS excluded" : "")
      << "; induction/duplicate " << (r.has_repeats ? "scored on the text's repeated tokens" : "not scored (no repeated token)")
      << "\nthresholds: previous " << fmt(d.previous_token_threshold()) << ", first " << fmt(d.first_token_threshold())
      << ", current " << fmt(d.current_token_threshold()) << ", induction " << fmt(d.induction_threshold())
      << ", duplicate " << fmt(d.duplicate_token_threshold()) << "\n\n";
-  os << "layer head  previous  first  current  induction  duplicate  entropy  types\n";
+  os << "layer head  previous  first  current  induction  duplicate  entropy  vw_first  types\n";
   for (const auto& h : r.heads)
     os << pad(std::to_string(h.layer), 5) << pad(std::to_string(h.head), 5) << pad(fmt(h.scores.previous_token), 10)
        << pad(fmt(h.scores.first_token), 7) << pad(fmt(h.scores.current_token), 9) << pad(opt(h.scores.induction), 11)
-       << pad(opt(h.scores.duplicate_token), 11) << pad(fmt(h.entropy), 9) << "  " << join(h.types, ", ") << '\n';
+       << pad(opt(h.scores.duplicate_token), 11) << pad(fmt(h.entropy), 9) << pad(opt(h.value_first_token), 10) << "  "
+       << join(h.types, ", ") << (h.sink ? " (sink: weight without contribution)" : "") << '\n';
   os << '\n';
   for (const auto& [type, list] : r.by_type()) {
     if (type == kUnknown) continue;

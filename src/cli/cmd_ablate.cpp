@@ -111,14 +111,6 @@ iv::Edit parse_op(const std::string& op) {
                                        "' (zero, scale:F, clamp:LO:HI, noise:STD[:SEED], add:v1,v2,...)");
 }
 
-int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what) {
-  if (id >= 0) return id;
-  if (text.empty()) return -1;
-  auto ids = model.encode(text, false);
-  if (ids.empty()) fail(ErrorKind::InvalidArgument, what + " '" + text + "' encodes to no token");
-  return ids[0];
-}
-
 nlohmann::json predictions_json(const std::vector<TokenPrediction>& preds) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& p : preds) a.push_back({{"id", p.id}, {"token", p.token}, {"logit", p.score}, {"logprob", p.logprob}});

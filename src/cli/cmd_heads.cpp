@@ -17,6 +17,7 @@ struct HeadsArgs {
   std::vector<int> layers;
   std::optional<double> threshold;
   bool csv = false, raw = false, exclude_bos = false;
+  std::string weighting = "weight";
 };
 
 int run_heads(const Common& common, const HeadsArgs& a) {
@@ -25,6 +26,7 @@ int run_heads(const Common& common, const HeadsArgs& a) {
       a.threshold ? AttentionPatternDetector::uniform_threshold(*a.threshold) : AttentionPatternDetector();
   det.options.chance_corrected = !a.raw;
   det.options.exclude_bos = a.exclude_bos;
+  det.weighting = a.weighting == "value" ? AttentionWeighting::Value : AttentionWeighting::Weight;
   const HeadTypeReport r = detect_head_types(model, a.text, det, a.layers);
   const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
   if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
@@ -47,6 +49,10 @@ const CommandRegistrar kHeads{{
       sub.add_flag("--raw", args->raw, "raw scores as in mlxterp (default: chance-corrected)");
       sub.add_flag("--exclude-bos", args->exclude_bos, "drop BOS row and column from the scores");
       sub.add_flag("--csv", args->csv, "CSV output");
+      sub.add_option("--weighting", args->weighting,
+                     "score the attention weights, or value-weighted attention (Kobayashi et al. 2020)")
+          ->check(CLI::IsMember({"weight", "value"}))
+          ->capture_default_str();
       return [&common, args]() { return run_heads(common, *args); };
     },
 }};

@@ -14,12 +14,14 @@ namespace {
 struct InductionArgs {
   InductionOptions opt;
   bool csv = false, raw = false, allow_repeats = false;
+  std::string weighting = "weight";
 };
 
 int run_induction(const Common& common, InductionArgs a) {
   const Model model = load_model(common);
   a.opt.score.chance_corrected = !a.raw;
   a.opt.distinct_tokens = !a.allow_repeats;
+  a.opt.weighting = a.weighting == "value" ? AttentionWeighting::Value : AttentionWeighting::Weight;
   const InductionScan s = detect_induction_heads(model, a.opt);
   const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
   if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
@@ -47,6 +49,10 @@ const CommandRegistrar kInduction{{
       sub.add_flag("--allow-repeats", args->allow_repeats,
                    "draw random tokens with replacement even when the vocabulary has enough distinct ones");
       sub.add_flag("--csv", args->csv, "CSV output");
+      sub.add_option("--weighting", args->weighting,
+                     "score the attention weights, or value-weighted attention (Kobayashi et al. 2020)")
+          ->check(CLI::IsMember({"weight", "value"}))
+          ->capture_default_str();
       return [&common, args]() { return run_induction(common, *args); };
     },
 }};

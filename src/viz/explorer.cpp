@@ -9,6 +9,7 @@
 #include "attnscope/viz.h"
 #include "viz/assets.h"
 #include "viz/canvas.h"
+#include "viz/explorer_analysis.h"
 #include "viz/explorer_data.h"
 #include "attnscope/tokenizer.h"
 #include "viz/text.h"
@@ -98,11 +99,14 @@ std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vect
   j["typeLabels"] = labels;
   j["headTypes"] = types;
   j["data"] = enc.base64;
+  if (options.analysis) j["analysis"] = detail::explorer_analysis_json(*options.analysis, patterns, options.batch, enc.bits);
 
   return fill_template(asset("explorer.html"), {
                                                    {"TITLE", detail::xml_escape(valid_utf8(options.title))},
-                                                   {"CSS", std::string(asset("explorer.css"))},
-                                                   {"JS", std::string(asset("explorer.js"))},
+                                                   {"CSS", std::string(asset("explorer.css")) + "\n" +
+                                                               std::string(asset("explorer_analysis.css"))},
+                                                   {"JS", std::string(asset("explorer.js")) + "\n" +
+                                                              std::string(asset("explorer_analysis.js"))},
                                                    {"DATA", script_safe_json(j)},
                                                });
 }

@@ -36,15 +36,17 @@
     return nanCache.get(key);
   }
 
-  async function decode() {
+  // Decodes one base64 zlib blob of `count` stored values (the weights, or another view of the
+  // same layout: explorer_analysis.js).
+  async function decodeBlob(b64, count) {
     if (typeof DecompressionStream === 'undefined')
       throw new Error('this browser cannot decompress the data (DecompressionStream is missing)');
-    const bin = atob(cfg.data);
+    const bin = atob(b64);
     const bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
     const buf = await new Response(stream).arrayBuffer();
-    const expected = NL * H * E * (cfg.bits / 8);
+    const expected = count * (cfg.bits / 8);
     if (buf.byteLength !== expected)
       throw new Error('pattern data has ' + buf.byteLength + ' bytes, expected ' + expected);
     if (cfg.bits === 16) {
@@ -55,6 +57,10 @@
     }
     return new Uint8Array(buf);
   }
+  function decode() { return decodeBlob(cfg.data, NL * H * E); }
+  // Called after every repaint (layer, head or token change), for the analysis views.
+  const listeners = [];
+  function notify() { for (const fn of listeners) fn(); }
 
   // Colour lookup table: 256 entries of [r, g, b].
   const lut = cfg.lut.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
@@ -496,17 +502,20 @@
     paintHeatmap();
     paintTokens();
     paintFlow();
+    notify();
   }
   function updateHead() {
     paintHeadState();
     paintHeatmap();
     paintTokens();
     paintFlow();
+    notify();
   }
   function updateSelection() {
     paintTokens();
     paintOverlay();
     paintFlow();
+    notify();
   }
   function setDirection(dir) {
     st.dir = dir;
@@ -565,6 +574,16 @@
     document.body.dataset.direction = st.dir;
     setLayer(st.li);
     window.attnscopeExplorer = { config: cfg, state: st, geo, value };
+    // Views beyond the weights (explorer_analysis.js), when the file carries them.
+    if (cfg.analysis && window.attnscopeAnalysis) {
+      await window.attnscopeAnalysis({
+        cfg, st, E, NL, H, Q, K, decodeBlob, headEls, headName, disp, shownHead,
+        getData: () => data,
+        setData: (d) => { data = d; maxCache.clear(); setLayer(st.li); },
+        selectHead: (li, h) => { st.head = h; st.headLocked = true; st.preview = null; setLayer(li); },
+        onUpdate: (fn) => listeners.push(fn),
+      });
+    }
     document.body.dataset.ready = '1';
   }
   main().catch((err) => {
