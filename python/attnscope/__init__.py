@@ -16,9 +16,10 @@ from . import errors, interventions
 from .errors import (AttnscopeError, AttnscopeIOError, InvalidArgumentError, MalformedFileError, NetworkError,
                      NotFoundError, UnsupportedError)
 from .model import InterpretableModel, SavedValue, Trace, HookContext
+from .corpus_scan import scan  # attnscope.distributed.scan (Dask) is imported on demand
 
 __version__ = "0.1.0"
 
-__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "interventions", "errors", "AttnscopeError",
+__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "interventions", "errors", "scan", "AttnscopeError",
            "InvalidArgumentError", "MalformedFileError", "NotFoundError", "UnsupportedError", "AttnscopeIOError",
            "NetworkError", "__version__"]

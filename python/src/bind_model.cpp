@@ -168,8 +168,13 @@ void bind_model(py::module_& m) {
          py::arg("return_logits") = true, py::arg("add_bos") = true)
       .def("generate", [](const Model& mdl, const std::variant<std::string, std::vector<int32_t>>& prompt,
                           int max_tokens, const std::vector<std::string>& capture,
-                          const std::vector<int>& layers, bool stop_at_eos) {
+                          const std::vector<int>& layers, bool stop_at_eos, double temperature, int top_k,
+                          double top_p, uint64_t seed) {
         GenerateOptions o;
+        o.temperature = temperature;
+        o.top_k = top_k;
+        o.top_p = top_p;
+        o.seed = seed;
         o.max_tokens = max_tokens;
         o.capture = capture;
         o.layers = layers;
@@ -183,7 +188,8 @@ void bind_model(py::module_& m) {
         // The text is for reading (U+FFFD where the bytes are not UTF-8); the ids are the result.
         return py::make_tuple(g.prompt_tokens, g.new_tokens, valid_utf8(g.text), std::move(g.trace));
       }, py::arg("prompt"), py::arg("max_tokens") = 64, py::arg("capture") = std::vector<std::string>{},
-         py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true);
+         py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true, py::arg("temperature") = 0.0,
+         py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0);
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("canonical_hook_name", [](const std::string& name) -> py::object {

@@ -11,30 +11,13 @@
 #include "attnscope/analysis.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "tensor/random.h"
 
 namespace attnscope {
 
 namespace {
 
-// splitmix64: tiny, fully specified, so a seed gives the same tokens on every platform
-// (std::uniform_int_distribution is implementation-defined).
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) by rejection (no modulo bias).
-  uint64_t below(uint64_t n) {
-    const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
-    uint64_t x;
-    do x = next();
-    while (x >= limit);
-    return x % n;
-  }
-};
+using detail::SplitMix64;
 
 int byte_of_token_text(const std::string& text) {
   unsigned v = 0;

@@ -1,4 +1,4 @@
-// `attnscope generate`: greedy continuation with the KV cache (from BOS when no prompt is
+// `attnscope generate`: greedy or sampled (--temperature, --top-k, --top-p, --seed) continuation with the KV cache (from BOS when no prompt is
 // given); with -o, the hooks named by --capture are saved over prompt + generated tokens.
 #include <iostream>
 
@@ -19,11 +19,12 @@ struct GenerateArgs {
   std::string out;
   std::vector<std::string> capture;
   std::vector<int> layers;
+  GenerateOptions sampling;
 };
 
 int run_generate(const Common& common, const GenerateArgs& a) {
   Model model = load_model(common);
-  GenerateOptions opt;
+  GenerateOptions opt = a.sampling;
   opt.max_tokens = a.n;
   opt.stop_at_eos = !a.no_stop;
   opt.layers = a.layers;
@@ -53,7 +54,7 @@ int run_generate(const Common& common, const GenerateArgs& a) {
   return 0;
 }
 
-const CommandRegistrar reg{{"generate", "greedy text generation (from BOS when no prompt is given)",
+const CommandRegistrar reg{{"generate", "text generation, greedy or sampled (from BOS when no prompt is given)",
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<GenerateArgs>();
                               add_common_options(sub, common);
@@ -65,6 +66,13 @@ const CommandRegistrar reg{{"generate", "greedy text generation (from BOS when n
                               sub.add_option("--capture", a->capture,
                                              "hook names/globs to save with -o (default blocks.*.attn.hook_pattern)")
                                   ->delimiter(',');
+                              sub.add_option("--temperature", a->sampling.temperature,
+                                             "sample with this temperature (default 0: greedy)");
+                              sub.add_option("--top-k", a->sampling.top_k,
+                                             "sample among the k most likely tokens only (default 0: all)");
+                              sub.add_option("--top-p", a->sampling.top_p,
+                                             "nucleus sampling: the most likely tokens up to this probability (default 1)");
+                              sub.add_option("--seed", a->sampling.seed, "random seed for sampling (default 0)");
                               add_layers_option(sub, a->layers, "only these layers (\"0,2,5\")");
                               return [&common, a] { return run_generate(common, *a); };
                             }}};
