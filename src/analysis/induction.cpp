@@ -105,7 +105,7 @@ InductionScan detect_induction_heads(const Model& model, const InductionOptions&
     const std::vector<int32_t> ids = random_repeated_tokens(pool, bos, options.n_random_tokens, options.n_repeats,
                                                             options.seed + static_cast<uint64_t>(s),
                                                             options.distinct_tokens);
-    for (const auto& [layer, t] : detail::run_patterns(model, ids, layers))
+    for (const auto& [layer, t] : detail::run_patterns(model, ids, layers, options.weighting))
       for (int h = 0; h < t.dim(1); ++h)
         scores[{layer, h}].push_back(induction_score(head_pattern(t, h, 0), options.n_random_tokens, options.score));
     scan.sequences.push_back(ids);
@@ -125,7 +125,8 @@ InductionScan detect_induction_heads(const Model& model, const InductionOptions&
     scan.all.push_back(ih);
   }
   std::sort(scan.all.begin(), scan.all.end(), [](const InductionHead& a, const InductionHead& b) {
-    if (a.score != b.score) return a.score > b.score;
+    if (std::isnan(a.score) != std::isnan(b.score)) return std::isnan(b.score);  // NaN (non-finite) last
+    if (a.score != b.score && !std::isnan(a.score)) return a.score > b.score;
     return a.layer != b.layer ? a.layer < b.layer : a.head < b.head;
   });
   for (const auto& h : scan.all)

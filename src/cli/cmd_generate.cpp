@@ -6,6 +6,7 @@
 #include "attnscope/model.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
+#include "cli/options.h"
 #include "formats/npz.h"
 
 namespace attnscope::cli {
@@ -37,17 +38,18 @@ int run_generate(const Common& common, const GenerateArgs& a) {
     nlohmann::json j;
     j["prompt_tokens"] = g.prompt_tokens;
     j["new_tokens"] = g.new_tokens;
-    j["prompt"] = prompt_text;
-    j["text"] = g.text;
+    j["prompt"] = valid_utf8(prompt_text);
+    j["text"] = valid_utf8(g.text);  // U+FFFD for bytes that are not UTF-8; exact: new_tokens
+    j["text_bytes"] = std::vector<uint8_t>(g.text.begin(), g.text.end());
     j["str_tokens"] = tok.to_str_tokens(g.new_tokens);
     if (!a.out.empty()) {
       j["output"] = a.out;
       j["captured"] = captured_shapes_json(g.trace);
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j) << "\n";
     return 0;
   }
-  std::cout << prompt_text << g.text << "\n";
+  std::cout << valid_utf8(prompt_text + g.text) << "\n";
   if (!a.out.empty()) std::cerr << "wrote " << a.out << " (" << g.trace.captured().size() << " arrays)\n";
   return 0;
 }
@@ -56,11 +58,11 @@ const CommandRegistrar reg{{"generate", "text generation, greedy or sampled (fro
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<GenerateArgs>();
                               add_common_options(sub, common);
-                              sub.add_option("prompt", a->prompt, "text to continue (default: start from BOS)");
+                              add_text_argument(sub, a->prompt, "text to continue (default: start from BOS)");
                               sub.add_option("-n,--max-tokens", a->n, "tokens to generate (default 64)")
                                   ->check(CLI::NonNegativeNumber);
                               sub.add_flag("--no-stop", a->no_stop, "keep going past the end-of-sequence token");
-                              sub.add_option("-o,--output", a->out, "save captured hooks to this .npz");
+                              add_output_option(sub, a->out, "save captured hooks to this .npz");
                               sub.add_option("--capture", a->capture,
                                              "hook names/globs to save with -o (default blocks.*.attn.hook_pattern)")
                                   ->delimiter(',');
@@ -71,7 +73,7 @@ const CommandRegistrar reg{{"generate", "text generation, greedy or sampled (fro
                               sub.add_option("--top-p", a->sampling.top_p,
                                              "nucleus sampling: the most likely tokens up to this probability (default 1)");
                               sub.add_option("--seed", a->sampling.seed, "random seed for sampling (default 0)");
-                              sub.add_option("--layers", a->layers, "only these layers (\"0,2,5\")")->delimiter(',');
+                              add_layers_option(sub, a->layers, "only these layers (\"0,2,5\")");
                               return [&common, a] { return run_generate(common, *a); };
                             }}};
 

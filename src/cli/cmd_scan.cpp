@@ -14,6 +14,7 @@
 #include "attnscope/scan.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
+#include "cli/options.h"
 
 namespace attnscope::cli {
 namespace {
@@ -84,13 +85,7 @@ int run_scan_command(const Common& common, ScanArgs a) {
   const Model model = load_model(common);
   if (!a.target.empty() || a.target_id >= 0) {
     a.opt.ablation = true;
-    if (a.target_id >= 0) {
-      a.opt.ablation_target = a.target_id;
-    } else {
-      const auto ids = model.encode(a.target, false);
-      if (ids.empty()) fail(ErrorKind::InvalidArgument, "--target '" + a.target + "' encodes to no token");
-      a.opt.ablation_target = ids[0];
-    }
+    a.opt.ablation_target = resolve_token(model, a.target, a.target_id, "--target");
   }
   const Corpus corpus = read_corpus(a.corpus, policy);
   const ScanPlan plan = plan_scan(model, corpus, a.opt);
@@ -108,7 +103,7 @@ int run_scan_command(const Common& common, ScanArgs a) {
               << " units" << (a.out.empty() ? "" : "; run the same command with --resume to continue") << "\n";
     return 130;
   }
-  if (common.json) std::cout << scan_summary_json(r) << "\n";
+  if (common.json) std::cout << scan_summary_json(r) << "\n";  // invalid UTF-8 in paths is replaced
   else print_table(r);
   if (!a.out.empty() && !common.json) std::cerr << "wrote " << a.out << "/{summary.csv,summary.json,prompts.csv,prompts.npz}\n";
   return 0;
@@ -123,13 +118,13 @@ const CommandRegistrar kScan{{
       sub.add_option("corpus", a->corpus,
                      "text file (one prompt per line), .jsonl (a \"text\" field per line) or folder of .txt files")
           ->required();
-      sub.add_option("-o,--output", a->out, "directory for journal.jsonl, summary.csv/.json, prompts.csv/.npz");
+      add_output_option(sub, a->out, "directory for journal.jsonl, summary.csv/.json, prompts.csv/.npz");
       sub.add_flag("--resume", a->resume, "continue the scan already in -o DIR");
       sub.add_flag("--force", a->force, "replace the scan files already in -o DIR");
       sub.add_option("--on-bad-input", a->on_bad,
                      "refuse (default) or skip empty / non-UTF-8 / too long lines and missing files; skips are listed")
           ->capture_default_str();
-      sub.add_option("-l,--layers", a->opt.layers, "only these layers (default: all)")->delimiter(',');
+      add_layers_option(sub, a->opt.layers, "only these layers (default: all)");
       sub.add_option("--induction-seeds", a->opt.induction_seeds,
                      "also score induction on random repeated tokens, one sequence per seed (default 0: off)")
           ->check(CLI::NonNegativeNumber);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "attnscope/error.h"
+#include "attnscope/warnings.h"
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
 
@@ -132,8 +133,16 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir) {
       fail(ErrorKind::Format, where + " maps to " + target->canonical + ", which another tensor already gave");
   }
 
-  // An absent head means tied (GPT2Model and many small checkpoints store none).
-  if (!ck.weights.count("output.weight")) c.tied_embeddings = true;
+  // An absent head means tied (GPT2Model and many small checkpoints store none). When config.json
+  // says the head is NOT tied, that is a broken checkpoint: transformers warns and initialises a
+  // random head; attnscope warns and ties (the only head it has).
+  if (!ck.weights.count("output.weight")) {
+    if (!ck.hf.tie_declared)
+      warn("model.untied_head_missing",
+           "checkpoint " + dir + ": config.json says tie_word_embeddings: false, but there is no lm_head weight; "
+           "using the input embedding as the output head (transformers would initialise a random one)");
+    c.tied_embeddings = true;
+  }
   else if (ck.hf.tie_declared) ck.weights.erase("output.weight");  // stored copy of a tied head
   for (const std::string& req : required_names(c))
     if (!ck.weights.count(req))
