@@ -8,11 +8,11 @@
 namespace attnscope::detail {
 
 // One per src/model/arch_<family>.cpp.
-extern const ArchSpec kArchLlama, kArchQwen2, kArchGpt2, kArchQwen3, kArchGemma;
+extern const ArchSpec kArchLlama, kArchQwen2, kArchGpt2, kArchQwen3, kArchGemma, kArchGemma2;
 
 const std::vector<const ArchSpec*>& all_archs() {
   static const std::vector<const ArchSpec*> archs = {&kArchLlama, &kArchQwen2, &kArchGpt2,
-                                                     &kArchQwen3, &kArchGemma};
+                                                     &kArchQwen3, &kArchGemma, &kArchGemma2};
   return archs;
 }
 
