@@ -9,12 +9,12 @@ namespace attnscope::detail {
 
 // One per src/model/arch_<family>.cpp.
 extern const ArchSpec kArchLlama, kArchQwen2, kArchGpt2, kArchQwen3, kArchGemma, kArchGemma2,
-    kArchGemma3, kArchOlmo2, kArchPhi3;
+    kArchGemma3, kArchOlmo2, kArchPhi3, kArchGptNeox;
 
 const std::vector<const ArchSpec*>& all_archs() {
-  static const std::vector<const ArchSpec*> archs = {&kArchLlama,  &kArchQwen2, &kArchGpt2,
-                                                     &kArchQwen3,  &kArchGemma, &kArchGemma2,
-                                                     &kArchGemma3, &kArchOlmo2, &kArchPhi3};
+  static const std::vector<const ArchSpec*> archs = {
+      &kArchLlama,  &kArchQwen2,  &kArchGpt2,  &kArchQwen3, &kArchGemma,
+      &kArchGemma2, &kArchGemma3, &kArchOlmo2, &kArchPhi3,  &kArchGptNeox};
   return archs;
 }
 
