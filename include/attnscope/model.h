@@ -1,5 +1,6 @@
 // Model: configuration (architecture as data), weights, tokenizer, and the forward pass.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -89,6 +90,14 @@ struct GenerateOptions {
   std::vector<std::string> capture;  // patterns captured during generation grow row by row
   std::vector<int> layers;
   bool stop_at_eos = true;
+  // Sampling. temperature 0 (or top_k 1) is greedy: the highest logit, the first on ties.
+  // Otherwise softmax(logits / temperature) over the top_k highest tokens (0: all), cut to the
+  // smallest set of the highest whose probability reaches top_p (nucleus sampling, Holtzman et
+  // al. 2020; 1: no cut), renormalised. The same seed gives the same tokens on every platform.
+  double temperature = 0.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  uint64_t seed = 0;
 };
 struct Generation {
   std::vector<int32_t> prompt_tokens;

@@ -75,7 +75,7 @@ int run_info(const Common& common, const InfoArgs& a) {
   }
 
   if (common.json) {
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j) << "\n";
     return 0;
   }
   std::cout << "source:      " << path << "\n";

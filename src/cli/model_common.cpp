@@ -36,6 +36,18 @@ std::vector<int32_t> parse_id_list(const std::string& text) {
   return ids;
 }
 
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what) {
+  if (id >= 0) return id;
+  if (text.empty()) return -1;
+  auto ids = model.encode(text, false);
+  if (ids.empty()) fail(ErrorKind::InvalidArgument, what + " '" + text + "' encodes to no token");
+  return ids[0];
+}
+
 nlohmann::json config_json(const ModelConfig& c) {
   nlohmann::json j;
   j["arch"] = c.arch;

@@ -138,6 +138,10 @@ void NpzWriter::add_f32(const std::string& name, const Shape& shape, const float
   add_entry(name, "<f4", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 4);
 }
 
+void NpzWriter::add_f64(const std::string& name, const Shape& shape, const double* data) {
+  add_entry(name, "<f8", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 8);
+}
+
 void NpzWriter::add_i32(const std::string& name, const Shape& shape, const int32_t* data) {
   add_entry(name, "<i4", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 4);
 }

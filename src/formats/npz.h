@@ -20,6 +20,7 @@ class NpzWriter {
   NpzWriter& operator=(const NpzWriter&) = delete;
 
   void add_f32(const std::string& name, const Shape& shape, const float* data);
+  void add_f64(const std::string& name, const Shape& shape, const double* data);
   void add_i32(const std::string& name, const Shape& shape, const int32_t* data);
   // A numpy unicode array ('<U n', UTF-32) of UTF-8 strings; invalid UTF-8 becomes U+FFFD.
   void add_strings(const std::string& name, const Shape& shape, const std::vector<std::string>& values);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "attnscope/error.h"
+#include "attnscope/warnings.h"
 
 namespace attnscope {
 namespace fs = std::filesystem;
@@ -201,9 +202,18 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir) {
   }
 
   // An absent head means tied (GPT2Model and many small checkpoints store none); a stored copy
-  // of a declared-tied head is dropped.
-  if (!ck.weights.count("output.weight")) c.tied_embeddings = true;
-  else if (c.tied_embeddings) ck.weights.erase("output.weight");
+  // of a declared-tied head is dropped. When config.json says the head is NOT tied, a missing head
+  // is a broken checkpoint: transformers warns and initialises a random head; attnscope warns and
+  // ties (the only head it has).
+  if (!ck.weights.count("output.weight")) {
+    if (!c.tied_embeddings)
+      warn("model.untied_head_missing",
+           "checkpoint " + dir + ": config.json says tie_word_embeddings: false, but there is no lm_head weight; "
+           "using the input embedding as the output head (transformers would initialise a random one)");
+    c.tied_embeddings = true;
+  } else if (c.tied_embeddings) {
+    ck.weights.erase("output.weight");
+  }
   for (const auto& w : table) {
     if (!w.required || w.hf.empty()) continue;
     const bool per_layer = w.gguf.find("{L}") != std::string::npos;
