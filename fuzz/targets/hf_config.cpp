@@ -1,5 +1,5 @@
 // Hugging Face config.json -> ModelConfig (through the public parser entry point).
-#include "formats/hf_config.h"
+#include "model/hf_checkpoint.h"
 #include "harness.h"
 
 namespace attnscope::fuzz {

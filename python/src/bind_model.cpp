@@ -13,7 +13,6 @@ py::dict config_dict(const ModelConfig& c) {
   py::dict d;
   d["arch"] = c.arch;
   d["name"] = c.name;
-  d["family"] = c.family == ArchFamily::Llama ? "llama" : "gpt2";
   d["n_vocab"] = c.n_vocab;
   d["n_ctx"] = c.n_ctx;
   d["n_embd"] = c.n_embd;
@@ -27,8 +26,9 @@ py::dict config_dict(const ModelConfig& c) {
   d["rope_layout"] = c.rope_layout == RopeLayout::Interleaved ? "interleaved" : "neox";
   d["norm_eps"] = c.norm_eps;
   d["norm"] = c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm";
-  d["activation"] = c.act == Activation::SwiGLU ? "swiglu" : "gelu_tanh";
+  d["activation"] = activation_name(c.act);
   d["tied_embeddings"] = c.tied_embeddings;
+  d["features"] = architecture_features(c);
   return d;
 }
 

@@ -14,7 +14,7 @@ namespace attnscope {
 namespace {
 
 std::string block(int layer, const char* what) { return "blocks." + std::to_string(layer) + "." + what; }
-bool has_pos_embed(const Model& model) { return model.config().family == ArchFamily::Gpt2; }
+bool has_pos_embed(const Model& model) { return model.config().learned_positions; }
 
 // Row `batch` of a [B, T, X] tensor as a [T, X] copy.
 Tensor batch_row(const Tensor& t, int batch, const std::string& name) {

@@ -52,7 +52,6 @@ nlohmann::json config_json(const ModelConfig& c) {
   nlohmann::json j;
   j["arch"] = c.arch;
   j["name"] = c.name;
-  j["family"] = c.family == ArchFamily::Llama ? "llama" : "gpt2";
   j["n_vocab"] = c.n_vocab;
   j["n_ctx"] = c.n_ctx;
   j["n_embd"] = c.n_embd;
@@ -67,9 +66,10 @@ nlohmann::json config_json(const ModelConfig& c) {
   j["rope_freq_factors"] = c.rope_freq_factors.size();
   j["norm"] = c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm";
   j["norm_eps"] = c.norm_eps;
-  j["activation"] = c.act == Activation::SwiGLU ? "swiglu" : "gelu_tanh";
+  j["activation"] = activation_name(c.act);
   j["qkv_bias"] = c.qkv_bias;
   j["tied_embeddings"] = c.tied_embeddings;
+  j["features"] = architecture_features(c);
   return j;
 }
 

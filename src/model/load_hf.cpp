@@ -3,8 +3,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/hub.h"
-#include "formats/hf_checkpoint.h"
-#include "model/forward_gpt2.h"
+#include "model/hf_checkpoint.h"
 #include "model/loaders.h"
 
 namespace attnscope::detail {
@@ -32,7 +31,6 @@ std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const Lo
   } else if (has_tokenizer_files(dir)) {
     impl->tokenizer = Tokenizer::from_path(dir);
   }
-  if (impl->config.family == ArchFamily::Gpt2) prepare_gpt2(*impl);
   finalize_model(*impl);
   return impl;
 }

@@ -1,6 +1,7 @@
 // Model: loading dispatch, input checks, and the run entry points.
 #include "attnscope/model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,63 +25,6 @@ const Tensor& Model::Impl::weight(const std::string& name) const {
   if (it == weights.end()) fail(ErrorKind::NotFound, source + ": weight '" + name + "' is missing");
   return it->second;
 }
-
-namespace detail {
-
-void finalize_model(Model::Impl& impl) {
-  ModelConfig& c = impl.config;
-  auto expect = [&](const std::string& name, Shape shape, bool required = true) {
-    const Tensor* t = impl.find_weight(name);
-    if (!t) {
-      if (required) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is missing");
-      return;
-    }
-    if (t->shape() != shape) {
-      std::string want = "[";
-      for (size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
-      fail(ErrorKind::Format,
-           impl.source + ": weight '" + name + "' has shape " + t->shape_str() + ", expected " + want + "]");
-    }
-  };
-  if (c.n_layer <= 0 || c.n_embd <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.head_dim <= 0 || c.n_vocab <= 0)
-    fail(ErrorKind::Format, impl.source + ": model dimensions must be positive");
-  if (c.n_head % c.n_head_kv != 0) fail(ErrorKind::Format, impl.source + ": n_head is not a multiple of n_head_kv");
-  if (c.rope_dim < 0 || c.rope_dim > c.head_dim || c.rope_dim % 2)
-    fail(ErrorKind::Format, impl.source + ": rope dimension must be even and at most head_dim");
-  if (!c.rope_freq_factors.empty() && static_cast<int>(c.rope_freq_factors.size()) != c.rope_dim / 2)
-    fail(ErrorKind::Format, impl.source + ": rope frequency factors must have rope_dim/2 entries");
-  if (c.family == ArchFamily::Llama) {
-    const int64_t D = c.n_embd, V = c.n_vocab, F = c.n_ff, q = int64_t{c.n_head} * c.head_dim,
-                  kv = int64_t{c.n_head_kv} * c.head_dim;
-    expect("token_embd.weight", {V, D});
-    expect("output_norm.weight", {D});
-    if (!c.tied_embeddings) expect("output.weight", {V, D});
-    for (int l = 0; l < c.n_layer; ++l) {
-      const std::string W = "blk." + std::to_string(l) + ".";
-      expect(W + "attn_norm.weight", {D});
-      expect(W + "attn_q.weight", {q, D});
-      expect(W + "attn_k.weight", {kv, D});
-      expect(W + "attn_v.weight", {kv, D});
-      expect(W + "attn_output.weight", {D, q});
-      expect(W + "attn_q.bias", {q}, c.qkv_bias);
-      expect(W + "attn_k.bias", {kv}, c.qkv_bias);
-      expect(W + "attn_v.bias", {kv}, c.qkv_bias);
-      expect(W + "attn_output.bias", {D}, false);
-      expect(W + "ffn_norm.weight", {D});
-      expect(W + "ffn_gate.weight", {F, D});
-      expect(W + "ffn_up.weight", {F, D});
-      expect(W + "ffn_down.weight", {D, F});
-    }
-    if (!impl.forward) impl.forward = &forward_llama;
-  }
-  if (!impl.forward)
-    fail(ErrorKind::Unsupported, impl.source + ": no forward pass for architecture '" + c.arch + "'");
-  if (impl.tokenizer && impl.tokenizer->vocab_size() > c.n_vocab)
-    fail(ErrorKind::Format, impl.source + ": tokenizer has " + std::to_string(impl.tokenizer->vocab_size()) +
-                                " tokens but the model only " + std::to_string(c.n_vocab));
-}
-
-}  // namespace detail
 
 namespace {
 
@@ -202,6 +146,26 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
     in.spans = &spans;
   }
   in.want_logits = options.return_logits || hooks.captured("logits");
+  // start_at_layer: the given stream (broadcast over the batch when it has one row).
+  Tensor residual;
+  if (options.start_at_layer != 0 || !options.residual.empty()) {
+    // (T is the padded length in a ragged batch.)
+    const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>((*in.ids)[0].size());
+    const Tensor& r = options.residual;
+    if (r.empty() || r.ndim() != 3 || (r.dim(0) != B && r.dim(0) != 1) || r.dim(1) != T ||
+        r.dim(2) != impl_->config.n_embd)
+      fail(ErrorKind::InvalidArgument, "start_at_layer " + std::to_string(options.start_at_layer) +
+                                           " needs the residual stream [B, T, D] or [1, T, D] to start from (B = " +
+                                           std::to_string(B) + ", T = " + std::to_string(T) +
+                                           ", D = " + std::to_string(impl_->config.n_embd) + "), got " + r.shape_str());
+    residual = Tensor({B, T, r.dim(2)});
+    const int64_t row = T * r.dim(2);
+    for (int64_t b = 0; b < B; ++b)
+      std::copy(r.data() + (r.dim(0) == 1 ? 0 : b) * row, r.data() + (r.dim(0) == 1 ? 1 : b + 1) * row,
+                residual.data() + b * row);
+    in.start_layer = options.start_at_layer;
+    in.residual = &residual;
+  }
   impl_->forward(*impl_, in, hooks, trace);
   return trace;
 }

@@ -4,6 +4,7 @@
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
+#include "model/hooks.h"
 
 namespace attnscope::iv {
 
@@ -25,14 +26,7 @@ Intervention on(const std::string& target, Edit edit) {
 }
 
 std::vector<std::string> matching_hooks(const std::string& target, const std::vector<std::string>& hook_names) {
-  std::vector<std::string> out;
-  if (auto canonical = canonical_hook_name(target)) {
-    if (std::find(hook_names.begin(), hook_names.end(), *canonical) != hook_names.end()) out.push_back(*canonical);
-    return out;
-  }
-  for (const auto& n : hook_names)
-    if (hook_glob_match(target, n)) out.push_back(n);
-  return out;
+  return detail::match_hook_names(target, hook_names);  // the matcher Model::run uses
 }
 
 void validate(const Model& model, const std::vector<Intervention>& interventions) {

@@ -10,8 +10,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
-#include "formats/hf_checkpoint.h"
-#include "formats/hf_config.h"
+#include "model/hf_checkpoint.h"
 #include "formats/safetensors.h"
 
 using namespace attnscope;
@@ -36,7 +35,7 @@ TEST(HfConfig, Stories260K) {
   const ModelConfig& c = h.model;
   EXPECT_EQ(h.hf_arch, "LlamaForCausalLM");
   EXPECT_EQ(c.arch, "llama");
-  EXPECT_EQ(c.family, ArchFamily::Llama);
+  EXPECT_EQ(c.act, Activation::SwiGLU);
   EXPECT_EQ(c.n_vocab, 512);
   EXPECT_EQ(c.n_embd, 64);
   EXPECT_EQ(c.n_layer, 5);
@@ -57,7 +56,7 @@ TEST(HfConfig, Stories260K) {
 
 TEST(HfConfig, Gpt2FixtureAndArchitectures) {
   HfConfig g = read_hf_config(kModels + "/safetensors/lm-buddy-tiny_gpt2-random/config.json");
-  EXPECT_EQ(g.model.family, ArchFamily::Gpt2);
+  EXPECT_EQ(g.model.arch, "gpt2");
   EXPECT_EQ(g.model.arch, "gpt2");
   EXPECT_EQ(g.model.n_embd, 2);
   EXPECT_EQ(g.model.n_ff, 8);  // n_inner null -> 4 * n_embd
@@ -145,8 +144,8 @@ TEST(HfNames, MappingAndTransforms) {
   auto t = map_hf_tensor("model.layers.3.self_attn.q_proj.weight", h.model);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->canonical, "blk.3.attn_q.weight");
-  EXPECT_EQ(t->transform, HfTransform::PermuteQ);
-  EXPECT_EQ(map_hf_tensor("model.layers.0.self_attn.k_proj.weight", h.model)->transform, HfTransform::PermuteK);
+  EXPECT_EQ(t->transform, detail::HfTransform::PermuteQ);
+  EXPECT_EQ(map_hf_tensor("model.layers.0.self_attn.k_proj.weight", h.model)->transform, detail::HfTransform::PermuteK);
   EXPECT_EQ(map_hf_tensor("model.layers.0.mlp.down_proj.weight", h.model)->canonical, "blk.0.ffn_down.weight");
   EXPECT_EQ(map_hf_tensor("lm_head.weight", h.model)->canonical, "output.weight");
   EXPECT_FALSE(map_hf_tensor("model.layers.0.self_attn.rotary_emb.inv_freq", h.model));
@@ -155,13 +154,13 @@ TEST(HfNames, MappingAndTransforms) {
   expect_error([&] { map_hf_tensor("model.vision_tower.weight", h.model); }, ErrorKind::Unsupported,
                "vision_tower");
   HfConfig g = read_hf_config(kModels + "/safetensors/lm-buddy-tiny_gpt2-random/config.json");
-  EXPECT_EQ(map_hf_tensor("h.0.attn.c_attn.weight", g.model)->transform, HfTransform::Transpose);
+  EXPECT_EQ(map_hf_tensor("h.0.attn.c_attn.weight", g.model)->transform, detail::HfTransform::Transpose);
   EXPECT_EQ(map_hf_tensor("transformer.h.0.mlp.c_fc.bias", g.model)->canonical, "blk.0.ffn_up.bias");
-  EXPECT_EQ(map_hf_tensor("h.0.mlp.c_fc.bias", g.model)->transform, HfTransform::None);
+  EXPECT_EQ(map_hf_tensor("h.0.mlp.c_fc.bias", g.model)->transform, detail::HfTransform::None);
   EXPECT_FALSE(map_hf_tensor("h.0.attn.bias", g.model));
   HfConfig q = parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
       "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100})", "q");
-  EXPECT_EQ(map_hf_tensor("model.layers.0.self_attn.q_proj.bias", q.model)->transform, HfTransform::None);
+  EXPECT_EQ(map_hf_tensor("model.layers.0.self_attn.q_proj.bias", q.model)->transform, detail::HfTransform::None);
 }
 
 TEST(HfNames, PermutationTurnsRotateHalfIntoInterleavedRope) {
