@@ -12,9 +12,9 @@ written for it runs with only the import changed::
     patterns = get_attention_patterns(trace)      # {layer: ndarray [batch, heads, q, k]}
 """
 
-from . import interventions
+from . import attribution, interventions
 from .model import InterpretableModel, SavedValue, Trace, HookContext
 
 __version__ = "0.1.0"
 
-__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "interventions", "__version__"]
+__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "attribution", "interventions", "__version__"]
