@@ -15,7 +15,9 @@ namespace {
 
 using test_cli::Result;
 Result run(const std::string& args) { return test_cli::run_cli(args); }
-std::string temp(const std::string& name) { return testing::TempDir() + "/attnscope_cli_attr_" + name; }
+std::string temp(const std::string& name) {
+  return testing::TempDir() + "/attnscope_cli_attr_" + name;
+}
 
 }  // namespace
 
@@ -29,7 +31,8 @@ TEST(CliAttribution, DlaPartsAddUpAndTheInductionHeadWins) {
   for (const auto& [label, v] : p["parts"].items()) sum += v.get<double>();
   EXPECT_NEAR(sum, p["logit"].get<double>(), 1e-3);
   EXPECT_GT(p["heads"][1][0].get<double>(), 10.0);
-  EXPECT_NEAR(p["heads"][1][0].get<double>(), p["logit"].get<double>(), 1e-3);  // the only writer the unembedding reads
+  EXPECT_NEAR(p["heads"][1][0].get<double>(), p["logit"].get<double>(),
+              1e-3);  // the only writer the unembedding reads
   // A logit difference, and the default target (the top prediction) is "d" as well.
   const auto d = test_cli::run_cli_json("dla 'abcdefghij abcde' --target d --minus e --pos 14");
   EXPECT_EQ(d["minus"]["token"], "e");
@@ -94,10 +97,15 @@ TEST(CliAttribution, HeadsByValueFlagsTheSink) {
 }
 
 TEST(CliAttribution, BadInputIsOneClearError) {
-  struct Case { const char* args; const char* says; };
-  for (const Case& c : {Case{"dla 'abc' --pos 9", "position 9"}, Case{"dla 'abc' --target-id 100000", "vocabulary"},
-                        Case{"composition --into 5:0", "does not exist"}, Case{"composition --kind x", "--kind"},
-                        Case{"rollout abc --query 7", "--query 7"}, Case{"heads abc --weighting values", "weighting"}}) {
+  struct Case {
+    const char* args;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{"dla 'abc' --pos 9", "position 9"}, Case{"dla 'abc' --target-id 100000", "vocabulary"},
+        Case{"composition --into 5:0", "does not exist"}, Case{"composition --kind x", "--kind"},
+        Case{"rollout abc --query 7", "--query 7"},
+        Case{"heads abc --weighting values", "weighting"}}) {
     const Result r = run(c.args);
     EXPECT_NE(r.code, 0) << c.args;
     EXPECT_NE(r.out.find(c.says), std::string::npos) << c.args << "\n" << r.out;
