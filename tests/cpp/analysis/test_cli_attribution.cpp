@@ -15,8 +15,11 @@ namespace {
 
 using test_cli::Result;
 Result run(const std::string& args) { return test_cli::run_cli(args); }
-std::string temp(const std::string& name) {
-  return testing::TempDir() + "/attnscope_cli_attr_" + name;
+// Figures are kept as test artifacts (beside the browser tests' screenshots).
+std::string artifact(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(ATTNSCOPE_BINARY_DIR) / "artifacts";
+  std::filesystem::create_directories(dir);
+  return (dir / ("cli_attribution_" + name)).string();
 }
 
 }  // namespace
@@ -52,7 +55,7 @@ TEST(CliAttribution, CompositionListsThePreviousTokenToInductionEdgeFirst) {
 
 TEST(CliAttribution, FiguresInEveryFormat) {
   for (const char* ext : {".png", ".svg", ".pdf"}) {
-    const std::string dla = temp(std::string("dla") + ext), comp = temp(std::string("comp") + ext);
+    const std::string dla = artifact(std::string("dla") + ext), comp = artifact(std::string("comp") + ext);
     std::filesystem::remove(dla);
     std::filesystem::remove(comp);
     Result r = run("dla 'abcdefghij abcde' --target d --pos 14 -o " + dla);
@@ -62,8 +65,15 @@ TEST(CliAttribution, FiguresInEveryFormat) {
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_TRUE(attnscope::is_attnscope_output(comp)) << comp;
   }
+  // The same on stories260K (8 heads x 5 layers, grouped kv heads).
+  const std::string stories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
+  Result r = run("dla -m " + stories + " 'Once upon a time there was a little girl named Lily' -o " +
+                 artifact("dla_stories.png") + " --force");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = run("composition -m " + stories + " -o " + artifact("composition_stories.png") + " --force");
+  EXPECT_EQ(r.code, 0) << r.out;
   // The SVG carries its labels as text.
-  std::ifstream svg(temp("comp.svg"));
+  std::ifstream svg(artifact("comp.svg"));
   const std::string s((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
   EXPECT_NE(s.find("K-composition"), std::string::npos);
   EXPECT_NE(s.find("L1H0"), std::string::npos);
