@@ -16,6 +16,7 @@
 
 #include "attnscope/tensor.h"
 #include "attnscope/trace.h"
+#include "attnscope/viz.h"
 
 namespace attnscope {
 
@@ -150,5 +151,15 @@ Tensor attention_rollout(const std::map<int, Tensor>& patterns, int batch = 0);
 // (l, j) have capacity A~_l[i, j] (Abnar & Zuidema's attention flow). Values in [0, 1].
 Tensor attention_flow(const std::map<int, Tensor>& patterns, const std::vector<int>& queries = {},
                       int batch = 0);
+
+// ---- the explorer's views -----------------------------------------------------------------------
+
+// One forward pass of `ids`: value-weighted patterns (normalised) of the layers in `patterns`,
+// rollout over all layers, direct logit attribution of every head at every position for two
+// targets (the model's top prediction and the actual next token), and the strongest composition
+// edges into and out of every head (skipped above 1024 heads, where the weight products get
+// slow). Pass the result as ExplorerOptions::analysis.
+ExplorerAnalysis explorer_analysis(const Model& model, const std::vector<int32_t>& ids,
+                                   const std::map<int, Tensor>& patterns);
 
 }  // namespace attnscope

@@ -8,9 +8,9 @@
 #include <map>
 
 #include "attnscope/analysis.h"
+#include "attnscope/attribution.h"
 #include "attnscope/viz.h"
 #include "cli/command.h"
-#include "cli/explore_analysis.h"
 #include "cli/model_common.h"
 #include "cli/viz_common.h"
 

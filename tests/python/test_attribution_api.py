@@ -66,3 +66,21 @@ def test_detector_weighting(toy):
     assert by_value["induction"] == [(1, 0)]
     with pytest.raises(Exception, match="weighting"):
         AttentionPatternDetector(weighting="values")
+
+
+
+def test_interactive_explorer_carries_the_analysis_views(toy):
+    import json
+    import re
+
+    from attnscope.visualization.interactive import interactive_attention_from_trace
+
+    with toy.trace("abcdefghij abcde") as t:
+        pass
+    doc = interactive_attention_from_trace(t, t.str_tokens[0], analysis=True)  # the HTML document (a str)
+    plain = interactive_attention_from_trace(t, t.str_tokens[0])
+    data = json.loads(re.search(r'id="attnscope-data">(.*?)</script>', doc, re.S).group(1))
+    assert "analysis" not in json.loads(re.search(r'id="attnscope-data">(.*?)</script>', plain, re.S).group(1))
+    best = max((e for e in data["analysis"]["composition"] if e[2:4] == [1, 0]), key=lambda e: e[5])
+    assert best[:5] == [0, 0, 1, 0, "K"]
+    assert [d["name"] for d in data["analysis"]["dla"]] == ["top prediction", "next token"]

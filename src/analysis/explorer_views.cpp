@@ -1,13 +1,14 @@
-#include "cli/explore_analysis.h"
-
+// The explorer's views beyond the weights for one model run (attribution.h explorer_analysis).
+#include <cstdio>
 #include <set>
 #include <string>
 #include <tuple>
 
 #include "attnscope/attribution.h"
+#include "attnscope/model.h"
 #include "attnscope/predictions.h"
 
-namespace attnscope::cli {
+namespace attnscope {
 
 namespace {
 
@@ -79,4 +80,4 @@ ExplorerAnalysis explorer_analysis(const Model& model, const std::vector<int32_t
   return a;
 }
 
-}  // namespace attnscope::cli
+}  // namespace attnscope
