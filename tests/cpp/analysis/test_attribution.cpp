@@ -118,6 +118,55 @@ TEST(HeadWeights, GroupedHeadsShareKeysAndValuesButNotQueriesOrOutputs) {
   std::filesystem::remove(path);
 }
 
+TEST(HeadWeights, ReproduceTheForwardPassProjections) {
+  // Against the model's own forward: at position 0 RoPE turns nothing, so hook_q/hook_k there are
+  // ln1(x) W + b; hook_v is that at every position; hook_result is hook_z W_O. Grouped kv heads
+  // (stories260K, 8 heads on 4 kv heads) and GPT-2's fused qkv with biases.
+  for (const std::string& path : {kStories, kGpt2}) {
+    const Model m = Model::load(path);
+    const ModelConfig& c = m.config();
+    const std::vector<int32_t> ids = {1, 20, 16, 3, 15, 10};
+    for (int l : {0, c.n_layer - 1}) {
+      const std::string P = "blocks." + std::to_string(l) + ".";
+      RunOptions ro;
+      for (const char* h : {"ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v",
+                            "attn.hook_z", "attn.hook_result"})
+        ro.capture.push_back(P + h);
+      const Trace t = m.run(ids, ro);
+      const Tensor &x = t.at(P + "ln1.hook_normalized"), &q = t.at(P + "attn.hook_q"),
+                   &k = t.at(P + "attn.hook_k"), &v = t.at(P + "attn.hook_v"),
+                   &z = t.at(P + "attn.hook_z"), &r = t.at(P + "attn.hook_result");
+      const int64_t D = c.n_embd, Dh = c.head_dim, H = c.n_head, Hkv = c.n_head_kv, T = 6;
+      double worst = 0;
+      for (int h = 0; h < H; ++h) {
+        const auto hw = detail::head_weights(m, l, h);
+        auto proj = [&](const Tensor& W, const Tensor& b, int64_t p, int64_t j) {
+          double s = b.empty() ? 0.0 : b.data()[j];
+          for (int64_t d = 0; d < D; ++d)
+            s += static_cast<double>(x.data()[p * D + d]) * W.data()[d * Dh + j];
+          return s;
+        };
+        for (int64_t j = 0; j < Dh; ++j) {
+          worst = std::max(worst, std::abs(proj(hw.W_Q, hw.b_Q, 0, j) - q.data()[h * Dh + j]));
+          worst =
+              std::max(worst, std::abs(proj(hw.W_K, hw.b_K, 0, j) - k.data()[hw.kv_head * Dh + j]));
+          for (int64_t p = 0; p < T; ++p)
+            worst = std::max(worst, std::abs(proj(hw.W_V, hw.b_V, p, j) -
+                                             v.data()[(p * Hkv + hw.kv_head) * Dh + j]));
+        }
+        for (int64_t p = 0; p < T; ++p)
+          for (int64_t d = 0; d < D; ++d) {
+            double s = 0;
+            for (int64_t j = 0; j < Dh; ++j)
+              s += static_cast<double>(z.data()[(p * H + h) * Dh + j]) * hw.W_O.at({j, d});
+            worst = std::max(worst, std::abs(s - r.data()[(p * H + h) * D + d]));
+          }
+      }
+      EXPECT_LT(worst, 1e-4) << path << " layer " << l;
+    }
+  }
+}
+
 // ---- value-weighted attention ----------------------------------------------------------------
 
 TEST(ValueWeighted, ClosedFormOnUniformHeads) {
