@@ -2,6 +2,7 @@
 // through the final norm (scale frozen from the clean run) and the unembedding (see attribution.h).
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "analysis/head_weights.h"
@@ -193,15 +194,19 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
       logit_attrs(model, apply_ln_to_stack(model, trace, rs.stack), token, minus);  // [C, T]
   r.labels = rs.labels;
   double bias_term = 0;
-  const bool ln_bias = !detail::final_norm_weights(model).b.empty();
+  const Tensor ln_b = detail::final_norm_weights(model).b;
+  const bool ln_bias = !ln_b.empty();
   if (ln_bias) {
-    const Tensor b = detail::final_norm_weights(model).b;
     const Tensor u = detail::unembed_row(model, token);
     const Tensor um = minus ? detail::unembed_row(model, *minus) : Tensor();
-    for (int64_t d = 0; d < b.dim(0); ++d)
-      bias_term += static_cast<double>(b.data()[d]) * (u.data()[d] - (minus ? um.data()[d] : 0.0f));
+    for (int64_t d = 0; d < ln_b.dim(0); ++d)
+      bias_term +=
+          static_cast<double>(ln_b.data()[d]) * (u.data()[d] - (minus ? um.data()[d] : 0.0f));
     r.labels.push_back("ln_final.b");
   }
+  // Where each head's and MLP's part sits in the stack, by its label.
+  std::map<std::string, int64_t> index;
+  for (size_t k = 0; k < rs.labels.size(); ++k) index[rs.labels[k]] = static_cast<int64_t>(k);
   const int64_t C = static_cast<int64_t>(r.labels.size()),
                 P = static_cast<int64_t>(r.positions.size());
   const int64_t C0 = attrs.dim(0), V = trace.logits.dim(2);
@@ -214,15 +219,12 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
     if (ln_bias) r.attribution.data()[i * C + C0] = static_cast<float>(bias_term);
     const float* lrow = trace.logits.data() + p * V;
     r.logit.push_back(static_cast<double>(lrow[token]) - (minus ? lrow[*minus] : 0.0f));
-    // Heads and MLPs by their place in the stack: embed (+ pos_embed), then per layer H heads,
-    // the optional attention bias, the MLP.
-    int64_t k = has_pos_embed(model) ? 2 : 1;
     for (int l = 0; l < c.n_layer; ++l) {
       for (int h = 0; h < c.n_head; ++h)
-        r.heads.data()[(i * c.n_layer + l) * c.n_head + h] = attrs.data()[(k++) * T + p];
-      if (r.labels[static_cast<size_t>(k)] != std::to_string(l) + "_mlp_out")
-        ++k;  // the attention bias
-      r.mlp.data()[i * c.n_layer + l] = attrs.data()[(k++) * T + p];
+        r.heads.data()[(i * c.n_layer + l) * c.n_head + h] =
+            attrs.data()[index.at("L" + std::to_string(l) + "H" + std::to_string(h)) * T + p];
+      r.mlp.data()[i * c.n_layer + l] =
+          attrs.data()[index.at(std::to_string(l) + "_mlp_out") * T + p];
     }
   }
   return r;
