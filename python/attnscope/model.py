@@ -260,6 +260,27 @@ class Trace:
     def str_tokens(self) -> List[List[str]]:
         return [list(row) for row in self._require_run().str_tokens]
 
+    # -- TransformerLens ActivationCache-style attribution (attnscope.attribution) ---------------
+    def get_full_resid_decomposition(self, return_labels: bool = True, batch: int = 0):
+        """[C, T, D] parts of the final residual stream (and their labels). Capture
+        ``attnscope.attribution.resid_decomposition_hooks(model)`` in this trace first."""
+        from .attribution import get_full_resid_decomposition
+
+        stack, labels = get_full_resid_decomposition(self._model, self, batch)
+        return (stack, labels) if return_labels else stack
+
+    def apply_ln_to_stack(self, stack, batch: int = 0) -> np.ndarray:
+        """[C, T, D] through the final norm, its scale frozen from this run."""
+        from .attribution import apply_ln_to_stack
+
+        return apply_ln_to_stack(self._model, self, stack, batch)
+
+    def logit_attrs(self, stack, tokens, incorrect_tokens=None) -> np.ndarray:
+        """[C, T] logits of a normalised stack for ``tokens`` (minus ``incorrect_tokens``)."""
+        from .attribution import logit_attrs
+
+        return logit_attrs(self._model, stack, tokens, incorrect_tokens)
+
     def attention_patterns(self) -> Dict[int, np.ndarray]:
         """layer -> [batch, heads, q, k] for every captured layer (padded for a ragged batch)."""
         return dict(self._require_run().attention_patterns())

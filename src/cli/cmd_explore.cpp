@@ -8,10 +8,10 @@
 #include <map>
 
 #include "attnscope/analysis.h"
+#include "attnscope/attribution.h"
 #include "attnscope/viz.h"
 #include "cli/command.h"
 #include "cli/options.h"
-#include "cli/explore_analysis.h"
 #include "cli/model_common.h"
 #include "cli/viz_common.h"
 
