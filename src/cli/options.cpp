@@ -21,7 +21,9 @@ void warn_deprecated_prompt(const CLI::Option* prompt_option) {
 }
 
 CLI::Option* add_layers_option(CLI::App& sub, std::vector<int>& layers, const std::string& help) {
-  return sub.add_option("-l,--layers", layers, help)->delimiter(',');
+  // One argument per occurrence ("0,2,5", or -l 0 -l 2): a following positional text is never
+  // taken for a layer.
+  return sub.add_option("-l,--layers", layers, help)->delimiter(',')->expected(1);
 }
 
 CLI::Option* add_output_option(CLI::App& sub, std::string& path, const std::string& help) {
