@@ -29,8 +29,8 @@ int64_t ggml_block_bytes(GgmlType type);
 uint64_t ggml_row_bytes(GgmlType type, int64_t n);
 // Decode n elements (a multiple of the block size) of `type` at `src` into float.
 void dequantize(GgmlType type, const void* src, float* dst, int64_t n);
-// Encode n floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 supported for
-// writing); returns the bytes.
+// Encode n floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K
+// supported for writing; blocks are encoded on all threads); returns the bytes.
 std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n);
 
 // One metadata value. Arrays hold a vector of values (which may themselves be arrays).

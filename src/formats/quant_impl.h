@@ -61,5 +61,9 @@ void dequant_q4_k(const uint8_t* src, float* dst, int64_t nblocks);
 void dequant_q5_k(const uint8_t* src, float* dst, int64_t nblocks);
 void dequant_q6_k(const uint8_t* src, float* dst, int64_t nblocks);
 void dequant_q8_k(const uint8_t* src, float* dst, int64_t nblocks);
+void quant_q4_k(const float* src, uint8_t* dst, int64_t nblocks);
+void quant_q6_k(const float* src, uint8_t* dst, int64_t nblocks);
+// 6-bit scale and min of sub-block j (0..7) from the 12-byte packing of Q4_K / Q5_K.
+void k4_scale_min(const uint8_t* s, int j, int& scale, int& min);
 
 }  // namespace attnscope::detail
