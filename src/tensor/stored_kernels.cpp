@@ -12,6 +12,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -303,6 +305,140 @@ void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int
   }
 }
 
+// ---- integer dot products for generation (bfloat16 compute only) ---------------------------
+// x is quantised per 32-element block to int8 codes (kept widened to int16 for vpmaddwd-style
+// multiply-adds), a scale and the codes' sum; a weight block's integer dot with them is scaled
+// once per (sub-)block instead of converting every weight to float.
+
+// Tags for 32- and 16-element (sub-)blocks of int16 lanes; Lanes() divides the block length.
+using D16x32 = hn::CappedTag<int16_t, 32>;
+using D16x16 = hn::CappedTag<int16_t, 16>;
+
+void QuantizeRowsQ8(const float* x, int64_t M, int64_t K, int16_t* q, float* d, int32_t* sum) {
+  for (int64_t b = 0; b < M * K / 32; ++b) {
+    const float* xb = x + 32 * b;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int v = static_cast<int>(std::nearbyint(xb[i] * inv));
+      q[32 * b + i] = static_cast<int16_t>(v);
+      s += v;
+    }
+    d[b] = scale;
+    sum[b] = s;
+  }
+}
+
+// sum_i w[i] * x[i] over n int16 lanes (n a multiple of Lanes(d)), as float lanes (not reduced).
+template <class D, class LoadW>
+HWY_INLINE hn::Vec<hn::Repartition<float, D>> IntDot(D d, const int16_t* x, int n, const LoadW& load_w) {
+  const hn::Repartition<int32_t, D> d32;
+  const int N = static_cast<int>(hn::Lanes(d));
+  auto acc = hn::Zero(d32), acc1 = hn::Zero(d32);
+  for (int i = 0; i < n; i += N) acc = hn::ReorderWidenMulAccumulate(d32, load_w(i), hn::LoadU(d, x + i), acc, acc1);
+  return hn::ConvertTo(hn::Repartition<float, D>(), hn::RearrangeToOddPlusEven(acc, acc1));
+}
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadI8As16(D d, const int8_t* p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<int8_t, D>(), p));
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadU8As16(D d, const uint8_t* p) {
+  return hn::BitCast(d, hn::PromoteTo(hn::RebindToUnsigned<D>(), hn::LoadU(hn::Rebind<uint8_t, D>(), p)));
+}
+
+// Dot of one weight row with one quantised x row (K / 32 blocks).
+HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16_t* xq, const float* xd,
+                            const int32_t* xs) {
+  const int64_t nb = W.cols / 32;
+  if (W.type == GgmlType::Q8_0 || W.type == GgmlType::Q4_K) {
+    const D16x32 d16;
+    const hn::Repartition<float, D16x32> df;
+    auto acc = hn::Zero(df);
+    if (W.type == GgmlType::Q8_0) {
+      for (int64_t b = 0; b < nb; ++b, w += detail::kQ8_0Bytes) {
+        const auto* qs = reinterpret_cast<const int8_t*>(w + 2);
+        const auto dot = IntDot(d16, xq + 32 * b, 32, [&](int i) { return LoadI8As16(d16, qs + i); });
+        acc = hn::MulAdd(dot, hn::Set(df, detail::load_f16(w) * xd[b]), acc);
+      }
+      return hn::GetLane(hn::SumOfLanes(df, acc));
+    }
+    float mins = 0.0f;  // Q4_K's -dmin*min terms: one product with the x block's code sum
+    const auto k15 = hn::Set(d16, 15);
+    for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ4_KBytes) {
+      const float d = detail::load_f16(w), dmin = detail::load_f16(w + 2);
+      for (int j = 0; j < 8; ++j) {
+        int sc, m;
+        detail::k4_scale_min(w + 4, j, sc, m);
+        const int64_t b = 8 * sb + j;
+        const uint8_t* q = w + 16 + 32 * (j / 2);  // sub-block j: low (even j) / high (odd j) nibbles
+        const auto dot = IntDot(d16, xq + 32 * b, 32, [&](int i) {
+          const auto v = LoadU8As16(d16, q + i);
+          return (j & 1) ? hn::ShiftRight<4>(v) : hn::And(v, k15);
+        });
+        acc = hn::MulAdd(dot, hn::Set(df, d * static_cast<float>(sc) * xd[b]), acc);
+        mins += dmin * static_cast<float>(m) * xd[b] * static_cast<float>(xs[b]);
+      }
+    }
+    return hn::GetLane(hn::SumOfLanes(df, acc)) - mins;
+  }
+  const D16x16 d16;
+  const hn::Repartition<float, D16x16> df;
+  auto acc = hn::Zero(df);
+  const auto k15 = hn::Set(d16, 15);
+  if (W.type == GgmlType::Q4_0) {
+    const auto k8 = hn::Set(d16, 8);
+    for (int64_t b = 0; b < nb; ++b, w += detail::kQ4_0Bytes) {
+      const uint8_t* qs = w + 2;  // elements 0..15: low nibbles, 16..31: high nibbles
+      const auto lo = IntDot(d16, xq + 32 * b, 16, [&](int i) { return hn::Sub(hn::And(LoadU8As16(d16, qs + i), k15), k8); });
+      const auto hi = IntDot(d16, xq + 32 * b + 16, 16,
+                             [&](int i) { return hn::Sub(hn::ShiftRight<4>(LoadU8As16(d16, qs + i)), k8); });
+      acc = hn::MulAdd(hn::Add(lo, hi), hn::Set(df, detail::load_f16(w) * xd[b]), acc);
+    }
+    return hn::GetLane(hn::SumOfLanes(df, acc));
+  }
+  // Q6_K: quarter k of half h is x block 8*sb + 4h + k; its two 16-element halves have own scales.
+  const auto k3 = hn::Set(d16, 3), k32 = hn::Set(d16, 32);
+  for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ6_KBytes) {
+    const float d = detail::load_f16(w + 208);
+    const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* L = w + 64 * h;
+      const uint8_t* H = w + 128 + 32 * h;
+      for (int k = 0; k < 4; ++k) {
+        const int64_t b = 8 * sb + 4 * h + k;
+        for (int half = 0; half < 2; ++half) {
+          const auto dot = IntDot(d16, xq + 32 * b + 16 * half, 16, [&](int i) {
+            const int l = 16 * half + i;
+            const auto lo = LoadU8As16(d16, L + l + 32 * (k & 1));
+            const auto hb = hn::ShiftRightSame(LoadU8As16(d16, H + l), 2 * k);
+            const auto low4 = k < 2 ? hn::And(lo, k15) : hn::ShiftRight<4>(lo);
+            return hn::Sub(hn::Or(low4, hn::ShiftLeft<4>(hn::And(hb, k3))), k32);
+          });
+          acc = hn::MulAdd(dot, hn::Set(df, d * static_cast<float>(sc[8 * h + 2 * k + half]) * xd[b]), acc);
+        }
+      }
+    }
+  }
+  return hn::GetLane(hn::SumOfLanes(df, acc));
+}
+
+void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
+                  const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
+  const int64_t nb = W.cols / 32;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* w = W.data + static_cast<uint64_t>(r) * W.row_bytes;
+    for (int64_t m = 0; m < M; ++m) {
+      const float v = RowDotInt8(W, w, xq + m * W.cols, xd + m * nb, xs + m * nb) + (bias ? bias[r] : 0.0f);
+      float& out = y[m * ldy + r];
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
 void F32ToBf16(const float* src, uint16_t* dst, int64_t n) { ToBf16(src, dst, n); }
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
@@ -318,6 +454,8 @@ HWY_EXPORT(DequantRowsF32);
 HWY_EXPORT(DequantRowsBf16);
 HWY_EXPORT(GemvRows);
 HWY_EXPORT(F32ToBf16);
+HWY_EXPORT(QuantizeRowsQ8);
+HWY_EXPORT(GemvRowsInt8);
 HWY_EXPORT(TargetName);
 
 void dequant_rows_f32(const StoredWeight& W, int64_t r0, int64_t r1, float* dst) {
@@ -334,6 +472,17 @@ void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(F32ToBf16)(src, dst, n);
 }
 const char* target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+bool has_int8_gemv(const StoredWeight& W) {
+  return W.mlx_bits == 0 && (W.type == GgmlType::Q8_0 || W.type == GgmlType::Q4_0 || W.type == GgmlType::Q4_K ||
+                             W.type == GgmlType::Q6_K);
+}
+void quantize_rows_q8(const float* x, int64_t M, int64_t K, int16_t* q, float* d, int32_t* sum) {
+  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, M, K, q, d, sum);
+}
+void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
+                    const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
+  HWY_DYNAMIC_DISPATCH(GemvRowsInt8)(W, r0, r1, xq, xd, xs, M, bias, y, ldy, accumulate);
+}
 
 }  // namespace attnscope::kernels
 #endif  // HWY_ONCE

@@ -20,6 +20,14 @@ void dequant_rows_bf16(const StoredWeight& W, int64_t r0, int64_t r1, uint16_t* 
 void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M,
                const float* bias, float* y, int64_t ldy, bool accumulate, float* scratch);
 
+// Generation with integer dot products (bfloat16 compute): x rows [M, K] quantised per 32-element
+// block to int8 codes (stored widened to int16) with a scale and the codes' sum per block, then
+// y[m, n] (+)= x[m, :] · W[n, :] (+ bias[n]) for Q8_0, Q4_0, Q4_K and Q6_K rows (has_int8_gemv).
+bool has_int8_gemv(const StoredWeight& W);
+void quantize_rows_q8(const float* x, int64_t M, int64_t K, int16_t* q, float* d, int32_t* sum);
+void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
+                    const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate);
+
 // float32 -> bfloat16 bits, rounded to nearest even.
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n);
 

@@ -96,6 +96,17 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
     ops::linear(x, M, K, reinterpret_cast<const float*>(W.data), N, bias, y, accumulate);
     return;
   }
+  if (M <= kGemvMaxRows && dtype == ComputeDtype::BFloat16 && kernels::has_int8_gemv(W)) {
+    // Generation, fast path: x quantised to int8 per 32-element block, integer dot products.
+    std::vector<int16_t> xq(static_cast<size_t>(M * K));
+    std::vector<float> xd(static_cast<size_t>(M * K / 32));
+    std::vector<int32_t> xs(xd.size());
+    kernels::quantize_rows_q8(x, M, K, xq.data(), xd.data(), xs.data());
+    ops::parallel_for(N, 64, [&](int64_t r0, int64_t r1) {
+      kernels::gemv_rows_int8(W, r0, r1, xq.data(), xd.data(), xs.data(), M, bias, y, N, accumulate);
+    });
+    return;
+  }
   if (M <= kGemvMaxRows) {
     // Generation: memory bound, so every weight byte is read once, in its stored size.
     ops::parallel_for(N, 64, [&](int64_t r0, int64_t r1) {

@@ -22,7 +22,8 @@ namespace attnscope {
 // The precision matrix products run in. Float32: activations and products in f32 (weights are
 // decoded exactly). BFloat16: prompt products round activations and decoded weights to bf16
 // (f32 accumulation) where the CPU has native bf16 dot products (AVX512-BF16/AMX), f32 otherwise;
-// generation products stay f32.
+// generation products with Q8_0/Q4_0/Q4_K/Q6_K weights quantise x to int8 per 32 values (as
+// llama.cpp does) and use integer dot products; other generation products stay f32.
 enum class ComputeDtype { Float32, BFloat16 };
 std::string compute_dtype_name(ComputeDtype d);  // "float32", "bfloat16"
 // "float32"/"f32", "bfloat16"/"bf16"; InvalidArgument listing the choices otherwise.
