@@ -49,20 +49,10 @@ inline GgufWriter::RowFill constant_rows(int64_t row_len, float value) {
 }
 
 // The type of each matrix in a file of llama.cpp file type `ftype` ("F32", "F16", "BF16", "Q8_0",
-// or "Q4_K_M": Q4_K except Q6_K for the (tied) embedding/output matrix and for attn_v and ffn_down
-// in the layers llama.cpp's Q4_K_M recipe gives more bits: the first and last eighth of the
-// layers and every third layer in between).
+// "Q4_K_M", ...): the library's llama-quantize recipe (gguf_recipe_type).
 inline GgmlType matrix_type(const std::string& ftype, const std::string& name, int layer) {
-  if (ftype != "Q4_K_M") {
-    for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0})
-      if (ggml_type_name(t) == ftype) return t;
-    throw std::invalid_argument("unknown file type " + ftype + " (F32, F16, BF16, Q8_0, Q4_K_M)");
-  }
-  if (name == "token_embd") return GgmlType::Q6_K;
-  const bool more_bits =
-      layer < kLayers / 8 || layer >= 7 * kLayers / 8 || (layer - kLayers / 8) % 3 == 2;
-  if ((name == "attn_v" || name == "ffn_down") && more_bits) return GgmlType::Q6_K;
-  return GgmlType::Q4_K;
+  const std::string full = layer < 0 ? name + ".weight" : "blk." + std::to_string(layer) + "." + name + ".weight";
+  return gguf_recipe_type(ftype, full, kLayers, name == "ffn_down" ? kFf : kEmbd);
 }
 
 // Writes the model with random weights; with_rope_freqs adds llama3-style frequency divisors.
