@@ -47,6 +47,9 @@ struct Intervention {
   std::string description;  // for messages and --json output
 };
 
+// Receives a captured value (canonical hook name, tensor) the moment the forward pass produces it.
+using CaptureSink = std::function<void(const std::string& name, const Tensor& value)>;
+
 // The result of a forward pass.
 class Trace {
  public:

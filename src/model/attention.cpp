@@ -8,11 +8,11 @@
 
 namespace attnscope::detail {
 
-Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& table) {
+Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWeight& table) {
   const int64_t B = static_cast<int64_t>(ids.size());
   if (B == 0 || ids[0].empty()) fail(ErrorKind::InvalidArgument, "forward pass over an empty batch");
   const int64_t T = static_cast<int64_t>(ids[0].size());
-  const int64_t V = table.dim(0), D = table.dim(1);
+  const int64_t V = table.rows, D = table.cols;
   Tensor x({B, T, D});
   for (int64_t b = 0; b < B; ++b) {
     if (static_cast<int64_t>(ids[b].size()) != T)
@@ -23,7 +23,7 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& 
       if (id < 0 || id >= V)
         fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " at position " + std::to_string(t) +
                                              " is outside the vocabulary [0, " + std::to_string(V) + ")");
-      std::memcpy(x.data() + (b * T + t) * D, table.data() + id * D, sizeof(float) * D);
+      table.dequantize_rows(id, 1, x.data() + (b * T + t) * D);
     }
   }
   return x;
@@ -77,9 +77,9 @@ Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
               vd, {{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, z.data());
   hooks.at(P + "attn.hook_z", l, z, out, true);
 
-  const Tensor& wo = m.weight(W + "attn_output.weight");  // [D, H*Dh]
   Tensor attn_out({B, T, D});
   if (hooks.active(P + "attn.hook_result")) {
+    const Tensor& wo = m.weight(W + "attn_output.weight");  // [D, H*Dh] (decoded once if stored)
     // Each head's contribution: result[n, h] = z[n, h] . Wo[:, h*Dh:(h+1)*Dh]^T, then summed.
     Tensor result({B, T, H, D});
     ops::matmul({{H, N, Dh}, {Dh, H * Dh, 1}}, z.data(), {{H, Dh, D}, {Dh, 1, H * Dh}}, wo.data(),
@@ -90,7 +90,7 @@ Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
     for (int64_t n = 0; n < N; ++n)
       for (int64_t hh = 0; hh < H; ++hh) ops::add(a + n * D, r + (n * H + hh) * D, D);
   } else {
-    ops::linear(z.data(), N, H * Dh, wo.data(), D, nullptr, attn_out.data());
+    m.linear(z.data(), N, W + "attn_output.weight", nullptr, attn_out.data());
   }
   if (const Tensor* bo = m.find_weight(W + "attn_output.bias")) ops::add_bias(attn_out.data(), bo->data(), N, D);
   hooks.at(P + "hook_attn_out", l, attn_out, out, true);
@@ -102,18 +102,18 @@ void output_logits(const Model::Impl& m, const ForwardInput& in, const Tensor& h
   if (!in.want_logits && !hooks.active("logits")) return;
   const ModelConfig& c = m.config;
   const int64_t B = hn.dim(0), T = hn.dim(1), D = hn.dim(2), V = c.n_vocab;
-  const Tensor& head = c.tied_embeddings ? m.weight("token_embd.weight") : m.weight("output.weight");
+  const std::string head = c.tied_embeddings ? "token_embd.weight" : "output.weight";
   if (in.last_logits_only && !hooks.active("logits")) {
     // Generation needs only the last position: one row per sequence.
     Tensor last({B, 1, D});
     for (int64_t b = 0; b < B; ++b)
       std::memcpy(last.data() + b * D, hn.data() + (b * T + T - 1) * D, sizeof(float) * D);
     Tensor logits({B, 1, V});
-    ops::linear(last.data(), B, D, head.data(), V, nullptr, logits.data());
+    m.linear(last.data(), B, head, nullptr, logits.data());
     out.logits = logits;
   } else {
     Tensor logits({B, T, V});
-    ops::linear(hn.data(), B * T, D, head.data(), V, nullptr, logits.data());
+    m.linear(hn.data(), B * T, head, nullptr, logits.data());
     hooks.intervene("logits", -1, logits);
     out.logits = logits;
   }

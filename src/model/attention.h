@@ -16,7 +16,7 @@ namespace attnscope::detail {
 
 // Rows of `table` [V, D] for each id into a new [B, T, D] tensor; InvalidArgument for rows of
 // unequal length or an id outside [0, V).
-Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& table);
+Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWeight& table);
 
 // One layer's attention from its projected (and rotated) q [B, T, H, Dh] and k, v [B, T, Hkv, Dh]:
 // hooks q, k, v (hook_q|k|v), appends k, v to `cache` (when given) at n_past, computes scaled

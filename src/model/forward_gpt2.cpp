@@ -34,7 +34,7 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
                                          " tokens; position " + std::to_string(Tk - 1) + " asked for");
 
   // Token and position embeddings, hooked separately, summed into the residual stream.
-  Tensor tok = embed_tokens(ids, wte);
+  Tensor tok = embed_tokens(ids, StoredWeight::from_tensor(wte));
   Tensor pos({B, T, D});
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t)
@@ -55,7 +55,7 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
                    h.data(), N, D, c.norm_eps);
     hooks.at(P + "ln1.hook_normalized", l, h, out, true);
     Tensor qkv({N, 3 * D});
-    ops::linear(h.data(), N, D, m.weight(W + "attn_qkv.weight").data(), 3 * D, m.weight(W + "attn_qkv.bias").data(),
+    m.linear(h.data(), N, W + "attn_qkv.weight", m.weight(W + "attn_qkv.bias").data(),
                 qkv.data());
     // The fused projection's rows are [q | k | v], each D = H * Dh wide.
     Tensor q({B, T, H, Dh}), k({B, T, H, Dh}), v({B, T, H, Dh});
@@ -75,14 +75,14 @@ void forward_gpt2(const Model::Impl& m, const ForwardInput& in, const HookRunner
                    N, D, c.norm_eps);
     hooks.at(P + "ln2.hook_normalized", l, h2, out, true);
     Tensor pre({B, T, F});
-    ops::linear(h2.data(), N, D, m.weight(W + "ffn_up.weight").data(), F, m.weight(W + "ffn_up.bias").data(),
+    m.linear(h2.data(), N, W + "ffn_up.weight", m.weight(W + "ffn_up.bias").data(),
                 pre.data());
     hooks.at(P + "mlp.hook_pre", l, pre, out);
     Tensor post = pre.clone();
     ops::gelu_tanh(post.data(), N * F);
     hooks.at(P + "mlp.hook_post", l, post, out, true);
     Tensor mlp_out({B, T, D});
-    ops::linear(post.data(), N, F, m.weight(W + "ffn_down.weight").data(), D, m.weight(W + "ffn_down.bias").data(),
+    m.linear(post.data(), N, W + "ffn_down.weight", m.weight(W + "ffn_down.bias").data(),
                 mlp_out.data());
     hooks.at(P + "hook_mlp_out", l, mlp_out, out, true);
     ops::add(x.data(), mlp_out.data(), N * D);

@@ -39,7 +39,7 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
                                          std::to_string(Tk) + " needed");
 
   // Token embeddings -> residual stream x [B, T, D].
-  Tensor x = embed_tokens(ids, m.weight("token_embd.weight"));
+  Tensor x = embed_tokens(ids, m.matrix("token_embd.weight"));
   hooks.at("hook_embed", -1, x, out);
 
   std::vector<int32_t> positions(static_cast<size_t>(N));
@@ -59,12 +59,9 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
     hooks.at(P + "ln1.hook_normalized", l, h, out, true);
 
     Tensor q({B, T, H, Dh}), k({B, T, Hkv, Dh}), v({B, T, Hkv, Dh});
-    ops::linear(h.data(), N, D, m.weight(W + "attn_q.weight").data(), H * Dh, bias_or_null(m, W + "attn_q.bias"),
-                q.data());
-    ops::linear(h.data(), N, D, m.weight(W + "attn_k.weight").data(), Hkv * Dh,
-                bias_or_null(m, W + "attn_k.bias"), k.data());
-    ops::linear(h.data(), N, D, m.weight(W + "attn_v.weight").data(), Hkv * Dh,
-                bias_or_null(m, W + "attn_v.bias"), v.data());
+    m.linear(h.data(), N, W + "attn_q.weight", bias_or_null(m, W + "attn_q.bias"), q.data());
+    m.linear(h.data(), N, W + "attn_k.weight", bias_or_null(m, W + "attn_k.bias"), k.data());
+    m.linear(h.data(), N, W + "attn_v.weight", bias_or_null(m, W + "attn_v.bias"), v.data());
     ops::rope(q.data(), N, static_cast<int>(H), static_cast<int>(Dh), positions.data(), c.rope_dim, c.rope_base,
               neox, freq_factors);
     ops::rope(k.data(), N, static_cast<int>(Hkv), static_cast<int>(Dh), positions.data(), c.rope_dim, c.rope_base,
@@ -79,14 +76,14 @@ void forward_llama(const Model::Impl& m, const ForwardInput& in, const HookRunne
     ops::rmsnorm(x.data(), m.weight(W + "ffn_norm.weight").data(), h2.data(), N, D, c.norm_eps);
     hooks.at(P + "ln2.hook_normalized", l, h2, out, true);
     Tensor gate({B, T, F}), up({B, T, F});
-    ops::linear(h2.data(), N, D, m.weight(W + "ffn_gate.weight").data(), F, nullptr, gate.data());
-    ops::linear(h2.data(), N, D, m.weight(W + "ffn_up.weight").data(), F, nullptr, up.data());
+    m.linear(h2.data(), N, W + "ffn_gate.weight", nullptr, gate.data());
+    m.linear(h2.data(), N, W + "ffn_up.weight", nullptr, up.data());
     hooks.at(P + "mlp.hook_pre", l, gate, out, true);
     Tensor post({B, T, F});
     ops::silu_mul(gate.data(), up.data(), post.data(), N * F);
     hooks.at(P + "mlp.hook_post", l, post, out, true);
     Tensor mlp_out({B, T, D});
-    ops::linear(post.data(), N, F, m.weight(W + "ffn_down.weight").data(), D, nullptr, mlp_out.data());
+    m.linear(post.data(), N, W + "ffn_down.weight", nullptr, mlp_out.data());
     hooks.at(P + "hook_mlp_out", l, mlp_out, out, true);
     ops::add(x.data(), mlp_out.data(), N * D);
     hooks.at(P + "hook_resid_post", l, x, out);

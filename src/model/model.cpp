@@ -10,35 +10,78 @@
 #include "model/loaders.h"
 #include "model/model_impl.h"
 #include "model/toy_model.h"
+#include "tensor/ops.h"
 
 namespace attnscope {
 
 const Tensor* Model::Impl::find_weight(const std::string& name) const {
   auto it = weights.find(name);
-  return it == weights.end() ? nullptr : &it->second;
+  if (it != weights.end()) return &it->second;
+  auto m = matrices.find(name);
+  if (m == matrices.end()) return nullptr;
+  std::lock_guard<std::mutex> lock(decoded_mutex_);
+  auto d = decoded_.find(name);
+  if (d == decoded_.end()) d = decoded_.emplace(name, m->second.to_tensor()).first;
+  return &d->second;
+}
+
+StoredWeight Model::Impl::matrix(const std::string& name) const {
+  auto m = matrices.find(name);
+  if (m != matrices.end()) return m->second;
+  return StoredWeight::from_tensor(weight(name));
+}
+
+void Model::Impl::linear(const float* x, int64_t rows, const std::string& name, const float* bias, float* y,
+                         bool accumulate) const {
+  auto m = matrices.find(name);
+  if (m != matrices.end()) {
+    attnscope::linear(x, rows, m->second, bias, y, accumulate, dtype);
+  } else {
+    const Tensor& w = weight(name);
+    ops::linear(x, rows, w.dim(1), w.data(), w.dim(0), bias, y, accumulate);
+  }
+}
+
+Shape Model::Impl::weight_shape(const std::string& name) const {
+  auto m = matrices.find(name);
+  if (m != matrices.end()) return {m->second.rows, m->second.cols};
+  auto it = weights.find(name);
+  return it == weights.end() ? Shape{} : it->second.shape();
 }
 
 const Tensor& Model::Impl::weight(const std::string& name) const {
-  auto it = weights.find(name);
-  if (it == weights.end()) fail(ErrorKind::NotFound, source + ": weight '" + name + "' is missing");
-  return it->second;
+  const Tensor* t = find_weight(name);
+  if (!t) fail(ErrorKind::NotFound, source + ": weight '" + name + "' is missing");
+  return *t;
 }
 
 namespace detail {
 
+ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes) {
+  if (requested == "auto" || requested.empty())
+    return decoded_bytes <= (uint64_t{1} << 30) ? ComputeDtype::Float32 : ComputeDtype::BFloat16;
+  try {
+    return parse_compute_dtype(requested);
+  } catch (const Error&) {
+    fail(ErrorKind::InvalidArgument, "unknown dtype '" + requested + "' (choose auto, float32 or bfloat16)");
+  }
+}
+
 void finalize_model(Model::Impl& impl) {
   ModelConfig& c = impl.config;
   auto expect = [&](const std::string& name, Shape shape, bool required = true) {
-    const Tensor* t = impl.find_weight(name);
-    if (!t) {
+    const Shape have = impl.weight_shape(name);
+    if (have.empty()) {
       if (required) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is missing");
       return;
     }
-    if (t->shape() != shape) {
-      std::string want = "[";
-      for (size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
-      fail(ErrorKind::Format,
-           impl.source + ": weight '" + name + "' has shape " + t->shape_str() + ", expected " + want + "]");
+    if (have != shape) {
+      auto str = [](const Shape& s) {
+        std::string r = "[";
+        for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+        return r + "]";
+      };
+      fail(ErrorKind::Format, impl.source + ": weight '" + name + "' has shape " + str(have) + ", expected " + str(shape));
     }
   };
   if (c.n_layer <= 0 || c.n_embd <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.head_dim <= 0 || c.n_vocab <= 0)
@@ -130,6 +173,7 @@ Model Model::load(const std::string& path_or_name, const LoadOptions& options) {
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
+std::string Model::dtype() const { return compute_dtype_name(impl_->dtype); }
 bool Model::has_tokenizer() const { return impl_->tokenizer != nullptr; }
 const Tokenizer& Model::tokenizer() const {
   if (!impl_->tokenizer) fail(ErrorKind::InvalidArgument, impl_->source + ": this model has no tokenizer");
@@ -192,6 +236,8 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
   detail::ForwardInput in;
   in.ids = &ids;
   in.want_logits = options.return_logits || hooks.captured("logits");
+  in.last_logits_only = options.last_logits_only;
+  if (options.capture_sink) hooks.set_sink(options.capture_sink);
   impl_->forward(*impl_, in, hooks, trace);
   return trace;
 }

@@ -4,6 +4,7 @@
 // config and picks the forward function. Private to the library.
 #pragma once
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "attnscope/tensor.h"
 #include "attnscope/tokenizer.h"
 #include "attnscope/trace.h"
+#include "tensor/stored_weight.h"
 
 namespace attnscope {
 
@@ -43,6 +45,10 @@ using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, con
 struct Model::Impl {
   ModelConfig config;
   std::map<std::string, Tensor> weights;
+  // Matrices kept in their stored type (dtype bfloat16): not in `weights`; weight(name) decodes
+  // one on first use (for analysis code) and keeps the copy.
+  std::map<std::string, StoredWeight> matrices;
+  ComputeDtype dtype = ComputeDtype::Float32;
   std::shared_ptr<const Tokenizer> tokenizer;  // may be null
   std::string source;                          // what it was loaded from
   std::vector<std::shared_ptr<const void>> keepalive;  // e.g. file mappings behind weight views
@@ -50,6 +56,17 @@ struct Model::Impl {
 
   const Tensor& weight(const std::string& name) const;  // NotFound naming the tensor
   const Tensor* find_weight(const std::string& name) const;
+  // A matrix for products: the stored one, or a float32 view of weights[name].
+  StoredWeight matrix(const std::string& name) const;
+  // y[rows, out] (+)= x[rows, in] · W^T (+ bias) for matrix `name` in this model's dtype.
+  void linear(const float* x, int64_t rows, const std::string& name, const float* bias, float* y,
+              bool accumulate = false) const;
+  Shape weight_shape(const std::string& name) const;  // without decoding; empty if absent
+
+ private:
+  mutable std::mutex decoded_mutex_;
+  mutable std::map<std::string, Tensor> decoded_;  // weight() of stored matrices
+ public:
 };
 
 namespace detail {

@@ -25,11 +25,11 @@ Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm) 
       ops::layernorm(hidden.data(), w.data(), b ? b->data() : nullptr, normed.data(), rows, D, c.norm_eps);
     }
   }
-  const Tensor& head = c.tied_embeddings ? m.weight("token_embd.weight") : m.weight("output.weight");
+  const std::string head = c.tied_embeddings ? "token_embd.weight" : "output.weight";
   Shape out_shape = hidden.shape();
   out_shape.back() = V;
   Tensor logits(out_shape);
-  ops::linear(normed.data(), rows, D, head.data(), V, nullptr, logits.data());
+  m.linear(normed.data(), rows, head, nullptr, logits.data());
   return logits;
 }
 
