@@ -63,7 +63,18 @@ void dequant_q6_k(const uint8_t* src, float* dst, int64_t nblocks);
 void dequant_q8_k(const uint8_t* src, float* dst, int64_t nblocks);
 void quant_q4_k(const float* src, uint8_t* dst, int64_t nblocks);
 void quant_q6_k(const float* src, uint8_t* dst, int64_t nblocks);
-// 6-bit scale and min of sub-block j (0..7) from the 12-byte packing of Q4_K / Q5_K.
-void k4_scale_min(const uint8_t* s, int j, int& scale, int& min);
+// 6-bit scale and min of sub-block j (0..7) from the 12-byte packing of Q4_K / Q5_K: the first
+// four pairs sit in the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); the last four keep
+// their low 4 bits in bytes 8..11 (scale low nibble, min high nibble) and their top 2 bits in the
+// top 2 bits of bytes 0..3 (scales) and 4..7 (mins).
+inline void k4_scale_min(const uint8_t* s, int j, int& scale, int& min) {
+  if (j < 4) {
+    scale = s[j] & 63;
+    min = s[j + 4] & 63;
+  } else {
+    scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+    min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
 
 }  // namespace attnscope::detail

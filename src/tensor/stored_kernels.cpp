@@ -370,17 +370,17 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
     const auto k15 = hn::Set(d16, 15);
     for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ4_KBytes) {
       const float d = detail::load_f16(w), dmin = detail::load_f16(w + 2);
-      for (int j = 0; j < 8; ++j) {
-        int sc, m;
-        detail::k4_scale_min(w + 4, j, sc, m);
-        const int64_t b = 8 * sb + j;
-        const uint8_t* q = w + 16 + 32 * (j / 2);  // sub-block j: low (even j) / high (odd j) nibbles
-        const auto dot = IntDot(d16, xq + 32 * b, 32, [&](int i) {
-          const auto v = LoadU8As16(d16, q + i);
-          return (j & 1) ? hn::ShiftRight<4>(v) : hn::And(v, k15);
-        });
-        acc = hn::MulAdd(dot, hn::Set(df, d * static_cast<float>(sc) * xd[b]), acc);
-        mins += dmin * static_cast<float>(m) * xd[b] * static_cast<float>(xs[b]);
+      int sc[8], m[8];
+      for (int j = 0; j < 8; ++j) detail::k4_scale_min(w + 4, j, sc[j], m[j]);
+      for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
+        const uint8_t* q = w + 16 + 32 * p;
+        const int64_t b = 8 * sb + 2 * p;
+        const auto lo = IntDot(d16, xq + 32 * b, 32, [&](int i) { return hn::And(LoadU8As16(d16, q + i), k15); });
+        const auto hi = IntDot(d16, xq + 32 * (b + 1), 32, [&](int i) { return hn::ShiftRight<4>(LoadU8As16(d16, q + i)); });
+        acc = hn::MulAdd(lo, hn::Set(df, d * static_cast<float>(sc[2 * p]) * xd[b]), acc);
+        acc = hn::MulAdd(hi, hn::Set(df, d * static_cast<float>(sc[2 * p + 1]) * xd[b + 1]), acc);
+        mins += dmin * (static_cast<float>(m[2 * p]) * xd[b] * static_cast<float>(xs[b]) +
+                        static_cast<float>(m[2 * p + 1]) * xd[b + 1] * static_cast<float>(xs[b + 1]));
       }
     }
     return hn::GetLane(hn::SumOfLanes(df, acc)) - mins;
