@@ -5,6 +5,7 @@
 
 #include "attnscope/error.h"
 #include "tensor/ops.h"
+#include "tensor/softmax_kernels.h"
 
 namespace attnscope::detail {
 
@@ -67,7 +68,10 @@ Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
               scores.data());
   ops::scale_causal_mask(scores.data(), B * H, T, Tk, n_past, scale);
   hooks.at(P + "attn.hook_attn_scores", l, scores, out);
-  ops::softmax_rows(scores.data(), B * H * T, Tk);
+  if (m.dtype == ComputeDtype::BFloat16)
+    kernels::softmax_rows_fast(scores.data(), B * H * T, Tk);  // vectorised exp
+  else
+    ops::softmax_rows(scores.data(), B * H * T, Tk);
   Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
   hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "formats/half.h"
 #include "formats/mlx.h"
 #include "tensor/ops.h"
+#include "tensor/softmax_kernels.h"
 #include "tensor/stored_kernels.h"
 #include "tensor/stored_weight.h"
 
@@ -209,6 +211,26 @@ TEST(StoredWeight, F32WeightsTakeTheExactOneDnnPath) {
     ops::linear(x.data(), M, K, wv.data(), N, nullptr, b.data());
     EXPECT_EQ(a, b);
   }
+}
+
+TEST(FastSoftmax, MatchesTheScalarSoftmaxAndItsSpecialRows) {
+  const int64_t rows = 6, n = 77;  // not a multiple of any vector width
+  std::vector<float> x = random_values(static_cast<size_t>(rows * n), 12, 4.0f);
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < 4; ++r)
+    for (int64_t j = 10 * r + 3; j < n; ++j) x[r * n + j] = ninf;  // causal-style masks
+  for (int64_t j = 0; j < n; ++j) x[4 * n + j] = ninf;             // fully masked
+  x[5 * n + 40] = std::numeric_limits<float>::quiet_NaN();         // a NaN
+  x[5 * n + 41] = ninf;
+  std::vector<float> want = x, got = x;
+  ops::softmax_rows(want.data(), rows, n);
+  kernels::softmax_rows_fast(got.data(), rows, n);
+  for (int64_t i = 0; i < 4 * n; ++i) {
+    EXPECT_NEAR(got[i], want[i], 1e-6f * std::max(1.0f, want[i])) << i;
+    if (want[i] == 0.0f) EXPECT_EQ(got[i], 0.0f) << i;  // masked entries are exactly 0
+  }
+  for (int64_t j = 0; j < n; ++j) EXPECT_EQ(got[4 * n + j], 0.0f);
+  for (int64_t j = 0; j < n; ++j) EXPECT_TRUE(std::isnan(got[5 * n + j])) << j;
 }
 
 TEST(StoredWeight, ComputeDtypeNames) {
