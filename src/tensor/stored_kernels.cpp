@@ -288,9 +288,45 @@ HWY_INLINE float Dot(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
+// x · (16-bit float row w): F16 / BF16 weights promoted in registers, no decoded copy.
+template <bool kBF16>
+HWY_INLINE float DotHalf(const float* x, const uint8_t* w, int64_t n) {
+  const DF df;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  auto load = [&](int64_t i) {
+    if constexpr (kBF16) {
+      const auto u = hn::PromoteTo(DU(), hn::LoadU(DU16(), reinterpret_cast<const uint16_t*>(w + 2 * i)));
+      return hn::BitCast(df, hn::ShiftLeft<16>(u));
+    } else {
+      return hn::PromoteTo(df, hn::LoadU(hn::Rebind<hwy::float16_t, DF>(), reinterpret_cast<const hwy::float16_t*>(w + 2 * i)));
+    }
+  };
+  auto s0 = hn::Zero(df), s1 = hn::Zero(df);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(hn::LoadU(df, x + i), load(i), s0);
+    s1 = hn::MulAdd(hn::LoadU(df, x + i + N), load(i + N), s1);
+  }
+  for (; i + N <= n; i += N) s0 = hn::MulAdd(hn::LoadU(df, x + i), load(i), s0);
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(s0, s1)));
+  for (; i < n; ++i)
+    sum += x[i] * (kBF16 ? detail::bf16_to_f32(detail::load_u16(w + 2 * i)) : detail::load_f16(w + 2 * i));
+  return sum;
+}
+
 void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M,
               const float* bias, float* y, int64_t ldy, bool accumulate, float* scratch) {
   const int64_t K = W.cols;
+  const bool half = W.mlx_bits == 0 && (W.type == GgmlType::F16 || W.type == GgmlType::BF16);
+  if (M == 1 && half) {  // one token: fused, each weight read once straight from the mapping
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* w = W.data + static_cast<uint64_t>(r) * W.row_bytes;
+      const float v = (W.type == GgmlType::BF16 ? DotHalf<true>(x, w, K) : DotHalf<false>(x, w, K)) +
+                      (bias ? bias[r] : 0.0f);
+      y[r] = accumulate ? y[r] + v : v;
+    }
+    return;
+  }
   for (int64_t r = r0; r < r1; ++r) {
     const float* w = scratch;
     if (W.is_f32())
