@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
   std::printf("synthetic Llama-3.2-1B shapes, %s weights, %d-token prompt, %d threads, best of %d\n", held.c_str(),
               tokens, threads, reps);
   t0 = now();
-  Model model = Model::load(path);
+  LoadOptions lo;
+  lo.dtype = "float32";  // this benchmark measures the fp32 path (bench_quant: the stored ones)
+  Model model = Model::load(path, lo);
   std::printf("loaded in %.1f s\n", now() - t0);
 
   std::vector<int32_t> ids(static_cast<size_t>(tokens));

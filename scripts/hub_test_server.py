@@ -11,7 +11,8 @@ Error answers follow the hub: X-Error-Code RepoNotFound (401), RevisionNotFound 
 GatedRepo (401) when --token is set and the request lacks it.
 
 Switches for failure tests: --corrupt (LFS bodies have one byte flipped), --cut-after N and
---cut-times K (the first K LFS transfers stop after N bytes), --log FILE (one line per request).
+--cut-times K (the first K LFS transfers stop after N bytes), --chunk-delay S (LFS bodies are sent
+16 KB at a time with S seconds between), --log FILE (one line per request).
 The server picks a free port (written to --port-file) and exits by itself after --max-seconds.
 """
 import argparse
@@ -65,7 +66,13 @@ def make_handler(repo, args, state):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if not head and body:
-                self.wfile.write(body)
+                if args.chunk_delay:  # slow transfer, so concurrent clients overlap
+                for i in range(0, len(body), 16384):
+                    self.wfile.write(body[i:i + 16384])
+                    self.wfile.flush()
+                    time.sleep(args.chunk_delay)
+                return
+            self.wfile.write(body)
 
         def error(self, status, code, message, head):
             self.send(status, json.dumps({"error": message}).encode(),
@@ -157,6 +164,12 @@ def make_handler(repo, args, state):
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            if args.chunk_delay:  # slow transfer, so concurrent clients overlap
+                for i in range(0, len(body), 16384):
+                    self.wfile.write(body[i:i + 16384])
+                    self.wfile.flush()
+                    time.sleep(args.chunk_delay)
+                return
             self.wfile.write(body)
 
     return Handler
@@ -173,6 +186,7 @@ def main():
     p.add_argument("--cut-after", type=int)
     p.add_argument("--cut-times", type=int, default=1)
     p.add_argument("--log")
+    p.add_argument("--chunk-delay", type=float, default=0.0, help="seconds to wait after each 16 KB of LFS body")
     p.add_argument("--max-seconds", type=float, default=120.0)
     args = p.parse_args()
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds attnscope and runs the whole test suite: C++ (GoogleTest), Python (pytest) and browser
 # (headless chromium) tests, all through ctest. In CI (CI=true) the C++ tests also run under
-# AddressSanitizer + UndefinedBehaviorSanitizer first. Ends with ctest's summary.
+# AddressSanitizer + UndefinedBehaviorSanitizer first, and every fuzz target runs 20 s (preset
+# fuzz). The release pass includes the pip-install test (label "install"; it compiles the
+# package from a clean copy: ATTNSCOPE_SKIP_INSTALL=1 leaves it out). Ends with ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -15,6 +17,17 @@ if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_ASAN:-}" = "1" ]; then
     ctest --preset asan -j"$jobs" --output-on-failure
 fi
 
+if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_FUZZ_SMOKE:-}" = "1" ]; then
+  # The fuzz targets (clang-14, libFuzzer + ASan/UBSan): keep them building and running, 20 s each.
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j"$jobs"
+  ctest --preset fuzz --output-on-failure
+fi
+
 cmake --preset release -DATTNSCOPE_WERROR=ON >/dev/null
 cmake --build --preset release -j"$jobs"
-ctest --preset release -j"$jobs" --output-on-failure
+if [ "${ATTNSCOPE_SKIP_INSTALL:-}" = "1" ]; then
+  ctest --preset release -j"$jobs" --output-on-failure -LE install
+else
+  ctest --preset release -j"$jobs" --output-on-failure
+fi

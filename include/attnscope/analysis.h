@@ -46,6 +46,12 @@ namespace attnscope {
 
 class Model;
 
+// Which patterns the model-running detectors score: the attention weights (the softmax buffer),
+// or value-weighted attention (attribution.h, Kobayashi et al. 2020) with each row normalised to
+// sum to 1: the share of the head's output norm that comes from each key.
+enum class AttentionWeighting { Weight, Value };
+const char* weighting_name(AttentionWeighting w);  // "weight", "value"
+
 struct ScoreOptions {
   bool exclude_bos = false;
   bool chance_corrected = false;
@@ -89,6 +95,9 @@ inline constexpr const char* kCurrentToken = "current_token";
 inline constexpr const char* kInduction = "induction";
 inline constexpr const char* kDuplicateToken = "duplicate_token";
 inline constexpr const char* kUnknown = "unknown";
+// A head whose pattern holds NaN or +-inf (an intervention or a broken weight): every score of
+// it is NaN and this is its only type, so it is never scored, ranked or drawn as a real head.
+inline constexpr const char* kNonFinite = "non_finite";
 
 // Classifies heads with one threshold per type. The four thresholds of mlxterp's guide keep
 // their defaults; duplicate_token is an addition. Scores are chance-corrected by default so a
@@ -105,6 +114,8 @@ class AttentionPatternDetector {
   static AttentionPatternDetector uniform_threshold(double threshold);
 
   ScoreOptions options{false, true};
+  // What detect_head_types scores.
+  AttentionWeighting weighting = AttentionWeighting::Weight;
 
   double induction_threshold() const { return induction_; }
   double previous_token_threshold() const { return previous_; }
@@ -115,7 +126,8 @@ class AttentionPatternDetector {
 
   HeadScores analyze_head(const Tensor& pattern, const HeadContext& context = {}) const;
   // Every type whose score reaches its threshold, in the order previous, first, current,
-  // induction, duplicate; {"unknown"} when none does.
+  // induction, duplicate; {"unknown"} when none does; {"non_finite"} when a score is NaN
+  // (the pattern held NaN/inf).
   std::vector<std::string> classify_head(const Tensor& pattern, const HeadContext& context = {}) const;
   std::vector<std::string> classify(const HeadScores& scores) const;
 
@@ -130,6 +142,11 @@ struct HeadReport {
   HeadScores scores;
   std::vector<std::string> types;  // classify() result
   double entropy = 0;              // mean row entropy (nats) of the pattern
+  // detect_head_types only: first_token_score of the normalised value-weighted pattern, and the
+  // sink flag: first-token by weight (>= the first-token threshold) but not by contribution
+  // (value-weighted score below it): attention parked on a token whose value moves little.
+  std::optional<double> value_first_token;
+  bool sink = false;
 };
 
 struct HeadTypeReport {
@@ -169,6 +186,7 @@ struct InductionOptions {
   // makes its induction target ambiguous, which matters for small vocabularies).
   bool distinct_tokens = true;
   ScoreOptions score{false, true};
+  AttentionWeighting weighting = AttentionWeighting::Weight;
 };
 
 struct InductionHead {
@@ -220,7 +238,8 @@ std::vector<PatternMatch> find_attention_pattern(const std::map<int, Tensor>& pa
 // One traced run of `text` (with BOS). Errors as detect_head_types (one-token text allowed).
 std::vector<PatternMatch> find_attention_pattern(const Model& model, std::string_view text,
                                                  const PatternFn& pattern_fn, double threshold = 0.3,
-                                                 const std::vector<int>& layers = {});
+                                                 const std::vector<int>& layers = {},
+                                                 AttentionWeighting weighting = AttentionWeighting::Weight);
 
 // Named custom detectors, all evaluated in one pass.
 class PatternRegistry {
@@ -233,8 +252,9 @@ class PatternRegistry {
   size_t size() const { return patterns_.size(); }
   // pattern name -> matches (best first); every registered name is a key, possibly empty.
   std::map<std::string, std::vector<PatternMatch>> detect_all(const std::map<int, Tensor>& patterns) const;
-  std::map<std::string, std::vector<PatternMatch>> detect_all(const Model& model, std::string_view text,
-                                                              const std::vector<int>& layers = {}) const;
+  std::map<std::string, std::vector<PatternMatch>> detect_all(
+      const Model& model, std::string_view text, const std::vector<int>& layers = {},
+      AttentionWeighting weighting = AttentionWeighting::Weight) const;
   // A registry holding previous_token (0.5), first_token (0.3) and current_token (0.3).
   static PatternRegistry with_builtin();
 

@@ -5,10 +5,12 @@
 
 namespace attnscope {
 
-// Broad category, so front ends can map it (the CLI to an exit code, Python to an exception class).
+// Broad category, so front ends can map it: the CLI to an exit code (cli/exit_codes.h: 2..7 in
+// this order), Python to an exception class (attnscope.errors).
 enum class ErrorKind {
-  InvalidArgument,  // the caller asked for something that cannot be (bad layer, empty prompt, ...)
-  NotFound,         // a file, tensor, hook name or hub repo that does not exist
+  InvalidArgument,  // the caller asked for something that cannot be (bad layer, empty prompt,
+                    // a hook name that names no hook point, ...)
+  NotFound,         // a file, directory, tensor in a file, or hub repo/revision that does not exist
   Format,           // a file that is malformed, truncated or hostile
   Unsupported,      // well-formed but not handled (GGUF v1, unknown architecture, tensor type)
   Io,               // the operating system refused (open, mmap, write)

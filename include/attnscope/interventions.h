@@ -62,7 +62,8 @@ Intervention on(const std::string& target, Edit edit);
 // Checks every intervention's target against the model's hook points: NotFound (naming the
 // target and a few valid names) if one matches nothing.
 void validate(const Model& model, const std::vector<Intervention>& interventions);
-// The hook names an intervention target matches among `hook_names` (canonical or glob).
+// The hook names an intervention target matches among `hook_names`: a canonical name, an alias,
+// or a glob over either ("model.layers.*.self_attn"); the same matcher Model::run uses.
 std::vector<std::string> matching_hooks(const std::string& target,
                                         const std::vector<std::string>& hook_names);
 

@@ -1,5 +1,6 @@
 // Model: configuration (architecture as data), weights, tokenizer, and the forward pass.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,30 +12,60 @@
 
 namespace attnscope {
 
-enum class ArchFamily { Llama, Gpt2 };
 // Interleaved: RoPE rotates pairs (2i, 2i+1) (GGUF / llama.cpp "normal" layout).
-// NeoX: RoPE rotates (i, i + rope_dim/2) (Hugging Face rotate_half; qwen2 in GGUF).
+// NeoX: RoPE rotates (i, i + rope_dim/2) (Hugging Face rotate_half; every family but llama/mistral).
 enum class RopeLayout { Interleaved, NeoX };
 enum class NormKind { RMSNorm, LayerNorm };
-enum class Activation { SwiGLU, GeluTanh };
+// SwiGLU: down(silu(gate) * up); GeGLU: down(gelu_tanh(gate) * up) (Gemma's gelu_pytorch_tanh);
+// GeluTanh / GeluErf: down(gelu(up)) with the tanh approximation (GPT-2's gelu_new) or exact erf
+// (Pythia's gelu). All in fp32.
+enum class Activation { SwiGLU, GeGLU, GeluTanh, GeluErf };
+// Where q/k RMSNorm applies: per head over head_dim (Qwen3, Gemma 3) or over the whole
+// projection before the head split (OLMo-2).
+enum class QkNorm { None, PerHead, Full };
 
+// An architecture as data. Every field is read by the forward pass (src/model/forward.cpp) or
+// the loaders; the family tables in src/model/arch_*.cpp fill it from GGUF metadata or config.json.
 struct ModelConfig {
-  std::string arch;   // "llama", "mistral", "qwen2", "gpt2" (GGUF general.architecture)
+  std::string arch;   // the family: "llama", "mistral", "qwen2", "gpt2", ... (arch_*.cpp)
   std::string name;   // general.name or the checkpoint's name
-  ArchFamily family = ArchFamily::Llama;
   int n_vocab = 0, n_ctx = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0;
   int head_dim = 0, n_ff = 0;
-  int rope_dim = 0;              // dimensions rotated per head (<= head_dim)
+  int rope_dim = 0;              // dimensions rotated per head (<= head_dim); 0: no RoPE
   float rope_base = 10000.0f;
+  float rope_base_local = 0.0f;  // base on sliding-window layers (Gemma 3); 0: rope_base
   RopeLayout rope_layout = RopeLayout::Interleaved;
-  std::vector<float> rope_freq_factors;  // llama3 scaling: per-frequency divisors (empty: none)
+  std::vector<float> rope_freq_factors;  // llama3/linear/longrope scaling: per-frequency divisors (empty: none)
+  float rope_attn_factor = 1.0f;         // longrope: cos and sin multiplied by this
+  // longrope (Phi-3): these divisors instead of rope_freq_factors once a sequence is longer than
+  // rope_long_after positions (empty: none)
+  std::vector<float> rope_freq_factors_long;
+  int rope_long_after = 0;
   float norm_eps = 1e-5f;
   NormKind norm = NormKind::RMSNorm;
   Activation act = Activation::SwiGLU;
-  bool qkv_bias = false;         // qwen2, gpt2
-  bool out_bias = false;         // gpt2 (attention output and MLP biases)
+  QkNorm qk_norm = QkNorm::None;
+  bool qkv_bias = false;         // qwen2, gpt2, gptneox
+  bool out_bias = false;         // gpt2, gptneox: attention output and MLP biases
   bool tied_embeddings = false;  // output head is token_embd
+  bool pre_norms = true;         // norms before attention and MLP (OLMo-2 has none)
+  bool post_norms = false;       // norms on the attention and MLP outputs (Gemma 2/3, OLMo-2)
+  bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX)
+  bool learned_positions = false;  // position_embd added to the token embedding (GPT-2)
+  float embed_scale = 1.0f;      // token embeddings multiplied by this (Gemma: sqrt(n_embd))
+  float attn_scale = 0.0f;       // q.k multiplier; 0: 1/sqrt(head_dim)
+  float attn_softcap = 0.0f;     // scores -> cap * tanh(scores / cap) before the softmax; 0: off
+  float final_softcap = 0.0f;    // the same on the logits
+  int sliding_window = 0;        // keys further back than this get no weight (0: none)
+  std::vector<bool> layer_sliding;  // which layers use the window (empty: all, when it is set)
+  std::vector<std::string> assumed;  // defaults assumed because the file did not say (attnscope info)
 };
+
+// What makes this model's architecture particular, one short line each ("attention soft-cap 50",
+// "sliding window 4096 on layers 0, 2, ...", "parallel residual", "assumed: ..."), for `attnscope info`.
+std::vector<std::string> architecture_features(const ModelConfig& config);
+// "swiglu", "geglu_tanh", "gelu_tanh", "gelu_erf".
+const char* activation_name(Activation act);
 
 struct LoadOptions {
   std::string tokenizer;  // another tokenizer source (path) for checkpoints without one
@@ -56,6 +87,11 @@ struct RunOptions {
   // "logits" needs every position.
   bool last_logits_only = false;
   bool add_bos = true;  // for the text overloads: prepend BOS if the tokenizer's rules say so
+  // TransformerLens' start_at_layer: run layers start_at_layer.. only, from `residual` (the
+  // stream blocks.<start_at_layer>.hook_resid_pre, [B, T, D] or [1, T, D] broadcast over the
+  // batch) instead of the embeddings. The token ids still give positions (and str_tokens).
+  int start_at_layer = 0;
+  Tensor residual;
   // When set, captured values go here as soon as the forward pass produces them (layer by layer)
   // instead of into the returned Trace: long prompts never hold every pattern in memory.
   CaptureSink capture_sink;
@@ -66,6 +102,14 @@ struct GenerateOptions {
   std::vector<std::string> capture;  // patterns captured during generation grow row by row
   std::vector<int> layers;
   bool stop_at_eos = true;
+  // Sampling. temperature 0 (or top_k 1) is greedy: the highest logit, the first on ties.
+  // Otherwise softmax(logits / temperature) over the top_k highest tokens (0: all), cut to the
+  // smallest set of the highest whose probability reaches top_p (nucleus sampling, Holtzman et
+  // al. 2020; 1: no cut), renormalised. The same seed gives the same tokens on every platform.
+  double temperature = 0.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  uint64_t seed = 0;
 };
 struct Generation {
   std::vector<int32_t> prompt_tokens;

@@ -10,6 +10,12 @@ namespace attnscope {
 
 class GgufFile;
 
+// Text for an output edge (JSON, Python str, a figure): bytes that are not valid UTF-8 become
+// U+FFFD, one per maximal ill-formed subsequence, exactly as Python's
+// bytes.decode("utf-8", "replace") and Hugging Face decoding do. Token-by-token decoding often
+// yields half a character; keep the ids (or the raw bytes) when the exact bytes matter.
+std::string valid_utf8(std::string_view bytes);
+
 // What kind of vocabulary entry a token is (GGUF token_type values).
 enum class TokenType : int32_t {
   Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,

@@ -120,12 +120,43 @@ void save_score_bars(const std::string& path, const std::vector<HeadScore>& scor
                      double threshold, const std::string& title = "Induction scores",
                      const FigureOptions& options = {});
 
+// Direct logit attribution (attribution.h) as a layers x (heads + MLP) grid, diverging colormap
+// (RdBu unless options.colormap is diverging) symmetric around 0. heads: [L, H] logits; mlp: L
+// values (may be empty: no MLP column). `subtitle` goes under the title (e.g. embedding and total).
+void save_logit_attribution(const std::string& path, const Tensor& heads, const std::vector<double>& mlp,
+                            const std::string& subtitle = "", const FigureOptions& options = {});
+
+// Composition scores (attribution.h): one panel per named [L, H, L, H] matrix (e.g. Q, K, V),
+// rows the writing (earlier) heads, columns the reading (later) heads, one colour range [0, max].
+void save_composition_scores(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& scores,
+                             const FigureOptions& options = {});
+
 // True if `path` is a file this library wrote (PNG/SVG/PDF figures and explorer HTML carry a
 // marker), so front ends can overwrite their own output but not anything else.
 bool is_attnscope_output(const std::string& path);
 
 // ---------------------------------------------------------------------------------------------
 // Interactive explorer
+
+// Optional views beyond the attention weights (attribution.h computes them): a switch between
+// weight / value-weighted / rollout, head thumbnails ranked by direct logit attribution for the
+// locked query token, and the composition edges into and out of the selected head.
+struct ExplorerDla {
+  std::string name;                  // what the targets are, e.g. "top prediction", "next token"
+  std::vector<std::string> targets;  // per query position, the target token's text ("" if none)
+  Tensor heads;                      // [Q, L, H] logits; L = every layer of the model
+};
+struct ExplorerEdge {
+  int src_layer = 0, src_head = 0, dst_layer = 0, dst_head = 0;
+  std::string kind;  // "Q", "K", "V"
+  double score = 0;
+};
+struct ExplorerAnalysis {
+  std::map<int, Tensor> value_weighted;  // same layers and shapes as the patterns; rows normalised
+  Tensor rollout;                        // [L, T, T] (attention_rollout over all layers); may be empty
+  std::vector<ExplorerDla> dla;
+  std::vector<ExplorerEdge> composition;
+};
 
 struct ExplorerOptions {
   std::string title = "attnscope attention explorer";
@@ -136,6 +167,7 @@ struct ExplorerOptions {
   int heatmap_size = 560;  // pixels of the main heatmap before zooming
   std::vector<HeadTypeMark> head_types;  // overlay on the thumbnails (may be empty)
   std::string subtitle;  // e.g. model name and prompt, shown under the title
+  std::optional<ExplorerAnalysis> analysis;  // extra views (absent: weights only)
 };
 
 // The explorer as one self-contained HTML document (no network access needed).

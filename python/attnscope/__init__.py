@@ -12,9 +12,14 @@ written for it runs with only the import changed::
     patterns = get_attention_patterns(trace)      # {layer: ndarray [batch, heads, q, k]}
 """
 
-from . import interventions
+from . import errors, interventions
+from .errors import (AttnscopeError, AttnscopeIOError, InvalidArgumentError, MalformedFileError, NetworkError,
+                     NotFoundError, UnsupportedError)
 from .model import InterpretableModel, SavedValue, Trace, HookContext
+from .corpus_scan import scan  # attnscope.distributed.scan (Dask) is imported on demand
 
 __version__ = "0.1.0"
 
-__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "interventions", "__version__"]
+__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "interventions", "errors", "scan", "AttnscopeError",
+           "InvalidArgumentError", "MalformedFileError", "NotFoundError", "UnsupportedError", "AttnscopeIOError",
+           "NetworkError", "__version__"]

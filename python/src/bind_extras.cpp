@@ -7,12 +7,14 @@ void bind_interventions(py::module_& m);
 void bind_predictions(py::module_& m);
 void bind_analysis(py::module_& m);
 void bind_viz(py::module_& m);
+void bind_scan(py::module_& m);
 
 void bind_extras(py::module_& m) {
   bind_interventions(m);
   bind_predictions(m);
   bind_analysis(m);
   bind_viz(m);
+  bind_scan(m);
 }
 
 }  // namespace attnscope::python

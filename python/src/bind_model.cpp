@@ -13,7 +13,6 @@ py::dict config_dict(const ModelConfig& c) {
   py::dict d;
   d["arch"] = c.arch;
   d["name"] = c.name;
-  d["family"] = c.family == ArchFamily::Llama ? "llama" : "gpt2";
   d["n_vocab"] = c.n_vocab;
   d["n_ctx"] = c.n_ctx;
   d["n_embd"] = c.n_embd;
@@ -27,8 +26,9 @@ py::dict config_dict(const ModelConfig& c) {
   d["rope_layout"] = c.rope_layout == RopeLayout::Interleaved ? "interleaved" : "neox";
   d["norm_eps"] = c.norm_eps;
   d["norm"] = c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm";
-  d["activation"] = c.act == Activation::SwiGLU ? "swiglu" : "gelu_tanh";
+  d["activation"] = activation_name(c.act);
   d["tied_embeddings"] = c.tied_embeddings;
+  d["features"] = architecture_features(c);
   return d;
 }
 
@@ -128,8 +128,13 @@ void bind_model(py::module_& m) {
       .def("encode", [](const Model& mdl, const std::string& text, bool add_bos) {
         return mdl.encode(text, add_bos);
       }, py::arg("text"), py::arg("add_bos") = true)
+      // Python strings must be valid UTF-8: bytes that are not (half a character) become U+FFFD
+      // as in Hugging Face decoding; decode_bytes gives the exact bytes.
       .def("decode", [](const Model& mdl, const std::vector<int32_t>& ids) {
-        return mdl.tokenizer().decode(ids);
+        return valid_utf8(mdl.tokenizer().decode(ids));
+      }, py::arg("ids"))
+      .def("decode_bytes", [](const Model& mdl, const std::vector<int32_t>& ids) {
+        return py::bytes(mdl.tokenizer().decode(ids));
       }, py::arg("ids"))
       .def("token_to_str", [](const Model& mdl, int32_t id) {
         const auto& tok = mdl.tokenizer();
@@ -141,7 +146,7 @@ void bind_model(py::module_& m) {
         const auto& tok = mdl.tokenizer();
         if (id < 0 || id >= tok.vocab_size())
           throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
-        return tok.token_text(id);
+        return valid_utf8(tok.token_text(id));
       }, py::arg("id"))
       .def("to_str_tokens", [](const Model& mdl, const std::vector<int32_t>& ids) {
         const auto& tok = mdl.tokenizer();
@@ -166,8 +171,13 @@ void bind_model(py::module_& m) {
          py::arg("return_logits") = true, py::arg("add_bos") = true)
       .def("generate", [](const Model& mdl, const std::variant<std::string, std::vector<int32_t>>& prompt,
                           int max_tokens, const std::vector<std::string>& capture,
-                          const std::vector<int>& layers, bool stop_at_eos) {
+                          const std::vector<int>& layers, bool stop_at_eos, double temperature, int top_k,
+                          double top_p, uint64_t seed) {
         GenerateOptions o;
+        o.temperature = temperature;
+        o.top_k = top_k;
+        o.top_p = top_p;
+        o.seed = seed;
         o.max_tokens = max_tokens;
         o.capture = capture;
         o.layers = layers;
@@ -178,9 +188,11 @@ void bind_model(py::module_& m) {
           if (auto* text = std::get_if<std::string>(&prompt)) g = mdl.generate(*text, o);
           else g = mdl.generate(std::get<std::vector<int32_t>>(prompt), o);
         }
-        return py::make_tuple(g.prompt_tokens, g.new_tokens, g.text, std::move(g.trace));
+        // The text is for reading (U+FFFD where the bytes are not UTF-8); the ids are the result.
+        return py::make_tuple(g.prompt_tokens, g.new_tokens, valid_utf8(g.text), std::move(g.trace));
       }, py::arg("prompt"), py::arg("max_tokens") = 64, py::arg("capture") = std::vector<std::string>{},
-         py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true);
+         py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true, py::arg("temperature") = 0.0,
+         py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0);
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("canonical_hook_name", [](const std::string& name) -> py::object {

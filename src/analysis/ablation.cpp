@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 
-#include "analysis/ablation_detail.h"
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
@@ -124,9 +123,7 @@ AblationSweepResult head_ablation_sweep(const Model& model, const std::vector<in
       }
       continue;
     }
-    // Resume from the cached stream before layer l: a model of layers l.. with its first
-    // residual stream replaced; batch row b ablates one head.
-    Model tail = detail::make_tail_model(model, l);
+    // Resume from the cached stream before layer l (start_at_layer); batch row b ablates one head.
     Tensor resid = clean.at(iv::detail::block_hook(l, "hook_resid_pre"));  // [1, T, D]
     const int chunk = o.max_batch > 0 ? std::min(o.max_batch, H) : H;
     for (int h0 = 0; h0 < H; h0 += chunk) {
@@ -136,9 +133,10 @@ AblationSweepResult head_ablation_sweep(const Model& model, const std::vector<in
       RunOptions opt;
       opt.return_logits = false;
       opt.capture = {"ln_final.hook_normalized"};
-      opt.interventions.push_back(iv::on("blocks.0.hook_resid_pre", iv::replace_with(resid)));
-      opt.interventions.push_back(iv::detail::ablate_head_per_row(0, head_of_row, means));
-      Trace t = tail.run_batch(std::vector<std::vector<int32_t>>(static_cast<size_t>(n), ids), opt);
+      opt.start_at_layer = l;
+      opt.residual = resid;
+      opt.interventions.push_back(iv::detail::ablate_head_per_row(l, head_of_row, means));
+      Trace t = model.run_batch(std::vector<std::vector<int32_t>>(static_cast<size_t>(n), ids), opt);
       ++res.forward_passes;
       auto reads = read_target(model, rows_at(t.at("ln_final.hook_normalized"), pos), o.target);
       for (int i = 0; i < n; ++i) record(l, h0 + i, reads[static_cast<size_t>(i)]);

@@ -1,6 +1,7 @@
 // Classifying heads of already captured patterns, custom pattern search and the registry of
 // named detectors: everything that needs no model (the model runs are in detect.cpp).
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "analysis/scores_detail.h"
@@ -56,7 +57,8 @@ HeadTypeReport classify_heads(const std::map<int, Tensor>& patterns, const std::
 namespace {
 void sort_matches(std::vector<PatternMatch>& m) {
   std::sort(m.begin(), m.end(), [](const PatternMatch& a, const PatternMatch& b) {
-    if (a.score != b.score) return a.score > b.score;
+    if (std::isnan(a.score) != std::isnan(b.score)) return std::isnan(b.score);  // NaN last
+    if (a.score != b.score && !std::isnan(a.score)) return a.score > b.score;
     return a.layer != b.layer ? a.layer < b.layer : a.head < b.head;
   });
 }

@@ -7,6 +7,7 @@
 #include "analysis/run_detail.h"
 #include "analysis/scores_detail.h"
 #include "attnscope/analysis.h"
+#include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 
@@ -53,8 +54,23 @@ int text_token_count(const Model& model, const std::vector<int32_t>& ids) {
   return n;
 }
 
+WeightAndValuePatterns run_weight_and_value_patterns(const Model& model, const std::vector<int32_t>& ids,
+                                                     const std::vector<int>& layers) {
+  RunOptions ro;
+  ro.capture = value_weighted_hooks(model, layers);
+  ro.layers = layers;
+  ro.return_logits = false;
+  const Trace trace = model.run(ids, ro);
+  WeightAndValuePatterns out{trace.attention_patterns(), value_weighted_patterns(model, trace, true)};
+  for (int l : layers)
+    if (!out.weight.count(l) || !out.value.count(l))
+      fail(ErrorKind::NotFound, "the forward pass captured no attention pattern for layer " + std::to_string(l));
+  return out;
+}
+
 std::map<int, Tensor> run_patterns(const Model& model, const std::vector<int32_t>& ids,
-                                   const std::vector<int>& layers) {
+                                   const std::vector<int>& layers, AttentionWeighting weighting) {
+  if (weighting == AttentionWeighting::Value) return run_weight_and_value_patterns(model, ids, layers).value;
   RunOptions ro;
   for (int l : layers) ro.capture.push_back("blocks." + std::to_string(l) + ".attn.hook_pattern");
   ro.layers = layers;
@@ -73,6 +89,8 @@ std::map<int, Tensor> run_patterns(const Model& model, const std::vector<int32_t
 
 }  // namespace detail
 
+const char* weighting_name(AttentionWeighting w) { return w == AttentionWeighting::Value ? "value" : "weight"; }
+
 HeadTypeReport detect_head_types(const Model& model, std::string_view text,
                                  const AttentionPatternDetector& detector, const std::vector<int>& layers) {
   const std::vector<int> ls = detail::checked_layers(model, layers, "detect_head_types");
@@ -81,7 +99,15 @@ HeadTypeReport detect_head_types(const Model& model, std::string_view text,
     fail(ErrorKind::InvalidArgument,
          "detect_head_types: the text is a single token; head types need at least 2 tokens "
          "(with one token every head attends to the same places)");
-  HeadTypeReport report = classify_heads(detail::run_patterns(model, ids, ls), ids, detector);
+  const detail::WeightAndValuePatterns both = detail::run_weight_and_value_patterns(model, ids, ls);
+  const bool by_value = detector.weighting == AttentionWeighting::Value;
+  HeadTypeReport report = classify_heads(by_value ? both.value : both.weight, ids, detector);
+  for (HeadReport& h : report.heads) {
+    const double w = first_token_score(head_pattern(both.weight.at(h.layer), h.head), detector.options);
+    const double v = first_token_score(head_pattern(both.value.at(h.layer), h.head), detector.options);
+    h.value_first_token = v;
+    h.sink = w >= detector.first_token_threshold() && v < detector.first_token_threshold();
+  }
   if (model.has_tokenizer()) report.str_tokens = model.tokenizer().to_str_tokens(ids);
   return report;
 }
@@ -97,19 +123,20 @@ HeadTypeReport detect_head_types(const Model& model, std::string_view text, std:
 
 std::vector<PatternMatch> find_attention_pattern(const Model& model, std::string_view text,
                                                  const PatternFn& pattern_fn, double threshold,
-                                                 const std::vector<int>& layers) {
+                                                 const std::vector<int>& layers, AttentionWeighting weighting) {
   detail::check_threshold(threshold, "find_attention_pattern");
   if (!pattern_fn) fail(ErrorKind::InvalidArgument, "find_attention_pattern: pattern_fn is empty");
   const std::vector<int> ls = detail::checked_layers(model, layers, "find_attention_pattern");
   const std::vector<int32_t> ids = detail::encode_text(model, text, "find_attention_pattern");
-  return find_attention_pattern(detail::run_patterns(model, ids, ls), pattern_fn, threshold);
+  return find_attention_pattern(detail::run_patterns(model, ids, ls, weighting), pattern_fn, threshold);
 }
 
 std::map<std::string, std::vector<PatternMatch>> PatternRegistry::detect_all(const Model& model, std::string_view text,
-                                                                              const std::vector<int>& layers) const {
+                                                                              const std::vector<int>& layers,
+                                                                              AttentionWeighting weighting) const {
   const std::vector<int> ls = detail::checked_layers(model, layers, "detect_all");
   const std::vector<int32_t> ids = detail::encode_text(model, text, "detect_all");
-  return detect_all(detail::run_patterns(model, ids, ls));
+  return detect_all(detail::run_patterns(model, ids, ls, weighting));
 }
 
 }  // namespace attnscope

@@ -80,6 +80,10 @@ HeadScores AttentionPatternDetector::analyze_head(const Tensor& pattern, const H
 
 std::vector<std::string> AttentionPatternDetector::classify(const HeadScores& s) const {
   std::vector<std::string> types;
+  const auto nan = [](const std::optional<double>& v) { return v && std::isnan(*v); };
+  if (std::isnan(s.previous_token) || std::isnan(s.first_token) || std::isnan(s.current_token) ||
+      nan(s.induction) || nan(s.duplicate_token))
+    return {kNonFinite};
   if (s.previous_token >= previous_) types.push_back(kPreviousToken);
   if (s.first_token >= first_) types.push_back(kFirstToken);
   if (s.current_token >= current_) types.push_back(kCurrentToken);

@@ -11,30 +11,13 @@
 #include "attnscope/analysis.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "tensor/random.h"
 
 namespace attnscope {
 
 namespace {
 
-// splitmix64: tiny, fully specified, so a seed gives the same tokens on every platform
-// (std::uniform_int_distribution is implementation-defined).
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) by rejection (no modulo bias).
-  uint64_t below(uint64_t n) {
-    const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
-    uint64_t x;
-    do x = next();
-    while (x >= limit);
-    return x % n;
-  }
-};
+using detail::SplitMix64;
 
 int byte_of_token_text(const std::string& text) {
   unsigned v = 0;
@@ -122,7 +105,7 @@ InductionScan detect_induction_heads(const Model& model, const InductionOptions&
     const std::vector<int32_t> ids = random_repeated_tokens(pool, bos, options.n_random_tokens, options.n_repeats,
                                                             options.seed + static_cast<uint64_t>(s),
                                                             options.distinct_tokens);
-    for (const auto& [layer, t] : detail::run_patterns(model, ids, layers))
+    for (const auto& [layer, t] : detail::run_patterns(model, ids, layers, options.weighting))
       for (int h = 0; h < t.dim(1); ++h)
         scores[{layer, h}].push_back(induction_score(head_pattern(t, h, 0), options.n_random_tokens, options.score));
     scan.sequences.push_back(ids);
@@ -142,7 +125,8 @@ InductionScan detect_induction_heads(const Model& model, const InductionOptions&
     scan.all.push_back(ih);
   }
   std::sort(scan.all.begin(), scan.all.end(), [](const InductionHead& a, const InductionHead& b) {
-    if (a.score != b.score) return a.score > b.score;
+    if (std::isnan(a.score) != std::isnan(b.score)) return std::isnan(b.score);  // NaN (non-finite) last
+    if (a.score != b.score && !std::isnan(a.score)) return a.score > b.score;
     return a.layer != b.layer ? a.layer < b.layer : a.head < b.head;
   });
   for (const auto& h : scan.all)

@@ -1,4 +1,5 @@
 // Results as a readable table, JSON (nlohmann) or CSV.
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -24,6 +25,24 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
   return out;
 }
+// "L0H1 L0H3" for the given heads.
+std::string head_names(const std::vector<std::pair<int, int>>& heads) {
+  std::string out;
+  for (const auto& [l, h] : heads) {
+    if (!out.empty()) out += ' ';
+    out += 'L';  // built with += : GCC 12 warns (-Wrestrict) on the chained operator+
+    out += std::to_string(l);
+    out += 'H';
+    out += std::to_string(h);
+  }
+  return out;
+}
+// The line every table starts with when some heads' patterns hold NaN/inf (their scores are NaN).
+std::string non_finite_warning(const std::vector<std::pair<int, int>>& heads) {
+  if (heads.empty()) return {};
+  return "warning: " + std::to_string(heads.size()) + (heads.size() == 1 ? " head holds" : " heads hold") +
+         " non-finite attention (NaN/inf), scored NaN and typed non_finite: " + head_names(heads) + "\n";
+}
 std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
 json opt_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 // CSV field: quoted when it holds a comma, quote or newline.
@@ -46,6 +65,7 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
     j["has_repeats"] = r.has_repeats;
     j["chance_corrected"] = d.options.chance_corrected;
     j["exclude_bos"] = d.options.exclude_bos;
+    j["weighting"] = weighting_name(d.weighting);
     j["thresholds"] = {{kPreviousToken, d.previous_token_threshold()}, {kFirstToken, d.first_token_threshold()},
                        {kCurrentToken, d.current_token_threshold()}, {kInduction, d.induction_threshold()},
                        {kDuplicateToken, d.duplicate_token_threshold()}};
@@ -54,7 +74,8 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
       heads.push_back({{"layer", h.layer}, {"head", h.head}, {"types", h.types}, {"entropy", h.entropy},
                        {"scores", {{kPreviousToken, h.scores.previous_token}, {kFirstToken, h.scores.first_token},
                                    {kCurrentToken, h.scores.current_token}, {kInduction, opt_json(h.scores.induction)},
-                                   {kDuplicateToken, opt_json(h.scores.duplicate_token)}}}});
+                                   {kDuplicateToken, opt_json(h.scores.duplicate_token)}}},
+                       {"value_first_token", opt_json(h.value_first_token)}, {"sink", h.sink}});
     j["heads"] = heads;
     json by = json::object();
     for (const auto& [type, list] : r.by_type()) {
@@ -66,37 +87,34 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
     return j.dump(2) + "\n";
   }
   if (format == ReportFormat::Csv) {
-    os << "layer,head,previous_token,first_token,current_token,induction,duplicate_token,entropy,types\n";
+    os << "layer,head,previous_token,first_token,current_token,induction,duplicate_token,entropy,types,"
+          "value_first_token,sink\n";
     for (const auto& h : r.heads)
       os << h.layer << ',' << h.head << ',' << fmt(h.scores.previous_token) << ',' << fmt(h.scores.first_token) << ','
          << fmt(h.scores.current_token) << ',' << (h.scores.induction ? fmt(*h.scores.induction) : "") << ','
          << (h.scores.duplicate_token ? fmt(*h.scores.duplicate_token) : "") << ',' << fmt(h.entropy) << ','
-         << csv_field(join(h.types, ";")) << '\n';
+         << csv_field(join(h.types, ";")) << ',' << (h.value_first_token ? fmt(*h.value_first_token) : "") << ','
+         << (h.sink ? "1" : "0") << '\n';
     return os.str();
   }
-  os << r.tokens.size() << " tokens; scores " << (d.options.chance_corrected ? "chance-corrected" : "raw")
+  os << non_finite_warning(r.heads_of(kNonFinite));
+  os << r.tokens.size() << " tokens; " << (d.weighting == AttentionWeighting::Value ? "value-weighted " : "")
+     << "scores " << (d.options.chance_corrected ? "chance-corrected" : "raw")
      << (d.options.exclude_bos ? ", BOS excluded" : "")
      << "; induction/duplicate " << (r.has_repeats ? "scored on the text's repeated tokens" : "not scored (no repeated token)")
      << "\nthresholds: previous " << fmt(d.previous_token_threshold()) << ", first " << fmt(d.first_token_threshold())
      << ", current " << fmt(d.current_token_threshold()) << ", induction " << fmt(d.induction_threshold())
      << ", duplicate " << fmt(d.duplicate_token_threshold()) << "\n\n";
-  os << "layer head  previous  first  current  induction  duplicate  entropy  types\n";
+  os << "layer head  previous  first  current  induction  duplicate  entropy  vw_first  types\n";
   for (const auto& h : r.heads)
     os << pad(std::to_string(h.layer), 5) << pad(std::to_string(h.head), 5) << pad(fmt(h.scores.previous_token), 10)
        << pad(fmt(h.scores.first_token), 7) << pad(fmt(h.scores.current_token), 9) << pad(opt(h.scores.induction), 11)
-       << pad(opt(h.scores.duplicate_token), 11) << pad(fmt(h.entropy), 9) << "  " << join(h.types, ", ") << '\n';
+       << pad(opt(h.scores.duplicate_token), 11) << pad(fmt(h.entropy), 9) << pad(opt(h.value_first_token), 10) << "  "
+       << join(h.types, ", ") << (h.sink ? " (sink: weight without contribution)" : "") << '\n';
   os << '\n';
   for (const auto& [type, list] : r.by_type()) {
     if (type == kUnknown) continue;
-    std::vector<std::string> names;
-    for (const auto& [l, h] : list) {
-      std::string n = "L";  // built with += : GCC 12 warns (-Wrestrict) on the chained operator+
-      n += std::to_string(l);
-      n += 'H';
-      n += std::to_string(h);
-      names.push_back(n);
-    }
-    os << type << ": " << join(names, " ") << '\n';
+    os << type << ": " << head_names(list) << '\n';
   }
   return os.str();
 }
@@ -121,7 +139,11 @@ std::string format_report(const InductionScan& s, ReportFormat format) {
       return a;
     };
     j["induction_heads"] = heads(s.heads);
-    j["all"] = heads(s.all);
+    j["all"] = heads(s.all);  // a head whose pattern held NaN/inf has score null
+    json bad = json::array();
+    for (const auto& h : s.all)
+      if (std::isnan(h.score)) bad.push_back({h.layer, h.head});
+    j["non_finite"] = bad;
     return j.dump(2) + "\n";
   }
   if (format == ReportFormat::Csv) {
@@ -131,6 +153,10 @@ std::string format_report(const InductionScan& s, ReportFormat format) {
          << fmt(h.max) << ',' << (h.score >= o.threshold ? 1 : 0) << '\n';
     return os.str();
   }
+  std::vector<std::pair<int, int>> non_finite;
+  for (const auto& h : s.all)
+    if (std::isnan(h.score)) non_finite.emplace_back(h.layer, h.head);
+  os << non_finite_warning(non_finite);
   os << "random-repeat induction scan: " << o.n_random_tokens << " random tokens x " << o.n_repeats << ", seed "
      << o.seed << (o.n_seeds > 1 ? " (+" + std::to_string(o.n_seeds - 1) + " more seeds)" : std::string())
      << ", threshold " << fmt(o.threshold) << (o.score.chance_corrected ? ", chance-corrected" : ", raw") << "\n";

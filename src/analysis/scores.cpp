@@ -27,10 +27,12 @@ PatternView pattern_view(const Tensor& pattern, const char* what) {
                                          " has more queries than keys (expected a causal [q, k], q <= k)");
   v.offset = v.k - v.q;
   v.data = pattern.data();
+  for (int64_t i = 0, n = v.q * v.k; i < n && v.finite; ++i) v.finite = std::isfinite(v.data[i]);
   return v;
 }
 
 double finish_score(const RowScore& acc, const ScoreOptions& options) {
+  if (acc.non_finite) return std::nan("");
   if (acc.rows == 0) return 0.0;
   const double s = acc.sum / static_cast<double>(acc.rows);
   if (!options.chance_corrected) return s;
@@ -52,6 +54,7 @@ double single_target_score(const Tensor& pattern, const ScoreOptions& options, c
                            bool allow_target0, Target target) {
   const PatternView v = detail::pattern_view(pattern, what);
   RowScore acc;
+  acc.non_finite = !v.finite;
   for (int64_t r = 0; r < v.q; ++r) {
     const int64_t p = r + v.offset;
     if (options.exclude_bos && p == 0) continue;
@@ -80,6 +83,7 @@ double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tok
   check_tokens(v, tokens, what);
   std::unordered_map<int32_t, std::vector<int64_t>> seen;  // token -> positions (of j - shift)
   RowScore acc;
+  acc.non_finite = !v.finite;
   int64_t added = 0;  // positions 0..added-1 are in `seen`
   for (int64_t r = 0; r < v.q; ++r) {
     const int64_t p = r + v.offset;

@@ -21,6 +21,7 @@ double row_entropy(const float* row, int64_t n) {
 
 double pattern_entropy(const Tensor& pattern) {
   const detail::PatternView v = detail::pattern_view(pattern, "pattern_entropy");
+  if (!v.finite) return std::nan("");
   double sum = 0;
   for (int64_t r = 0; r < v.q; ++r) sum += row_entropy(v.data + r * v.k, v.k);
   return sum / static_cast<double>(v.q);
@@ -28,6 +29,7 @@ double pattern_entropy(const Tensor& pattern) {
 
 double normalized_pattern_entropy(const Tensor& pattern) {
   const detail::PatternView v = detail::pattern_view(pattern, "normalized_pattern_entropy");
+  if (!v.finite) return std::nan("");
   double sum = 0;
   int64_t rows = 0;
   for (int64_t r = 0; r < v.q; ++r) {

@@ -4,7 +4,7 @@
 //
 //   attnscope ablate "Once upon a time" -m stories260K.gguf --edit model.model.layers.2.self_attn=zero
 //   attnscope ablate "abcabc" --zero-heads 1:0 --target c
-//   attnscope ablate "abcdab" --sweep --target c --csv sweep.csv
+//   attnscope ablate "abcdab" --sweep --target c --csv-out sweep.csv
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -18,6 +18,7 @@
 #include "attnscope/predictions.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
+#include "cli/options.h"
 
 namespace attnscope::cli {
 namespace {
@@ -110,14 +111,6 @@ iv::Edit parse_op(const std::string& op) {
                                        "' (zero, scale:F, clamp:LO:HI, noise:STD[:SEED], add:v1,v2,...)");
 }
 
-int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what) {
-  if (id >= 0) return id;
-  if (text.empty()) return -1;
-  auto ids = model.encode(text, false);
-  if (ids.empty()) fail(ErrorKind::InvalidArgument, what + " '" + text + "' encodes to no token");
-  return ids[0];
-}
-
 nlohmann::json predictions_json(const std::vector<TokenPrediction>& preds) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& p : preds) a.push_back({{"id", p.id}, {"token", p.token}, {"logit", p.score}, {"logprob", p.logprob}});
@@ -128,7 +121,7 @@ void print_predictions(const std::string& label, const std::vector<TokenPredicti
   std::cout << label;
   for (const auto& p : preds) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, " %s(%d) %.3f", nlohmann::json(p.token).dump().c_str(), p.id, std::exp(p.logprob));
+    std::snprintf(buf, sizeof buf, " %s(%d) %.3f", dump_json(p.token, -1).c_str(), p.id, std::exp(p.logprob));
     std::cout << buf;
   }
   std::cout << "\n";
@@ -156,7 +149,7 @@ int run_sweep(const Common& common, const AblateArgs& a, const Model& model, con
     std::cout << r.to_json() << "\n";
     return 0;
   }
-  std::printf("target %s (%d) at position %d: clean logit %.4f, prob %.4f\n", nlohmann::json(r.target_str).dump().c_str(),
+  std::printf("target %s (%d) at position %d: clean logit %.4f, prob %.4f\n", dump_json(r.target_str, -1).c_str(),
               r.target, r.position, r.clean_logit, r.clean_prob);
   std::printf("%s-ablated %zu heads in %d forward passes, %.2f s; largest drops:\n", a.mean ? "mean" : "zero",
               r.effects.size(), r.forward_passes, r.seconds);
@@ -241,7 +234,7 @@ int run_ablate(const Common& common, const AblateArgs& a) {
     }
   }
   if (common.json) {
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j) << "\n";
     return 0;
   }
   for (const auto& v : ivs) std::cout << "intervention: " << v.description << "\n";
@@ -262,9 +255,8 @@ const CommandRegistrar reg{
      [](CLI::App& sub, Common& common) -> std::function<int()> {
        auto a = std::make_shared<AblateArgs>();
        add_common_options(sub, common);
-       sub.add_option("prompt", a->prompt, "prompt text");
-       sub.add_option("--ids", a->ids, "token ids to run instead of text (\"1,2,3\")");
-       sub.add_flag("--no-bos", a->no_bos, "do not prepend BOS");
+       add_text_argument(sub, a->prompt, "the text to run");
+       add_ids_options(sub, a->ids, a->no_bos);
        sub.add_option("--edit", a->edits,
                       "HOOK=OP on a hook name, alias or glob; OP: zero, scale:F, clamp:LO:HI, noise:STD[:SEED], "
                       "add:v1,v2,... (repeatable, applied in forward order)");
@@ -280,9 +272,9 @@ const CommandRegistrar reg{
        sub.add_option("-k,--top-k", a->top_k, "predictions to show")->check(CLI::PositiveNumber);
        sub.add_flag("--sweep", a->sweep, "ablate every head in turn and report the target's change");
        sub.add_flag("--mean", a->mean, "sweep with mean ablation instead of zero");
-       sub.add_option("--layers", a->layers, "sweep only these layers (\"0,2\")")->delimiter(',');
+       add_layers_option(sub, a->layers, "sweep only these layers (\"0,2\")");
        sub.add_option("--max-batch", a->max_batch, "sweep: heads per batched pass (0: a whole layer)");
-       sub.add_option("--csv", a->csv, "sweep: write the layers x heads table as CSV");
+       sub.add_option("--csv-out", a->csv, "sweep: write the layers x heads table as CSV to this file");
        sub.add_option("--json-out", a->json_out, "sweep: write the table as JSON");
        return [&common, a] { return run_ablate(common, *a); };
      }}};

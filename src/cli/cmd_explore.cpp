@@ -10,6 +10,9 @@
 #include "attnscope/analysis.h"
 #include "attnscope/viz.h"
 #include "cli/command.h"
+#include "cli/options.h"
+#include "cli/explore_analysis.h"
+#include "cli/model_common.h"
 #include "cli/viz_common.h"
 
 namespace attnscope::cli {
@@ -26,6 +29,7 @@ struct ExploreArgs {
   double threshold = -1;  // < 0: the detector's per-type defaults
   bool force = false;
   bool no_detect = false;
+  bool no_analysis = false;
 };
 
 // One line per head type, strongest heads first; long lists are cut with an explicit count
@@ -67,7 +71,7 @@ int run_explore(const Common& common, const ExploreArgs& a) {
   opt.colormap = a.colormap;
   opt.bits = a.bits;
   opt.title = a.title.empty() ? "Attention explorer: " + lp.model_name : a.title;
-  opt.subtitle = a.src.patterns_json.empty() && a.src.synthetic.empty() ? "Prompt: " + a.src.prompt : lp.model_name;
+  opt.subtitle = a.src.patterns_json.empty() && a.src.synthetic.empty() ? "Text: " + a.src.prompt : lp.model_name;
   std::string summary;
   if (!a.no_detect) {
     const AttentionPatternDetector detector =
@@ -83,6 +87,8 @@ int run_explore(const Common& common, const ExploreArgs& a) {
     }
     summary = common.json ? format_report(report, ReportFormat::Json) : compact_summary(opt.head_types, report.heads.size());
   }
+  // Views beyond the weights need the model itself: only for a model run.
+  if (!a.no_analysis && !lp.ids.empty()) opt.analysis = explorer_analysis(load_model(common), lp.ids, lp.patterns);
   save_explorer(a.out, lp.patterns, lp.tokens, opt);
   if (common.json) {
     std::cout << "{\"written\": \"" << a.out << "\", \"report\": " << (summary.empty() ? "null" : summary) << "}\n";
@@ -101,7 +107,7 @@ const CommandRegistrar kExplore{{
       auto args = std::make_shared<ExploreArgs>();
       add_common_options(sub, common);
       add_pattern_source_options(sub, args->src, kDefaultPrompt);
-      sub.add_option("-o,--output", args->out, "output HTML file")->capture_default_str();
+      add_output_option(sub, args->out, "output HTML file")->capture_default_str();
       sub.add_option("--colormap", args->colormap, "colormap name (Blues, viridis, magma, ...)")->capture_default_str();
       sub.add_option("--title", args->title, "page title");
       sub.add_option("--bits", args->bits, "stored precision of the weights: 8 or 16 (default: 16 while small)")
@@ -109,6 +115,8 @@ const CommandRegistrar kExplore{{
       sub.add_option("--threshold", args->threshold, "one detection threshold for every head type (default: per type)")
           ->check(CLI::Range(0.0, 1.0));
       sub.add_flag("--no-detect", args->no_detect, "skip head-type detection");
+      sub.add_flag("--no-analysis", args->no_analysis,
+                   "weights only: no value-weighted/rollout views, logit attribution or composition panels");
       sub.add_flag("--force", args->force, "overwrite an existing file not written by attnscope");
       return [&common, args]() { return run_explore(common, *args); };
     },

@@ -3,6 +3,7 @@
 
 #include "attnscope/viz.h"
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/viz_common.h"
 
 namespace attnscope::cli {
@@ -42,7 +43,7 @@ const CommandRegistrar kGrid{{
       add_common_options(sub, common);
       add_pattern_source_options(sub, args->src, "The cat sat on the mat. The cat");
       add_figure_options(sub, args->fig);
-      sub.add_option("-o,--output", args->out, "output file: .png, .svg or .pdf")->capture_default_str();
+      add_output_option(sub, args->out, "output file: .png, .svg or .pdf")->capture_default_str();
       sub.add_option("--heads", args->heads, "only these heads (default: all)")->delimiter(',');
       sub.add_option("--per-page", args->per_page, "panels per page; more go to further pages (PDF: one file)")
           ->check(CLI::PositiveNumber)

@@ -6,6 +6,8 @@
 #include "attnscope/analysis.h"
 #include "attnscope/model.h"
 #include "cli/command.h"
+#include "cli/model_common.h"
+#include "cli/options.h"
 
 namespace attnscope::cli {
 namespace {
@@ -15,14 +17,16 @@ struct HeadsArgs {
   std::vector<int> layers;
   std::optional<double> threshold;
   bool csv = false, raw = false, exclude_bos = false;
+  std::string weighting = "weight";
 };
 
 int run_heads(const Common& common, const HeadsArgs& a) {
-  const Model model = Model::load(model_or_default(common));
+  const Model model = load_model(common);
   AttentionPatternDetector det =
       a.threshold ? AttentionPatternDetector::uniform_threshold(*a.threshold) : AttentionPatternDetector();
   det.options.chance_corrected = !a.raw;
   det.options.exclude_bos = a.exclude_bos;
+  det.weighting = a.weighting == "value" ? AttentionWeighting::Value : AttentionWeighting::Weight;
   const HeadTypeReport r = detect_head_types(model, a.text, det, a.layers);
   const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
   if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
@@ -36,8 +40,8 @@ const CommandRegistrar kHeads{{
     [](CLI::App& sub, Common& common) {
       auto args = std::make_shared<HeadsArgs>();
       add_common_options(sub, common);
-      sub.add_option("text", args->text, "the text to run")->required();
-      sub.add_option("-l,--layers", args->layers, "only these layers (default: all)");
+      add_text_argument(sub, args->text, "the text to run", /*required=*/true);
+      add_layers_option(sub, args->layers, "only these layers (default: all)");
       sub.add_option("--threshold", args->threshold,
                      "one threshold for every type (default: induction 0.4, previous 0.5, first 0.3, "
                      "current 0.3, duplicate 0.3)")
@@ -45,6 +49,10 @@ const CommandRegistrar kHeads{{
       sub.add_flag("--raw", args->raw, "raw scores as in mlxterp (default: chance-corrected)");
       sub.add_flag("--exclude-bos", args->exclude_bos, "drop BOS row and column from the scores");
       sub.add_flag("--csv", args->csv, "CSV output");
+      sub.add_option("--weighting", args->weighting,
+                     "score the attention weights, or value-weighted attention (Kobayashi et al. 2020)")
+          ->check(CLI::IsMember({"weight", "value"}))
+          ->capture_default_str();
       return [&common, args]() { return run_heads(common, *args); };
     },
 }};

@@ -8,6 +8,7 @@
 #include "attnscope/model.h"
 #include "attnscope/viz.h"
 #include "cli/command.h"
+#include "cli/options.h"
 #include "cli/viz_common.h"
 
 namespace attnscope::cli {
@@ -61,7 +62,10 @@ int run_heatmap(const Common& common, const HeatmapArgs& a) {
     if (!a.src.patterns_json.empty() || !a.src.synthetic.empty())
       fail(ErrorKind::InvalidArgument, "--ablate needs a model run (not --patterns or --synthetic)");
     const auto [al, ah] = parse_head(a.ablate);
-    const Model model = Model::load(model_or_default(common));
+    LoadOptions lo;
+    lo.threads = common.threads;
+    lo.tokenizer = common.tokenizer;
+    const Model model = Model::load(model_or_default(common), lo);
     RunOptions run;
     run.capture = {"blocks." + std::to_string(a.layer) + ".attn.hook_pattern"};
     run.return_logits = false;
@@ -87,10 +91,10 @@ const CommandRegistrar kHeatmap{{
     [](CLI::App& sub, Common& common) {
       auto args = std::make_shared<HeatmapArgs>();
       add_common_options(sub, common);
-      add_pattern_source_options(sub, args->src, "The cat sat on the mat. The cat");
+      add_pattern_source_options(sub, args->src, "The cat sat on the mat. The cat", /*with_layers=*/false);
       add_figure_options(sub, args->fig);
-      sub.add_option("-o,--output", args->out, "output file: .png, .svg or .pdf")->capture_default_str();
-      sub.add_option("-l,--layer", args->layer, "layer")->capture_default_str();
+      add_output_option(sub, args->out, "output file: .png, .svg or .pdf")->capture_default_str();
+      sub.add_option("-l,--layers,--layer", args->layer, "the layer to draw (one)")->capture_default_str();
       sub.add_option("--head", args->head, "head")->capture_default_str();
       sub.add_flag("--summary", args->summary, "mean and max over the layer's heads instead of one head");
       sub.add_option("--compare", args->compare, "further prompts: the same head on each, side by side");

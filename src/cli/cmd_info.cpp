@@ -75,7 +75,7 @@ int run_info(const Common& common, const InfoArgs& a) {
   }
 
   if (common.json) {
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j) << "\n";
     return 0;
   }
   std::cout << "source:      " << path << "\n";
@@ -112,6 +112,7 @@ int run_info(const Common& common, const InfoArgs& a) {
             << "\n"
             << "output head: " << (c.tied_embeddings ? "tied to token embeddings" : "separate") << "\n"
             << "qkv bias:    " << (c.qkv_bias ? "yes" : "no") << "\n";
+  for (const auto& f : architecture_features(c)) std::cout << "feature:     " << f << "\n";
   if (model->has_tokenizer()) {
     const Tokenizer& t = model->tokenizer();
     std::cout << "tokenizer:   " << t.kind() << ", " << t.vocab_size() << " tokens, BOS " << t.bos_id() << ", EOS "

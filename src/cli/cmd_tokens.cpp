@@ -9,6 +9,7 @@
 #include "attnscope/model.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
+#include "cli/options.h"
 
 namespace attnscope::cli {
 namespace {
@@ -42,6 +43,8 @@ int run_tokens(const Common& common, const TokensArgs& a) {
   std::optional<Model> model;
   if (common.tokenizer.empty() && names_tokenizer(common.model)) {
     own = Tokenizer::from_path(common.model);
+  } else if (!common.tokenizer.empty() && common.model.empty()) {
+    own = Tokenizer::from_path(common.tokenizer);  // a tokenizer alone is enough to tokenize
   } else {
     model.emplace(load_model(common));
   }
@@ -62,18 +65,27 @@ int run_tokens(const Common& common, const TokensArgs& a) {
     nlohmann::json j;
     j["ids"] = ids;
     j["tokens"] = strs;
+    // Decoded text is U+FFFD where the bytes are not UTF-8 (one token is often half a
+    // character); the exact bytes are in text_bytes and, token by token, in token_bytes.
     std::vector<std::string> raw;
-    for (int32_t id : ids) raw.push_back(tok.token_text(id));
+    std::vector<std::vector<uint8_t>> token_bytes;
+    for (int32_t id : ids) {
+      raw.push_back(valid_utf8(tok.token_text(id)));
+      const std::string b = tok.decode({id});
+      token_bytes.emplace_back(b.begin(), b.end());
+    }
     j["pieces"] = raw;
-    j["text"] = text;
+    j["token_bytes"] = token_bytes;
+    j["text"] = valid_utf8(text);
+    j["text_bytes"] = std::vector<uint8_t>(text.begin(), text.end());
     j["count"] = ids.size();
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j) << "\n";
     return 0;
   }
   std::cout << ids.size() << " tokens\n";
   for (size_t i = 0; i < ids.size(); ++i)
-    std::cout << i << "\t" << ids[i] << "\t" << nlohmann::json(strs[i]).dump() << "\n";
-  if (!a.ids.empty()) std::cout << "text: " << text << "\n";
+    std::cout << i << "\t" << ids[i] << "\t" << dump_json(strs[i], -1) << "\n";
+  if (!a.ids.empty()) std::cout << "text: " << valid_utf8(text) << "\n";
   return 0;
 }
 
@@ -81,9 +93,8 @@ const CommandRegistrar reg{{"tokens", "split a text into tokens (ids and strings
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<TokensArgs>();
                               add_common_options(sub, common);
-                              sub.add_option("text", a->text, "text to tokenize");
-                              sub.add_option("--ids", a->ids, "decode these token ids instead (\"1,2,3\")");
-                              sub.add_flag("--no-bos", a->no_bos, "do not prepend BOS");
+                              add_text_argument(sub, a->text, "text to tokenize");
+                              add_ids_options(sub, a->ids, a->no_bos);
                               return [&common, a] { return run_tokens(common, *a); };
                             }}};
 

@@ -7,6 +7,7 @@
 #include "attnscope/model.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
+#include "cli/options.h"
 #include "formats/npz.h"
 
 namespace attnscope::cli {
@@ -22,6 +23,7 @@ struct TraceArgs {
   bool logits = false;
   std::string capture_dtype = "float32";
   bool compress = false;
+  const CLI::Option* capture_option = nullptr;  // given with no names: capture nothing
 };
 
 int run_trace(const Common& common, const TraceArgs& a) {
@@ -31,7 +33,10 @@ int run_trace(const Common& common, const TraceArgs& a) {
   for (const auto& p : a.prompts) batch.push_back(model.encode(p, !a.no_bos));
   if (batch.empty()) fail(ErrorKind::InvalidArgument, "no prompt given (pass text, or --ids)");
   RunOptions opt;
-  opt.capture = a.capture.empty() ? std::vector<std::string>{"blocks.*.attn.hook_pattern"} : a.capture;
+  // --capture with no names captures nothing (time a bare forward pass, or keep only --logits).
+  if (a.capture_option->count() == 0) opt.capture = {"blocks.*.attn.hook_pattern"};
+  for (const auto& c : a.capture)
+    if (!c.empty()) opt.capture.push_back(c);
   opt.layers = a.layers;
   bool want_logits = a.logits;
   for (const auto& c : opt.capture)
@@ -72,13 +77,13 @@ int run_trace(const Common& common, const TraceArgs& a) {
     if (want_logits) j["captured"]["logits"] = t.logits.shape();
     if (!a.out.empty()) j["output"] = a.out;
     j["model"] = model.source();
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j) << "\n";
     return 0;
   }
   for (size_t b = 0; b < t.tokens.size(); ++b) {
     std::cout << "prompt " << b << ": " << t.tokens[b].size() << " tokens:";
     for (size_t i = 0; i < t.tokens[b].size(); ++i)
-      std::cout << " " << (b < t.str_tokens.size() ? nlohmann::json(t.str_tokens[b][i]).dump() : "")
+      std::cout << " " << (b < t.str_tokens.size() ? dump_json(t.str_tokens[b][i], -1) : "")
                 << "(" << t.tokens[b][i] << ")";
     std::cout << "\n";
   }
@@ -93,14 +98,16 @@ const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (o
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<TraceArgs>();
                               add_common_options(sub, common);
-                              sub.add_option("prompts", a->prompts, "prompt text(s); several must tokenize to equal length");
-                              sub.add_option("--ids", a->ids, "token ids to run instead of text (\"1,2,3\")");
-                              sub.add_option("-o,--output", a->out, "write the captured hooks to this .npz");
-                              sub.add_option("--capture", a->capture,
-                                             "hook names, aliases or globs (default blocks.*.attn.hook_pattern)")
-                                  ->delimiter(',');
-                              sub.add_option("--layers", a->layers, "only these layers (\"0,2,5\")")->delimiter(',');
-                              sub.add_flag("--no-bos", a->no_bos, "do not prepend BOS");
+                              sub.add_option("text", a->prompts, "text(s) to run; several must tokenize to equal length");
+                              add_ids_options(sub, a->ids, a->no_bos);
+                              add_output_option(sub, a->out, "write the captured hooks to this .npz");
+                              a->capture_option =
+                                  sub.add_option("--capture", a->capture,
+                                                 "hook names, aliases or globs (default blocks.*.attn.hook_pattern; "
+                                                 "none given: capture nothing)")
+                                      ->delimiter(',')
+                                      ->expected(0, CLI::detail::expected_max_vector_size);
+                              add_layers_option(sub, a->layers, "only these layers (\"0,2,5\")");
                               sub.add_flag("--logits", a->logits, "also save the logits (every position)");
                               sub.add_option("--capture-dtype", a->capture_dtype,
                                              "precision of the saved hooks: float32 (default) or float16 (half the "

@@ -5,6 +5,7 @@
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "cli/command.h"
+#include "cli/exit_codes.h"
 
 namespace attnscope::cli {
 
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   CLI::App app{"attnscope: see what the attention heads of transformer language models do"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "attnscope 0.1.0");
+  app.footer(kExitCodeHelp);
   Common common;
   std::function<int()> run;
   auto& commands = registry();
@@ -46,22 +48,24 @@ int main(int argc, char** argv) {
             [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
   for (auto& spec : commands) {
     CLI::App* sub = app.add_subcommand(spec.name, spec.help);
+    sub->footer(kExitCodeHelp);
     auto runner = spec.setup(*sub, common);
     sub->callback([&run, runner]() { run = runner; });
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);  // prints help/version or the usage error
+    return code == 0 ? kExitOk : exit_code(attnscope::ErrorKind::InvalidArgument);
   }
   try {
     if (common.threads > 0) attnscope::set_num_threads(common.threads);
     return run ? run() : 0;
   } catch (const attnscope::Error& e) {
     std::cerr << "attnscope: error: " << e.what() << "\n";
-    return 2;
+    return exit_code(e.kind());
   } catch (const std::exception& e) {
-    std::cerr << "attnscope: error: " << e.what() << "\n";
-    return 2;
+    std::cerr << "attnscope: internal error: " << e.what() << "\n";
+    return kExitInternal;
   }
 }

@@ -37,11 +37,22 @@ std::vector<int32_t> parse_id_list(const std::string& text) {
   return ids;
 }
 
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what) {
+  if (id >= 0) return id;
+  if (text.empty()) return -1;
+  auto ids = model.encode(text, false);
+  if (ids.empty()) fail(ErrorKind::InvalidArgument, what + " '" + text + "' encodes to no token");
+  return ids[0];
+}
+
 nlohmann::json config_json(const ModelConfig& c) {
   nlohmann::json j;
   j["arch"] = c.arch;
   j["name"] = c.name;
-  j["family"] = c.family == ArchFamily::Llama ? "llama" : "gpt2";
   j["n_vocab"] = c.n_vocab;
   j["n_ctx"] = c.n_ctx;
   j["n_embd"] = c.n_embd;
@@ -56,9 +67,10 @@ nlohmann::json config_json(const ModelConfig& c) {
   j["rope_freq_factors"] = c.rope_freq_factors.size();
   j["norm"] = c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm";
   j["norm_eps"] = c.norm_eps;
-  j["activation"] = c.act == Activation::SwiGLU ? "swiglu" : "gelu_tanh";
+  j["activation"] = activation_name(c.act);
   j["qkv_bias"] = c.qkv_bias;
   j["tied_embeddings"] = c.tied_embeddings;
+  j["features"] = architecture_features(c);
   return j;
 }
 
@@ -71,7 +83,8 @@ nlohmann::json captured_shapes_json(const Trace& trace) {
 int64_t parameter_count(const Model& model) {
   int64_t n = 0;
   for (const auto& [name, t] : model.impl().weights) n += t.numel();
-  for (const auto& [name, w] : model.impl().matrices) n += w.rows * w.cols;
+  for (const auto& [name, w] : model.impl().matrices)
+    if (!model.impl().weights.count(name)) n += w.rows * w.cols;  // stored only (not a view of a tensor)
   return n;
 }
 

@@ -15,8 +15,15 @@ Model load_model(const Common& common);
 // "1,2, 3" or "1 2 3" -> ids; InvalidArgument naming the bad item.
 std::vector<int32_t> parse_id_list(const std::string& text);
 nlohmann::json config_json(const ModelConfig& c);
+// JSON text for stdout. Strings that are not valid UTF-8 (half a character from decoding one
+// token, a prompt in another encoding) get U+FFFD instead of aborting the output; commands put
+// the exact bytes in their own fields (ids, *_bytes) where they matter. indent < 0: one line.
+std::string dump_json(const nlohmann::json& j, int indent = 2);
 // Shapes of every captured hook: {"blocks.0.attn.hook_pattern": [1, 8, 6, 6], ...}.
 nlohmann::json captured_shapes_json(const Trace& trace);
+// A token given on the command line: `id` when >= 0, else the first token of `text` (without BOS),
+// else -1 when both are empty. InvalidArgument (naming `what`) when the text encodes to nothing.
+int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what);
 // Total parameters of a config's weights (what `info` shows).
 int64_t parameter_count(const Model& model);
 

@@ -3,13 +3,13 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "cli/options.h"
+#include "viz/patterns_json.h"
 #include "viz/synthetic.h"
 
 // fontconfig (used by cairo's text) keeps its configuration cache until the process exits;
@@ -21,82 +21,27 @@ extern "C" __attribute__((weak, used)) const char* __lsan_default_suppressions()
 
 namespace attnscope::cli {
 
-void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::string& default_prompt) {
+void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::string& default_prompt,
+                                bool with_layers) {
   src.prompt = default_prompt;
-  sub.add_option("-p,--prompt", src.prompt, "text to run through the model")->capture_default_str();
+  add_text_argument(sub, src.prompt, "text to run through the model")->capture_default_str();
+  src.deprecated_prompt = add_deprecated_prompt_option(sub, src.prompt);
   sub.add_option("--patterns", src.patterns_json,
                  "read patterns from a JSON file {\"tokens\": [...], \"patterns\": {\"<layer>\": [H][Q][K]}} "
                  "instead of running a model");
   sub.add_option("--synthetic", src.synthetic,
                  "use deterministic synthetic patterns of TOKENS,LAYERS,HEADS (for sizing and tests)");
-  sub.add_option("--layers", src.layers, "only these layers (default: all)")->delimiter(',');
-}
-
-LoadedPatterns read_patterns_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorKind::NotFound, "patterns file '" + path + "' cannot be opened");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail(ErrorKind::Format, "patterns file '" + path + "': not valid JSON: " + e.what());
-  }
-  LoadedPatterns out;
-  out.model_name = path;
-  if (!j.is_object() || !j.contains("tokens") || !j["tokens"].is_array() || !j.contains("patterns") ||
-      !j["patterns"].is_object())
-    fail(ErrorKind::Format, "patterns file '" + path + "': expected an object with \"tokens\" and \"patterns\"");
-  for (const auto& t : j["tokens"]) {
-    if (!t.is_string()) fail(ErrorKind::Format, "patterns file '" + path + "': every token must be a string");
-    out.tokens.push_back(t.get<std::string>());
-  }
-  for (const auto& [key, value] : j["patterns"].items()) {
-    int layer = 0;
-    try {
-      size_t used = 0;
-      layer = std::stoi(key, &used);
-      if (used != key.size() || layer < 0) throw std::invalid_argument(key);
-    } catch (const std::exception&) {
-      fail(ErrorKind::Format, "patterns file '" + path + "': layer key '" + key + "' is not a layer number");
-    }
-    // Accept [H][Q][K] or [B][H][Q][K]: find the depth, then flatten checking every length.
-    Shape shape;
-    const nlohmann::json* cur = &value;
-    while (cur->is_array() && shape.size() < 5) {
-      shape.push_back(static_cast<int64_t>(cur->size()));
-      if (cur->empty()) break;
-      cur = &(*cur)[0];
-    }
-    if (shape.size() == 3) shape.insert(shape.begin(), 1);
-    if (shape.size() != 4 || shape_numel(shape) == 0 || shape_numel(shape) > (int64_t{1} << 28))
-      fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key + " must be a non-empty [H][Q][K] array");
-    std::vector<float> flat;
-    flat.reserve(static_cast<size_t>(shape_numel(shape)));
-    const bool batched = value.size() == static_cast<size_t>(shape[0]) && value[0].is_array() && value[0][0].is_array() &&
-                         value[0][0][0].is_array();
-    std::function<void(const nlohmann::json&, size_t)> walk = [&](const nlohmann::json& a, size_t d) {
-      if (d == 4) {
-        if (!a.is_number()) fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key + " holds a non-number");
-        flat.push_back(a.get<float>());
-        return;
-      }
-      if (!a.is_array() || a.size() != static_cast<size_t>(shape[d]))
-        fail(ErrorKind::Format, "patterns file '" + path + "': layer " + key +
-                                    " is not a regular (rectangular) array");
-      for (const auto& e : a) walk(e, d + 1);
-    };
-    if (batched) walk(value, 0);
-    else walk(value, 1);
-    out.patterns.emplace(layer, Tensor(shape, std::move(flat)));
-  }
-  if (out.patterns.empty()) fail(ErrorKind::Format, "patterns file '" + path + "': no layers in \"patterns\"");
-  return out;
+  if (with_layers) add_layers_option(sub, src.layers, "only these layers (default: all)");
 }
 
 LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
+  warn_deprecated_prompt(src.deprecated_prompt);
   LoadedPatterns out;
   if (!src.patterns_json.empty()) {
-    out = read_patterns_json(src.patterns_json);
+    detail::PatternsFile f = detail::read_patterns_json(src.patterns_json);
+    out.patterns = std::move(f.patterns);
+    out.tokens = std::move(f.tokens);
+    out.model_name = src.patterns_json;
   } else if (!src.synthetic.empty()) {
     int t = 0, l = 0, h = 0;
     char c1 = 0, c2 = 0;
@@ -108,8 +53,11 @@ LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
     out.model_name = "synthetic " + std::to_string(t) + " tokens x " + std::to_string(l) + " layers x " +
                      std::to_string(h) + " heads";
   } else {
-    if (src.prompt.empty()) fail(ErrorKind::InvalidArgument, "empty prompt (-p)");
-    const Model model = Model::load(model_or_default(common));
+    if (src.prompt.empty()) fail(ErrorKind::InvalidArgument, "empty text");
+    LoadOptions lo;
+    lo.threads = common.threads;
+    lo.tokenizer = common.tokenizer;
+    const Model model = Model::load(model_or_default(common), lo);
     RunOptions run;
     run.capture = {"blocks.*.attn.hook_pattern"};
     run.layers = src.layers;

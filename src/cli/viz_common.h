@@ -13,14 +13,19 @@
 
 namespace attnscope::cli {
 
-// Where patterns come from: -m/-p (a model run), --patterns FILE.json, or --synthetic T,L,H.
+// Where patterns come from: -m and the positional text (a model run), --patterns FILE.json, or
+// --synthetic T,L,H.
 struct PatternSource {
   std::string prompt;
   std::string patterns_json;
   std::string synthetic;  // "tokens,layers,heads"
   std::vector<int> layers;  // restrict the run to these layers (empty: all)
+  const CLI::Option* deprecated_prompt = nullptr;  // -p, warned about when used
 };
-void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::string& default_prompt);
+// The positional text (default_prompt when absent), the deprecated -p alias, --patterns,
+// --synthetic and, with_layers, -l/--layers.
+void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::string& default_prompt,
+                                bool with_layers = true);
 
 struct LoadedPatterns {
   std::map<int, Tensor> patterns;  // layer -> [B, H, Q, K]
@@ -29,10 +34,6 @@ struct LoadedPatterns {
   std::string model_name;          // what to show as the source
 };
 LoadedPatterns load_patterns(const Common& common, const PatternSource& src);
-
-// Pattern JSON: {"tokens": [...], "patterns": {"<layer>": [[[q][k]]] per head ([H][Q][K]) or
-// [B][H][Q][K]}}. Format errors name the file and what is wrong.
-LoadedPatterns read_patterns_json(const std::string& path);
 
 // The overwrite rule: a missing file, or one attnscope wrote (is_attnscope_output), may be
 // written; anything else needs --force. InvalidArgument otherwise.

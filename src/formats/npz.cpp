@@ -208,6 +208,11 @@ void NpzWriter::add_f16(const std::string& name, const Shape& shape, const float
   });
 }
 
+void NpzWriter::add_f64(const std::string& name, const Shape& shape, const double* data) {
+  const uint64_t n = static_cast<uint64_t>(shape_numel(shape)) * 8;
+  add_entry(name, "<f8", shape, n, [&](const Emit& emit) { emit(data, static_cast<size_t>(n)); });
+}
+
 void NpzWriter::add_i32(const std::string& name, const Shape& shape, const int32_t* data) {
   const uint64_t n = static_cast<uint64_t>(shape_numel(shape)) * 4;
   add_entry(name, "<i4", shape, n, [&](const Emit& emit) { emit(data, static_cast<size_t>(n)); });

@@ -25,6 +25,7 @@ class NpzWriter {
   void add_f32(const std::string& name, const Shape& shape, const float* data);
   // float32 data stored as float16 ('<f2', round to nearest even).
   void add_f16(const std::string& name, const Shape& shape, const float* data);
+  void add_f64(const std::string& name, const Shape& shape, const double* data);
   void add_i32(const std::string& name, const Shape& shape, const int32_t* data);
   // A numpy unicode array ('<U n', UTF-32) of UTF-8 strings; invalid UTF-8 becomes U+FFFD.
   void add_strings(const std::string& name, const Shape& shape, const std::vector<std::string>& values);

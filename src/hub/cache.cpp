@@ -1,7 +1,12 @@
 // The Hugging Face cache folders: refs, blobs and snapshot symlinks.
 #include "hub/cache.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -28,6 +33,28 @@ void check_repo_filename(const std::string& name) {
   while (ok && std::getline(ss, seg, '/'))
     if (seg.empty() || seg == "." || seg == "..") ok = false;
   if (!ok || name.back() == '/') fail(ErrorKind::InvalidArgument, "unsafe file name from the hub: '" + name + "'");
+}
+
+FileLock::FileLock(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail(ErrorKind::Io, "cannot open the lock file " + path + ": " + std::strerror(errno));
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    ::close(fd_);
+    fail(ErrorKind::Io, "cannot lock " + path + ": " + std::strerror(err));
+  }
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+std::string RepoCache::lock_path(const std::string& etag) const {
+  const fs::path repo(dir_);
+  return (repo.parent_path() / ".locks" / repo.filename() / (etag + ".lock")).string();
 }
 
 std::string RepoCache::blob_path(const std::string& etag) const { return (fs::path(dir_) / "blobs" / etag).string(); }

@@ -13,6 +13,18 @@ bool is_commit_hash(const std::string& s);
 // A file name from the hub: relative, no "..", no empty segments. InvalidArgument otherwise.
 void check_repo_filename(const std::string& name);
 
+// An exclusive lock on a file (flock), released when destroyed. Blocks until it is free.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 class RepoCache {
  public:
   explicit RepoCache(std::string repo_dir) : dir_(std::move(repo_dir)) {}
@@ -26,6 +38,9 @@ class RepoCache {
   void write_ref(const std::string& revision, const std::string& commit) const;
   // Points snapshots/<commit>/<filename> at blobs/<etag> (atomically: temp symlink + rename).
   void link(const std::string& commit, const std::string& filename, const std::string& etag) const;
+  // <cache>/.locks/<repo dir name>/<etag>.lock, as the Hugging Face cache keeps its locks: held
+  // (flock) while blobs/<etag> is downloaded, so two processes never write the same blob.
+  std::string lock_path(const std::string& etag) const;
   // A snapshot holding config.json and all its safetensors weights.
   bool snapshot_complete(const std::string& commit) const;
 

@@ -20,6 +20,7 @@ using json = nlohmann::json;
 using detail::HttpRequest;
 using detail::HttpResponse;
 using detail::RepoCache;
+using detail::FileLock;
 
 namespace {
 
@@ -163,11 +164,15 @@ FileMeta head_file(const HubOptions& o, const RepoRef& ref, const std::string& r
 }
 
 // Downloads into blobs/<etag>.incomplete (resuming what is there), checks size and, for LFS,
-// the sha256, then renames it to blobs/<etag>. Nothing half-written ever has the final name.
+// the sha256, then renames it to blobs/<etag>. Nothing half-written ever has the final name, and
+// the blob's lock keeps a second process (or thread) from writing the same .incomplete: it waits,
+// then finds the finished blob.
 void fetch_blob(const HubOptions& o, const RepoRef& ref, const RepoCache& cache, const FileMeta& m,
                 const std::string& filename) {
   const std::string blob = cache.blob_path(m.etag);
   if (fs::exists(blob)) return;
+  const FileLock lock(cache.lock_path(m.etag));
+  if (fs::exists(blob)) return;  // another process finished it while we waited
   fs::create_directories(fs::path(blob).parent_path());
   const std::string part = blob + ".incomplete";
   HttpResponse last;

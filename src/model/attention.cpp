@@ -1,11 +1,15 @@
 #include "model/attention.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <limits>
+#include <utility>
 
 #include "attnscope/error.h"
 #include "tensor/ops.h"
 #include "tensor/softmax_kernels.h"
+#include "tensor/parallel.h"
 
 namespace attnscope::detail {
 
@@ -13,7 +17,7 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWe
   const int64_t B = static_cast<int64_t>(ids.size());
   if (B == 0 || ids[0].empty()) fail(ErrorKind::InvalidArgument, "forward pass over an empty batch");
   const int64_t T = static_cast<int64_t>(ids[0].size());
-  const int64_t V = table.rows, D = table.cols;
+  const int64_t V = table.dim(0), D = table.dim(1);
   Tensor x({B, T, D});
   for (int64_t b = 0; b < B; ++b) {
     if (static_cast<int64_t>(ids[b].size()) != T)
@@ -24,23 +28,41 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWe
       if (id < 0 || id >= V)
         fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " at position " + std::to_string(t) +
                                              " is outside the vocabulary [0, " + std::to_string(V) + ")");
-      table.dequantize_rows(id, 1, x.data() + (b * T + t) * D);
+      table.dequantize_rows(id, 1, x.data() + (b * T + t) * D);  // F32: a plain copy
     }
   }
   return x;
 }
 
-Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
-                 KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out) {
+void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past,
+                    const AttentionDesc& a) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const float scale = a.scale, cap = a.softcap;
+  const int64_t window = a.window;
+  ops::parallel_for(B * H * T, std::max<int64_t>(1, 16384 / std::max<int64_t>(Tk, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = scores + r * Tk;
+      const int64_t pos = n_past + r % T;  // this query's absolute position
+      const int64_t first = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+      const int64_t last = std::min(pos, Tk - 1);
+      for (int64_t j = 0; j < first && j < Tk; ++j) row[j] = ninf;
+      for (int64_t j = first; j <= last; ++j) {
+        float s = row[j] * scale;
+        if (cap > 0) s = cap * std::tanh(s / cap);
+        row[j] = s;
+      }
+      for (int64_t j = last + 1; j < Tk; ++j) row[j] = ninf;
+    }
+  });
+}
+
+Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k, const Tensor& v, KVCache* cache,
+                 int64_t n_past, const HookRunner& hooks, Trace& out) {
   const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), Dh = q.dim(3), Hkv = k.dim(2);
   const int64_t G = H / Hkv, N = B * T, Tk = n_past + T;
-  const int64_t D = m.config.n_embd;
+  const WeightMatrix& wo = *w.wo;  // [D, H*Dh]
+  const int64_t D = wo.dim(0);
   const std::string P = "blocks." + std::to_string(l) + ".";
-  const std::string W = "blk." + std::to_string(l) + ".";
-  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-  hooks.at(P + "attn.hook_q", l, q, out, true);
-  hooks.at(P + "attn.hook_k", l, k, out, true);
-  hooks.at(P + "attn.hook_v", l, v, out, true);
 
   // Keys/values attended to: this call's, or the cache's (which now gets this call's appended).
   const float* kd = k.data();
@@ -55,8 +77,8 @@ Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
       std::memcpy(ck.data() + (b * cap + n_past) * Hkv * Dh, k.data() + b * T * Hkv * Dh, bytes);
       std::memcpy(cv.data() + (b * cap + n_past) * Hkv * Dh, v.data() + b * T * Hkv * Dh, bytes);
     }
-    kd = ck.data();
-    vd = cv.data();
+    kd = std::as_const(ck).data();
+    vd = std::as_const(cv).data();
     kv_batch_stride = cap * Hkv * Dh;
   }
 
@@ -66,10 +88,10 @@ Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
   ops::matmul({{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, q.data(),
               {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd, {{B, Hkv, G, T, Tk}, {}},
               scores.data());
-  ops::scale_causal_mask(scores.data(), B * H, T, Tk, n_past, scale);
+  scale_cap_mask(scores.data(), B, H, T, Tk, n_past, w.attn);
   hooks.at(P + "attn.hook_attn_scores", l, scores, out);
-  if (m.dtype == ComputeDtype::BFloat16)
-    kernels::softmax_rows_fast(scores.data(), B * H * T, Tk);  // vectorised exp
+  if (w.attn.fast_exp)
+    kernels::softmax_rows_fast(scores.data(), B * H * T, Tk);  // vectorised exp (bfloat16 dtype)
   else
     ops::softmax_rows(scores.data(), B * H * T, Tk);
   Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
@@ -83,44 +105,30 @@ Tensor attention(const Model::Impl& m, int l, Tensor& q, Tensor& k, Tensor& v,
 
   Tensor attn_out({B, T, D});
   if (hooks.active(P + "attn.hook_result")) {
-    const Tensor& wo = m.weight(W + "attn_output.weight");  // [D, H*Dh] (decoded once if stored)
-    // Each head's contribution: result[n, h] = z[n, h] . Wo[:, h*Dh:(h+1)*Dh]^T, then summed.
+    // Each head's contribution through the output projection (z with the other heads zeroed),
+    // then their sum is the attention output.
     Tensor result({B, T, H, D});
-    ops::matmul({{H, N, Dh}, {Dh, H * Dh, 1}}, z.data(), {{H, Dh, D}, {Dh, 1, H * Dh}}, wo.data(),
-                {{H, N, D}, {D, H * D, 1}}, result.data());
+    Tensor zh({N, H * Dh});
+    Tensor rh({N, D});
+    for (int64_t hh = 0; hh < H; ++hh) {
+      std::fill(zh.data(), zh.data() + zh.numel(), 0.0f);
+      for (int64_t n = 0; n < N; ++n)
+        std::memcpy(zh.data() + n * H * Dh + hh * Dh, z.data() + n * H * Dh + hh * Dh, sizeof(float) * Dh);
+      linear_weight(zh.data(), N, wo, nullptr, rh.data());
+      for (int64_t n = 0; n < N; ++n)
+        std::memcpy(result.data() + (n * H + hh) * D, rh.data() + n * D, sizeof(float) * D);
+    }
     hooks.at(P + "attn.hook_result", l, result, out, true);
     const float* r = result.data();
     float* a = attn_out.data();
+    std::fill(a, a + N * D, 0.0f);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t hh = 0; hh < H; ++hh) ops::add(a + n * D, r + (n * H + hh) * D, D);
   } else {
-    m.linear(z.data(), N, W + "attn_output.weight", nullptr, attn_out.data());
+    linear_weight(z.data(), N, wo, nullptr, attn_out.data());
   }
-  if (const Tensor* bo = m.find_weight(W + "attn_output.bias")) ops::add_bias(attn_out.data(), bo->data(), N, D);
-  hooks.at(P + "hook_attn_out", l, attn_out, out, true);
+  if (w.bo) ops::add_bias(attn_out.data(), w.bo->data(), N, D);
   return attn_out;
-}
-
-void output_logits(const Model::Impl& m, const ForwardInput& in, const Tensor& hn, const HookRunner& hooks,
-                   Trace& out) {
-  if (!in.want_logits && !hooks.active("logits")) return;
-  const ModelConfig& c = m.config;
-  const int64_t B = hn.dim(0), T = hn.dim(1), D = hn.dim(2), V = c.n_vocab;
-  const std::string head = c.tied_embeddings ? "token_embd.weight" : "output.weight";
-  if (in.last_logits_only && !hooks.active("logits")) {
-    // Generation needs only the last position: one row per sequence.
-    Tensor last({B, 1, D});
-    for (int64_t b = 0; b < B; ++b)
-      std::memcpy(last.data() + b * D, hn.data() + (b * T + T - 1) * D, sizeof(float) * D);
-    Tensor logits({B, 1, V});
-    m.linear(last.data(), B, head, nullptr, logits.data());
-    out.logits = logits;
-  } else {
-    Tensor logits({B, T, V});
-    m.linear(hn.data(), B * T, head, nullptr, logits.data());
-    hooks.intervene("logits", -1, logits);
-    out.logits = logits;
-  }
 }
 
 }  // namespace attnscope::detail

@@ -1,6 +1,5 @@
-// The parts of a forward pass every architecture shares: token lookup, explicit causal
-// self-attention whose softmax buffer is the one hooked, captured and multiplied with V, and the
-// output head.
+// The parts of a forward pass every architecture shares: token lookup and explicit causal
+// self-attention whose softmax buffer is the one hooked, captured and multiplied with V.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,7 +9,7 @@
 #include "attnscope/trace.h"
 #include "model/hooks.h"
 #include "model/kv_cache.h"
-#include "model/model_impl.h"
+#include "model/weights.h"
 
 namespace attnscope::detail {
 
@@ -18,19 +17,19 @@ namespace attnscope::detail {
 // unequal length or an id outside [0, V).
 Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWeight& table);
 
-// One layer's attention from its projected (and rotated) q [B, T, H, Dh] and k, v [B, T, Hkv, Dh]:
-// hooks q, k, v (hook_q|k|v), appends k, v to `cache` (when given) at n_past, computes scaled
-// causal scores (hook_attn_scores), softmax (hook_pattern), z = pattern · V (hook_z), the output
-// projection blk.L.attn_output (per-head hook_result only when that hook is active) and its bias
-// if present, and hooks the result (hook_attn_out). Grouped heads share their kv head without
-// copies. Returns [B, T, D].
-Tensor attention(const Model::Impl& m, int layer, Tensor& q, Tensor& k, Tensor& v,
-                 KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out);
+// Everything that happens to raw scores q.k before the softmax, in one place: multiply by
+// a.scale, soft-cap (a.softcap * tanh(s / a.softcap)), and mask with -inf every key a query may
+// not see: later keys (causal) and, with a window, keys at or before query position - a.window.
+// scores is [B, H, T, Tk] for queries at absolute positions n_past .. n_past + T - 1.
+void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past,
+                    const AttentionDesc& a);
 
-// The output head on the final normalised stream hn [B, T, D] into out.logits: [B, T, V] (the
-// "logits" hook may intervene), or [B, 1, V] for the last position only when generation asks for
-// it and no hook needs the rest. Skipped when nobody wants logits.
-void output_logits(const Model::Impl& m, const ForwardInput& in, const Tensor& hn, const HookRunner& hooks,
-                   Trace& out);
+// One layer's attention from its (normed, rotated) q [B, T, H, Dh] and k, v [B, T, Hkv, Dh]:
+// appends k, v to `cache` (when given) at n_past, computes the scores and scale_cap_mask()
+// (hook_attn_scores: the softmax input), softmax (hook_pattern), z = pattern · V (hook_z), and the
+// output projection with its bias (per-head hook_result only when that hook is active). Grouped
+// heads share their kv head without copies. Returns [B, T, D] (before any post-norm).
+Tensor attention(int layer, const LayerWeights& w, const Tensor& q, const Tensor& k, const Tensor& v,
+                 KVCache* cache, int64_t n_past, const HookRunner& hooks, Trace& out);
 
 }  // namespace attnscope::detail

@@ -1,4 +1,4 @@
-// Greedy generation with a KV cache. Captured hooks are gathered step by step: per-token hooks
+// Generation with a KV cache (greedy or sampled, see model/sampling.h). Captured hooks are gathered step by step: per-token hooks
 // are concatenated along the token axis, attention patterns/scores gain one row per new token
 // (the result is the full [B, H, T, T] lower-triangular pattern over prompt + generated tokens).
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "model/hooks.h"
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
+#include "model/sampling.h"
 
 namespace attnscope {
 
@@ -73,6 +74,7 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
   std::vector<std::vector<int32_t>> batch{prompt};
   detail::check_prompt_batch(impl, batch);
   if (options.max_tokens < 0) fail(ErrorKind::InvalidArgument, "max_tokens must be >= 0");
+  detail::TokenSampler sampler(options);
   detail::HookRunner hooks(hook_names(), c.n_layer, options.capture, options.layers, {});
   const bool capturing = !hooks.capture_set().empty();
 
@@ -95,10 +97,8 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
     impl.forward(impl, in, hooks, t);
     for (auto& [name, value] : t.captured()) pieces[name].push_back(value);
     if (hooks.captured("logits")) logit_pieces.push_back(t.logits);
-    // Greedy: the highest logit at the last position (first index on ties).
     const Tensor& lg = t.logits;
-    const float* last = lg.data() + (lg.dim(1) - 1) * lg.dim(2);
-    return static_cast<int32_t>(std::max_element(last, last + lg.dim(2)) - last);
+    return sampler.next(lg.data() + (lg.dim(1) - 1) * lg.dim(2), lg.dim(2));
   };
 
   int32_t next = step(batch);

@@ -3,6 +3,7 @@
 // each hook point with the live buffer; the runner applies interventions, then captures.
 #pragma once
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -12,8 +13,15 @@
 
 namespace attnscope::detail {
 
-// The hook points of a model with this config, in forward order.
+// The one hook table (src/model/hooks.cpp) serves Model::run, generation, iv::validate, Python and
+// the docs: the hook points of a model with this config, in forward order (TransformerLens names;
+// family-specific ones such as attn.hook_rot_q or attn.q_norm.hook_normalized only where the
+// family has them).
 std::vector<std::string> model_hook_names(const ModelConfig& config);
+
+// An alias (Hugging Face module path) or canonical name -> its canonical hook name, not checked
+// against a model; nullopt for neither. (canonical_hook_name in trace.h is this.)
+std::optional<std::string> canonical_hook(const std::string& name);
 
 // Every hook name of `hook_names` that `entry` (canonical name, alias, or glob over either)
 // selects. Empty when it selects none.

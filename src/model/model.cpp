@@ -1,6 +1,7 @@
 // Model: loading dispatch, input checks, and the run entry points.
 #include "attnscope/model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,7 +11,6 @@
 #include "model/loaders.h"
 #include "model/model_impl.h"
 #include "model/toy_model.h"
-#include "tensor/ops.h"
 
 namespace attnscope {
 
@@ -25,34 +25,17 @@ const Tensor* Model::Impl::find_weight(const std::string& name) const {
   return &d->second;
 }
 
-StoredWeight Model::Impl::matrix(const std::string& name) const {
-  auto m = matrices.find(name);
-  if (m != matrices.end()) return m->second;
-  return StoredWeight::from_tensor(weight(name));
-}
-
-void Model::Impl::linear(const float* x, int64_t rows, const std::string& name, const float* bias, float* y,
-                         bool accumulate) const {
-  auto m = matrices.find(name);
-  if (m != matrices.end()) {
-    attnscope::linear(x, rows, m->second, bias, y, accumulate, dtype);
-  } else {
-    const Tensor& w = weight(name);
-    ops::linear(x, rows, w.dim(1), w.data(), w.dim(0), bias, y, accumulate);
-  }
-}
-
-Shape Model::Impl::weight_shape(const std::string& name) const {
-  auto m = matrices.find(name);
-  if (m != matrices.end()) return {m->second.rows, m->second.cols};
-  auto it = weights.find(name);
-  return it == weights.end() ? Shape{} : it->second.shape();
-}
-
 const Tensor& Model::Impl::weight(const std::string& name) const {
   const Tensor* t = find_weight(name);
   if (!t) fail(ErrorKind::NotFound, source + ": weight '" + name + "' is missing");
   return *t;
+}
+
+Shape Model::Impl::weight_shape(const std::string& name) const {
+  auto it = weights.find(name);
+  if (it != weights.end()) return it->second.shape();
+  auto m = matrices.find(name);
+  return m == matrices.end() ? Shape{} : m->second.shape();
 }
 
 namespace detail {
@@ -60,143 +43,9 @@ namespace detail {
 ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes) {
   if (requested == "auto" || requested.empty())
     return decoded_bytes <= (uint64_t{1} << 30) ? ComputeDtype::Float32 : ComputeDtype::BFloat16;
-  try {
-    return parse_compute_dtype(requested);
-  } catch (const Error&) {
-    fail(ErrorKind::InvalidArgument, "unknown dtype '" + requested + "' (choose auto, float32 or bfloat16)");
-  }
+  if (requested == "float32" || requested == "bfloat16") return parse_compute_dtype(requested);
+  fail(ErrorKind::InvalidArgument, "unknown dtype '" + requested + "' (choose auto, float32 or bfloat16)");
 }
-
-void finalize_model(Model::Impl& impl) {
-  ModelConfig& c = impl.config;
-  auto expect = [&](const std::string& name, Shape shape, bool required = true) {
-    const Shape have = impl.weight_shape(name);
-    if (have.empty()) {
-      if (required) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is missing");
-      return;
-    }
-    if (have != shape) {
-      auto str = [](const Shape& s) {
-        std::string r = "[";
-        for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-        return r + "]";
-      };
-      fail(ErrorKind::Format, impl.source + ": weight '" + name + "' has shape " + str(have) + ", expected " + str(shape));
-    }
-  };
-  if (c.n_layer <= 0 || c.n_embd <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.head_dim <= 0 || c.n_vocab <= 0)
-    fail(ErrorKind::Format, impl.source + ": model dimensions must be positive");
-  if (c.n_head % c.n_head_kv != 0) fail(ErrorKind::Format, impl.source + ": n_head is not a multiple of n_head_kv");
-  if (c.rope_dim < 0 || c.rope_dim > c.head_dim || c.rope_dim % 2)
-    fail(ErrorKind::Format, impl.source + ": rope dimension must be even and at most head_dim");
-  if (!c.rope_freq_factors.empty() && static_cast<int>(c.rope_freq_factors.size()) != c.rope_dim / 2)
-    fail(ErrorKind::Format, impl.source + ": rope frequency factors must have rope_dim/2 entries");
-  if (c.family == ArchFamily::Llama) {
-    const int64_t D = c.n_embd, V = c.n_vocab, F = c.n_ff, q = int64_t{c.n_head} * c.head_dim,
-                  kv = int64_t{c.n_head_kv} * c.head_dim;
-    expect("token_embd.weight", {V, D});
-    expect("output_norm.weight", {D});
-    if (!c.tied_embeddings) expect("output.weight", {V, D});
-    for (int l = 0; l < c.n_layer; ++l) {
-      const std::string W = "blk." + std::to_string(l) + ".";
-      expect(W + "attn_norm.weight", {D});
-      expect(W + "attn_q.weight", {q, D});
-      expect(W + "attn_k.weight", {kv, D});
-      expect(W + "attn_v.weight", {kv, D});
-      expect(W + "attn_output.weight", {D, q});
-      expect(W + "attn_q.bias", {q}, c.qkv_bias);
-      expect(W + "attn_k.bias", {kv}, c.qkv_bias);
-      expect(W + "attn_v.bias", {kv}, c.qkv_bias);
-      expect(W + "attn_output.bias", {D}, false);
-      expect(W + "ffn_norm.weight", {D});
-      expect(W + "ffn_gate.weight", {F, D});
-      expect(W + "ffn_up.weight", {F, D});
-      expect(W + "ffn_down.weight", {D, F});
-    }
-    if (!impl.forward) impl.forward = &forward_llama;
-  }
-  if (!impl.forward)
-    fail(ErrorKind::Unsupported, impl.source + ": no forward pass for architecture '" + c.arch + "'");
-  if (impl.tokenizer && impl.tokenizer->vocab_size() > c.n_vocab)
-    fail(ErrorKind::Format, impl.source + ": tokenizer has " + std::to_string(impl.tokenizer->vocab_size()) +
-                                " tokens but the model only " + std::to_string(c.n_vocab));
-}
-
-}  // namespace detail
-
-namespace {
-
-bool is_gguf_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && std::string(magic, 4) == "GGUF";
-}
-
-// "org/name" or "org/name@rev": what the hub resolver takes.
-bool looks_like_hub_name(const std::string& s) {
-  size_t slash = s.find('/');
-  if (slash == std::string::npos || slash == 0 || s.find('/', slash + 1) != std::string::npos) return false;
-  if (s[0] == '.' || s[0] == '~') return false;
-  for (char ch : s)
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == '/' || ch == '@'))
-      return false;
-  return true;
-}
-
-}  // namespace
-
-Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {
-  if (!impl_) fail(ErrorKind::InvalidArgument, "Model constructed without an implementation");
-}
-
-Model Model::load(const std::string& path_or_name, const LoadOptions& options) {
-  namespace fs = std::filesystem;
-  if (options.threads > 0) set_num_threads(options.threads);
-  if (path_or_name.empty()) fail(ErrorKind::InvalidArgument, "no model given (empty path)");
-  if (path_or_name == detail::kToyModelName) {
-    auto impl = detail::load_gguf_model(detail::toy_model_path(), options);
-    impl->source = detail::kToyModelName;
-    return Model(impl);
-  }
-  std::error_code ec;
-  fs::path p(path_or_name);
-  if (fs::is_directory(p, ec)) return Model(detail::load_hf_checkpoint(path_or_name, options));
-  if (fs::exists(p, ec)) {
-    if (is_gguf_file(path_or_name)) return Model(detail::load_gguf_model(path_or_name, options));
-    if (p.extension() == ".safetensors" || p.filename() == "config.json")
-      return Model(detail::load_hf_checkpoint(p.parent_path().empty() ? "." : p.parent_path().string(), options));
-    fail(ErrorKind::Format, path_or_name + ": not a GGUF file (no 'GGUF' magic) nor a checkpoint directory");
-  }
-  if (looks_like_hub_name(path_or_name))
-    return Model(detail::load_hf_checkpoint(detail::resolve_hub_model(path_or_name), options));
-  fail(ErrorKind::NotFound, path_or_name + ": no such model file or directory");
-}
-
-const ModelConfig& Model::config() const { return impl_->config; }
-std::string Model::dtype() const { return compute_dtype_name(impl_->dtype); }
-bool Model::has_tokenizer() const { return impl_->tokenizer != nullptr; }
-const Tokenizer& Model::tokenizer() const {
-  if (!impl_->tokenizer) fail(ErrorKind::InvalidArgument, impl_->source + ": this model has no tokenizer");
-  return *impl_->tokenizer;
-}
-std::string Model::source() const { return impl_->source; }
-
-std::vector<int32_t> Model::encode(std::string_view text, bool add_bos) const {
-  return tokenizer().encode(text, add_bos && tokenizer().add_bos_default());
-}
-
-std::vector<std::string> Model::hook_names() const { return detail::model_hook_names(impl_->config); }
-
-Trace Model::run(std::string_view text, const RunOptions& options) const {
-  if (text.empty()) fail(ErrorKind::InvalidArgument, "empty prompt: there is no text to run");
-  return run(encode(text, options.add_bos), options);
-}
-
-Trace Model::run(const std::vector<int32_t>& ids, const RunOptions& options) const {
-  return run_batch({ids}, options);
-}
-
-namespace detail {
 
 void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids) {
   const ModelConfig& c = impl.config;
@@ -238,6 +87,25 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
   in.want_logits = options.return_logits || hooks.captured("logits");
   in.last_logits_only = options.last_logits_only;
   if (options.capture_sink) hooks.set_sink(options.capture_sink);
+  // start_at_layer: the given stream (broadcast over the batch when it has one row).
+  Tensor residual;
+  if (options.start_at_layer != 0 || !options.residual.empty()) {
+    const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>(ids[0].size());
+    const Tensor& r = options.residual;
+    if (r.empty() || r.ndim() != 3 || (r.dim(0) != B && r.dim(0) != 1) || r.dim(1) != T ||
+        r.dim(2) != impl_->config.n_embd)
+      fail(ErrorKind::InvalidArgument, "start_at_layer " + std::to_string(options.start_at_layer) +
+                                           " needs the residual stream [B, T, D] or [1, T, D] to start from (B = " +
+                                           std::to_string(B) + ", T = " + std::to_string(T) +
+                                           ", D = " + std::to_string(impl_->config.n_embd) + "), got " + r.shape_str());
+    residual = Tensor({B, T, r.dim(2)});
+    const int64_t row = T * r.dim(2);
+    for (int64_t b = 0; b < B; ++b)
+      std::copy(r.data() + (r.dim(0) == 1 ? 0 : b) * row, r.data() + (r.dim(0) == 1 ? 1 : b + 1) * row,
+                residual.data() + b * row);
+    in.start_layer = options.start_at_layer;
+    in.residual = &residual;
+  }
   impl_->forward(*impl_, in, hooks, trace);
   return trace;
 }

@@ -1,7 +1,7 @@
-// What a loaded model is inside: configuration, weights by canonical name, tokenizer, and the
-// forward function of its family. Loaders (GGUF here, safetensors/config.json in the hf loader)
-// fill one of these and hand it to finalize_model(), which checks every weight against the
-// config and picks the forward function. Private to the library.
+// What a loaded model is inside: configuration, weights by canonical name, the same weights bound
+// into per-layer structs, tokenizer, and the forward function of its family. Loaders (GGUF, HF)
+// fill config and weights and call finalize_model(), which checks every weight against the family's
+// table, binds them and picks the forward. Private to the library.
 #pragma once
 #include <map>
 #include <mutex>
@@ -13,7 +13,7 @@
 #include "attnscope/tensor.h"
 #include "attnscope/tokenizer.h"
 #include "attnscope/trace.h"
-#include "tensor/stored_weight.h"
+#include "model/weights.h"
 
 namespace attnscope {
 
@@ -28,52 +28,48 @@ struct ForwardInput {
   KVCache* cache = nullptr;
   bool want_logits = true;        // compute trace.logits ([B, T, V])
   bool last_logits_only = false;  // ... only for the last position ([B, 1, V]; generation)
+  // TransformerLens' start_at_layer: begin at this layer with `residual` ([B, T, D]) as its
+  // hook_resid_pre instead of the embeddings.
+  int start_layer = 0;
+  const Tensor* residual = nullptr;
 };
 using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, const HookRunner& hooks,
                            Trace& out);
 }  // namespace detail
 
-// Weight names are GGUF's, with the ".weight"/".bias" suffix, every matrix row-major [out, in]
-// (= GGUF shape() = nn.Linear layout), float32:
-//   token_embd.weight [V, D]              output_norm.weight [D]     output.weight [V, D] (absent: tied)
-//   blk.L.attn_norm.weight [D]            blk.L.ffn_norm.weight [D]
-//   blk.L.attn_q.weight [H*Dh, D]         blk.L.attn_k.weight / attn_v.weight [Hkv*Dh, D]
-//   blk.L.attn_{q,k,v}.bias (qkv_bias)    blk.L.attn_output.weight [D, H*Dh]
-//   blk.L.ffn_gate.weight / ffn_up.weight [F, D]     blk.L.ffn_down.weight [D, F]
-// q and k rows must be in the layout config.rope_layout says (the hf loader permutes HF q/k to
-// Interleaved, or sets NeoX).
+// Weights are stored under GGUF's names with the ".weight"/".bias" suffix, every matrix row-major
+// [out, in] (= GGUF shape() = nn.Linear layout), float32, in llama.cpp's converter layout (q/k
+// rows in the order config.rope_layout says; Gemma norms as 1 + w; fused tensors split into
+// attn_q/attn_k/attn_v and ffn_gate/ffn_up views). The family tables (src/model/arch_*.cpp) list
+// every name.
 struct Model::Impl {
   ModelConfig config;
   std::map<std::string, Tensor> weights;
-  // Matrices kept in their stored type (dtype bfloat16): not in `weights`; weight(name) decodes
-  // one on first use (for analysis code) and keeps the copy.
+  // Matrices for products, by the same names: the stored (quantised, mapped) ones the GGUF loader
+  // keeps for dtype bfloat16, and float32 views of `weights` made when binding. weight(name) of a
+  // stored-only matrix decodes it on first use (for analysis code) and keeps the copy.
   std::map<std::string, StoredWeight> matrices;
   ComputeDtype dtype = ComputeDtype::Float32;
+  detail::ModelWeights bound;                  // pointers into `weights`, set by finalize_model
   std::shared_ptr<const Tokenizer> tokenizer;  // may be null
   std::string source;                          // what it was loaded from
   std::vector<std::shared_ptr<const void>> keepalive;  // e.g. file mappings behind weight views
-  detail::ForwardFn forward = nullptr;         // set by finalize_model (or the loader)
+  detail::ForwardFn forward = nullptr;         // set by finalize_model
 
   const Tensor& weight(const std::string& name) const;  // NotFound naming the tensor
   const Tensor* find_weight(const std::string& name) const;
-  // A matrix for products: the stored one, or a float32 view of weights[name].
-  StoredWeight matrix(const std::string& name) const;
-  // y[rows, out] (+)= x[rows, in] · W^T (+ bias) for matrix `name` in this model's dtype.
-  void linear(const float* x, int64_t rows, const std::string& name, const float* bias, float* y,
-              bool accumulate = false) const;
   Shape weight_shape(const std::string& name) const;  // without decoding; empty if absent
 
  private:
   mutable std::mutex decoded_mutex_;
-  mutable std::map<std::string, Tensor> decoded_;  // weight() of stored matrices
- public:
+  mutable std::map<std::string, Tensor> decoded_;  // weight() of stored-only matrices
 };
 
 namespace detail {
 
-// Checks that every weight the family needs exists with the shape the config implies (Format
-// error naming the tensor otherwise) and sets impl.forward for ArchFamily::Llama when it is
-// still null. Call at the end of every loader.
+// Checks the config and every weight the family's table lists (Format error naming the tensor and
+// both shapes), splits fused tensors, binds the weights into impl.bound and sets impl.forward
+// (src/model/bind.cpp). Call at the end of every loader.
 void finalize_model(Model::Impl& impl);
 
 // Checks a batch of prompts against the model (non-empty, equal lengths, within n_ctx, ids in the
@@ -82,8 +78,11 @@ void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<i
 // trace.tokens / trace.str_tokens for these rows.
 void fill_trace_tokens(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids, Trace& trace);
 
-// The forward pass of the Llama family (llama, mistral, qwen2, SmolLM, the toy model).
-void forward_llama(const Model::Impl& model, const ForwardInput& in, const HookRunner& hooks, Trace& out);
+// What the forward ends with and the logit lens applies (src/model/forward.cpp): the final norm
+// (hidden [.., D] -> normalised [.., D]) and the output head with the final soft-cap
+// (normalised rows [rows, D] -> logits [rows, V]).
+Tensor final_norm(const Model::Impl& m, const Tensor& hidden);
+void output_head(const Model::Impl& m, const float* normalized, int64_t rows, float* logits);
 
 }  // namespace detail
 }  // namespace attnscope

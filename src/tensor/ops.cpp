@@ -276,8 +276,16 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
   for (int64_t r = r0; r < r1; ++r) {
     float* v = x + r * n;
     float mx = ninf;
-    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, v[i]);
-    if (mx == ninf) {  // fully masked row: define it as all zeros rather than NaN
+    bool nan = false;
+    for (int64_t i = 0; i < n; ++i) {
+      nan |= std::isnan(v[i]);
+      mx = std::max(mx, v[i]);
+    }
+    if (nan) {  // softmax over a NaN is NaN (numpy, PyTorch): never mistake it for a masked row
+      std::fill(v, v + n, std::numeric_limits<float>::quiet_NaN());
+      continue;
+    }
+    if (mx == ninf) {  // fully masked row (every entry -inf): all zeros rather than NaN
       std::fill(v, v + n, 0.0f);
       continue;
     }

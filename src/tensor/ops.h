@@ -53,7 +53,9 @@ void layernorm(const float* x, const float* w, const float* b, float* y, int64_t
 void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* positions, int rope_dim,
           float base, bool neox, const float* freq_factors);
 
-// Row-wise softmax of `rows` rows of length n, in place. Entries equal to -inf get 0.
+// Row-wise softmax of `rows` rows of length n, in place. Entries equal to -inf get 0; a row that
+// is entirely -inf (fully masked) becomes all 0. A row holding a NaN becomes all NaN, and a row
+// whose maximum is +inf gives NaN (exp(inf - inf)), as numpy and PyTorch do.
 void softmax_rows(float* x, int64_t rows, int64_t n);
 
 // Attention scores [bh, T, Tk] of queries at positions n_past..n_past+T-1: multiply the visible

@@ -1,7 +1,6 @@
-// parallel_for over the OpenMP thread team that oneDNN already uses (Debian's oneDNN runs on
-// libgomp): sharing one team means our loops and the matmuls never oversubscribe the cores.
-// The library is not built with -fopenmp; the team is entered through libgomp's GOMP_parallel,
-// looked up at run time. Without it, loops run on the calling thread.
+// parallel_for over the OpenMP thread team that oneDNN also uses (the library is built with
+// -fopenmp; Debian's oneDNN runs on the same libgomp): sharing one runtime means our loops and the
+// matmuls never oversubscribe the cores. Inside a parallel region, loops run on the calling thread.
 #pragma once
 #include <cstdint>
 #include <functional>

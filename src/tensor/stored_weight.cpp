@@ -51,6 +51,19 @@ StoredWeight StoredWeight::owned(GgmlType type, int64_t rows, int64_t cols,
   return gguf(type, rows, cols, keep->data(), std::shared_ptr<const void>(keep, keep.get()));
 }
 
+StoredWeight StoredWeight::row_slice(int64_t r0, int64_t n) const {
+  if (r0 < 0 || n < 0 || r0 + n > rows) fail(ErrorKind::InvalidArgument, "StoredWeight: row slice out of bounds");
+  StoredWeight w = *this;
+  w.rows = n;
+  w.data = data + static_cast<uint64_t>(r0) * row_bytes;
+  if (mlx_bits > 0) {
+    const int64_t groups = cols / mlx_group;
+    w.mlx_scales = mlx_scales + r0 * groups;
+    w.mlx_biases = mlx_biases + r0 * groups;
+  }
+  return w;
+}
+
 std::string StoredWeight::type_name() const {
   if (mlx_bits > 0) return "MLX" + std::to_string(mlx_bits) + "g" + std::to_string(mlx_group);
   return ggml_type_name(type);

@@ -41,6 +41,8 @@ struct StoredWeight {
   const float* mlx_scales = nullptr;  // [rows, cols / mlx_group]
   const float* mlx_biases = nullptr;
   std::shared_ptr<const void> keepalive;  // the mapping or owned buffer behind the pointers
+  // How products with this matrix run (the model's dtype, set when the model binds it).
+  ComputeDtype compute = ComputeDtype::Float32;
 
   // A view of GGUF-coded rows [rows, cols] at `data` (row length a multiple of the block size).
   static StoredWeight gguf(GgmlType type, int64_t rows, int64_t cols, const void* data,
@@ -51,6 +53,10 @@ struct StoredWeight {
   static StoredWeight owned(GgmlType type, int64_t rows, int64_t cols, std::vector<uint8_t> bytes);
 
   bool is_f32() const { return mlx_bits == 0 && type == GgmlType::F32; }
+  int64_t dim(int i) const { return (i == 0 || i == -2) ? rows : cols; }  // as Tensor::dim of [rows, cols]
+  Shape shape() const { return {rows, cols}; }
+  // Rows [r0, r0 + n) as a matrix sharing the bytes (fused qkv / gate_up split into parts).
+  StoredWeight row_slice(int64_t r0, int64_t n) const;
   std::string type_name() const;  // "Q4_K", "MLX4g64", ...
   uint64_t nbytes() const;        // bytes of codes (+ MLX scales/biases)
   // Rows [r0, r0 + n) decoded to float32 into dst [n, cols].

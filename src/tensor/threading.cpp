@@ -1,8 +1,7 @@
-// Thread count of the forward pass. Debian's oneDNN is built with the OpenMP runtime, so its
-// matmuls use as many threads as the calling thread's OpenMP setting allows. The library itself
-// is not compiled with -fopenmp, so omp_set_num_threads is looked up at run time in the libgomp
-// that libdnnl already loaded (no extra link dependency).
-#include <dlfcn.h>
+// Thread count of the forward pass, and parallel_for. The library is built with OpenMP
+// (-fopenmp): with GCC that is libgomp, the runtime Debian's oneDNN uses, so oneDNN's matmuls and
+// our loops run on one thread team and the per-thread OpenMP setting governs both.
+#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,12 +16,6 @@ namespace attnscope {
 
 namespace {
 std::atomic<int> g_threads{0};
-
-using SetFn = void (*)(int);
-SetFn omp_setter() {
-  static SetFn fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  return fn;
-}
 }  // namespace
 
 void set_num_threads(int n) {
@@ -48,54 +41,24 @@ void apply_num_threads() { set_thread_count_for_call(num_threads()); }
 void set_thread_count_for_call(int n) {
   if (n == t_call_threads) return;
   t_call_threads = n;
-  if (SetFn fn = omp_setter()) fn(n);
+  omp_set_num_threads(n);
 }
 
 int current_call_threads() { return t_call_threads; }
 
-namespace {
-
-using GompParallel = void (*)(void (*)(void*), void*, unsigned, unsigned);
-using IntFn = int (*)();
-struct Gomp {
-  GompParallel parallel = nullptr;
-  IntFn thread_num = nullptr, num_threads = nullptr;
-};
-const Gomp& gomp() {
-  static const Gomp g = [] {
-    Gomp r;
-    r.parallel = reinterpret_cast<GompParallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
-    r.thread_num = reinterpret_cast<IntFn>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
-    r.num_threads = reinterpret_cast<IntFn>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
-    if (!r.thread_num || !r.num_threads) r.parallel = nullptr;
-    return r;
-  }();
-  return g;
-}
-
-struct LoopCtx {
-  int64_t n;
-  const std::function<void(int64_t, int64_t)>* body;
-};
-
-void loop_trampoline(void* p) {
-  const auto* ctx = static_cast<const LoopCtx*>(p);
-  const int64_t tid = gomp().thread_num(), nt = gomp().num_threads();
-  const int64_t begin = ctx->n * tid / nt, end = ctx->n * (tid + 1) / nt;
-  if (begin < end) (*ctx->body)(begin, end);
-}
-
-}  // namespace
-
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (n <= 0) return;
-  int64_t threads = std::min<int64_t>(num_threads(), grain > 0 ? n / grain : n);
-  if (threads <= 1 || !gomp().parallel) {
+  const int64_t threads = std::min<int64_t>(num_threads(), grain > 0 ? n / grain : n);
+  if (threads <= 1 || omp_in_parallel()) {
     body(0, n);
     return;
   }
-  LoopCtx ctx{n, &body};
-  gomp().parallel(&loop_trampoline, &ctx, static_cast<unsigned>(threads), 0);
+#pragma omp parallel num_threads(static_cast<int>(threads))
+  {
+    const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t begin = n * tid / nt, end = n * (tid + 1) / nt;
+    if (begin < end) body(begin, end);
+  }
 }
 
 }  // namespace ops

@@ -9,8 +9,11 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "tokenizer/loaders.h"
+#include "tokenizer/utf8.h"
 
 namespace attnscope {
+
+std::string valid_utf8(std::string_view bytes) { return detail::utf8_replace_invalid(bytes); }
 
 std::vector<std::string> Tokenizer::to_str_tokens(const std::vector<int32_t>& ids) const {
   std::vector<std::string> out;

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer_base.h"
 
 #include "attnscope/error.h"
+#include "attnscope/warnings.h"
 #include "tokenizer/utf8.h"
 
 namespace attnscope::detail {
@@ -43,6 +44,13 @@ std::vector<int32_t> TokenizerBase::encode(std::string_view text, bool add_bos,
     }
     first = false;
   }
+  // "<s>Once upon" with BOS prepended gives BOS twice: keep the ids (they are what the model
+  // would see) but say so, since first-token scores and exclude_bos assume one BOS at 0.
+  if (add_bos && out.size() >= 2 && out[0] == vocab_.bos && out[1] == vocab_.bos)
+    warn("tokenizer.double_bos", "the text starts with the BOS token " + utf8_display(vocab_.tokens[vocab_.bos]) +
+                                     " and BOS was prepended as well: the ids start with BOS twice (kept as "
+                                     "the model would see them; encode without BOS, e.g. --no-bos, if one "
+                                     "was meant)");
   return out;
 }
 

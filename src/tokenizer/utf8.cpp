@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -60,6 +61,42 @@ bool utf8_valid(std::string_view s) {
     i += n;
   }
   return true;
+}
+
+namespace {
+// Bytes of the longest prefix of s[i..] that could still begin a well-formed character (the
+// Unicode "maximal subpart"): 0 when s[i] cannot start one at all.
+size_t maximal_subpart(std::string_view s, size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
+  else if (b0 >= 0xE0 && b0 <= 0xEF) { n = 3; if (b0 == 0xE0) lo = 0xA0; if (b0 == 0xED) hi = 0x9F; }
+  else if (b0 >= 0xF0 && b0 <= 0xF4) { n = 4; if (b0 == 0xF0) lo = 0x90; if (b0 == 0xF4) hi = 0x8F; }
+  else return 0;
+  size_t k = 1;
+  for (; k < n && i + k < s.size(); ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) break;
+  }
+  return k;
+}
+}  // namespace
+
+std::string utf8_replace_invalid(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_char_len(s, i);
+    if (n != 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD for the maximal subpart (at least one byte)
+      i += std::max<size_t>(1, maximal_subpart(s, i));
+    }
+  }
+  return out;
 }
 
 std::string utf8_display(std::string_view s) {

@@ -28,6 +28,10 @@ void utf8_append(std::string& out, uint32_t cp);
 
 bool utf8_valid(std::string_view s);
 
+// `s` with each malformed sequence replaced by U+FFFD, one per maximal subpart as Unicode
+// recommends (what Python's bytes.decode("utf-8", "replace") and Hugging Face decoding do).
+std::string utf8_replace_invalid(std::string_view s);
+
 // `s` with every malformed byte written as "<0xAB>"; well-formed characters are kept.
 std::string utf8_display(std::string_view s);
 

@@ -4,6 +4,7 @@
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
+#include "model/hooks.h"
 
 namespace attnscope::iv {
 
@@ -17,7 +18,7 @@ Intervention on(const std::string& target, Edit edit) {
   if (auto canonical = canonical_hook_name(target)) {
     name = *canonical;
   } else if (!is_glob(target)) {
-    fail(ErrorKind::NotFound, "intervention target '" + target +
+    fail(ErrorKind::InvalidArgument, "intervention target '" + target +
                                   "' is not a hook name or alias (e.g. blocks.0.attn.hook_z, "
                                   "model.layers.0.self_attn, or a glob such as blocks.*.hook_attn_out)");
   }
@@ -25,14 +26,7 @@ Intervention on(const std::string& target, Edit edit) {
 }
 
 std::vector<std::string> matching_hooks(const std::string& target, const std::vector<std::string>& hook_names) {
-  std::vector<std::string> out;
-  if (auto canonical = canonical_hook_name(target)) {
-    if (std::find(hook_names.begin(), hook_names.end(), *canonical) != hook_names.end()) out.push_back(*canonical);
-    return out;
-  }
-  for (const auto& n : hook_names)
-    if (hook_glob_match(target, n)) out.push_back(n);
-  return out;
+  return detail::match_hook_names(target, hook_names);  // the matcher Model::run uses
 }
 
 void validate(const Model& model, const std::vector<Intervention>& interventions) {
@@ -42,7 +36,7 @@ void validate(const Model& model, const std::vector<Intervention>& interventions
     if (!matching_hooks(iv.target, names).empty()) continue;
     std::string examples;
     for (size_t i = 0; i < names.size() && i < 6; ++i) examples += (i ? ", " : "") + names[i];
-    fail(ErrorKind::NotFound, "intervention target '" + iv.target + "' matches no hook point of this model (" +
+    fail(ErrorKind::InvalidArgument, "intervention target '" + iv.target + "' matches no hook point of this model (" +
                                   std::to_string(names.size()) + " hook points: " + examples + ", ...)");
   }
 }

@@ -29,7 +29,10 @@ namespace {
 // log(sum(exp(x))) of one row, stable.
 double log_sum_exp(const float* x, int64_t n) {
   float mx = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(x[i])) return std::nan("");  // a NaN logit makes every probability NaN
+    mx = std::max(mx, x[i]);
+  }
   if (!std::isfinite(mx)) return mx;
   double s = 0;
   for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i]) - mx);

@@ -1,9 +1,8 @@
-// The logit lens: a hidden state through the model's final norm and output head.
+// The logit lens: a hidden state through the model's final norm and output head (the forward's own).
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "attnscope/predictions.h"
 #include "model/model_impl.h"
-#include "tensor/ops.h"
 
 namespace attnscope {
 
@@ -14,22 +13,12 @@ Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm) 
     fail(ErrorKind::InvalidArgument, "unembed: expected [.., " + std::to_string(c.n_embd) + "] hidden states, got " +
                                          hidden.shape_str());
   const int64_t D = c.n_embd, V = c.n_vocab, rows = hidden.numel() / D;
-  Tensor normed = hidden;
-  if (apply_final_norm) {
-    normed = Tensor(hidden.shape());
-    const Tensor& w = m.weight("output_norm.weight");
-    if (c.norm == NormKind::RMSNorm) {
-      ops::rmsnorm(hidden.data(), w.data(), normed.data(), rows, D, c.norm_eps);
-    } else {
-      const Tensor* b = m.find_weight("output_norm.bias");
-      ops::layernorm(hidden.data(), w.data(), b ? b->data() : nullptr, normed.data(), rows, D, c.norm_eps);
-    }
-  }
-  const std::string head = c.tied_embeddings ? "token_embd.weight" : "output.weight";
+  // The very final norm and head (with Gemma 2's final soft-cap) the forward pass ends with.
+  const Tensor normed = apply_final_norm ? detail::final_norm(m, hidden) : hidden;
   Shape out_shape = hidden.shape();
   out_shape.back() = V;
   Tensor logits(out_shape);
-  m.linear(normed.data(), rows, head, nullptr, logits.data());
+  detail::output_head(m, normed.data(), rows, logits.data());
   return logits;
 }
 

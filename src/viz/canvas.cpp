@@ -13,6 +13,7 @@
 #include <numbers>
 
 #include "attnscope/error.h"
+#include "attnscope/tokenizer.h"
 #include "viz/text.h"
 
 namespace attnscope::detail {
@@ -123,7 +124,7 @@ void Canvas::open_surface() {
 
 void Canvas::text(const std::string& s, double x, double y, double size, double anchor_x,
                   double angle, const std::string& role, bool bold) {
-  const std::string t = sanitize_utf8(s);
+  const std::string t = valid_utf8(s);
   cairo_save(cr_);
   cairo_select_font_face(cr_, kFontFamily, CAIRO_FONT_SLANT_NORMAL,
                          bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
@@ -141,7 +142,7 @@ void Canvas::text(const std::string& s, double x, double y, double size, double 
 }
 
 double Canvas::text_width(const std::string& s, double size, bool bold) {
-  const std::string t = sanitize_utf8(s);
+  const std::string t = valid_utf8(s);
   cairo_save(cr_);
   cairo_select_font_face(cr_, kFontFamily, CAIRO_FONT_SLANT_NORMAL,
                          bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);

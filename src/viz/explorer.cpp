@@ -9,7 +9,9 @@
 #include "attnscope/viz.h"
 #include "viz/assets.h"
 #include "viz/canvas.h"
+#include "viz/explorer_analysis.h"
 #include "viz/explorer_data.h"
+#include "attnscope/tokenizer.h"
 #include "viz/text.h"
 
 namespace attnscope {
@@ -26,7 +28,7 @@ std::string_view asset(const std::string& name) {
 // JSON that is safe inside <script type="application/json">: no '<' (so no "</script>" or
 // "<!--") can appear; '<' only occurs inside strings, where \u003c means the same.
 std::string script_safe_json(const nlohmann::json& j) {
-  const std::string s = j.dump();
+  const std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -68,10 +70,10 @@ std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vect
                                          std::to_string(enc.keys) + " key positions");
   nlohmann::json j;
   j["version"] = 1;
-  j["title"] = detail::sanitize_utf8(options.title);
-  j["subtitle"] = detail::sanitize_utf8(options.subtitle);
+  j["title"] = valid_utf8(options.title);
+  j["subtitle"] = valid_utf8(options.subtitle);
   nlohmann::json toks = nlohmann::json::array();
-  for (const auto& t : tokens) toks.push_back(detail::sanitize_utf8(t));
+  for (const auto& t : tokens) toks.push_back(valid_utf8(t));
   j["tokens"] = toks;
   j["layers"] = enc.layers;
   j["heads"] = enc.heads;
@@ -87,20 +89,24 @@ std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vect
   std::vector<std::string> labels;
   nlohmann::json types = nlohmann::json::array();
   for (const auto& m : options.head_types) {
-    const std::string label = detail::sanitize_utf8(m.label);
+    const std::string label = valid_utf8(m.label);
     auto it = std::find(labels.begin(), labels.end(), label);
     if (it == labels.end()) it = labels.insert(labels.end(), label);
-    const double score = std::isfinite(m.score) ? std::round(m.score * 1000) / 1000 : 0.0;
+    // A non-finite score stays non-finite: null in JSON, shown as NaN, never as 0.
+    const nlohmann::json score = std::isfinite(m.score) ? nlohmann::json(std::round(m.score * 1000) / 1000) : nlohmann::json(nullptr);
     types.push_back({m.layer, m.head, it - labels.begin(), score});
   }
   j["typeLabels"] = labels;
   j["headTypes"] = types;
   j["data"] = enc.base64;
+  if (options.analysis) j["analysis"] = detail::explorer_analysis_json(*options.analysis, patterns, options.batch, enc.bits);
 
   return fill_template(asset("explorer.html"), {
-                                                   {"TITLE", detail::xml_escape(detail::sanitize_utf8(options.title))},
-                                                   {"CSS", std::string(asset("explorer.css"))},
-                                                   {"JS", std::string(asset("explorer.js"))},
+                                                   {"TITLE", detail::xml_escape(valid_utf8(options.title))},
+                                                   {"CSS", std::string(asset("explorer.css")) + "\n" +
+                                                               std::string(asset("explorer_analysis.css"))},
+                                                   {"JS", std::string(asset("explorer.js")) + "\n" +
+                                                              std::string(asset("explorer_analysis.js"))},
                                                    {"DATA", script_safe_json(j)},
                                                });
 }

@@ -94,12 +94,14 @@ EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch
     for (int64_t h = 0; h < e.heads && e.triangle; ++h)
       for (int64_t q = 0; q < e.queries && e.triangle; ++q)
         for (int64_t k = q + off + 1; k < e.keys; ++k)
-          if (std::fabs(base[h * plane + q * e.keys + k]) > 1e-6f) { e.triangle = false; break; }
+          if (!(std::fabs(base[h * plane + q * e.keys + k]) <= 1e-6f)) { e.triangle = false; break; }
   }
   const int64_t per_head = e.triangle ? e.queries * (e.queries + 1) / 2 + off * e.queries : plane;
   e.values = per_head * e.heads * static_cast<int64_t>(e.layers.size());
   e.bits = bits != 0 ? bits : (e.values * 2 <= kAuto16BitLimit ? 16 : 8);
-  const double scale = e.bits == 16 ? 65535.0 : 255.0;
+  // The top code (65535 / 255) marks a non-finite weight; finite ones use 0..top-1.
+  const uint32_t non_finite = e.bits == 16 ? 65535u : 255u;
+  const double scale = non_finite - 1.0;
   // 16-bit values are stored as two planes, all high bytes then all low bytes: the high bytes
   // are mostly zero or repeat and compress far better apart from the noisy low bytes.
   std::string raw(static_cast<size_t>(e.values * (e.bits / 8)), '\0');
@@ -112,8 +114,8 @@ EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch
         const float* row = base + h * plane + q * e.keys;
         for (int64_t k = 0; k < n; ++k) {
           const float v = row[k];
-          const double c = std::isnan(v) ? 0.0 : std::clamp(static_cast<double>(v), 0.0, 1.0);
-          const auto u = static_cast<uint32_t>(std::lround(c * scale));
+          const auto u = std::isfinite(v) ? static_cast<uint32_t>(std::lround(std::clamp(static_cast<double>(v), 0.0, 1.0) * scale))
+                                          : non_finite;
           if (e.bits == 16) {
             raw[at] = static_cast<char>(u >> 8);
             raw[at + static_cast<size_t>(e.values)] = static_cast<char>(u & 0xFF);

@@ -1,4 +1,5 @@
-// The explorer's compact pattern encoding: weights clamped to [0, 1], quantised to 8 or 16 bits,
+// The explorer's compact pattern encoding: weights clamped to [0, 1], quantised to 8 or 16 bits
+// (codes 0..254 or 0..65534; the top code 255 / 65535 marks NaN or inf, shown as such, never as 0),
 // only the causal (lower) triangle when the upper one is empty, zlib-compressed, base64.
 // explorer.js decodes exactly this layout (see decodeData there).
 #pragma once

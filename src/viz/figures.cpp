@@ -324,7 +324,10 @@ void save_score_bars(const std::string& path, const std::vector<HeadScore>& scor
                      const std::string& title, const FigureOptions& options) {
   if (scores_in.empty()) fail(ErrorKind::InvalidArgument, "score bars: no scores");
   std::vector<HeadScore> scores = scores_in;
-  std::stable_sort(scores.begin(), scores.end(), [](const HeadScore& a, const HeadScore& b) { return a.score > b.score; });
+  std::stable_sort(scores.begin(), scores.end(), [](const HeadScore& a, const HeadScore& b) {
+    if (std::isnan(a.score) != std::isnan(b.score)) return std::isnan(b.score);  // NaN last
+    return a.score > b.score;
+  });
   double hi = std::max(threshold, 0.0);
   for (const auto& s : scores) if (std::isfinite(s.score)) hi = std::max(hi, s.score);
   if (options.vmax) hi = *options.vmax;
@@ -357,6 +360,10 @@ void save_score_bars(const std::string& path, const std::vector<HeadScore>& scor
     const double x = x0 + static_cast<double>(i) * bar;
     cairo_rectangle(cr, x + (bar >= 4 ? 1 : 0), y0 - plot_h * s / hi, bar - (bar >= 4 ? 2 : 0), plot_h * s / hi);
     cairo_fill(cr);
+    if (std::isnan(scores[i].score)) {  // no bar: say why instead of looking like a zero score
+      cairo_set_source_rgb(cr, 0.8, 0.0, 0.0);
+      canvas.text("NaN", x + bar / 2, y0 - 8, std::min(8.0, std::max(5.0, bar * 0.8)), 0.5, 90, "nan-label");
+    }
     if (bar >= 9) {
       cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
       canvas.text(head_label(scores[i].layer, scores[i].head, options.notation), x + bar / 2 + 2, y0 + 6,

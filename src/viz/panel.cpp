@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "attnscope/error.h"
+#include "attnscope/tokenizer.h"
 #include "viz/text.h"
 
 namespace attnscope::detail {
@@ -24,7 +25,7 @@ double measure(const std::string& s, double size) {
   cairo_select_font_face(scratch.cr, kFontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(scratch.cr, size);
   cairo_text_extents_t te;
-  const std::string t = sanitize_utf8(s);
+  const std::string t = valid_utf8(s);
   cairo_text_extents(scratch.cr, t.c_str(), &te);
   return te.x_advance;
 }
@@ -75,7 +76,7 @@ Range value_range(const std::vector<const Mat*>& mats, const FigureOptions& opti
       for (int64_t c = 0; c < m->cols; ++c) {
         if (mask_upper && c > r + off) continue;
         const double v = m->at(r, c);
-        if (std::isnan(v)) continue;
+        if (!std::isfinite(v)) continue;
         lo = std::min(lo, v);
         hi = std::max(hi, v);
       }
@@ -156,8 +157,8 @@ void draw_cells(cairo_t* cr, double x, double y, double cw, double ch, const Mat
     auto* row = reinterpret_cast<uint32_t*>(px + static_cast<ptrdiff_t>(r) * stride);
     for (int c = 0; c < w; ++c) {
       const float v = mat.at(r, c);
-      if ((mask_upper && c > r + off) || std::isnan(v)) {
-        row[c] = 0;  // transparent: the white background shows
+      if ((mask_upper && c > r + off) || !std::isfinite(v)) {
+        row[c] = 0;  // transparent: the white background shows (NaN/inf are never given a colour)
         continue;
       }
       const Rgb col = cmap.at(normalise(v, range));
@@ -183,9 +184,12 @@ void draw_panel(Canvas& canvas, double x, double y, const PanelLayout& L, const 
   cairo_t* cr = canvas.cr();
   const double gx = x + L.grid_x, gy = y + L.grid_y;
   const double gw = static_cast<double>(mat.cols) * L.cell, gh = static_cast<double>(mat.rows) * L.cell;
-  if (!title.empty()) {
+  // A pattern holding NaN/inf says so in its title: its blank cells are not zeros.
+  const bool non_finite = std::any_of(mat.v.begin(), mat.v.end(), [](float v) { return !std::isfinite(v); });
+  const std::string shown = non_finite ? title + (title.empty() ? "" : " ") + "(non-finite: NaN shown blank)" : title;
+  if (!shown.empty()) {
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    canvas.text(title, gx + gw / 2, y + L.title_h / 2, std::min(13.0, std::max(7.0, L.title_h * 0.55)), 0.5, 0,
+    canvas.text(shown, gx + gw / 2, y + L.title_h / 2, std::min(13.0, std::max(7.0, L.title_h * 0.55)), 0.5, 0,
                 "title", true);
   }
   draw_cells(cr, gx, gy, L.cell, L.cell, mat, range, cmap, mask_upper);

@@ -1,54 +1,15 @@
 // Token text for display (see text.h).
 #include "viz/text.h"
 
+#include "attnscope/tokenizer.h"
+
 #include <cstdint>
 #include <cstdio>
 
 namespace attnscope::detail {
 
-namespace {
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
-size_t utf8_seq_len(std::string_view s, size_t i) {
-  const auto c0 = static_cast<unsigned char>(s[i]);
-  if (c0 < 0x80) return 1;
-  size_t n = 0;
-  uint32_t cp = 0;
-  if ((c0 & 0xE0) == 0xC0) { n = 2; cp = c0 & 0x1F; }
-  else if ((c0 & 0xF0) == 0xE0) { n = 3; cp = c0 & 0x0F; }
-  else if ((c0 & 0xF8) == 0xF0) { n = 4; cp = c0 & 0x07; }
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  // Reject overlong forms, surrogates and values past U+10FFFF.
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  if (cp > 0x10FFFF) return 0;
-  return n;
-}
-}  // namespace
-
-std::string sanitize_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_seq_len(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
-
 std::string display_token(std::string_view token, size_t max_chars) {
-  const std::string clean = sanitize_utf8(token);
+  const std::string clean = valid_utf8(token);
   std::string out;
   bool all_space = !clean.empty();
   for (char c : clean)

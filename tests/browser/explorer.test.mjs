@@ -177,3 +177,39 @@ test('512 tokens x 16 layers x 32 heads opens and stays usable', async () => {
   assert.deepEqual(events.errors, []);
   await page.close();
 });
+
+// A pattern with one NaN (null in the JSON file): the cell hovers as NaN, never as 0.0%, the
+// title says the head holds non-finite values, and the cell is drawn blank (issue 13).
+test('a NaN weight hovers as NaN and is drawn blank', async () => {
+  const data = knownPatterns();
+  data.patterns['3'][1][4] = [0.1, null, 0.372, 0.128, 0.2];
+  const json = path.join(ARTIFACTS, 'nan_patterns.json');
+  fs.writeFileSync(json, JSON.stringify(data));
+  const out = path.join(ARTIFACTS, 'explorer_nan.html');
+  const r = cli(['explore', '--patterns', json, '-o', out, '--force']);
+  assert.equal(r.status, 0, r.stderr);
+  const { page } = await openExplorer(browser, out);
+  await page.keyboard.press('Escape');
+  await page.evaluate(() => { window.attnscopeExplorer.state.head = 0; });
+  await page.keyboard.press('ArrowRight');
+  assert.match(await page.textContent('#heatmap-title'), /^L3H1 .*non-finite values \(NaN\)/);
+  const c = await cellCentre(page, 4, 1);
+  await page.mouse.move(c.x, c.y);
+  const tip = page.locator('#tooltip');
+  await tip.waitFor({ state: 'visible' });
+  assert.equal(await tip.textContent(), ' Alex \u2192 Alex: NaN (L3H1)');
+  // Its neighbour keeps its exact value.
+  const d = await cellCentre(page, 4, 2);
+  await page.mouse.move(d.x, d.y);
+  assert.equal(await tip.textContent(), ' Alex \u2192 ' + XSS + ': 37.2% (L3H1)');
+  // The NaN cell's pixel is transparent (blank), a finite cell's is opaque.
+  const alpha = await page.evaluate(({ x, y, x2, y2 }) => {
+    const cv = document.getElementById('heatmap');
+    const r = cv.getBoundingClientRect();
+    const g = cv.getContext('2d');
+    const px = (a, b) => g.getImageData(Math.round(a - r.left), Math.round(b - r.top), 1, 1).data[3];
+    return [px(x, y), px(x2, y2)];
+  }, { x: c.x, y: c.y, x2: d.x, y2: d.y });
+  assert.deepEqual(alpha, [0, 255]);
+  await page.close();
+});

@@ -40,13 +40,25 @@ def test_dtype_is_chosen_and_reported(stories):
         InterpretableModel(str(STORIES), dtype="float8")
 
 
-@pytest.mark.parametrize("kind,exc", [("InvalidArgument", ValueError), ("Format", ValueError),
-                                      ("NotFound", FileNotFoundError), ("Unsupported", NotImplementedError),
-                                      ("Io", OSError), ("Network", ConnectionError)])
-def test_error_kinds_map_to_python_exceptions(kind, exc):
-    with pytest.raises(exc, match="what failed"):
+@pytest.mark.parametrize("kind,exc,own", [
+    ("InvalidArgument", ValueError, "InvalidArgumentError"), ("Format", ValueError, "MalformedFileError"),
+    ("NotFound", FileNotFoundError, "NotFoundError"), ("Unsupported", NotImplementedError, "UnsupportedError"),
+    ("Io", OSError, "AttnscopeIOError"), ("Network", ConnectionError, "NetworkError")])
+def test_error_kinds_map_to_python_exceptions(kind, exc, own):
+    import attnscope
+    with pytest.raises(exc, match="what failed") as err:
         _core._raise_error(kind, "what failed")
+    assert type(err.value) is getattr(attnscope, own)
+    assert isinstance(err.value, attnscope.AttnscopeError)
     assert issubclass(NotImplementedError, RuntimeError)
+
+
+def test_unknown_hook_name_is_an_invalid_argument_not_a_missing_file(toy):
+    import attnscope
+    with pytest.raises(attnscope.InvalidArgumentError, match="no_such_hook") as err:
+        with toy.trace("hello", interventions={"blocks.0.attn.no_such_hook": lambda x: x}):
+            pass
+    assert not isinstance(err.value, FileNotFoundError)
 
 
 def test_bad_inputs_raise_python_exceptions(toy, tmp_path):

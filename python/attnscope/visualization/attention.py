@@ -25,7 +25,9 @@ def get_attention_patterns(trace, layers: Optional[Union[int, Sequence[int]]] = 
     else:
         raise TypeError("get_attention_patterns takes a trace from model.trace(...)")
     if layers is None:
-        return {layer: all_patterns[layer] for layer in sorted(all_patterns)}
+        out = {layer: all_patterns[layer] for layer in sorted(all_patterns)}
+        warn_non_finite(out, stacklevel=3)
+        return out
     if isinstance(layers, (int, np.integer)):
         layers = [int(layers)]
     out = {}
@@ -39,7 +41,33 @@ def get_attention_patterns(trace, layers: Optional[Union[int, Sequence[int]]] = 
     if missing:
         have = sorted(all_patterns)
         warnings.warn(f"layers {missing} are not in the trace (it holds layers {have})", stacklevel=2)
+    warn_non_finite(out, stacklevel=3)
     return out
+
+
+def non_finite_heads(patterns: Patterns) -> List[Tuple[int, int]]:
+    """(layer, head) of every head whose pattern holds NaN or inf, in any batch row."""
+    bad = []
+    for layer in sorted(patterns):
+        a = np.asarray(patterns[layer])
+        if a.ndim == 3:
+            a = a[None]
+        if a.ndim != 4 or np.isfinite(a).all():
+            continue
+        per_head = ~np.isfinite(a).all(axis=(0, 2, 3))
+        bad += [(int(layer), int(h)) for h in np.nonzero(per_head)[0]]
+    return bad
+
+
+def warn_non_finite(patterns: Patterns, stacklevel: int = 2) -> None:
+    """A NonFiniteAttentionWarning naming the heads whose patterns hold NaN/inf: such a pattern
+    is not attention (its scores are NaN, its figures draw the cells blank)."""
+    from ..errors import NonFiniteAttentionWarning
+    bad = non_finite_heads(patterns)
+    if bad:
+        names = " ".join(f"L{l}H{h}" for l, h in bad)
+        warnings.warn(f"{len(bad)} attention head(s) hold non-finite values (NaN/inf): {names}",
+                      NonFiniteAttentionWarning, stacklevel=stacklevel)
 
 
 def _patterns_from_activations(acts: dict) -> Patterns:
@@ -136,6 +164,10 @@ def attention_heatmap(attention, tokens: Sequence[str], head_idx: int = 0,
     query_tokens = key_tokens[k - q:]
     if title is None:
         title = f"Head {head_idx}" if layer is None else head_label(layer, head_idx)
+    if not np.isfinite(matrix).all():  # drawn blank, like the masked cells: say why
+        title += " (non-finite: NaN shown blank)"
+        from ..errors import NonFiniteAttentionWarning
+        warnings.warn(f"{title}: the pattern holds non-finite values", NonFiniteAttentionWarning, stacklevel=2)
     data = masked(matrix, config.mask_upper_tri)
     if which == "matplotlib":
         from ._matplotlib import heatmap_figure

@@ -21,6 +21,7 @@ that spreads attention evenly scores 0 whatever the length. The numbers come fro
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -161,9 +162,19 @@ def _check_threshold(threshold):
 def _by_type(report) -> Dict[str, List[Tuple[int, int]]]:
     results: Dict[str, List[Tuple[int, int]]] = {t: [] for t in HEAD_TYPES}
     results["unknown"] = []
+    results["non_finite"] = []  # heads whose pattern held NaN/inf: scored NaN, never typed
     for t, heads in report["by_type"].items():
         results[t] = [(int(l), int(h)) for l, h in heads]
+    if results["non_finite"]:
+        _warn_nan_heads(results["non_finite"])
     return results
+
+
+def _warn_nan_heads(heads) -> None:
+    from ..errors import NonFiniteAttentionWarning
+    names = " ".join(f"L{l}H{h}" for l, h in heads)
+    warnings.warn(f"{len(heads)} attention head(s) hold non-finite values (NaN/inf), scored NaN: {names}",
+                  NonFiniteAttentionWarning, stacklevel=3)
 
 
 def detect_head_types(model, text, threshold: Optional[float] = 0.4,
@@ -223,8 +234,11 @@ def detect_induction_heads(model, n_random_tokens: int = 50, n_repeats: int = 2,
     scan = core.detect_induction_heads(model._core, int(n_random_tokens), int(n_repeats), float(threshold),
                                        int(seed), [] if layers is None else [int(l) for l in layers],
                                        int(n_seeds))
+    nan_heads = [(int(r[0]), int(r[1])) for r in scan["all"] if r[2] is None or np.isnan(r[2])]
+    if nan_heads:
+        _warn_nan_heads(nan_heads)
     rows = scan["all"] if return_all else scan["heads"]
-    return [HeadScore(int(r[0]), int(r[1]), float(r[2])) for r in rows]
+    return [HeadScore(int(r[0]), int(r[1]), float("nan") if r[2] is None else float(r[2])) for r in rows]
 
 
 def find_attention_pattern(model, text, pattern_fn: Callable[[np.ndarray], float],

@@ -8,7 +8,8 @@
   // Head types arrive as [layer, head, label index, score]; expand them once.
   cfg.headTypes = cfg.headTypes.map((m) => ({ layer: m[0], head: m[1], label: cfg.typeLabels[m[2]], score: m[3] }));
   const NL = cfg.layers.length, H = cfg.heads, Q = cfg.queries, K = cfg.keys, OFF = K - Q;
-  const MAXQ = cfg.bits === 16 ? 65535 : 255;
+  // Codes 0..MAXQ are weights 0..1; the code above them marks a non-finite weight (NaN / inf).
+  const NANQ = cfg.bits === 16 ? 65535 : 255, MAXQ = NANQ - 1;
   const tokens = cfg.tokens;
 
   // Stored values per head: the causal triangle (row q has q + OFF + 1 keys) or the full matrix.
@@ -20,18 +21,32 @@
 
   function value(li, h, q, k) {
     if (cfg.triangle && k > q + OFF) return 0;
-    return data[(li * H + h) * E + rowStart[q] + k] / MAXQ;
+    const c = data[(li * H + h) * E + rowStart[q] + k];
+    return c === NANQ ? NaN : c / MAXQ;
+  }
+  // Whether a head's pattern holds a non-finite weight (drawn blank, reported as NaN).
+  const nanCache = new Map();
+  function headHasNaN(li, h) {
+    const key = li * H + h;
+    if (!nanCache.has(key)) {
+      let bad = false;
+      for (let i = key * E, end = i + E; i < end && !bad; i++) bad = data[i] === NANQ;
+      nanCache.set(key, bad);
+    }
+    return nanCache.get(key);
   }
 
-  async function decode() {
+  // Decodes one base64 zlib blob of `count` stored values (the weights, or another view of the
+  // same layout: explorer_analysis.js).
+  async function decodeBlob(b64, count) {
     if (typeof DecompressionStream === 'undefined')
       throw new Error('this browser cannot decompress the data (DecompressionStream is missing)');
-    const bin = atob(cfg.data);
+    const bin = atob(b64);
     const bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
     const buf = await new Response(stream).arrayBuffer();
-    const expected = NL * H * E * (cfg.bits / 8);
+    const expected = count * (cfg.bits / 8);
     if (buf.byteLength !== expected)
       throw new Error('pattern data has ' + buf.byteLength + ' bytes, expected ' + expected);
     if (cfg.bits === 16) {
@@ -42,6 +57,10 @@
     }
     return new Uint8Array(buf);
   }
+  function decode() { return decodeBlob(cfg.data, NL * H * E); }
+  // Called after every repaint (layer, head or token change), for the analysis views.
+  const listeners = [];
+  function notify() { for (const fn of listeners) fn(); }
 
   // Colour lookup table: 256 entries of [r, g, b].
   const lut = cfg.lut.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
@@ -69,7 +88,8 @@
     return d.length > 16 ? d.slice(0, 15).join('') + '\u2026' : d.join('');
   }
   function headName(li, h) { return 'L' + cfg.layers[li] + 'H' + h; }
-  function pct(v) { return (v * 100).toFixed(1) + '%'; }
+  function pct(v) { return Number.isNaN(v) ? 'NaN' : (v * 100).toFixed(1) + '%'; }
+  function scoreText(s, digits) { return s === null ? 'NaN' : s.toFixed(digits); }
 
   const types = new Map();  // "layer:head" -> [{label, score}]
   for (const t of cfg.headTypes) {
@@ -93,7 +113,7 @@
     if (!maxCache.has(key)) {
       let m = 0;
       const base = key * E;
-      for (let i = 0; i < E; i++) if (data[base + i] > m) m = data[base + i];
+      for (let i = 0; i < E; i++) if (data[base + i] > m && data[base + i] !== NANQ) m = data[base + i];
       maxCache.set(key, Math.max(m / MAXQ, 1e-9));
     }
     return maxCache.get(key);
@@ -109,14 +129,14 @@
       const q0 = Math.floor(y * Q / hgt), q1 = Math.max(q0 + 1, Math.floor((y + 1) * Q / hgt));
       for (let x = 0; x < w; x++) {
         const k0 = Math.floor(x * K / w), k1 = Math.max(k0 + 1, Math.floor((x + 1) * K / w));
-        let m = -1;
+        let m = -1, bad = false;
         for (let q = q0; q < q1; q++) {
           const lim = cfg.triangle ? Math.min(k1, q + OFF + 1) : k1;
           const rb = base + rowStart[q];
-          for (let k = k0; k < lim; k++) { const v = data[rb + k]; if (v > m) m = v; }
+          for (let k = k0; k < lim; k++) { const v = data[rb + k]; if (v === NANQ) bad = true; else if (v > m) m = v; }
         }
         const o = 4 * (y * w + x);
-        if (m < 0) { px[o + 3] = 0; continue; }  // entirely in the future: blank
+        if (m < 0 || bad) { px[o + 3] = 0; continue; }  // in the future, or non-finite: blank
         const c = lut[colourIndex(m / MAXQ / scale)];
         px[o] = c[0]; px[o + 1] = c[1]; px[o + 2] = c[2]; px[o + 3] = 255;
       }
@@ -264,7 +284,8 @@
       badge.hidden = marks.length === 0;
       badge.className = 'badge' + (marks.length ? ' ' + marks[0].label.replace(/[^A-Za-z0-9_-]/g, '') : '');
       badge.textContent = marks.map((m) => ABBREV[m.label] || m.label.slice(0, 5)).join(' ');
-      el.title = headName(st.li, h) + (marks.length ? '\n' + marks.map((m) => m.label + ' ' + m.score.toFixed(3)).join('\n') : '');
+      el.title = headName(st.li, h) + (headHasNaN(st.li, h) ? '\nholds non-finite values (NaN)' : '') +
+        (marks.length ? '\n' + marks.map((m) => m.label + ' ' + scoreText(m.score, 3)).join('\n') : '');
       el.dataset.types = marks.map((m) => m.label).join(' ');
     });
     paintHeadState();
@@ -297,7 +318,7 @@
         const li = cfg.layers.indexOf(t.layer);
         if (li < 0) continue;
         const a = document.createElement('a');
-        a.textContent = 'L' + t.layer + 'H' + t.head + ' ' + t.score.toFixed(2);
+        a.textContent = 'L' + t.layer + 'H' + t.head + ' ' + scoreText(t.score, 2);
         a.addEventListener('click', () => { st.head = t.head; st.headLocked = true; setLayer(li); updateHead(); });
         row.appendChild(a);
       }
@@ -309,7 +330,8 @@
   const geo = { left: 0, top: 0, cell: 1 };
   function paintHeatmap() {
     const h = shownHead();
-    $('heatmap-title').textContent = headName(st.li, h) + ' \u2014 query \u2193, key \u2192';
+    $('heatmap-title').textContent = headName(st.li, h) + ' \u2014 query \u2193, key \u2192' +
+      (headHasNaN(st.li, h) ? ' \u2014 holds non-finite values (NaN), drawn blank' : '');
     const base = $('heatmap'), over = $('overlay');
     const cell = cfg.heatmapSize / Math.max(Q, K) * st.zoom;
     const labels = cell >= 9;
@@ -480,17 +502,20 @@
     paintHeatmap();
     paintTokens();
     paintFlow();
+    notify();
   }
   function updateHead() {
     paintHeadState();
     paintHeatmap();
     paintTokens();
     paintFlow();
+    notify();
   }
   function updateSelection() {
     paintTokens();
     paintOverlay();
     paintFlow();
+    notify();
   }
   function setDirection(dir) {
     st.dir = dir;
@@ -549,6 +574,16 @@
     document.body.dataset.direction = st.dir;
     setLayer(st.li);
     window.attnscopeExplorer = { config: cfg, state: st, geo, value };
+    // Views beyond the weights (explorer_analysis.js), when the file carries them.
+    if (cfg.analysis && window.attnscopeAnalysis) {
+      await window.attnscopeAnalysis({
+        cfg, st, E, NL, H, Q, K, decodeBlob, headEls, headName, disp, shownHead,
+        getData: () => data,
+        setData: (d) => { data = d; maxCache.clear(); setLayer(st.li); },
+        selectHead: (li, h) => { st.head = h; st.headLocked = true; st.preview = null; setLayer(li); },
+        onUpdate: (fn) => listeners.push(fn),
+      });
+    }
     document.body.dataset.ready = '1';
   }
   main().catch((err) => {

@@ -44,7 +44,7 @@ TEST(CliAnalysis, InductionTableJsonCsv) {
   EXPECT_EQ(doc["induction_heads"][0]["layer"], 1);
   EXPECT_EQ(doc["induction_heads"][0]["head"], 0);
   EXPECT_EQ(doc["sequences"].size(), 2u);
-  const Result c = run("induction --csv -n 20");
+  const Result c = run("induction --csv --n-random-tokens 20");
   ASSERT_EQ(c.code, 0) << c.out;
   EXPECT_NE(c.out.find("\n1,0,"), std::string::npos) << c.out;
 }

@@ -1,7 +1,10 @@
 // Closed-form checks of the head scores, the detector and the summaries on synthetic patterns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "attnscope/analysis.h"
@@ -248,4 +251,38 @@ TEST(Scores, RegistryAndFindOnCapturedPatterns) {
   EXPECT_FALSE(format_report(r, ReportFormat::Json).empty());
   EXPECT_NE(format_report(r, ReportFormat::Csv).find("layer,head"), std::string::npos);
   EXPECT_NE(format_report(all, ReportFormat::Table).find("previous_token"), std::string::npos);
+}
+
+// A head whose pattern holds a NaN is not attention: every score is NaN (not a number computed
+// from the finite entries or 0), its only type is non_finite, and the report says which head.
+TEST(Scores, NonFinitePatternScoresNaNAndIsReportedByHead) {
+  Tensor good = uniform_causal_pattern(4);
+  Tensor bad = uniform_causal_pattern(4);
+  bad.data()[2 * 4 + 1] = std::numeric_limits<float>::quiet_NaN();  // one entry, not on any target row
+  const std::vector<int32_t> toks = {1, 5, 6, 5};
+  for (const ScoreOptions& o : {ScoreOptions{false, false}, ScoreOptions{true, true}}) {
+    EXPECT_TRUE(std::isnan(previous_token_score(bad, o)));
+    EXPECT_TRUE(std::isnan(first_token_score(bad, o)));
+    EXPECT_TRUE(std::isnan(current_token_score(bad, o)));
+    EXPECT_TRUE(std::isnan(induction_score(bad, 2, o)));
+    EXPECT_TRUE(std::isnan(induction_score(bad, toks, o)));
+    EXPECT_TRUE(std::isnan(duplicate_token_score(bad, toks, o)));
+    EXPECT_FALSE(std::isnan(previous_token_score(good, o)));
+  }
+  EXPECT_TRUE(std::isnan(pattern_entropy(bad)));
+  const AttentionPatternDetector det;
+  EXPECT_EQ(det.classify_head(bad), std::vector<std::string>{kNonFinite});
+
+  // Layer 0 holds heads [good, bad] as [1, 2, 4, 4].
+  Tensor layer({1, 2, 4, 4});
+  std::copy(good.data(), good.data() + 16, layer.data());
+  std::copy(bad.data(), bad.data() + 16, layer.data() + 16);
+  const HeadTypeReport r = classify_heads({{0, layer}}, toks);
+  EXPECT_EQ(r.heads_of(kNonFinite), (std::vector<std::pair<int, int>>{{0, 1}}));
+  const std::string table = format_report(r, ReportFormat::Table);
+  EXPECT_EQ(table.rfind("warning: 1 head holds non-finite attention", 0), 0u) << table;
+  EXPECT_NE(table.find("L0H1"), std::string::npos) << table;
+  const auto j = nlohmann::json::parse(format_report(r, ReportFormat::Json));
+  EXPECT_TRUE(j["heads"][1]["scores"]["previous_token"].is_null());
+  EXPECT_EQ(j["by_type"]["non_finite"][0], nlohmann::json({0, 1}));
 }

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "attnscope/error.h"
-#include "formats/hf_checkpoint.h"
+#include "model/hf_checkpoint.h"
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
 

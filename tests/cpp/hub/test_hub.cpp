@@ -346,3 +346,33 @@ TEST(Hub, ModelLoadByNameFromTheLocalHub) {
   for (const char* v : {"HF_ENDPOINT", "HF_HUB_CACHE"}) ::unsetenv(v);
   fs::remove_all(work);
 }
+
+// Two attnscope processes fetch the same model at once over a slow link: the blob lock makes one
+// download it while the other waits, so both end with the one correct file, the LFS blob is
+// transferred once, and nothing partial is left (issue 13).
+TEST(Hub, TwoProcessesDownloadingTheSameBlobEndWithOneCorrectFile) {
+  fs::path work = temp_dir("concurrent"), cache = work / "cache";
+  HubServer server(kStories, work, {"--chunk-delay", "0.005", "--log", (work / "log").string()});
+  auto one = [&](int i) {
+    const std::string n = std::to_string(i);
+    return "(HF_ENDPOINT=" + server.endpoint() + " HF_HUB_CACHE=" + cache.string() + " HF_HUB_OFFLINE= " +
+           ATTNSCOPE_CLI + " info --json -m " + kRepo + " > " + (work / ("out" + n)).string() + " 2>&1; echo $? > " +
+           (work / ("rc" + n)).string() + ")";
+  };
+  ASSERT_EQ(std::system((one(1) + " & " + one(2) + " & wait").c_str()), 0);
+  for (int i : {1, 2}) {
+    const std::string n = std::to_string(i);
+    EXPECT_EQ(read_file(work / ("rc" + n)), "0\n") << read_file(work / ("out" + n));
+    EXPECT_NE(read_file(work / ("out" + n)).find("\"n_layer\""), std::string::npos) << read_file(work / ("out" + n));
+  }
+  const fs::path repo_dir = cache / "models--test-org--stories260K-hf";
+  const std::string sha = "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f";
+  EXPECT_EQ(sha256_file((repo_dir / "blobs" / sha).string()), sha);
+  for (const auto& e : fs::directory_iterator(repo_dir / "blobs"))
+    EXPECT_EQ(e.path().extension(), "") << "leftover " << e.path();
+  const std::string log = read_file(work / "log");
+  size_t lfs_gets = 0;
+  for (size_t at = log.find("GET /lfs/"); at != std::string::npos; at = log.find("GET /lfs/", at + 1)) ++lfs_gets;
+  EXPECT_EQ(lfs_gets, 1u) << log;
+  fs::remove_all(work);
+}

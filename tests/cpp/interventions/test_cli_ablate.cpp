@@ -41,7 +41,7 @@ TEST(CliAblate, EditChangesPredictionsAndNamesTheResolvedHook) {
 
 TEST(CliAblate, SweepWritesJsonAndCsvTables) {
   const std::string csv = testing::TempDir() + "/attnscope_cli_sweep.csv";
-  auto j = run_json(kPrompt + " -m " + kStories + " --sweep --target-id 410 --layers 0,4 --csv " + csv);
+  auto j = run_json(kPrompt + " -m " + kStories + " --sweep --target-id 410 --layers 0,4 --csv-out " + csv);
   EXPECT_EQ(j["layers"], nlohmann::json::array({0, 4}));
   EXPECT_EQ(j["delta_logit"][1].size(), 8u);
   EXPECT_EQ(j["forward_passes"], 3);

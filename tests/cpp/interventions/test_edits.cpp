@@ -162,7 +162,8 @@ TEST(Edits, OnResolvesAliasesAndRejectsUnknownNames) {
     iv::on("blocks.0.attn.hook_nothing", iv::zero_out());
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    // A hook name is an argument the caller got wrong, not a missing file (issue 13).
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
     EXPECT_NE(std::string(e.what()).find("blocks.0.attn.hook_nothing"), std::string::npos);
   }
 }

@@ -15,7 +15,7 @@
 #include "attnscope/model.h"
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
-#include "model/forward_gpt2.h"
+#include "model/model_impl.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -226,7 +226,7 @@ TEST(HfModels, CheckpointWithoutTokenizerLoadsWithoutOne) {
 
 TEST(HfModels, TinyGpt2FixtureMatchesReferenceForward) {
   const Model m = Model::load(kGpt2);
-  EXPECT_EQ(m.config().family, ArchFamily::Gpt2);
+  EXPECT_EQ(m.config().arch, "gpt2");
   EXPECT_TRUE(m.config().tied_embeddings);
   const auto st = SafetensorsFile::open(kGpt2 + "/model.safetensors");
   const Gpt2Ref ref{st, "", 2, 1, 1, 1e-5};
@@ -290,7 +290,7 @@ TEST(HfModels, RandomMultiHeadGpt2FromSafetensorsAndGguf) {
   const std::string gguf = (dir / "gpt2.gguf").string();
   write_gpt2_gguf(m, gguf);
   const Model g = Model::load(gguf);
-  EXPECT_EQ(g.config().family, ArchFamily::Gpt2);
+  EXPECT_EQ(g.config().arch, "gpt2");
   const Trace tg = g.run(ids, ro);
   EXPECT_LE(max_abs_diff(tg.logits, t.logits), 1e-6f);
   EXPECT_LE(max_abs_diff(tg.at("blocks.1.attn.hook_pattern"), t.at("blocks.1.attn.hook_pattern")), 1e-6f);

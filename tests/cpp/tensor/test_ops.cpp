@@ -69,6 +69,17 @@ TEST(Ops, SoftmaxRowsSumToOneAndIgnoreMaskedEntries) {
   EXPECT_EQ(x[6], 0.0f);  // a fully masked row is zeros, not NaN
 }
 
+// numpy / PyTorch semantics: softmax over a row holding NaN is NaN everywhere (even one NaN
+// among finite scores), an all-NaN row is NaN (not the zeros of a fully masked row), and a row
+// whose maximum is +inf is NaN (exp(inf - inf)).
+TEST(Ops, SoftmaxOfNaNIsNaNNotAMaskedRow) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {nan, nan, nan,  1.0f, nan, 2.0f,  -inf, nan, -inf,  inf, 0.0f, -inf,  -inf, -inf, -inf};
+  ops::softmax_rows(x.data(), 5, 3);
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(std::isnan(x[i])) << "entry " << i << " = " << x[i];
+  for (int i = 12; i < 15; ++i) EXPECT_EQ(x[i], 0.0f) << "fully masked entry " << i;
+}
+
 TEST(Ops, RmsNormAndLayerNormClosedForms) {
   std::vector<float> x = {3.0f, 4.0f}, w = {1.0f, 2.0f}, y(2);
   ops::rmsnorm(x.data(), w.data(), y.data(), 1, 2, 0.0f);  // rms = sqrt(12.5)

@@ -86,6 +86,6 @@ TEST(CliViz, ExploreReadsPatternJsonAndRejectsBadInput) {
   EXPECT_NE(r.out.find("known colormaps"), std::string::npos) << r.out;
   { std::ofstream(json) << R"({"tokens": ["a"], "patterns": {"x": []}})"; }
   r = cli("explore --patterns " + json + " --force -o " + out);
-  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.code, 4);  // a malformed file
   EXPECT_NE(r.out.find(json), std::string::npos) << r.out;
 }

@@ -1,0 +1,17 @@
+// The explorer's --patterns JSON file, read and drawn (explorer data) when it loads.
+#include "attnscope/viz.h"
+#include "harness.h"
+#include "viz/patterns_json.h"
+
+namespace attnscope::fuzz {
+
+int patterns_json(const uint8_t* data, size_t size) {
+  const std::string path = scratch_file("patterns.json", {reinterpret_cast<const char*>(data), size});
+  expect_clean([&] {
+    const auto p = detail::read_patterns_json(path);
+    (void)explorer_html(p.patterns, p.tokens, {});
+  });
+  return 0;
+}
+
+}  // namespace attnscope::fuzz

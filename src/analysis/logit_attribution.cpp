@@ -1,0 +1,213 @@
+// Direct logit attribution: the final residual stream split into its additive parts, each sent
+// through the final norm (scale frozen from the clean run) and the unembedding (see attribution.h).
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "analysis/head_weights.h"
+#include "attnscope/attribution.h"
+#include "attnscope/error.h"
+#include "attnscope/model.h"
+
+namespace attnscope {
+
+namespace {
+
+std::string block(int layer, const char* what) { return "blocks." + std::to_string(layer) + "." + what; }
+bool has_pos_embed(const Model& model) { return model.config().learned_positions; }
+
+// Row `batch` of a [B, T, X] tensor as a [T, X] copy.
+Tensor batch_row(const Tensor& t, int batch, const std::string& name) {
+  if (t.ndim() != 3 || batch < 0 || batch >= t.dim(0))
+    fail(ErrorKind::InvalidArgument, name + " is " + t.shape_str() + "; batch row " + std::to_string(batch) +
+                                         " of a [B, T, D] tensor asked for");
+  return t.slice0(batch).clone();
+}
+
+}  // namespace
+
+std::vector<std::string> resid_decomposition_hooks(const Model& model) {
+  const int L = model.config().n_layer;
+  std::vector<std::string> hooks = {"hook_embed"};
+  if (has_pos_embed(model)) hooks.push_back("hook_pos_embed");
+  for (int l = 0; l < L; ++l) {
+    hooks.push_back(block(l, "attn.hook_result"));
+    hooks.push_back(block(l, "hook_mlp_out"));
+  }
+  hooks.push_back(block(L - 1, "hook_resid_post"));
+  return hooks;
+}
+
+ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, int batch) {
+  const ModelConfig& c = model.config();
+  const int L = c.n_layer, H = c.n_head;
+  std::vector<Tensor> parts;  // each [T, D]
+  ResidStack out;
+  auto add = [&](Tensor t, std::string label) {
+    parts.push_back(std::move(t));
+    out.labels.push_back(std::move(label));
+  };
+  add(batch_row(trace.at("hook_embed"), batch, "hook_embed"), "embed");
+  if (has_pos_embed(model)) add(batch_row(trace.at("hook_pos_embed"), batch, "hook_pos_embed"), "pos_embed");
+  const int64_t T = parts[0].dim(0), D = parts[0].dim(1);
+  for (int l = 0; l < L; ++l) {
+    const std::string rname = block(l, "attn.hook_result");
+    const Tensor& r = trace.at(rname);  // [B, T, H, D]
+    if (r.ndim() != 4 || r.dim(1) != T || r.dim(2) != H || r.dim(3) != D || batch >= r.dim(0))
+      fail(ErrorKind::InvalidArgument, rname + " is " + r.shape_str() + ", expected [B, " + std::to_string(T) + ", " +
+                                           std::to_string(H) + ", " + std::to_string(D) + "]");
+    for (int h = 0; h < H; ++h) {
+      Tensor t({T, D});
+      for (int64_t p = 0; p < T; ++p)
+        std::memcpy(t.data() + p * D, r.data() + ((batch * T + p) * H + h) * D, sizeof(float) * D);
+      add(std::move(t), "L" + std::to_string(l) + "H" + std::to_string(h));
+    }
+    const Tensor bias = detail::attn_out_bias(model, l);
+    if (!bias.empty()) {
+      Tensor t({T, D});
+      for (int64_t p = 0; p < T; ++p) std::memcpy(t.data() + p * D, bias.data(), sizeof(float) * D);
+      add(std::move(t), std::to_string(l) + "_attn_bias");
+    }
+    add(batch_row(trace.at(block(l, "hook_mlp_out")), batch, block(l, "hook_mlp_out")), std::to_string(l) + "_mlp_out");
+  }
+  const int64_t C = static_cast<int64_t>(parts.size());
+  out.stack = Tensor({C, T, D});
+  for (int64_t i = 0; i < C; ++i) {
+    if (parts[i].shape() != Shape{T, D})
+      fail(ErrorKind::InvalidArgument, "resid decomposition: part " + out.labels[i] + " is " + parts[i].shape_str() +
+                                           ", expected [" + std::to_string(T) + ", " + std::to_string(D) + "]");
+    std::memcpy(out.stack.data() + i * T * D, parts[i].data(), sizeof(float) * T * D);
+  }
+  return out;
+}
+
+Tensor apply_ln_to_stack(const Model& model, const Trace& trace, const Tensor& stack, int batch) {
+  const ModelConfig& c = model.config();
+  const std::string final_name = block(c.n_layer - 1, "hook_resid_post");
+  const Tensor x = batch_row(trace.at(final_name), batch, final_name);  // [T, D]
+  const int64_t T = x.dim(0), D = x.dim(1);
+  if (stack.ndim() != 3 || stack.dim(1) != T || stack.dim(2) != D)
+    fail(ErrorKind::InvalidArgument, "apply_ln_to_stack: the stack is " + stack.shape_str() + ", expected [C, " +
+                                         std::to_string(T) + ", " + std::to_string(D) + "]");
+  const bool layernorm = c.norm == NormKind::LayerNorm;
+  const detail::NormWeights nw = detail::final_norm_weights(model);
+  // The frozen scale of every position, from the clean final residual stream.
+  std::vector<double> scale(static_cast<size_t>(T));
+  for (int64_t p = 0; p < T; ++p) {
+    const float* row = x.data() + p * D;
+    double mean = 0, ss = 0;
+    if (layernorm)
+      for (int64_t d = 0; d < D; ++d) mean += row[d];
+    mean /= static_cast<double>(D);
+    for (int64_t d = 0; d < D; ++d) ss += (row[d] - mean) * (row[d] - mean);
+    scale[p] = 1.0 / std::sqrt(ss / static_cast<double>(D) + c.norm_eps);
+  }
+  const int64_t C = stack.dim(0);
+  Tensor out({C, T, D});
+  for (int64_t i = 0; i < C; ++i)
+    for (int64_t p = 0; p < T; ++p) {
+      const float* in = stack.data() + (i * T + p) * D;
+      float* o = out.data() + (i * T + p) * D;
+      double mean = 0;
+      if (layernorm)
+        for (int64_t d = 0; d < D; ++d) mean += in[d];
+      mean /= static_cast<double>(D);
+      for (int64_t d = 0; d < D; ++d) o[d] = static_cast<float>((in[d] - mean) * scale[p] * nw.w.data()[d]);
+    }
+  return out;
+}
+
+Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, int32_t token, std::optional<int32_t> minus) {
+  if (normalized_stack.ndim() != 3)
+    fail(ErrorKind::InvalidArgument, "logit_attrs: the stack is " + normalized_stack.shape_str() + ", expected [C, T, D]");
+  const size_t T = static_cast<size_t>(normalized_stack.dim(1));
+  return logit_attrs(model, normalized_stack, std::vector<int32_t>(T, token),
+                     minus ? std::vector<int32_t>(T, *minus) : std::vector<int32_t>{});
+}
+
+Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, const std::vector<int32_t>& tokens,
+                   const std::vector<int32_t>& minus) {
+  const int64_t D = model.config().n_embd;
+  if (normalized_stack.ndim() != 3 || normalized_stack.dim(2) != D)
+    fail(ErrorKind::InvalidArgument, "logit_attrs: the stack is " + normalized_stack.shape_str() + ", expected [C, T, " +
+                                         std::to_string(D) + "]");
+  const int64_t C = normalized_stack.dim(0), T = normalized_stack.dim(1);
+  if (static_cast<int64_t>(tokens.size()) != T || (!minus.empty() && static_cast<int64_t>(minus.size()) != T))
+    fail(ErrorKind::InvalidArgument, "logit_attrs: " + std::to_string(tokens.size()) + " target tokens (and " +
+                                         std::to_string(minus.size()) + " subtracted) for " + std::to_string(T) +
+                                         " positions");
+  Tensor out({C, T});
+  for (int64_t p = 0; p < T; ++p) {
+    Tensor u = detail::unembed_row(model, tokens[p]);
+    if (!minus.empty()) {
+      const Tensor um = detail::unembed_row(model, minus[p]);
+      for (int64_t d = 0; d < D; ++d) u.data()[d] -= um.data()[d];
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      const float* row = normalized_stack.data() + (c * T + p) * D;
+      double s = 0;
+      for (int64_t d = 0; d < D; ++d) s += static_cast<double>(row[d]) * u.data()[d];
+      out.data()[c * T + p] = static_cast<float>(s);
+    }
+  }
+  return out;
+}
+
+DirectLogitAttribution direct_logit_attribution(const Model& model, const std::vector<int32_t>& ids, int32_t token,
+                                                std::optional<int32_t> minus, const std::vector<int>& positions) {
+  const ModelConfig& c = model.config();
+  const int64_t T = static_cast<int64_t>(ids.size());
+  DirectLogitAttribution r;
+  r.token = token;
+  r.minus = minus;
+  r.n_layers = c.n_layer;
+  r.n_heads = c.n_head;
+  detail::unembed_row(model, token);  // checks the ids before the run
+  if (minus) detail::unembed_row(model, *minus);
+  for (int p : positions.empty() ? std::vector<int>{-1} : positions) {
+    if (p < -T || p >= T)
+      fail(ErrorKind::InvalidArgument, "direct_logit_attribution: position " + std::to_string(p) + " is outside the " +
+                                           std::to_string(T) + "-token sequence");
+    r.positions.push_back(p < 0 ? static_cast<int>(T + p) : p);
+  }
+  RunOptions ro;
+  ro.capture = resid_decomposition_hooks(model);
+  const Trace trace = model.run(ids, ro);
+  if (!trace.str_tokens.empty()) r.str_tokens = trace.str_tokens[0];
+  const ResidStack rs = get_full_resid_decomposition(model, trace);
+  Tensor attrs = logit_attrs(model, apply_ln_to_stack(model, trace, rs.stack), token, minus);  // [C, T]
+  r.labels = rs.labels;
+  double bias_term = 0;
+  const bool ln_bias = !detail::final_norm_weights(model).b.empty();
+  if (ln_bias) {
+    const Tensor b = detail::final_norm_weights(model).b;
+    const Tensor u = detail::unembed_row(model, token);
+    const Tensor um = minus ? detail::unembed_row(model, *minus) : Tensor();
+    for (int64_t d = 0; d < b.dim(0); ++d)
+      bias_term += static_cast<double>(b.data()[d]) * (u.data()[d] - (minus ? um.data()[d] : 0.0f));
+    r.labels.push_back("ln_final.b");
+  }
+  const int64_t C = static_cast<int64_t>(r.labels.size()), P = static_cast<int64_t>(r.positions.size());
+  const int64_t C0 = attrs.dim(0), V = trace.logits.dim(2);
+  r.attribution = Tensor({P, C});
+  r.heads = Tensor({P, c.n_layer, c.n_head});
+  r.mlp = Tensor({P, c.n_layer});
+  for (int64_t i = 0; i < P; ++i) {
+    const int64_t p = r.positions[i];
+    for (int64_t k = 0; k < C0; ++k) r.attribution.data()[i * C + k] = attrs.data()[k * T + p];
+    if (ln_bias) r.attribution.data()[i * C + C0] = static_cast<float>(bias_term);
+    const float* lrow = trace.logits.data() + p * V;
+    r.logit.push_back(static_cast<double>(lrow[token]) - (minus ? lrow[*minus] : 0.0f));
+    // Heads and MLPs by their place in the stack: embed (+ pos_embed), then per layer H heads,
+    // the optional attention bias, the MLP.
+    int64_t k = has_pos_embed(model) ? 2 : 1;
+    for (int l = 0; l < c.n_layer; ++l) {
+      for (int h = 0; h < c.n_head; ++h) r.heads.data()[(i * c.n_layer + l) * c.n_head + h] = attrs.data()[(k++) * T + p];
+      if (r.labels[static_cast<size_t>(k)] != std::to_string(l) + "_mlp_out") ++k;  // the attention bias
+      r.mlp.data()[i * c.n_layer + l] = attrs.data()[(k++) * T + p];
+    }
+  }
+  return r;
+}
+
+}  // namespace attnscope
