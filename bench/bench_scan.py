@@ -58,7 +58,7 @@ def main():
 
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                     Client(cluster) as client:
-                client.run(ad.worker_model, a.model, 1)  # every worker loads the model once, untimed
+                ad.preload(client, a.model)  # every worker loads the model once, untimed
                 timed("Dask LocalCluster, 2 workers x 1 thread", n,
                       lambda: ad.scan(a.model, path, client=client, batch_size=16, batches_per_task=4))
 

@@ -66,13 +66,7 @@ def make_handler(repo, args, state):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if not head and body:
-                if args.chunk_delay:  # slow transfer, so concurrent clients overlap
-                for i in range(0, len(body), 16384):
-                    self.wfile.write(body[i:i + 16384])
-                    self.wfile.flush()
-                    time.sleep(args.chunk_delay)
-                return
-            self.wfile.write(body)
+                self.wfile.write(body)
 
         def error(self, status, code, message, head):
             self.send(status, json.dumps({"error": message}).encode(),

@@ -95,6 +95,8 @@ struct RunOptions {
   // When set, captured values go here as soon as the forward pass produces them (layer by layer)
   // instead of into the returned Trace: long prompts never hold every pattern in memory.
   CaptureSink capture_sink;
+  // run_batch with prompts of different lengths: where the pads go (see Trace::padding).
+  Padding padding = Padding::Right;
 };
 
 struct GenerateOptions {

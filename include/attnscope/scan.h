@@ -20,6 +20,7 @@
 
 #include "attnscope/analysis.h"
 #include "attnscope/corpus.h"
+#include "attnscope/trace.h"
 
 namespace attnscope {
 
@@ -43,7 +44,8 @@ struct ScanOptions {
   int32_t ablation_target = -1;
   // Custom pattern functions (e.g. a PatternRegistry's), each a metric of its own name.
   std::vector<std::pair<std::string, PatternFn>> custom;
-  int max_batch = 16;  // prompts per forward pass
+  int max_batch = 16;  // prompts per forward pass (a ragged batch: see Trace::padding)
+  Padding padding = Padding::Right;
 };
 
 // Metric names, in the order of a row's values.
@@ -81,7 +83,8 @@ struct ScanPlan {
 std::vector<std::string> scan_metrics(const ScanOptions& options);
 
 // Tokenizes and checks the corpus (a prompt longer than the context follows on_bad_input), and
-// groups units of equal length into batches of at most max_batch, shortest first. Errors
+// groups units into ragged batches of at most max_batch in order of length (shortest first), so a
+// batch pads little. Errors
 // (InvalidArgument): a bad layer, max_batch < 1, bad induction settings, nothing left to scan.
 ScanPlan plan_scan(const Model& model, const Corpus& corpus, const ScanOptions& options);
 

@@ -62,10 +62,17 @@ struct Intervention {
 // Receives a captured value (canonical hook name, tensor) the moment the forward pass produces it.
 using CaptureSink = std::function<void(const std::string& name, const Tensor& value)>;
 
+// Where the pads of a ragged batch go (Hugging Face's padding_side, TransformerLens'
+// padding_side): after each prompt's tokens (Right) or before them (Left, with positions counted
+// from each prompt's first real token).
+enum class Padding { Right, Left };
+// "right" / "left" (the front ends' spelling); InvalidArgument for anything else.
+Padding padding_from_name(const std::string& name);
+
 // The result of a forward pass.
 class Trace {
  public:
-  std::vector<std::vector<int32_t>> tokens;         // per batch row
+  std::vector<std::vector<int32_t>> tokens;         // per batch row (real tokens only, no pads)
   std::vector<std::vector<std::string>> str_tokens; // per batch row (empty without tokenizer)
   Tensor logits;                                    // [B, T, V]; empty if not requested
 
@@ -76,6 +83,20 @@ class Trace {
   const std::map<std::string, Tensor>& captured() const { return captured_; }
   // layer -> [B, H, Q, K] for every captured blocks.L.attn.hook_pattern.
   std::map<int, Tensor> attention_patterns() const;
+
+  // Ragged batches (prompts of different lengths in one pass): every captured tensor and the
+  // logits span padded_length() positions per row, `padding` says where row b's
+  // padded_length() - tokens[b].size() pads are. No real token attends to a pad; a pad query
+  // attends only to itself (so its row is finite). Rows of equal length have no pads.
+  Padding padding = Padding::Right;
+  int64_t padded_length() const;  // the longest row
+  bool padded() const;            // some row is shorter than padded_length()
+  // [B][padded_length()]: 1 at a real token, 0 at a pad (Hugging Face's attention_mask).
+  std::vector<std::vector<int32_t>> attention_mask() const;
+  // Row b alone with the pads cut from every captured tensor ([B, T, ...] along T; patterns and
+  // scores [B, H, T, T] along both T axes) and from the logits: what running that prompt alone
+  // captures (equal to float rounding). InvalidArgument for b outside the batch.
+  Trace row(int b) const;
 
  private:
   std::map<std::string, Tensor> captured_;

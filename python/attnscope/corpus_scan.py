@@ -67,7 +67,7 @@ def _custom_patterns(patterns) -> Dict[str, Callable]:
 def option_kwargs(model: "core.Model", layers=None, induction_seeds: int = 0, induction_tokens: int = 50,
                   induction_repeats: int = 2, seed: int = 42, ablation: bool = False,
                   target: Union[None, int, str] = None, patterns=None, batch_size: int = 16,
-                  on_bad_input: str = "refuse", add_bos: bool = True) -> Dict[str, Any]:
+                  on_bad_input: str = "refuse", add_bos: bool = True, padding_side: str = "right") -> Dict[str, Any]:
     """The keyword arguments of ``core.ScanOptions`` for the user-facing options."""
     target_id = -1
     if target is not None:
@@ -82,7 +82,8 @@ def option_kwargs(model: "core.Model", layers=None, induction_seeds: int = 0, in
     return dict(layers=[int(l) for l in (layers or [])], add_bos=bool(add_bos), on_bad_input=on_bad_input,
                 induction_seeds=int(induction_seeds), induction_tokens=int(induction_tokens),
                 induction_repeats=int(induction_repeats), induction_seed=int(seed), ablation=bool(ablation),
-                ablation_target=target_id, custom=_custom_patterns(patterns), max_batch=int(batch_size))
+                ablation_target=target_id, custom=_custom_patterns(patterns), max_batch=int(batch_size),
+                padding_side=padding_side)
 
 
 def summary_frame(records):
@@ -143,7 +144,8 @@ def _terminal_progress(done, total, seconds, resumed):
 def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_seeds: int = 0,
          induction_tokens: int = 50, induction_repeats: int = 2, seed: int = 42, ablation: bool = False,
          target: Union[None, int, str] = None, patterns=None, batch_size: int = 16, on_bad_input: str = "refuse",
-         add_bos: bool = True, output: Optional[Union[str, os.PathLike]] = None, resume: bool = False,
+         add_bos: bool = True, padding_side: str = "right", output: Optional[Union[str, os.PathLike]] = None,
+         resume: bool = False,
          force: bool = False, per_prompt: bool = False, progress: Union[None, bool, Callable] = None):
     """Scans every head of ``model`` over ``corpus``; returns a pandas DataFrame.
 
@@ -153,8 +155,9 @@ def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_see
     each head per prompt and record the change of the target's logit and probability (target
     None: each prompt's last token predicted before it; a token string or id: at the last
     position). patterns: a PatternRegistry or ``{name: fn}``. batch_size: prompts per forward
-    pass. output: a directory receiving journal.jsonl (appended and fsync'd per batch),
-    summary.csv/.json and prompts.csv/.npz; an interrupted scan continues with ``resume=True``;
+    pass (prompts of different lengths run as one ragged batch, padded on ``padding_side``).
+    output: a directory receiving journal.jsonl (appended and fsync'd per batch), summary.csv/.json
+    and prompts.csv/.npz; an interrupted scan continues with ``resume=True``;
     ``force=True`` replaces an earlier scan there (otherwise it is refused). progress: True/False,
     a callable ``(done, total, seconds, resumed)``, or None (a bar when stderr is a terminal).
 
@@ -164,9 +167,12 @@ def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_see
     """
     if resume and force:
         raise ValueError("resume and force exclude each other")
+    if (resume or force) and output is None:
+        raise ValueError("resume and force act on an output directory: give output=")
     m = _core_model(model)
     opts = core.ScanOptions(**option_kwargs(m, layers, induction_seeds, induction_tokens, induction_repeats, seed,
-                                            ablation, target, patterns, batch_size, on_bad_input, add_bos))
+                                            ablation, target, patterns, batch_size, on_bad_input, add_bos,
+                                            padding_side))
     plan = core.plan_scan(m, read_corpus(corpus, on_bad_input), opts)
     warn_skipped(plan)
     if progress is None:

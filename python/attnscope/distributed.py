@@ -43,6 +43,16 @@ def worker_model(path: str, threads: int = 1) -> "core.Model":
         return model
 
 
+def _load_here(path: str, threads: int) -> str:
+    return worker_model(path, threads).source
+
+
+def preload(client, model, threads: int = 1) -> Dict[str, str]:
+    """Loads ``model`` on every worker now (otherwise each worker loads it with its first task);
+    returns {worker address: model source}."""
+    return client.run(_load_here, model_source(model), int(threads))
+
+
 def run_shard(model_path: str, threads: int, shard: "core.ScanPlan", options: dict):
     """One task: every batch of ``shard`` (a ``ScanPlan.shard``); returns (units, values, stats)."""
     model = worker_model(model_path, threads)

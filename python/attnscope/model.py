@@ -170,7 +170,10 @@ class Trace:
     """
 
     def __init__(self, model: "InterpretableModel", inputs, interventions=None, capture=None,
-                 attention: Union[bool, Iterable[int]] = True, add_bos: bool = True):
+                 attention: Union[bool, Iterable[int]] = True, add_bos: bool = True, padding_side: str = "right"):
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', not {padding_side!r}")
+        self._padding_side = padding_side
         self._model = model
         self._inputs = model._normalise_inputs(inputs)
         self._interventions = dict(interventions or {})
@@ -217,7 +220,7 @@ class Trace:
                     for target, fn in self._interventions.items()]
         self._core_trace = self._model._core.run(
             self._inputs, capture=capture, interventions=core_ivs, return_logits=True,
-            add_bos=self._add_bos)
+            add_bos=self._add_bos, padding_side=self._padding_side)
         self._ran = True
         for name, saved in self._saved.items():
             saved._value = self[name]
@@ -257,9 +260,48 @@ class Trace:
     def str_tokens(self) -> List[List[str]]:
         return [list(row) for row in self._require_run().str_tokens]
 
+    # -- TransformerLens ActivationCache-style attribution (attnscope.attribution) ---------------
+    def get_full_resid_decomposition(self, return_labels: bool = True, batch: int = 0):
+        """[C, T, D] parts of the final residual stream (and their labels). Capture
+        ``attnscope.attribution.resid_decomposition_hooks(model)`` in this trace first."""
+        from .attribution import get_full_resid_decomposition
+
+        stack, labels = get_full_resid_decomposition(self._model, self, batch)
+        return (stack, labels) if return_labels else stack
+
+    def apply_ln_to_stack(self, stack, batch: int = 0) -> np.ndarray:
+        """[C, T, D] through the final norm, its scale frozen from this run."""
+        from .attribution import apply_ln_to_stack
+
+        return apply_ln_to_stack(self._model, self, stack, batch)
+
+    def logit_attrs(self, stack, tokens, incorrect_tokens=None) -> np.ndarray:
+        """[C, T] logits of a normalised stack for ``tokens`` (minus ``incorrect_tokens``)."""
+        from .attribution import logit_attrs
+
+        return logit_attrs(self._model, stack, tokens, incorrect_tokens)
+
     def attention_patterns(self) -> Dict[int, np.ndarray]:
-        """layer -> [batch, heads, q, k] for every captured layer."""
+        """layer -> [batch, heads, q, k] for every captured layer (padded for a ragged batch)."""
         return dict(self._require_run().attention_patterns())
+
+    @property
+    def attention_mask(self) -> np.ndarray:
+        """int32 [batch, seq]: 1 at real tokens, 0 at the pads of a ragged batch (prompts of different
+        lengths are padded to the longest on the ``padding_side`` given to ``model.trace``)."""
+        return self._require_run().attention_mask
+
+    def row(self, b: int) -> "Trace":
+        """Prompt ``b`` of the batch alone, pads cut from every captured value and the logits: what
+        tracing that prompt by itself gives (to float rounding)."""
+        t = self._require_run()
+        r = Trace.__new__(Trace)
+        r.__dict__.update(self.__dict__)
+        r._core_trace = t.row(int(b))
+        r._saved = {name: SavedValue(s.name) for name, s in self._saved.items()}
+        for name, saved in r._saved.items():
+            saved._value = r[name]
+        return r
 
     def __getitem__(self, name: str) -> np.ndarray:
         t = self._require_run()
@@ -356,8 +398,14 @@ class InterpretableModel:
     # -- tracing --------------------------------------------------------------------------------
     def trace(self, inputs, interventions: Optional[Dict[str, Any]] = None,
               capture: Optional[Sequence[str]] = None,
-              attention: Union[bool, Iterable[int]] = True, add_bos: bool = True) -> Trace:
+              attention: Union[bool, Iterable[int]] = True, add_bos: bool = True,
+              padding_side: str = "right") -> Trace:
         """A traced forward pass over ``inputs`` (text, token ids, or a batch of either).
+
+        A batch whose prompts differ in length runs as one ragged batch: padded to the longest on
+        ``padding_side`` ("right" or "left", as in Hugging Face / TransformerLens) with an attention
+        mask, so no real token attends to a pad; ``trace.attention_mask`` marks the real tokens and
+        ``trace.row(b)`` gives prompt b without pads.
 
         ``interventions``: {hook name or alias: edit}, the edit being an ``attnscope.interventions``
         object, a list of them (applied in order) or any callable ``f(array) -> array | None``
@@ -365,7 +413,7 @@ class InterpretableModel:
         ``capture``: further hook names or globs to capture (e.g. "blocks.*.hook_resid_post").
         ``attention``: capture attention patterns of every layer (True), of some layers, or none.
         """
-        return Trace(self, inputs, interventions, capture, attention, add_bos)
+        return Trace(self, inputs, interventions, capture, attention, add_bos, padding_side)
 
     def run(self, inputs, **kwargs) -> Trace:
         """Trace without a ``with`` block: runs at once and returns the trace."""
@@ -428,10 +476,11 @@ class InterpretableModel:
             return inputs
         if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(s, str) for s in inputs):
             rows = [self.encode(s) for s in inputs]
-            if len({len(r) for r in rows}) != 1:
-                raise ValueError("a batch of texts must tokenize to the same length; lengths are "
-                                 + ", ".join(str(len(r)) for r in rows))
             return rows if len(rows) > 1 else rows[0]
+        if (isinstance(inputs, (list, tuple)) and len(inputs) > 1
+                and all(isinstance(r, (list, tuple, np.ndarray)) for r in inputs)
+                and len({len(r) for r in inputs}) > 1):
+            return [_to_int_list(r) for r in inputs]  # token rows of different lengths: a ragged batch
         arr = np.asarray(inputs)
         if arr.size == 0:
             raise ValueError("cannot trace an empty input")

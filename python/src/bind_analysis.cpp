@@ -38,7 +38,8 @@ py::dict report_dict(const HeadTypeReport& r) {
   d["by_type"] = by_type;
   py::list heads;
   for (const auto& h : r.heads)
-    heads.append(py::make_tuple(h.layer, h.head, scores_dict(h.scores), h.types, h.entropy));
+    heads.append(py::make_tuple(h.layer, h.head, scores_dict(h.scores), h.types, h.entropy,
+                                h.value_first_token ? py::cast(*h.value_first_token) : py::none(), h.sink));
   d["heads"] = heads;
   d["tokens"] = r.tokens;
   d["str_tokens"] = r.str_tokens;
@@ -101,6 +102,12 @@ void bind_analysis(py::module_& m) {
                     [](AttentionPatternDetector& d, bool v) { d.options.exclude_bos = v; })
       .def_property("chance_corrected", [](const AttentionPatternDetector& d) { return d.options.chance_corrected; },
                     [](AttentionPatternDetector& d, bool v) { d.options.chance_corrected = v; })
+      .def_property("weighting", [](const AttentionPatternDetector& d) { return std::string(weighting_name(d.weighting)); },
+                    [](AttentionPatternDetector& d, const std::string& v) {
+                      if (v != "weight" && v != "value")
+                        throw Error(ErrorKind::InvalidArgument, "weighting must be 'weight' or 'value', got '" + v + "'");
+                      d.weighting = v == "value" ? AttentionWeighting::Value : AttentionWeighting::Weight;
+                    })
       .def("threshold", &AttentionPatternDetector::threshold, py::arg("type"))
       .def("analyze_head", [](const AttentionPatternDetector& d, const py::handle& a, const py::object& seq_len,
                               const py::object& tokens) {

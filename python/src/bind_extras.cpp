@@ -8,6 +8,7 @@ void bind_predictions(py::module_& m);
 void bind_analysis(py::module_& m);
 void bind_viz(py::module_& m);
 void bind_scan(py::module_& m);
+void bind_attribution(py::module_& m);
 
 void bind_extras(py::module_& m) {
   bind_interventions(m);
@@ -15,6 +16,7 @@ void bind_extras(py::module_& m) {
   bind_analysis(m);
   bind_viz(m);
   bind_scan(m);
+  bind_attribution(m);
 }
 
 }  // namespace attnscope::python

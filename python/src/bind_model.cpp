@@ -108,7 +108,19 @@ void bind_model(py::module_& m) {
         py::dict d;
         for (const auto& [layer, v] : t.attention_patterns()) d[py::int_(layer)] = to_numpy(v);
         return d;
-      });
+      })
+      .def_property_readonly("padding_side", [](const Trace& t) { return t.padding == Padding::Left ? "left" : "right"; })
+      .def_property_readonly("padded", &Trace::padded)
+      // int32 [B, T]: 1 at real tokens, 0 at pads.
+      .def_property_readonly("attention_mask", [](const Trace& t) {
+        const auto mask = t.attention_mask();
+        const auto B = static_cast<py::ssize_t>(mask.size()), T = static_cast<py::ssize_t>(t.padded_length());
+        py::array_t<int32_t> a({B, T});
+        for (py::ssize_t b = 0; b < B; ++b)
+          std::copy(mask[static_cast<size_t>(b)].begin(), mask[static_cast<size_t>(b)].end(), a.mutable_data() + b * T);
+        return a;
+      })
+      .def("row", &Trace::row, py::arg("b"));
 
   py::class_<Model>(m, "Model")
       .def_static("load", [](const std::string& path, const std::string& tokenizer, int threads,
@@ -163,12 +175,13 @@ void bind_model(py::module_& m) {
       .def("token_type", [](const Model& mdl, int32_t id) { return static_cast<int>(mdl.tokenizer().token_type(id)); })
       .def("run", [](const Model& mdl, const Input& input, const std::vector<std::string>& capture,
                      const std::vector<int>& layers, const py::list& interventions, bool return_logits,
-                     bool add_bos) {
+                     bool add_bos, const std::string& padding_side) {
         RunOptions o = run_options(capture, layers, interventions, return_logits, add_bos);
+        o.padding = padding_from_name(padding_side);
         return run_model(mdl, input, o);
       }, py::arg("input"), py::arg("capture") = std::vector<std::string>{},
          py::arg("layers") = std::vector<int>{}, py::arg("interventions") = py::list(),
-         py::arg("return_logits") = true, py::arg("add_bos") = true)
+         py::arg("return_logits") = true, py::arg("add_bos") = true, py::arg("padding_side") = "right")
       .def("generate", [](const Model& mdl, const std::variant<std::string, std::vector<int32_t>>& prompt,
                           int max_tokens, const std::vector<std::string>& capture,
                           const std::vector<int>& layers, bool stop_at_eos, double temperature, int top_k,

@@ -35,7 +35,7 @@ PatternFn threaded_pattern_fn(py::object fn) {
 
 ScanOptions make_options(const std::vector<int>& layers, bool add_bos, const std::string& on_bad, int seeds,
                          int tokens, int repeats, uint64_t seed, bool ablation, int32_t target,
-                         const py::dict& custom, int max_batch) {
+                         const py::dict& custom, int max_batch, const std::string& padding_side) {
   ScanOptions o;
   o.layers = layers;
   o.add_bos = add_bos;
@@ -47,6 +47,7 @@ ScanOptions make_options(const std::vector<int>& layers, bool add_bos, const std
   o.ablation = ablation;
   o.ablation_target = target;
   o.max_batch = max_batch;
+  o.padding = padding_from_name(padding_side);
   for (auto [name, fn] : custom)
     o.custom.push_back({name.cast<std::string>(), threaded_pattern_fn(py::reinterpret_borrow<py::object>(fn))});
   return o;
@@ -163,7 +164,8 @@ void bind_scan(py::module_& m) {
       .def(py::init(&make_options), py::arg("layers") = std::vector<int>{}, py::arg("add_bos") = true,
            py::arg("on_bad_input") = "refuse", py::arg("induction_seeds") = 0, py::arg("induction_tokens") = 50,
            py::arg("induction_repeats") = 2, py::arg("induction_seed") = 42, py::arg("ablation") = false,
-           py::arg("ablation_target") = -1, py::arg("custom") = py::dict(), py::arg("max_batch") = 16);
+           py::arg("ablation_target") = -1, py::arg("custom") = py::dict(), py::arg("max_batch") = 16,
+           py::arg("padding_side") = "right");
 
   py::class_<ScanPlan>(m, "ScanPlan")
       .def_readonly("metrics", &ScanPlan::metrics)

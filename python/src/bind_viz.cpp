@@ -1,5 +1,7 @@
 // The interactive explorer and the cairo figures for Python.
+#include "attnscope/attribution.h"
 #include "attnscope/error.h"
+#include "attnscope/model.h"
 #include "attnscope/viz.h"
 #include "bindings.h"
 
@@ -40,7 +42,7 @@ void bind_viz(py::module_& m) {
   m.def("explorer_html", [](const py::dict& patterns, const std::vector<std::string>& tokens,
                             const std::string& title, const std::string& colormap, int bits, int batch,
                             int heatmap_size, const std::vector<std::tuple<int, int, std::string, double>>& marks,
-                            const std::string& subtitle) {
+                            const std::string& subtitle, const Model* model, const std::vector<int32_t>& ids) {
     ExplorerOptions o;
     o.title = title;
     o.colormap = colormap;
@@ -51,10 +53,13 @@ void bind_viz(py::module_& m) {
     for (const auto& [l, h, label, score] : marks) o.head_types.push_back({l, h, label, score});
     auto map = pattern_map(patterns);
     py::gil_scoped_release release;
+    // With the model and the token ids of the run: the views beyond the weights (attribution.h).
+    if (model && !ids.empty()) o.analysis = explorer_analysis(*model, ids, map);
     return explorer_html(map, tokens, o);
   }, py::arg("patterns"), py::arg("tokens"), py::arg("title"), py::arg("colormap") = "Blues", py::arg("bits") = 0,
      py::arg("batch") = 0, py::arg("heatmap_size") = 440,
-     py::arg("marks") = std::vector<std::tuple<int, int, std::string, double>>{}, py::arg("subtitle") = "");
+     py::arg("marks") = std::vector<std::tuple<int, int, std::string, double>>{}, py::arg("subtitle") = "",
+     py::arg("model") = nullptr, py::arg("ids") = std::vector<int32_t>{});
   m.def("save_head_heatmap", [](const std::string& path, const py::handle& pattern, int layer, int head,
                                 const std::vector<std::string>& tokens, const std::string& colormap, bool mask_upper,
                                 const py::object& vmin, const py::object& vmax, const std::string& title,

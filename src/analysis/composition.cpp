@@ -45,7 +45,7 @@ double frob_dot(const Gram& a, const Gram& b) {
 
 // Folded weights of one layer, every head stacked: rows (h, r) of length D.
 struct LayerFactors {
-  Tensor q_t, k_t, v_t, o;         // [H*Dh, D]: W_Q'^T, W_K'^T, W_V'^T, W_O' per head
+  Tensor q_t, k_t, v_t, o;           // [H*Dh, D]: W_Q'^T, W_K'^T, W_V'^T, W_O' per head
   std::vector<Gram> gq, gk, gv, go;  // per head: W_Q'^T W_Q', ..., W_O' W_O'^T
 };
 
@@ -54,7 +54,8 @@ LayerFactors layer_factors(const Model& model, int layer) {
   const int64_t H = c.n_head, Dh = c.head_dim, D = c.n_embd;
   const detail::NormWeights ln = detail::attn_norm_weights(model, layer);
   const bool center = c.norm == NormKind::LayerNorm;
-  LayerFactors f{Tensor({H * Dh, D}), Tensor({H * Dh, D}), Tensor({H * Dh, D}), Tensor({H * Dh, D}), {}, {}, {}, {}};
+  LayerFactors f;
+  for (Tensor* t : {&f.q_t, &f.k_t, &f.v_t, &f.o}) *t = Tensor({H * Dh, D});
   for (int64_t h = 0; h < H; ++h) {
     const detail::HeadWeights hw = detail::head_weights(model, layer, static_cast<int>(h));
     float* q = f.q_t.data() + h * Dh * D;
@@ -88,7 +89,8 @@ LayerFactors layer_factors(const Model& model, int layer) {
 }
 
 // tr(G_A X G_B X^T) for X = block (a, b) of the [H*Dh, H*Dh] matrix `all`.
-double trace_form(const Gram& ga, const float* all, int64_t a, int64_t b, const Gram& gb, int64_t H, int64_t Dh) {
+double trace_form(const Gram& ga, const float* all, int64_t a, int64_t b, const Gram& gb, int64_t H,
+                  int64_t Dh) {
   const int64_t ld = H * Dh;
   std::vector<double> x(static_cast<size_t>(Dh * Dh)), gx(static_cast<size_t>(Dh * Dh), 0.0);
   for (int64_t i = 0; i < Dh; ++i)
@@ -115,9 +117,12 @@ double trace_form(const Gram& ga, const float* all, int64_t a, int64_t b, const 
 
 const char* composition_kind_name(CompositionKind kind) {
   switch (kind) {
-    case CompositionKind::Q: return "Q";
-    case CompositionKind::K: return "K";
-    case CompositionKind::V: return "V";
+    case CompositionKind::Q:
+      return "Q";
+    case CompositionKind::K:
+      return "K";
+    case CompositionKind::V:
+      return "V";
   }
   return "?";
 }
@@ -131,7 +136,8 @@ CompositionScores composition_scores(const Model& model) {
   Tensor all({H * Dh, H * Dh});
   for (int64_t l1 = 0; l1 < L; ++l1) {
     std::vector<double> ov_norm(static_cast<size_t>(H));
-    for (int64_t a = 0; a < H; ++a) ov_norm[a] = std::sqrt(std::max(0.0, frob_dot(f[l1].gv[a], f[l1].go[a])));
+    for (int64_t a = 0; a < H; ++a)
+      ov_norm[a] = std::sqrt(std::max(0.0, frob_dot(f[l1].gv[a], f[l1].go[a])));
     for (int64_t l2 = l1 + 1; l2 < L; ++l2) {
       std::vector<double> qk_norm(static_cast<size_t>(H)), ov2_norm(static_cast<size_t>(H));
       for (int64_t b = 0; b < H; ++b) {
@@ -140,11 +146,12 @@ CompositionScores composition_scores(const Model& model) {
       }
       struct Mode {
         Tensor* dst;
-        const Tensor* reader;            // B_L^T rows of the later layer
-        const std::vector<Gram>* g_b;    // B_R B_R^T
+        const Tensor* reader;          // B_L^T rows of the later layer
+        const std::vector<Gram>* g_b;  // B_R B_R^T
         const std::vector<double>* norm;
       };
-      for (const Mode& m : {Mode{&out.q, &f[l2].q_t, &f[l2].gk, &qk_norm}, Mode{&out.k, &f[l2].k_t, &f[l2].gq, &qk_norm},
+      for (const Mode& m : {Mode{&out.q, &f[l2].q_t, &f[l2].gk, &qk_norm},
+                            Mode{&out.k, &f[l2].k_t, &f[l2].gq, &qk_norm},
                             Mode{&out.v, &f[l2].v_t, &f[l2].go, &ov2_norm}}) {
         // all[(a, i), (b, j)] = (W_O'^a B_L^b)[i, j] for every head pair of the two layers at once.
         ops::linear(f[l1].o.data(), H * Dh, D, m.reader->data(), H * Dh, nullptr, all.data());
@@ -152,8 +159,12 @@ CompositionScores composition_scores(const Model& model) {
           for (int64_t b = 0; b < H; ++b) {
             const double denom = ov_norm[a] * (*m.norm)[b];
             double score = 0;
-            if (denom > 0) score = std::sqrt(std::max(0.0, trace_form(f[l1].gv[a], all.data(), a, b, (*m.g_b)[b], H, Dh))) / denom;
-            m.dst->data()[((l1 * H + a) * L + l2) * H + b] = static_cast<float>(std::min(1.0, score));
+            if (denom > 0)
+              score = std::sqrt(std::max(
+                          0.0, trace_form(f[l1].gv[a], all.data(), a, b, (*m.g_b)[b], H, Dh))) /
+                      denom;
+            m.dst->data()[((l1 * H + a) * L + l2) * H + b] =
+                static_cast<float>(std::min(1.0, score));
           }
       }
     }
@@ -170,9 +181,9 @@ const Tensor& CompositionScores::of(CompositionKind kind) const {
   return kind == CompositionKind::Q ? q : kind == CompositionKind::K ? k : v;
 }
 
-std::vector<CompositionEdge> CompositionScores::top_edges(int n, std::optional<CompositionKind> kind,
-                                                          std::optional<std::pair<int, int>> into,
-                                                          std::optional<std::pair<int, int>> out_of) const {
+std::vector<CompositionEdge> CompositionScores::top_edges(
+    int n, std::optional<CompositionKind> kind, std::optional<std::pair<int, int>> into,
+    std::optional<std::pair<int, int>> out_of) const {
   if (n < 0) fail(ErrorKind::InvalidArgument, "top_edges: n must be >= 0");
   std::vector<CompositionEdge> edges;
   if (q.ndim() != 4) return edges;
@@ -190,8 +201,9 @@ std::vector<CompositionEdge> CompositionScores::top_edges(int n, std::optional<C
           }
       }
   }
-  std::stable_sort(edges.begin(), edges.end(),
-                   [](const CompositionEdge& x, const CompositionEdge& y) { return x.score > y.score; });
+  std::stable_sort(
+      edges.begin(), edges.end(),
+      [](const CompositionEdge& x, const CompositionEdge& y) { return x.score > y.score; });
   if (static_cast<int>(edges.size()) > n) edges.resize(static_cast<size_t>(n));
   return edges;
 }

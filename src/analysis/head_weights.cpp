@@ -15,10 +15,12 @@ std::string blk(int layer, const char* name) { return "blk." + std::to_string(la
 
 void check_layer_head(const ModelConfig& c, int layer, int head) {
   if (layer < 0 || layer >= c.n_layer)
-    fail(ErrorKind::InvalidArgument, "layer " + std::to_string(layer) + " does not exist (the model has " +
+    fail(ErrorKind::InvalidArgument, "layer " + std::to_string(layer) +
+                                         " does not exist (the model has " +
                                          std::to_string(c.n_layer) + " layers)");
   if (head < 0 || head >= c.n_head)
-    fail(ErrorKind::InvalidArgument, "head " + std::to_string(head) + " does not exist (the model has " +
+    fail(ErrorKind::InvalidArgument, "head " + std::to_string(head) +
+                                         " does not exist (the model has " +
                                          std::to_string(c.n_head) + " heads per layer)");
 }
 
@@ -82,7 +84,8 @@ HeadWeights head_weights(const Model& model, int layer, int head) {
 NormWeights attn_norm_weights(const Model& model, int layer) {
   const Model::Impl& m = model.impl();
   check_layer_head(m.config, layer, 0);
-  return {m.weight(blk(layer, "attn_norm.weight")).clone(), copy_or_empty(m.find_weight(blk(layer, "attn_norm.bias")))};
+  return {m.weight(blk(layer, "attn_norm.weight")).clone(),
+          copy_or_empty(m.find_weight(blk(layer, "attn_norm.bias")))};
 }
 
 NormWeights final_norm_weights(const Model& model) {
@@ -98,11 +101,13 @@ Tensor attn_out_bias(const Model& model, int layer) {
 
 Tensor unembed_row(const Model& model, int32_t token) {
   const Model::Impl& m = model.impl();
-  const Tensor& head = m.config.tied_embeddings ? m.weight("token_embd.weight") : m.weight("output.weight");
+  const Tensor& head =
+      m.config.tied_embeddings ? m.weight("token_embd.weight") : m.weight("output.weight");
   const int64_t V = head.dim(0), D = head.dim(1);
   if (token < 0 || token >= V)
-    fail(ErrorKind::InvalidArgument, "token id " + std::to_string(token) + " is outside the vocabulary [0, " +
-                                         std::to_string(V) + ")");
+    fail(ErrorKind::InvalidArgument, "token id " + std::to_string(token) +
+                                         " is outside the vocabulary [0, " + std::to_string(V) +
+                                         ")");
   Tensor row({D});
   std::memcpy(row.data(), head.data() + token * D, sizeof(float) * static_cast<size_t>(D));
   return row;

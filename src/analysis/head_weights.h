@@ -29,8 +29,8 @@ struct NormWeights {
 // InvalidArgument for a layer or head outside the model.
 HeadWeights head_weights(const Model& model, int layer, int head);
 NormWeights attn_norm_weights(const Model& model, int layer);  // the norm before attention (ln1)
-NormWeights final_norm_weights(const Model& model);           // ln_final
-Tensor attn_out_bias(const Model& model, int layer);          // [D], or empty (no bias)
+NormWeights final_norm_weights(const Model& model);            // ln_final
+Tensor attn_out_bias(const Model& model, int layer);           // [D], or empty (no bias)
 // The output head's row for `token` [D] (the embedding's row when tied); InvalidArgument when
 // the token is outside the vocabulary.
 Tensor unembed_row(const Model& model, int32_t token);

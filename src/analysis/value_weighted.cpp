@@ -14,15 +14,19 @@ namespace attnscope {
 
 namespace {
 
-std::string hook(int layer, const char* what) { return "blocks." + std::to_string(layer) + ".attn." + what; }
+std::string hook(int layer, const char* what) {
+  return "blocks." + std::to_string(layer) + ".attn." + what;
+}
 
 // ||v_j W_O^h|| for every batch row, head and key: [B, H, K] from hook_v [B, K, Hkv, Dh].
 Tensor norms_of_layer(const Model& model, int layer, const Tensor& v) {
   const ModelConfig& c = model.config();
   if (v.ndim() != 4 || v.dim(2) <= 0 || c.n_head % v.dim(2) != 0 || v.dim(3) != c.head_dim)
-    fail(ErrorKind::InvalidArgument, hook(layer, "hook_v") + " has shape " + v.shape_str() + ", expected [B, T, " +
-                                         std::to_string(c.n_head_kv) + ", " + std::to_string(c.head_dim) + "]");
-  const int64_t B = v.dim(0), K = v.dim(1), Hkv = v.dim(2), Dh = v.dim(3), H = c.n_head, D = c.n_embd;
+    fail(ErrorKind::InvalidArgument, hook(layer, "hook_v") + " has shape " + v.shape_str() +
+                                         ", expected [B, T, " + std::to_string(c.n_head_kv) + ", " +
+                                         std::to_string(c.head_dim) + "]");
+  const int64_t B = v.dim(0), K = v.dim(1), Hkv = v.dim(2), Dh = v.dim(3), H = c.n_head,
+                D = c.n_embd;
   const Tensor& wo = detail::attn_output_matrix(model, layer);  // [D, H*Dh]
   Tensor norms({B, H, K});
   Tensor vh({B * K, Dh}), wo_h({D, Dh}), f({B * K, D});
@@ -58,21 +62,25 @@ std::vector<std::string> value_weighted_hooks(const Model& model, const std::vec
 std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace) {
   std::map<int, Tensor> out;
   for (int l = 0; l < model.config().n_layer; ++l)
-    if (trace.has(hook(l, "hook_v"))) out.emplace(l, norms_of_layer(model, l, trace.at(hook(l, "hook_v"))));
+    if (trace.has(hook(l, "hook_v")))
+      out.emplace(l, norms_of_layer(model, l, trace.at(hook(l, "hook_v"))));
   if (out.empty())
-    fail(ErrorKind::NotFound, "value-weighted attention needs blocks.L.attn.hook_v in the trace; capture it "
-                              "together with blocks.L.attn.hook_pattern");
+    fail(ErrorKind::NotFound,
+         "value-weighted attention needs blocks.L.attn.hook_v in the trace; capture it "
+         "together with blocks.L.attn.hook_pattern");
   return out;
 }
 
-std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& trace, bool normalized) {
+std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& trace,
+                                              bool normalized) {
   std::map<int, Tensor> out;
   for (const auto& [l, norms] : value_vector_norms(model, trace)) {
     const Tensor& a = trace.at(hook(l, "hook_pattern"));  // NotFound names it when missing
     const int64_t B = a.dim(0), H = a.dim(1), Q = a.dim(2), K = a.dim(3);
     if (a.ndim() != 4 || norms.dim(0) != B || norms.dim(1) != H || norms.dim(2) != K)
-      fail(ErrorKind::InvalidArgument, hook(l, "hook_pattern") + " " + a.shape_str() + " does not match " +
-                                           hook(l, "hook_v") + " (norms " + norms.shape_str() + ")");
+      fail(ErrorKind::InvalidArgument, hook(l, "hook_pattern") + " " + a.shape_str() +
+                                           " does not match " + hook(l, "hook_v") + " (norms " +
+                                           norms.shape_str() + ")");
     Tensor w({B, H, Q, K});
     for (int64_t bh = 0; bh < B * H; ++bh)
       for (int64_t i = 0; i < Q; ++i) {
@@ -91,8 +99,8 @@ std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& t
   return out;
 }
 
-std::map<int, Tensor> value_weighted_patterns(const Model& model, const std::vector<int32_t>& ids, bool normalized,
-                                              const std::vector<int>& layers) {
+std::map<int, Tensor> value_weighted_patterns(const Model& model, const std::vector<int32_t>& ids,
+                                              bool normalized, const std::vector<int>& layers) {
   RunOptions ro;
   ro.capture = value_weighted_hooks(model, layers);
   ro.return_logits = false;

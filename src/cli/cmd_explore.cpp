@@ -2,16 +2,17 @@
 // the head-type summary. Without -m it uses the built-in toy model and a prompt with a repeated
 // name, so induction and previous-token heads have something to do.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 #include <map>
 
 #include "attnscope/analysis.h"
+#include "attnscope/attribution.h"
 #include "attnscope/viz.h"
 #include "cli/command.h"
 #include "cli/options.h"
-#include "cli/explore_analysis.h"
 #include "cli/model_common.h"
 #include "cli/viz_common.h"
 
@@ -82,7 +83,8 @@ int run_explore(const Common& common, const ExploreArgs& a) {
       for (const auto& type : h.types) {
         if (type == kUnknown) continue;
         auto s = scores.find(type);
-        opt.head_types.push_back({h.layer, h.head, type, s == scores.end() ? 0.0 : s->second});
+        // A non_finite head has no score of its own: NaN, printed as nan and stored as null.
+        opt.head_types.push_back({h.layer, h.head, type, s == scores.end() ? std::nan("") : s->second});
       }
     }
     summary = common.json ? format_report(report, ReportFormat::Json) : compact_summary(opt.head_types, report.heads.size());

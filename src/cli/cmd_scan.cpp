@@ -14,13 +14,14 @@
 #include "attnscope/scan.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
+#include "cli/options.h"
 
 namespace attnscope::cli {
 namespace {
 
 struct ScanArgs {
   std::vector<std::string> corpus;
-  std::string out, on_bad = "refuse", target;
+  std::string out, on_bad = "refuse", target, padding = "right";
   int target_id = -1;
   bool resume = false, force = false, no_progress = false;
   ScanOptions opt;
@@ -74,20 +75,17 @@ void print_table(const ScanResult& r) {
 
 int run_scan_command(const Common& common, ScanArgs a) {
   if (a.resume && a.force) fail(ErrorKind::InvalidArgument, "--resume and --force exclude each other");
+  if ((a.resume || a.force) && a.out.empty())
+    fail(ErrorKind::InvalidArgument, "--resume and --force act on an output directory: give -o DIR");
   if (a.on_bad != "refuse" && a.on_bad != "skip")
     fail(ErrorKind::InvalidArgument, "--on-bad-input takes 'refuse' or 'skip', got '" + a.on_bad + "'");
   const BadInputPolicy policy = a.on_bad == "skip" ? BadInputPolicy::Skip : BadInputPolicy::Refuse;
+  a.opt.padding = padding_from_name(a.padding);
   a.opt.on_bad_input = policy;
   const Model model = load_model(common);
   if (!a.target.empty() || a.target_id >= 0) {
     a.opt.ablation = true;
-    if (a.target_id >= 0) {
-      a.opt.ablation_target = a.target_id;
-    } else {
-      const auto ids = model.encode(a.target, false);
-      if (ids.empty()) fail(ErrorKind::InvalidArgument, "--target '" + a.target + "' encodes to no token");
-      a.opt.ablation_target = ids[0];
-    }
+    a.opt.ablation_target = resolve_token(model, a.target, a.target_id, "--target");
   }
   const Corpus corpus = read_corpus(a.corpus, policy);
   const ScanPlan plan = plan_scan(model, corpus, a.opt);
@@ -105,7 +103,7 @@ int run_scan_command(const Common& common, ScanArgs a) {
               << " units" << (a.out.empty() ? "" : "; run the same command with --resume to continue") << "\n";
     return 130;
   }
-  if (common.json) std::cout << scan_summary_json(r) << "\n";
+  if (common.json) std::cout << scan_summary_json(r) << "\n";  // invalid UTF-8 in paths is replaced
   else print_table(r);
   if (!a.out.empty() && !common.json) std::cerr << "wrote " << a.out << "/{summary.csv,summary.json,prompts.csv,prompts.npz}\n";
   return 0;
@@ -120,13 +118,13 @@ const CommandRegistrar kScan{{
       sub.add_option("corpus", a->corpus,
                      "text file (one prompt per line), .jsonl (a \"text\" field per line) or folder of .txt files")
           ->required();
-      sub.add_option("-o,--output", a->out, "directory for journal.jsonl, summary.csv/.json, prompts.csv/.npz");
+      add_output_option(sub, a->out, "directory for journal.jsonl, summary.csv/.json, prompts.csv/.npz");
       sub.add_flag("--resume", a->resume, "continue the scan already in -o DIR");
       sub.add_flag("--force", a->force, "replace the scan files already in -o DIR");
       sub.add_option("--on-bad-input", a->on_bad,
                      "refuse (default) or skip empty / non-UTF-8 / too long lines and missing files; skips are listed")
           ->capture_default_str();
-      sub.add_option("-l,--layers", a->opt.layers, "only these layers (default: all)")->delimiter(',');
+      add_layers_option(sub, a->opt.layers, "only these layers (default: all)");
       sub.add_option("--induction-seeds", a->opt.induction_seeds,
                      "also score induction on random repeated tokens, one sequence per seed (default 0: off)")
           ->check(CLI::NonNegativeNumber);
@@ -136,7 +134,10 @@ const CommandRegistrar kScan{{
                    "mean-ablate every head per prompt: change of the prompt's last token (predicted before it)");
       sub.add_option("--target", a->target, "ablation target token (text; its first token) at the last position");
       sub.add_option("--target-id", a->target_id, "ablation target token id");
-      sub.add_option("--batch", a->opt.max_batch, "prompts per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+      sub.add_option("--batch", a->opt.max_batch, "prompts per forward pass (of different lengths: padded)")
+          ->capture_default_str()
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--padding-side", a->padding, "where a batch's pads go: right or left")->capture_default_str();
       sub.add_flag("--no-progress", a->no_progress, "no progress bar (it is only drawn on a terminal anyway)");
       return [&common, a]() { return run_scan_command(common, *a); };
     },

@@ -23,6 +23,7 @@ struct TraceArgs {
   bool logits = false;
   std::string capture_dtype = "float32";
   bool compress = false;
+  std::string padding = "right";
   const CLI::Option* capture_option = nullptr;  // given with no names: capture nothing
 };
 
@@ -38,6 +39,7 @@ int run_trace(const Common& common, const TraceArgs& a) {
   for (const auto& c : a.capture)
     if (!c.empty()) opt.capture.push_back(c);
   opt.layers = a.layers;
+  opt.padding = padding_from_name(a.padding);
   bool want_logits = a.logits;
   for (const auto& c : opt.capture)
     if (c == "logits" || c == "lm_head") want_logits = true;
@@ -76,6 +78,7 @@ int run_trace(const Common& common, const TraceArgs& a) {
     j["dtype"] = model.dtype();
     if (want_logits) j["captured"]["logits"] = t.logits.shape();
     if (!a.out.empty()) j["output"] = a.out;
+    if (t.padded()) j["attention_mask"] = t.attention_mask();
     j["model"] = model.source();
     std::cout << dump_json(j) << "\n";
     return 0;
@@ -98,7 +101,7 @@ const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (o
                             [](CLI::App& sub, Common& common) -> std::function<int()> {
                               auto a = std::make_shared<TraceArgs>();
                               add_common_options(sub, common);
-                              sub.add_option("text", a->prompts, "text(s) to run; several must tokenize to equal length");
+                              sub.add_option("text", a->prompts, "text(s) to run; several of different lengths are padded (--padding-side)");
                               add_ids_options(sub, a->ids, a->no_bos);
                               add_output_option(sub, a->out, "write the captured hooks to this .npz");
                               a->capture_option =
@@ -114,6 +117,8 @@ const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (o
                                              "size; patterns keep ~3 significant digits)")
                                   ->check(CLI::IsMember({"float32", "float16"}));
                               sub.add_flag("--compress", a->compress, "deflate-compress the .npz (as numpy.savez_compressed)");
+                              sub.add_option("--padding-side", a->padding,
+                                             "prompts of different lengths: pads on the right (default) or left");
                               return [&common, a] { return run_trace(common, *a); };
                             }}};
 

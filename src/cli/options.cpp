@@ -2,6 +2,7 @@
 #include "cli/options.h"
 
 #include <iostream>
+#include <sstream>
 
 namespace attnscope::cli {
 
@@ -21,7 +22,30 @@ void warn_deprecated_prompt(const CLI::Option* prompt_option) {
 }
 
 CLI::Option* add_layers_option(CLI::App& sub, std::vector<int>& layers, const std::string& help) {
-  return sub.add_option("-l,--layers", layers, help)->delimiter(',');
+  // Exactly one argument, "0,2,5", parsed here: a positional text after it is never taken for a
+  // layer (a vector option would keep eating arguments).
+  return sub
+      .add_option_function<std::string>(
+          "-l,--layers",
+          [&layers](const std::string& list) {
+            layers.clear();
+            std::string item;
+            std::istringstream in(list);
+            while (std::getline(in, item, ',')) {
+              size_t used = 0;
+              int v = -1;
+              try {
+                v = std::stoi(item, &used);
+              } catch (const std::exception&) {
+                used = 0;
+              }
+              if (used == 0 || used != item.size() || v < 0)
+                throw CLI::ValidationError("--layers", "'" + item + "' is not a layer number (expected e.g. 0,2,5)");
+              layers.push_back(v);
+            }
+          },
+          help)
+      ->type_name("L[,L...]");
 }
 
 CLI::Option* add_output_option(CLI::App& sub, std::string& path, const std::string& help) {

@@ -98,8 +98,8 @@ std::vector<ScanRow> scan_batch(const Model& model, const ScanPlan& plan, const 
   ro.capture = {"blocks.*.attn.hook_pattern"};
   ro.layers = plan.layers;
   ro.return_logits = false;
+  ro.padding = o.padding;
   const Trace t = model.run_batch(ids, ro);
-  const std::map<int, Tensor> patterns = t.attention_patterns();
 
   std::vector<ScanRow> rows;
   for (size_t b = 0; b < batch.size(); ++b) {
@@ -108,11 +108,12 @@ std::vector<ScanRow> scan_batch(const Model& model, const ScanPlan& plan, const 
     row.unit = u.index;
     row.values.assign(static_cast<size_t>(plan.values_per_unit()), std::numeric_limits<double>::quiet_NaN());
     const bool repeats = has_repeated_token(u.ids);
+    const std::map<int, Tensor> patterns = t.row(static_cast<int>(b)).attention_patterns();  // pads cut
     for (size_t li = 0; li < plan.layers.size(); ++li) {
       const Tensor& layer = patterns.at(plan.layers[li]);
       for (int h = 0; h < plan.n_head; ++h) {
         RowWriter w(plan, row.values, li, h);
-        score_head(plan, o, u, head_pattern(layer, h, static_cast<int>(b)), repeats, w);
+        score_head(plan, o, u, head_pattern(layer, h), repeats, w);
       }
     }
     if (o.ablation && u.kind == ScanUnit::Kind::Prompt) ablation_effects(model, plan, o, u, row.values);

@@ -64,7 +64,7 @@ std::string scan_summary_json(const ScanResult& r) {
                           {"mean", jnum(s.mean)}, {"std", jnum(s.std)}, {"ci_low", jnum(s.ci_low)},
                           {"ci_high", jnum(s.ci_high)}});
   j["files"] = r.files;
-  return j.dump(2);
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);  // a path need not be UTF-8
 }
 
 namespace detail {

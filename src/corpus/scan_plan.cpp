@@ -109,17 +109,15 @@ ScanPlan plan_scan(const Model& model, const Corpus& corpus, const ScanOptions& 
   }
   if (plan.units.empty()) fail(ErrorKind::InvalidArgument, "scan: nothing to scan (every prompt was skipped)");
 
-  // Batches: units of equal length, shortest first, at most max_batch each.
+  // Batches: max_batch units at a time in order of length (ties: unit order), so rows of a batch
+  // have about the same length and pad little.
   std::vector<int64_t> order(plan.units.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
     return plan.units[static_cast<size_t>(a)].ids.size() < plan.units[static_cast<size_t>(b)].ids.size();
   });
   for (int64_t u : order) {
-    const size_t len = plan.units[static_cast<size_t>(u)].ids.size();
-    if (plan.batches.empty() || static_cast<int>(plan.batches.back().size()) >= o.max_batch ||
-        plan.units[static_cast<size_t>(plan.batches.back().front())].ids.size() != len)
-      plan.batches.emplace_back();
+    if (plan.batches.empty() || static_cast<int>(plan.batches.back().size()) >= o.max_batch) plan.batches.emplace_back();
     plan.batches.back().push_back(u);
   }
 
@@ -131,6 +129,7 @@ ScanPlan plan_scan(const Model& model, const Corpus& corpus, const ScanOptions& 
   f.u64(o.ablation ? static_cast<uint64_t>(o.ablation_target) + 2 : 0);
   f.u64(static_cast<uint64_t>(o.induction_tokens));
   f.u64(static_cast<uint64_t>(o.induction_repeats));
+  f.u64(o.padding == Padding::Left ? 1 : 0);
   for (const auto& b : plan.batches) {
     f.u64(b.size());
     for (int64_t u : b) f.u64(static_cast<uint64_t>(u));

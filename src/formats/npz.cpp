@@ -322,16 +322,27 @@ void write_trace_npz(NpzWriter& w, const Trace& trace, bool include_logits, bool
   }
   if (include_logits && !trace.logits.empty() && !trace.captured().count("logits"))
     w.add_f32("logits", trace.logits.shape(), trace.logits.data());
+  // Ragged batches: rows padded like the captured tensors (-1 / "" at pads) and the mask.
   const int64_t B = static_cast<int64_t>(trace.tokens.size());
-  const int64_t T = B ? static_cast<int64_t>(trace.tokens[0].size()) : 0;
-  std::vector<int32_t> ids;
-  for (const auto& row : trace.tokens) {
-    if (static_cast<int64_t>(row.size()) != T) fail(ErrorKind::InvalidArgument, "trace rows differ in length");
-    ids.insert(ids.end(), row.begin(), row.end());
+  const int64_t T = trace.padded_length();
+  const auto mask = trace.attention_mask();
+  std::vector<int32_t> ids, flat_mask;
+  std::vector<std::string> strs;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& row = trace.tokens[static_cast<size_t>(b)];
+    const bool have_str = static_cast<size_t>(b) < trace.str_tokens.size() &&
+                          trace.str_tokens[static_cast<size_t>(b)].size() == row.size();
+    size_t next = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      const bool real = mask[static_cast<size_t>(b)][static_cast<size_t>(t)] != 0;
+      ids.push_back(real ? row[next] : -1);
+      if (have_str) strs.push_back(real ? trace.str_tokens[static_cast<size_t>(b)][next] : std::string());
+      flat_mask.push_back(real ? 1 : 0);
+      next += real ? 1 : 0;
+    }
   }
   w.add_i32("tokens", {B, T}, ids.data());
-  std::vector<std::string> strs;
-  for (const auto& row : trace.str_tokens) strs.insert(strs.end(), row.begin(), row.end());
+  if (trace.padded()) w.add_i32("attention_mask", {B, T}, flat_mask.data());
   if (static_cast<int64_t>(strs.size()) == B * T) w.add_strings("str_tokens", {B, T}, strs);
 }
 

@@ -55,7 +55,9 @@ class NpzWriter {
 std::string npy_header(const std::string& descr, const Shape& shape);
 
 // Writes a trace: every captured hook under its canonical name (float32), `logits` when
-// include_logits and the trace has them, `tokens` (int32 [B, T]) and `str_tokens` ([B, T]).
+// include_logits and the trace has them, `tokens` (int32 [B, T]) and `str_tokens` ([B, T]). For a
+// ragged batch these are padded as the captures are (-1 and "" at pads) and `attention_mask`
+// (int32 [B, T], 1 at real tokens) is added.
 void save_trace_npz(const Trace& trace, const std::string& path, bool include_logits = false);
 // The same into an open writer (captured hooks as float16 when `f16`), without finishing it.
 void write_trace_npz(NpzWriter& w, const Trace& trace, bool include_logits, bool f16);

@@ -35,7 +35,8 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWe
 }
 
 void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past,
-                    const AttentionDesc& a) {
+                    const AttentionDesc& a, const RowSpans* spans) {
+  if (spans && n_past != 0) fail(ErrorKind::InvalidArgument, "a ragged batch cannot continue a KV cache");
   const float ninf = -std::numeric_limits<float>::infinity();
   const float scale = a.scale, cap = a.softcap;
   const int64_t window = a.window;
@@ -52,12 +53,17 @@ void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, 
         row[j] = s;
       }
       for (int64_t j = last + 1; j < Tk; ++j) row[j] = ninf;
+      if (spans) {  // ragged batch: hide the pads of this row (b = r / (H * T), query i = r % T)
+        const int64_t b = r / (H * T), i = r % T;
+        for (int64_t j = 0; j < Tk; ++j)
+          if (!key_visible(*spans, b, i, j)) row[j] = ninf;
+      }
     }
   });
 }
 
 Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k, const Tensor& v, KVCache* cache,
-                 int64_t n_past, const HookRunner& hooks, Trace& out) {
+                 int64_t n_past, const RowSpans* spans, const HookRunner& hooks, Trace& out) {
   const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), Dh = q.dim(3), Hkv = k.dim(2);
   const int64_t G = H / Hkv, N = B * T, Tk = n_past + T;
   const WeightMatrix& wo = *w.wo;  // [D, H*Dh]
@@ -88,7 +94,7 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
   ops::matmul({{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, q.data(),
               {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd, {{B, Hkv, G, T, Tk}, {}},
               scores.data());
-  scale_cap_mask(scores.data(), B, H, T, Tk, n_past, w.attn);
+  scale_cap_mask(scores.data(), B, H, T, Tk, n_past, w.attn, spans);
   hooks.at(P + "attn.hook_attn_scores", l, scores, out);
   if (w.attn.fast_exp)
     kernels::softmax_rows_fast(scores.data(), B * H * T, Tk);  // vectorised exp (bfloat16 dtype)

@@ -110,17 +110,18 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
       for (int64_t i = 0; i < N * D; ++i) x.data()[i] *= c.embed_scale;
     hooks.at("hook_embed", -1, x, out);
     if (W.position_embd) {
+      // Learned positions, per row: a ragged batch counts from each row's first real token.
       Tensor pos({B, T, D});
-      for (int64_t b = 0; b < B; ++b)
-        std::memcpy(pos.data() + (b * T) * D, W.position_embd->data() + n_past * D, sizeof(float) * T * D);
+      const std::vector<int32_t> rows = row_positions(B, T, n_past, in.spans);
+      for (int64_t r = 0; r < N; ++r)
+        std::memcpy(pos.data() + r * D, W.position_embd->data() + int64_t{rows[static_cast<size_t>(r)]} * D,
+                    sizeof(float) * D);
       hooks.at("hook_pos_embed", -1, pos, out);
       ops::add(x.data(), pos.data(), N * D);
     }
   }
 
-  std::vector<int32_t> positions(static_cast<size_t>(N));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) positions[b * T + t] = static_cast<int32_t>(n_past + t);
+  const std::vector<int32_t> positions = row_positions(B, T, n_past, in.spans);
   const bool long_rope = !c.rope_freq_factors_long.empty() && Tk > c.rope_long_after;
   const std::vector<float>& factors = long_rope ? c.rope_freq_factors_long : c.rope_freq_factors;
   const float* scaled_factors = factors.empty() ? nullptr : factors.data();
@@ -164,7 +165,7 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
       hooks.at(P + "attn.hook_rot_q", l, q, out, true);
       hooks.at(P + "attn.hook_rot_k", l, k, out, true);
     }
-    Tensor attn_out = attention(l, w, q, k, v, in.cache, n_past, hooks, out);
+    Tensor attn_out = attention(l, w, q, k, v, in.cache, n_past, in.spans, hooks, out);
     if (w.post_attn_norm) attn_out = normed(c, attn_out, w.post_attn_norm, nullptr, D);
     hooks.at(P + "hook_attn_out", l, attn_out, out, true);
 

@@ -72,7 +72,7 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
   const Impl& impl = *impl_;
   const ModelConfig& c = impl.config;
   std::vector<std::vector<int32_t>> batch{prompt};
-  detail::check_prompt_batch(impl, batch);
+  detail::check_prompt_batch(impl, batch, true);
   if (options.max_tokens < 0) fail(ErrorKind::InvalidArgument, "max_tokens must be >= 0");
   detail::TokenSampler sampler(options);
   detail::HookRunner hooks(hook_names(), c.n_layer, options.capture, options.layers, {});

@@ -216,6 +216,7 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir) {
   }
   for (const auto& w : table) {
     if (!w.required || w.hf.empty()) continue;
+    if (c.tied_embeddings && w.gguf == "output.weight") continue;  // the table was made before tying
     const bool per_layer = w.gguf.find("{L}") != std::string::npos;
     for (int l = 0; l < (per_layer ? c.n_layer : 1); ++l)
       if (!ck.weights.count(detail::layer_name(w.gguf, l)))

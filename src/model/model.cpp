@@ -10,6 +10,7 @@
 #include "model/hooks.h"
 #include "model/loaders.h"
 #include "model/model_impl.h"
+#include "model/ragged.h"
 #include "model/toy_model.h"
 
 namespace attnscope {
@@ -38,6 +39,78 @@ Shape Model::Impl::weight_shape(const std::string& name) const {
   return m == matrices.end() ? Shape{} : m->second.shape();
 }
 
+namespace {
+
+bool is_gguf_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, 4) && std::string(magic, 4) == "GGUF";
+}
+
+// "org/name" or "org/name@rev": what the hub resolver takes.
+bool looks_like_hub_name(const std::string& s) {
+  size_t slash = s.find('/');
+  if (slash == std::string::npos || slash == 0 || s.find('/', slash + 1) != std::string::npos) return false;
+  if (s[0] == '.' || s[0] == '~') return false;
+  for (char ch : s)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == '/' || ch == '@'))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {
+  if (!impl_) fail(ErrorKind::InvalidArgument, "Model constructed without an implementation");
+}
+
+Model Model::load(const std::string& path_or_name, const LoadOptions& options) {
+  namespace fs = std::filesystem;
+  if (options.threads > 0) set_num_threads(options.threads);
+  if (path_or_name.empty()) fail(ErrorKind::InvalidArgument, "no model given (empty path)");
+  if (path_or_name == detail::kToyModelName) {
+    auto impl = detail::load_gguf_model(detail::toy_model_path(), options);
+    impl->source = detail::kToyModelName;
+    return Model(impl);
+  }
+  std::error_code ec;
+  fs::path p(path_or_name);
+  if (fs::is_directory(p, ec)) return Model(detail::load_hf_checkpoint(path_or_name, options));
+  if (fs::exists(p, ec)) {
+    if (is_gguf_file(path_or_name)) return Model(detail::load_gguf_model(path_or_name, options));
+    if (p.extension() == ".safetensors" || p.filename() == "config.json")
+      return Model(detail::load_hf_checkpoint(p.parent_path().empty() ? "." : p.parent_path().string(), options));
+    fail(ErrorKind::Format, path_or_name + ": not a GGUF file (no 'GGUF' magic) nor a checkpoint directory");
+  }
+  if (looks_like_hub_name(path_or_name))
+    return Model(detail::load_hf_checkpoint(detail::resolve_hub_model(path_or_name), options));
+  fail(ErrorKind::NotFound, path_or_name + ": no such model file or directory");
+}
+
+const ModelConfig& Model::config() const { return impl_->config; }
+std::string Model::dtype() const { return compute_dtype_name(impl_->dtype); }
+bool Model::has_tokenizer() const { return impl_->tokenizer != nullptr; }
+const Tokenizer& Model::tokenizer() const {
+  if (!impl_->tokenizer) fail(ErrorKind::InvalidArgument, impl_->source + ": this model has no tokenizer");
+  return *impl_->tokenizer;
+}
+std::string Model::source() const { return impl_->source; }
+
+std::vector<int32_t> Model::encode(std::string_view text, bool add_bos) const {
+  return tokenizer().encode(text, add_bos && tokenizer().add_bos_default());
+}
+
+std::vector<std::string> Model::hook_names() const { return detail::model_hook_names(impl_->config); }
+
+Trace Model::run(std::string_view text, const RunOptions& options) const {
+  if (text.empty()) fail(ErrorKind::InvalidArgument, "empty prompt: there is no text to run");
+  return run(encode(text, options.add_bos), options);
+}
+
+Trace Model::run(const std::vector<int32_t>& ids, const RunOptions& options) const {
+  return run_batch({ids}, options);
+}
+
 namespace detail {
 
 ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes) {
@@ -47,13 +120,13 @@ ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes)
   fail(ErrorKind::InvalidArgument, "unknown dtype '" + requested + "' (choose auto, float32 or bfloat16)");
 }
 
-void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids) {
+void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids, bool equal_lengths) {
   const ModelConfig& c = impl.config;
   if (ids.empty()) fail(ErrorKind::InvalidArgument, "empty batch: no prompts given");
   for (size_t b = 0; b < ids.size(); ++b) {
     if (ids[b].empty())
       fail(ErrorKind::InvalidArgument, "prompt " + std::to_string(b) + " is empty (no tokens to run)");
-    if (ids[b].size() != ids[0].size())
+    if (equal_lengths && ids[b].size() != ids[0].size())
       fail(ErrorKind::InvalidArgument, "batch prompts must have equal length: prompt " + std::to_string(b) + " has " +
                                            std::to_string(ids[b].size()) + " tokens, prompt 0 has " +
                                            std::to_string(ids[0].size()));
@@ -82,15 +155,25 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
   detail::HookRunner hooks(hook_names(), impl_->config.n_layer, options.capture, options.layers, options.interventions);
   Trace trace;
   detail::fill_trace_tokens(*impl_, ids, trace);
+  trace.padding = options.padding;
   detail::ForwardInput in;
   in.ids = &ids;
+  // Prompts of different lengths: one padded pass with per-row positions and a key mask.
+  std::vector<std::vector<int32_t>> padded;
+  detail::RowSpans spans;
+  if (trace.padded()) {
+    spans = detail::pad_rows(ids, options.padding, padded);
+    in.ids = &padded;
+    in.spans = &spans;
+  }
   in.want_logits = options.return_logits || hooks.captured("logits");
   in.last_logits_only = options.last_logits_only;
   if (options.capture_sink) hooks.set_sink(options.capture_sink);
   // start_at_layer: the given stream (broadcast over the batch when it has one row).
   Tensor residual;
   if (options.start_at_layer != 0 || !options.residual.empty()) {
-    const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>(ids[0].size());
+    // (T is the padded length in a ragged batch.)
+    const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>((*in.ids)[0].size());
     const Tensor& r = options.residual;
     if (r.empty() || r.ndim() != 3 || (r.dim(0) != B && r.dim(0) != 1) || r.dim(1) != T ||
         r.dim(2) != impl_->config.n_embd)

@@ -20,6 +20,7 @@ namespace attnscope {
 namespace detail {
 class HookRunner;
 struct KVCache;
+struct RowSpans;
 
 // One forward call: B equal-length rows of token ids. With a cache, the rows continue the
 // sequences already in it (positions start at cache->n_past) and their keys/values are appended.
@@ -32,6 +33,7 @@ struct ForwardInput {
   // hook_resid_pre instead of the embeddings.
   int start_layer = 0;
   const Tensor* residual = nullptr;
+  const RowSpans* spans = nullptr;  // a ragged batch (model/ragged.h): where each row's real tokens are
 };
 using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, const HookRunner& hooks,
                            Trace& out);
@@ -72,9 +74,11 @@ namespace detail {
 // (src/model/bind.cpp). Call at the end of every loader.
 void finalize_model(Model::Impl& impl);
 
-// Checks a batch of prompts against the model (non-empty, equal lengths, within n_ctx, ids in the
-// vocabulary): InvalidArgument naming the prompt and position otherwise.
-void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids);
+// Checks a batch of prompts against the model (non-empty, within n_ctx, ids in the vocabulary):
+// InvalidArgument naming the prompt and position otherwise. Rows may differ in length (a ragged
+// batch) unless equal_lengths.
+void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids,
+                        bool equal_lengths = false);
 // trace.tokens / trace.str_tokens for these rows.
 void fill_trace_tokens(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids, Trace& trace);
 

@@ -35,7 +35,9 @@ PatternsFile read_patterns_json(const std::string& path) {
     if (!t.is_string()) fail(ErrorKind::Format, where + "every token must be a string");
     out.tokens.push_back(t.get<std::string>());
   }
-  for (const auto& [key, value] : j["patterns"].items()) {
+  for (const auto& item : j["patterns"].items()) {
+    const std::string key = item.key();  // a plain variable: lambdas may capture it (clang 14)
+    const nlohmann::json& value = item.value();
     int layer = 0;
     try {
       size_t used = 0;

@@ -64,7 +64,7 @@ def test_heads_json_matches_python(stories, text):
 
 
 def test_induction_json_matches_python(toy):
-    cli = json.loads(_cli("induction", "-n", "30", "--seed", "5", "--json"))
+    cli = json.loads(_cli("induction", "--n-random-tokens", "30", "--seed", "5", "--json"))
     py = json.loads(_core.detect_induction_heads(toy._core, 30, 2, 0.3, 5, [], 1)["json"])
     assert cli == py
     heads = viz.detect_induction_heads(toy, n_random_tokens=30, seed=5)

@@ -141,9 +141,10 @@ def test_token_ids_and_batches(toy):
     assert batch.output.shape[0] == 2
     np.testing.assert_allclose(batch.output[0], t_ids.output[0], atol=1e-5)
     np.testing.assert_allclose(batch.output[1], t_other.output[0], atol=1e-5)
-    with pytest.raises(ValueError, match="same length"):
-        with toy.trace(["short", "a much longer text"]):
-            pass
+    # Texts of different lengths run as one ragged batch (tests/python/test_ragged.py has more).
+    with toy.trace(["short", "a much longer text"]) as ragged:
+        pass
+    assert ragged.attention_mask.sum(axis=1).tolist() == [len(toy.encode("short")), len(toy.encode("a much longer text"))]
 
 
 def test_predictions(stories):

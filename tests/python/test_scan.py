@@ -76,6 +76,31 @@ def test_python_scan_equals_the_command_line_to_the_bit(reference, corpus_file, 
     assert np.array_equal(npz["previous_token"][0].reshape(-1), first["previous_token"].to_numpy())
 
 
+def test_progress_bar_with_rate_and_eta_on_a_terminal(corpus_file, tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([CLI, "scan", str(corpus_file), "-m", str(STORIES), "-t", "1", "--batch", "8"],
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert p.wait() == 0
+    os.close(master)
+    text = seen.decode()
+    assert "prompts/s" in text and "ETA" in text and "\r" in text and "120/120" in text
+    # Not on a pipe.
+    piped = subprocess.run([CLI, "scan", str(corpus_file), "-m", str(STORIES), "-t", "1"], capture_output=True, text=True)
+    assert "ETA" not in piped.stderr
+
+
 def test_summary_is_the_mean_of_the_per_prompt_rows(reference):
     summary, per = reference
     prompts = per[per.kind == "prompt"]

@@ -63,15 +63,22 @@ def _prepare(patterns: Dict[int, np.ndarray], tokens: Sequence[str]):
 
 
 def interactive_attention(patterns: Dict[int, np.ndarray], tokens: Sequence[str],
-                          config: Optional[InteractiveAttentionConfig] = None) -> ExplorerHTML:
-    """The explorer for ``patterns`` ({layer: [batch, heads, q, k]}) as one HTML document."""
+                          config: Optional[InteractiveAttentionConfig] = None, model=None,
+                          ids: Optional[Sequence[int]] = None) -> ExplorerHTML:
+    """The explorer for ``patterns`` ({layer: [batch, heads, q, k]}) as one HTML document.
+
+    With ``model`` (an InterpretableModel) and the run's token ``ids`` it also carries the views
+    beyond the weights: value-weighted and rollout views, heads ranked by direct logit attribution
+    and the composition edges of the selected head (``attnscope.attribution``)."""
     if not hasattr(core, "explorer_html"):
         raise NotImplementedError("this build of attnscope has no interactive explorer")
     config = config or InteractiveAttentionConfig()
     prepared, labels = _prepare(patterns, tokens)
     doc = ExplorerHTML(core.explorer_html(prepared, labels, config.title, config.colorscale,
                                           int(config.bits), int(config.batch), int(config.heatmap_size),
-                                          _marks(config.head_types), config.subtitle))
+                                          _marks(config.head_types), config.subtitle,
+                                          None if model is None else getattr(model, "_core", model),
+                                          [] if ids is None else [int(i) for i in ids]))
     doc.height = int(config.heatmap_size) + 520
     return doc
 
@@ -95,8 +102,12 @@ def display_interactive_attention(patterns: Dict[int, np.ndarray], tokens: Seque
 
 
 def interactive_attention_from_trace(trace, tokens: Sequence[str], layers=None,
-                                     config: Optional[InteractiveAttentionConfig] = None) -> ExplorerHTML:
-    """The explorer straight from a trace (all layers, or ``layers``)."""
+                                     config: Optional[InteractiveAttentionConfig] = None,
+                                     analysis: bool = False) -> ExplorerHTML:
+    """The explorer straight from a trace (all layers, or ``layers``); ``analysis=True``: with the
+    views beyond the weights (one more forward pass of the trace's first row)."""
     from .attention import get_attention_patterns
 
-    return interactive_attention(get_attention_patterns(trace, layers), tokens, config)
+    model = getattr(trace, "_model", None) if analysis else None
+    ids = trace.tokens[0] if model is not None else None
+    return interactive_attention(get_attention_patterns(trace, layers), tokens, config, model, ids)

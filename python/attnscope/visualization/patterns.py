@@ -93,18 +93,21 @@ class AttentionPatternDetector:
 
     The four thresholds keep the guide's defaults. Scores are chance-corrected by default, as in
     the C++ core, so a near-uniform head on a short prompt is not called first/current-token;
-    ``chance_corrected=False`` gives the raw scores.
+    ``chance_corrected=False`` gives the raw scores. ``weighting="value"`` makes
+    ``detect_head_types`` score value-weighted attention (``attnscope.attribution``) instead of the
+    attention weights.
     """
 
     def __init__(self, induction_threshold: float = 0.4, previous_token_threshold: float = 0.5,
                  first_token_threshold: float = 0.3, current_token_threshold: float = 0.3,
                  duplicate_token_threshold: float = 0.3, exclude_bos: bool = False,
-                 chance_corrected: bool = True):
+                 chance_corrected: bool = True, weighting: str = "weight"):
         self._core = core.AttentionPatternDetector(
             float(induction_threshold), float(previous_token_threshold), float(first_token_threshold),
             float(current_token_threshold), float(duplicate_token_threshold))
         self._core.exclude_bos = bool(exclude_bos)
         self._core.chance_corrected = bool(chance_corrected)
+        self._core.weighting = str(weighting)
 
     induction_threshold = property(lambda self: self._core.threshold("induction"))
     previous_token_threshold = property(lambda self: self._core.threshold("previous_token"))
@@ -113,6 +116,7 @@ class AttentionPatternDetector:
     duplicate_token_threshold = property(lambda self: self._core.threshold("duplicate_token"))
     exclude_bos = property(lambda self: self._core.exclude_bos)
     chance_corrected = property(lambda self: self._core.chance_corrected)
+    weighting = property(lambda self: self._core.weighting)
 
     def thresholds(self) -> Dict[str, float]:
         return {t: self._core.threshold(t) for t in HEAD_TYPES}

@@ -21,10 +21,13 @@ using namespace attnscope;
 namespace {
 
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
-const std::string kGpt2 = std::string(ATTNSCOPE_MODELS_DIR) + "/safetensors/lm-buddy-tiny_gpt2-random";
+const std::string kGpt2 =
+    std::string(ATTNSCOPE_MODELS_DIR) + "/safetensors/lm-buddy-tiny_gpt2-random";
 
 // A row-major [rows, cols] tensor from values.
-Tensor mat(int64_t rows, int64_t cols, std::vector<float> v) { return Tensor({rows, cols}, std::move(v)); }
+Tensor mat(int64_t rows, int64_t cols, std::vector<float> v) {
+  return Tensor({rows, cols}, std::move(v));
+}
 
 // The hand-built model: D = 4, two layers of two query heads sharing one kv head (GQA 2:1),
 // head_dim 2, vocab 4 with one-hot embeddings of length 2 (so every normalised embedding is
@@ -55,14 +58,16 @@ std::string write_tiny(const TinySpec& s, const std::string& tag) {
   w.add_tensor("output_norm.weight", Tensor({4}, {1, 1, 1, 1}));
   for (int l = 0; l < 2; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    w.add_tensor(b + "attn_norm.weight", Tensor({4}, l == 0 ? std::vector<float>{1, 1, 1, 1} : s.ln1));
+    w.add_tensor(b + "attn_norm.weight",
+                 Tensor({4}, l == 0 ? std::vector<float>{1, 1, 1, 1} : s.ln1));
     w.add_tensor(b + "ffn_norm.weight", Tensor({4}, {1, 1, 1, 1}));
     if (l == 0) {
       w.add_tensor(b + "attn_q.weight", Tensor({4, 4}));
       w.add_tensor(b + "attn_k.weight", Tensor({2, 4}));
       w.add_tensor(b + "attn_v.weight", mat(2, 4, {1, 0, 0, 0, 0, 1, 0, 0}));
       // attn_output [D, H*Dh]: head 0's columns 0,1 -> dims 2,3 (x1); head 1's columns 2,3 (x3).
-      w.add_tensor(b + "attn_output.weight", mat(4, 4, {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3, 0, 0, 1, 0, 3}));
+      w.add_tensor(b + "attn_output.weight",
+                   mat(4, 4, {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3, 0, 0, 1, 0, 3}));
     } else {
       w.add_tensor(b + "attn_q.weight", mat(4, 4, s.q1));
       w.add_tensor(b + "attn_k.weight", mat(2, 4, s.k1));
@@ -111,6 +116,55 @@ TEST(HeadWeights, GroupedHeadsShareKeysAndValuesButNotQueriesOrOutputs) {
   EXPECT_THROW(detail::head_weights(m, 2, 0), Error);
   EXPECT_THROW(detail::head_weights(m, 0, 2), Error);
   std::filesystem::remove(path);
+}
+
+TEST(HeadWeights, ReproduceTheForwardPassProjections) {
+  // Against the model's own forward: at position 0 RoPE turns nothing, so hook_q/hook_k there are
+  // ln1(x) W + b; hook_v is that at every position; hook_result is hook_z W_O. Grouped kv heads
+  // (stories260K, 8 heads on 4 kv heads) and GPT-2's fused qkv with biases.
+  for (const std::string& path : {kStories, kGpt2}) {
+    const Model m = Model::load(path);
+    const ModelConfig& c = m.config();
+    const std::vector<int32_t> ids = {1, 20, 16, 3, 15, 10};
+    for (int l : {0, c.n_layer - 1}) {
+      const std::string P = "blocks." + std::to_string(l) + ".";
+      RunOptions ro;
+      for (const char* h : {"ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v",
+                            "attn.hook_z", "attn.hook_result"})
+        ro.capture.push_back(P + h);
+      const Trace t = m.run(ids, ro);
+      const Tensor &x = t.at(P + "ln1.hook_normalized"), &q = t.at(P + "attn.hook_q"),
+                   &k = t.at(P + "attn.hook_k"), &v = t.at(P + "attn.hook_v"),
+                   &z = t.at(P + "attn.hook_z"), &r = t.at(P + "attn.hook_result");
+      const int64_t D = c.n_embd, Dh = c.head_dim, H = c.n_head, Hkv = c.n_head_kv, T = 6;
+      double worst = 0;
+      for (int h = 0; h < H; ++h) {
+        const auto hw = detail::head_weights(m, l, h);
+        auto proj = [&](const Tensor& W, const Tensor& b, int64_t p, int64_t j) {
+          double s = b.empty() ? 0.0 : b.data()[j];
+          for (int64_t d = 0; d < D; ++d)
+            s += static_cast<double>(x.data()[p * D + d]) * W.data()[d * Dh + j];
+          return s;
+        };
+        for (int64_t j = 0; j < Dh; ++j) {
+          worst = std::max(worst, std::abs(proj(hw.W_Q, hw.b_Q, 0, j) - q.data()[h * Dh + j]));
+          worst =
+              std::max(worst, std::abs(proj(hw.W_K, hw.b_K, 0, j) - k.data()[hw.kv_head * Dh + j]));
+          for (int64_t p = 0; p < T; ++p)
+            worst = std::max(worst, std::abs(proj(hw.W_V, hw.b_V, p, j) -
+                                             v.data()[(p * Hkv + hw.kv_head) * Dh + j]));
+        }
+        for (int64_t p = 0; p < T; ++p)
+          for (int64_t d = 0; d < D; ++d) {
+            double s = 0;
+            for (int64_t j = 0; j < Dh; ++j)
+              s += static_cast<double>(z.data()[(p * H + h) * Dh + j]) * hw.W_O.at({j, d});
+            worst = std::max(worst, std::abs(s - r.data()[(p * H + h) * D + d]));
+          }
+      }
+      EXPECT_LT(worst, 1e-4) << path << " layer " << l;
+    }
+  }
 }
 
 // ---- value-weighted attention ----------------------------------------------------------------
@@ -164,7 +218,8 @@ TEST(ValueWeighted, NormsMatchTheForwardPassWithAHeadForcedOntoOneKey) {
                                       const int64_t T = a.dim(2);
                                       std::fill(a.data(), a.data() + a.numel(), 0.0f);
                                       for (int64_t bh = 0; bh < a.dim(0) * a.dim(1); ++bh)
-                                        for (int64_t i = 0; i < T; ++i) a.data()[(bh * T + i) * T + i] = 1.0f;
+                                        for (int64_t i = 0; i < T; ++i)
+                                          a.data()[(bh * T + i) * T + i] = 1.0f;
                                     },
                                     "identity pattern"});
     const Trace t = m.run(ids, forced);
@@ -174,7 +229,8 @@ TEST(ValueWeighted, NormsMatchTheForwardPassWithAHeadForcedOntoOneKey) {
       for (int64_t i = 0; i < T; ++i) {
         double ss = 0;
         for (int64_t d = 0; d < D; ++d) ss += std::pow(r.data()[((i * H) + h) * D + d], 2);
-        EXPECT_NEAR(norms.at(l).at({0, h, i}), std::sqrt(ss), 1e-4) << "L" << l << "H" << h << " key " << i;
+        EXPECT_NEAR(norms.at(l).at({0, h, i}), std::sqrt(ss), 1e-4)
+            << "L" << l << "H" << h << " key " << i;
       }
   }
   // Value-weighted = pattern * norms, and the normalised rows sum to 1.
@@ -223,7 +279,8 @@ TEST(LogitAttribution, ClosedFormOnTheTinyModel) {
   EXPECT_EQ(r.labels[0], "embed");
   EXPECT_EQ(r.labels[1], "L0H0");
   EXPECT_NEAR(sum_of(r.attribution, 0), r.logit[0], 1e-5);
-  // A logit difference: token 2 minus token 3 (3's logit is 8/sqrt(65): embedding 0, heads 2 and 6).
+  // A logit difference: token 2 minus token 3 (3's logit is 8/sqrt(65): embedding 0, heads 2 and
+  // 6).
   const DirectLogitAttribution d = direct_logit_attribution(m, {0, 1, 2}, 2, 3, {-1});
   EXPECT_NEAR(d.logit[0], 6 / s, 1e-5);
   EXPECT_NEAR(d.heads.at({0, 0, 0}), 0.0, 1e-6);
@@ -234,13 +291,18 @@ TEST(LogitAttribution, ClosedFormOnTheTinyModel) {
 }
 
 TEST(LogitAttribution, PartsAddUpToTheLogitOnRealModels) {
-  struct Case { std::string path; std::vector<int32_t> ids; };
+  struct Case {
+    std::string path;
+    std::vector<int32_t> ids;
+  };
   const Model stories = Model::load(kStories);
-  const Model gpt2 = Model::load(kGpt2);  // LayerNorm, position embeddings, attention and MLP biases
+  const Model gpt2 =
+      Model::load(kGpt2);  // LayerNorm, position embeddings, attention and MLP biases
   const Model toy = Model::load("attnscope:toy");
   for (const Model* m : {&stories, &gpt2, &toy}) {
-    std::vector<int32_t> ids = m == &gpt2 ? std::vector<int32_t>{20, 16, 3, 15, 10, 14, 3, 15}
-                                          : m->encode("Once upon a time there was a cat. Once upon a time");
+    std::vector<int32_t> ids =
+        m == &gpt2 ? std::vector<int32_t>{20, 16, 3, 15, 10, 14, 3, 15}
+                   : m->encode("Once upon a time there was a cat. Once upon a time");
     RunOptions ro;
     ro.capture = resid_decomposition_hooks(*m);
     const Trace t = m->run(ids, ro);
@@ -248,7 +310,8 @@ TEST(LogitAttribution, PartsAddUpToTheLogitOnRealModels) {
     const int64_t T = static_cast<int64_t>(ids.size()), D = m->config().n_embd;
     ASSERT_EQ(rs.stack.dim(1), T);
     // The parts add up to the final residual stream itself.
-    const Tensor& x = t.at("blocks." + std::to_string(m->config().n_layer - 1) + ".hook_resid_post");
+    const Tensor& x =
+        t.at("blocks." + std::to_string(m->config().n_layer - 1) + ".hook_resid_post");
     double worst = 0;
     for (int64_t p = 0; p < T; ++p)
       for (int64_t d = 0; d < D; ++d) {
@@ -347,7 +410,8 @@ TEST(Composition, FactoredScoresMatchDenseMatricesOnRandomGqaWeights) {
     for (int i = 0; i < D; ++i)
       for (int j = 0; j < D; ++j)
         for (int r = 0; r < 2; ++r) {
-          (*qk)[i * D + j] += ln.w.data()[i] * hw.W_Q.at({i, r}) * ln.w.data()[j] * hw.W_K.at({j, r});
+          (*qk)[i * D + j] +=
+              ln.w.data()[i] * hw.W_Q.at({i, r}) * ln.w.data()[j] * hw.W_K.at({j, r});
           (*ov)[i * D + j] += ln.w.data()[i] * hw.W_V.at({i, r}) * hw.W_O.at({r, j});
         }
   };
@@ -367,7 +431,8 @@ TEST(Composition, FactoredScoresMatchDenseMatricesOnRandomGqaWeights) {
   std::filesystem::remove(path);
 }
 
-// ---- rollout and flow -----------------------------------------------------------------------------
+// ---- rollout and flow
+// -----------------------------------------------------------------------------
 
 TEST(Rollout, ClosedFormOnTwoTokens) {
   // Uniform causal heads on 2 tokens: A = [[1, 0], [.5, .5]], A~ = [[1, 0], [.25, .75]].
@@ -394,7 +459,8 @@ TEST(Rollout, ClosedFormOnTwoTokens) {
   EXPECT_THROW(attention_flow(two, {2}), Error);
 }
 
-// ---- the toy model's circuit -----------------------------------------------------------------------
+// ---- the toy model's circuit
+// -----------------------------------------------------------------------
 
 TEST(ToyCircuit, PreviousTokenHeadIsTheTopKCompositionEdgeIntoTheInductionHead) {
   const Model m = Model::load("attnscope:toy");

@@ -137,7 +137,9 @@ TEST_F(Scan, RowsEqualTheSingleRunAnalysisFunctions) {
   // Token induction applies to the prompts with a repeated token only: its count says so.
   ASSERT_LT(with_repeats, static_cast<int>(texts.size()));
   for (const auto& s : r.summary) {
-    if (s.metric == "induction") EXPECT_EQ(s.count, with_repeats);
+    if (s.metric == "induction") {
+      EXPECT_EQ(s.count, with_repeats);
+    }
   }
 }
 

@@ -227,7 +227,9 @@ TEST(FastSoftmax, MatchesTheScalarSoftmaxAndItsSpecialRows) {
   kernels::softmax_rows_fast(got.data(), rows, n);
   for (int64_t i = 0; i < 4 * n; ++i) {
     EXPECT_NEAR(got[i], want[i], 1e-6f * std::max(1.0f, want[i])) << i;
-    if (want[i] == 0.0f) EXPECT_EQ(got[i], 0.0f) << i;  // masked entries are exactly 0
+    if (want[i] == 0.0f) {
+      EXPECT_EQ(got[i], 0.0f) << i;  // masked entries are exactly 0
+    }
   }
   for (int64_t j = 0; j < n; ++j) EXPECT_EQ(got[4 * n + j], 0.0f);
   for (int64_t j = 0; j < n; ++j) EXPECT_TRUE(std::isnan(got[5 * n + j])) << j;

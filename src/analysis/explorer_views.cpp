@@ -1,13 +1,14 @@
-#include "cli/explore_analysis.h"
-
+// The explorer's views beyond the weights for one model run (attribution.h explorer_analysis).
+#include <cstdio>
 #include <set>
 #include <string>
 #include <tuple>
 
 #include "attnscope/attribution.h"
+#include "attnscope/model.h"
 #include "attnscope/predictions.h"
 
-namespace attnscope::cli {
+namespace attnscope {
 
 namespace {
 
@@ -49,7 +50,9 @@ ExplorerAnalysis explorer_analysis(const Model& model, const std::vector<int32_t
   for (int64_t p = 0; p < T; ++p) {
     top[p] = top_k_logits(t.logits.data() + p * V, V, 1, false)[0].id;
     next[p] = p + 1 < T ? ids[p + 1] : top[p];
-    const auto str = [&](int32_t id) { return model.has_tokenizer() ? token_to_str(model, id) : "#" + std::to_string(id); };
+    const auto str = [&](int32_t id) {
+      return model.has_tokenizer() ? token_to_str(model, id) : "#" + std::to_string(id);
+    };
     pred.targets.push_back(str(top[p]));
     actual.targets.push_back(p + 1 < T ? str(next[p]) : "");
   }
@@ -62,8 +65,11 @@ ExplorerAnalysis explorer_analysis(const Model& model, const std::vector<int32_t
     std::set<std::tuple<int, int, int, int, int>> seen;
     auto keep = [&](const std::vector<CompositionEdge>& edges) {
       for (const auto& e : edges)
-        if (e.score > 0 && seen.insert({e.src_layer, e.src_head, e.dst_layer, e.dst_head, static_cast<int>(e.kind)}).second)
-          a.composition.push_back({e.src_layer, e.src_head, e.dst_layer, e.dst_head, composition_kind_name(e.kind), e.score});
+        if (e.score > 0 && seen.insert({e.src_layer, e.src_head, e.dst_layer, e.dst_head,
+                                        static_cast<int>(e.kind)})
+                               .second)
+          a.composition.push_back({e.src_layer, e.src_head, e.dst_layer, e.dst_head,
+                                   composition_kind_name(e.kind), e.score});
     };
     for (int l = 0; l < c.n_layer; ++l)
       for (int h = 0; h < c.n_head; ++h) {
@@ -74,4 +80,4 @@ ExplorerAnalysis explorer_analysis(const Model& model, const std::vector<int32_t
   return a;
 }
 
-}  // namespace attnscope::cli
+}  // namespace attnscope
