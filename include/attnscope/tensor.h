@@ -16,6 +16,9 @@ class Tensor {
   Tensor() = default;
   // Owning, zero-filled.
   explicit Tensor(Shape shape);
+  // Owning, contents unspecified: for results that are then written in full (a forward pass's
+  // activations), where the zero fill and its page faults are a measurable share of the time.
+  static Tensor uninitialized(Shape shape);
   // Owning, filled from values (values.size() must equal the product of shape).
   Tensor(Shape shape, std::vector<float> values);
   // Non-owning view; `keepalive` holds the memory alive for as long as any copy of the view lives.
@@ -42,7 +45,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  std::shared_ptr<std::vector<float>> storage_;  // owning case
+  std::shared_ptr<float> storage_;  // owning case (an array; deleted as one)
   std::shared_ptr<const void> keepalive_;        // view case
   float* data_ = nullptr;
   bool writable_ = false;

@@ -90,7 +90,7 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
 
   // scores[b, h, i, j] = q[b, i, h] . k[b, j, h / G], seen as [B, Hkv, G, T, Dh] x [B, Hkv, 1, Dh, Tk]
   // so that grouped heads share their kv head without copies.
-  Tensor scores({B, H, T, Tk});
+  Tensor scores = Tensor::uninitialized({B, H, T, Tk});  // matmul outputs are written in full
   ops::matmul({{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, q.data(),
               {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd, {{B, Hkv, G, T, Tk}, {}},
               scores.data());
@@ -104,12 +104,12 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
   hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
 
   // z[b, i, h] = sum_j pattern[b, h, i, j] v[b, j, h / G]
-  Tensor z({B, T, H, Dh});
+  Tensor z = Tensor::uninitialized({B, T, H, Dh});
   ops::matmul({{B, Hkv, G, T, Tk}, {}}, pattern.data(), {{B, Hkv, 1, Tk, Dh}, {kv_batch_stride, Dh, 1, Hkv * Dh, 1}},
               vd, {{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, z.data());
   hooks.at(P + "attn.hook_z", l, z, out, true);
 
-  Tensor attn_out({B, T, D});
+  Tensor attn_out = Tensor::uninitialized({B, T, D});  // written by the product or zeroed below
   if (hooks.active(P + "attn.hook_result")) {
     // Each head's contribution through the output projection (z with the other heads zeroed),
     // then their sum is the attention output.

@@ -342,7 +342,7 @@ void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int
 }
 
 // ---- integer dot products for generation (bfloat16 compute only) ---------------------------
-// x is quantised per 32-element block to int8 codes (kept widened to int16 for vpmaddwd-style
+// x is quantised per block (see int8_gemv_block) to int8 codes (kept widened to int16 for vpmaddwd-style
 // multiply-adds), a scale and the codes' sum; a weight block's integer dot with them is scaled
 // once per (sub-)block instead of converting every weight to float.
 
@@ -350,19 +350,18 @@ void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int
 using D16x32 = hn::CappedTag<int16_t, 32>;
 using D16x16 = hn::CappedTag<int16_t, 16>;
 
-void QuantizeRowsQ8(const float* x, int64_t M, int64_t K, int16_t* q, float* d, int32_t* sum) {
-  for (int64_t b = 0; b < M * K / 32; ++b) {
-    const float* xb = x + 32 * b;
+void QuantizeRowsQ8(const float* x, int64_t M, int64_t K, int64_t block, int16_t* q, float* d, int32_t* sum) {
+  for (int64_t b = 0; b < M * K / block; ++b) {
+    const float* xb = x + block * b;
     float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    for (int64_t i = 0; i < block; ++i) amax = std::max(amax, std::fabs(xb[i]));
     const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    int32_t s = 0;
-    for (int i = 0; i < 32; ++i) {
-      const int v = static_cast<int>(std::nearbyint(xb[i] * inv));
-      q[32 * b + i] = static_cast<int16_t>(v);
-      s += v;
-    }
+    for (int64_t i = 0; i < block; ++i) q[block * b + i] = static_cast<int16_t>(std::nearbyint(xb[i] * inv));
     d[b] = scale;
+  }
+  for (int64_t b = 0; b < M * K / 32; ++b) {
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) s += q[32 * b + i];
     sum[b] = s;
   }
 }
@@ -402,22 +401,35 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
       }
       return hn::GetLane(hn::SumOfLanes(df, acc));
     }
-    float mins = 0.0f;  // Q4_K's -dmin*min terms: one product with the x block's code sum
+    // Q4_K, x scaled per super-block (xd[sb]): the 6-bit sub-block scales multiply the 4-bit
+    // codes in int16 (<= 15 * 63), so a super-block is one int32 sum and one float multiply.
+    const hn::Repartition<int32_t, D16x32> d32;
+    const int L = static_cast<int>(hn::Lanes(d16));
+    float mins = 0.0f;  // the -dmin * min terms: one product with each x sub-block's code sum
     const auto k15 = hn::Set(d16, 15);
     for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ4_KBytes) {
       const float d = detail::load_f16(w), dmin = detail::load_f16(w + 2);
       int sc[8], m[8];
       for (int j = 0; j < 8; ++j) detail::k4_scale_min(w + 4, j, sc[j], m[j]);
+      auto isum = hn::Zero(d32), isum1 = hn::Zero(d32);
+      int32_t msum = 0;
       for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
         const uint8_t* q = w + 16 + 32 * p;
         const int64_t b = 8 * sb + 2 * p;
-        const auto lo = IntDot(d16, xq + 32 * b, 32, [&](int i) { return hn::And(LoadU8As16(d16, q + i), k15); });
-        const auto hi = IntDot(d16, xq + 32 * (b + 1), 32, [&](int i) { return hn::ShiftRight<4>(LoadU8As16(d16, q + i)); });
-        acc = hn::MulAdd(lo, hn::Set(df, d * static_cast<float>(sc[2 * p]) * xd[b]), acc);
-        acc = hn::MulAdd(hi, hn::Set(df, d * static_cast<float>(sc[2 * p + 1]) * xd[b + 1]), acc);
-        mins += dmin * (static_cast<float>(m[2 * p]) * xd[b] * static_cast<float>(xs[b]) +
-                        static_cast<float>(m[2 * p + 1]) * xd[b + 1] * static_cast<float>(xs[b + 1]));
+        const auto s_lo = hn::Set(d16, static_cast<int16_t>(sc[2 * p]));
+        const auto s_hi = hn::Set(d16, static_cast<int16_t>(sc[2 * p + 1]));
+        for (int i = 0; i < 32; i += L) {
+          const auto codes = LoadU8As16(d16, q + i);
+          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::And(codes, k15), s_lo), hn::LoadU(d16, xq + 32 * b + i),
+                                               isum, isum1);
+          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::ShiftRight<4>(codes), s_hi),
+                                               hn::LoadU(d16, xq + 32 * (b + 1) + i), isum, isum1);
+        }
+        msum += m[2 * p] * xs[b] + m[2 * p + 1] * xs[b + 1];
       }
+      const auto dot = hn::ConvertTo(df, hn::RearrangeToOddPlusEven(isum, isum1));
+      acc = hn::MulAdd(dot, hn::Set(df, d * xd[sb]), acc);
+      mins += dmin * xd[sb] * static_cast<float>(msum);
     }
     return hn::GetLane(hn::SumOfLanes(df, acc)) - mins;
   }
@@ -436,39 +448,46 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
     }
     return hn::GetLane(hn::SumOfLanes(df, acc));
   }
-  // Q6_K: quarter k of half h is x block 8*sb + 4h + k; its two 16-element halves have own scales.
+  // Q6_K, x scaled per super-block (xd[sb]): quarter k of half h is x block 8*sb + 4h + k; its two
+  // 16-element halves have own int8 scales, multiplied into the codes in int16 (<= 32 * 128).
+  const hn::Repartition<int32_t, D16x16> d32;
   const auto k3 = hn::Set(d16, 3), k32 = hn::Set(d16, 32);
   for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ6_KBytes) {
     const float d = detail::load_f16(w + 208);
     const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
+    auto isum = hn::Zero(d32), isum1 = hn::Zero(d32);
     for (int h = 0; h < 2; ++h) {
       const uint8_t* L = w + 64 * h;
       const uint8_t* H = w + 128 + 32 * h;
       for (int k = 0; k < 4; ++k) {
         const int64_t b = 8 * sb + 4 * h + k;
         for (int half = 0; half < 2; ++half) {
-          const auto dot = IntDot(d16, xq + 32 * b + 16 * half, 16, [&](int i) {
+          const auto scale = hn::Set(d16, static_cast<int16_t>(sc[8 * h + 2 * k + half]));
+          for (int i = 0; i < 16; i += static_cast<int>(hn::Lanes(d16))) {
             const int l = 16 * half + i;
             const auto lo = LoadU8As16(d16, L + l + 32 * (k & 1));
             const auto hb = hn::ShiftRightSame(LoadU8As16(d16, H + l), 2 * k);
             const auto low4 = k < 2 ? hn::And(lo, k15) : hn::ShiftRight<4>(lo);
-            return hn::Sub(hn::Or(low4, hn::ShiftLeft<4>(hn::And(hb, k3))), k32);
-          });
-          acc = hn::MulAdd(dot, hn::Set(df, d * static_cast<float>(sc[8 * h + 2 * k + half]) * xd[b]), acc);
+            const auto codes = hn::Sub(hn::Or(low4, hn::ShiftLeft<4>(hn::And(hb, k3))), k32);
+            isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(codes, scale), hn::LoadU(d16, xq + 32 * b + l), isum,
+                                                 isum1);
+          }
         }
       }
     }
+    const auto dot = hn::ConvertTo(df, hn::RearrangeToOddPlusEven(isum, isum1));
+    acc = hn::MulAdd(dot, hn::Set(df, d * xd[sb]), acc);
   }
   return hn::GetLane(hn::SumOfLanes(df, acc));
 }
 
 void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
                   const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
-  const int64_t nb = W.cols / 32;
+  const int64_t nb = W.cols / 32, nd = W.cols / int8_gemv_block(W);
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* w = W.data + static_cast<uint64_t>(r) * W.row_bytes;
     for (int64_t m = 0; m < M; ++m) {
-      const float v = RowDotInt8(W, w, xq + m * W.cols, xd + m * nb, xs + m * nb) + (bias ? bias[r] : 0.0f);
+      const float v = RowDotInt8(W, w, xq + m * W.cols, xd + m * nd, xs + m * nb) + (bias ? bias[r] : 0.0f);
       float& out = y[m * ldy + r];
       out = accumulate ? out + v : v;
     }
@@ -512,8 +531,11 @@ bool has_int8_gemv(const StoredWeight& W) {
   return W.mlx_bits == 0 && (W.type == GgmlType::Q8_0 || W.type == GgmlType::Q4_0 || W.type == GgmlType::Q4_K ||
                              W.type == GgmlType::Q6_K);
 }
-void quantize_rows_q8(const float* x, int64_t M, int64_t K, int16_t* q, float* d, int32_t* sum) {
-  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, M, K, q, d, sum);
+int64_t int8_gemv_block(const StoredWeight& W) {
+  return W.type == GgmlType::Q4_K || W.type == GgmlType::Q6_K ? 256 : 32;
+}
+void quantize_rows_q8(const float* x, int64_t M, int64_t K, int64_t block, int16_t* q, float* d, int32_t* sum) {
+  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, M, K, block, q, d, sum);
 }
 void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
                     const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {

@@ -111,37 +111,39 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
   }
   if (M <= kGemvMaxRows && dtype == ComputeDtype::BFloat16 && kernels::has_int8_gemv(W)) {
     // Generation, fast path: x quantised to int8 per 32-element block, integer dot products.
-    std::vector<int16_t> xq(static_cast<size_t>(M * K));
-    std::vector<float> xd(static_cast<size_t>(M * K / 32));
-    std::vector<int32_t> xs(xd.size());
-    kernels::quantize_rows_q8(x, M, K, xq.data(), xd.data(), xs.data());
+    auto xq = std::make_unique_for_overwrite<int16_t[]>(static_cast<size_t>(M * K));
+    const int64_t block = kernels::int8_gemv_block(W);
+    auto xd = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(M * K / block));
+    auto xs = std::make_unique_for_overwrite<int32_t[]>(static_cast<size_t>(M * K / 32));
+    kernels::quantize_rows_q8(x, M, K, block, xq.get(), xd.get(), xs.get());
     ops::parallel_for(N, 64, [&](int64_t r0, int64_t r1) {
-      kernels::gemv_rows_int8(W, r0, r1, xq.data(), xd.data(), xs.data(), M, bias, y, N, accumulate);
+      kernels::gemv_rows_int8(W, r0, r1, xq.get(), xd.get(), xs.get(), M, bias, y, N, accumulate);
     });
     return;
   }
   if (M <= kGemvMaxRows) {
     // Generation: memory bound, so every weight byte is read once, in its stored size.
     ops::parallel_for(N, 64, [&](int64_t r0, int64_t r1) {
-      std::vector<float> scratch(static_cast<size_t>(K));
-      kernels::gemv_rows(W, r0, r1, x, M, bias, y, N, accumulate, scratch.data());
+      auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(K));
+      kernels::gemv_rows(W, r0, r1, x, M, bias, y, N, accumulate, scratch.get());
     });
     return;
   }
   // Prompts: decode a panel of rows into a tile, multiply it with oneDNN on this thread.
+  // (Buffers are not zero-filled: every element is written before it is read.)
   const bool bf16 = dtype == ComputeDtype::BFloat16 && ops::has_native_bf16();
-  std::vector<uint16_t> xb;
+  std::unique_ptr<uint16_t[]> xb;
   if (bf16) {
-    xb.resize(static_cast<size_t>(M * K));
+    xb = std::make_unique_for_overwrite<uint16_t[]>(static_cast<size_t>(M * K));
     ops::parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
-      kernels::f32_to_bf16(x + m0 * K, xb.data() + m0 * K, (m1 - m0) * K);
+      kernels::f32_to_bf16(x + m0 * K, xb.get() + m0 * K, (m1 - m0) * K);
     });
   }
   const int64_t P = panel_rows(K);
   const int64_t panels = (N + P - 1) / P;
   ops::parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
-    std::vector<float> tile_f;
-    std::vector<uint16_t> tile_b;
+    std::unique_ptr<float[]> tile_f;
+    std::unique_ptr<uint16_t[]> tile_b;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t r0 = p * P, r1 = std::min(N, r0 + P);
       if (bf16) {
@@ -149,16 +151,16 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
         if (W.mlx_bits == 0 && W.type == GgmlType::BF16) {
           wt = W.data + static_cast<uint64_t>(r0) * W.row_bytes;  // already the tile
         } else {
-          tile_b.resize(static_cast<size_t>(P * K));
-          kernels::dequant_rows_bf16(W, r0, r1, tile_b.data());
-          wt = tile_b.data();
+          if (!tile_b) tile_b = std::make_unique_for_overwrite<uint16_t[]>(static_cast<size_t>(P * K));
+          kernels::dequant_rows_bf16(W, r0, r1, tile_b.get());
+          wt = tile_b.get();
         }
-        ops::linear_typed(ops::MatDtype::BF16, xb.data(), M, K, wt, r1 - r0, y + r0, N, accumulate,
+        ops::linear_typed(ops::MatDtype::BF16, xb.get(), M, K, wt, r1 - r0, y + r0, N, accumulate,
                           1);
       } else {
-        tile_f.resize(static_cast<size_t>(P * K));
-        kernels::dequant_rows_f32(W, r0, r1, tile_f.data());
-        ops::linear_typed(ops::MatDtype::F32, x, M, K, tile_f.data(), r1 - r0, y + r0, N,
+        if (!tile_f) tile_f = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(P * K));
+        kernels::dequant_rows_f32(W, r0, r1, tile_f.get());
+        ops::linear_typed(ops::MatDtype::F32, x, M, K, tile_f.get(), r1 - r0, y + r0, N,
                           accumulate, 1);
       }
     }

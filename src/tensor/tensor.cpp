@@ -16,18 +16,36 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
+namespace {
+// The array type's deleter travels with the shared_ptr<float[]>; aliasing keeps float* access.
+std::shared_ptr<float> share_array(std::shared_ptr<float[]> a) {
+  float* p = a.get();
+  return std::shared_ptr<float>(std::move(a), p);
+}
+}  // namespace
+
 Tensor::Tensor(Shape shape)
     : shape_(std::move(shape)),
-      storage_(std::make_shared<std::vector<float>>(static_cast<size_t>(shape_numel(shape_)))),
-      data_(storage_->data()),
+      storage_(share_array(std::make_shared<float[]>(static_cast<size_t>(shape_numel(shape_))))),
+      data_(storage_.get()),
       writable_(true) {}
+
+Tensor Tensor::uninitialized(Shape shape) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.storage_ = share_array(std::make_shared_for_overwrite<float[]>(static_cast<size_t>(shape_numel(t.shape_))));
+  t.data_ = t.storage_.get();
+  t.writable_ = true;
+  return t;
+}
 
 Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)) {
   if (static_cast<int64_t>(values.size()) != shape_numel(shape_))
     fail(ErrorKind::InvalidArgument, "tensor of shape " + shape_str() + " given " +
                                          std::to_string(values.size()) + " values");
-  storage_ = std::make_shared<std::vector<float>>(std::move(values));
-  data_ = storage_->data();
+  auto owner = std::make_shared<std::vector<float>>(std::move(values));  // kept, not copied
+  storage_ = std::shared_ptr<float>(owner, owner->data());
+  data_ = storage_.get();
   writable_ = true;
 }
 
@@ -74,7 +92,7 @@ float Tensor::at(std::initializer_list<int64_t> index) const { return data_[flat
 float& Tensor::at(std::initializer_list<int64_t> index) { return data()[flat_index(shape_, index)]; }
 
 Tensor Tensor::clone() const {
-  Tensor t(shape_);
+  Tensor t = uninitialized(shape_);
   if (numel() > 0) std::memcpy(t.data_, data_, sizeof(float) * static_cast<size_t>(numel()));
   return t;
 }
