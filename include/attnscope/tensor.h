@@ -16,8 +16,9 @@ class Tensor {
   Tensor() = default;
   // Owning, zero-filled.
   explicit Tensor(Shape shape);
-  // Owning, contents unspecified: for results that are then written in full (a forward pass's
-  // activations), where the zero fill and its page faults are a measurable share of the time.
+  // Owning, contents unspecified (possibly a recycled array, see src/tensor/array_pool.h): for
+  // results that are then written in full, such as a forward pass's activations, where the zero
+  // fill and the page faults of fresh memory are a measurable share of the time.
   static Tensor uninitialized(Shape shape);
   // Owning, filled from values (values.size() must equal the product of shape).
   Tensor(Shape shape, std::vector<float> values);

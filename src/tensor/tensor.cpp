@@ -1,9 +1,11 @@
 #include "attnscope/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
 #include "attnscope/error.h"
+#include "tensor/array_pool.h"
 
 namespace attnscope {
 
@@ -16,24 +18,14 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
-namespace {
-// The array type's deleter travels with the shared_ptr<float[]>; aliasing keeps float* access.
-std::shared_ptr<float> share_array(std::shared_ptr<float[]> a) {
-  float* p = a.get();
-  return std::shared_ptr<float>(std::move(a), p);
+Tensor::Tensor(Shape shape) : Tensor(uninitialized(std::move(shape))) {
+  std::fill(data_, data_ + shape_numel(shape_), 0.0f);
 }
-}  // namespace
-
-Tensor::Tensor(Shape shape)
-    : shape_(std::move(shape)),
-      storage_(share_array(std::make_shared<float[]>(static_cast<size_t>(shape_numel(shape_))))),
-      data_(storage_.get()),
-      writable_(true) {}
 
 Tensor Tensor::uninitialized(Shape shape) {
   Tensor t;
   t.shape_ = std::move(shape);
-  t.storage_ = share_array(std::make_shared_for_overwrite<float[]>(static_cast<size_t>(shape_numel(t.shape_))));
+  t.storage_ = detail::pooled_array(static_cast<size_t>(shape_numel(t.shape_)));
   t.data_ = t.storage_.get();
   t.writable_ = true;
   return t;
