@@ -409,8 +409,8 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
     const auto k15 = hn::Set(d16, 15);
     for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ4_KBytes) {
       const float d = detail::load_f16(w), dmin = detail::load_f16(w + 2);
-      int sc[8], m[8];
-      for (int j = 0; j < 8; ++j) detail::k4_scale_min(w + 4, j, sc[j], m[j]);
+      uint8_t sc[8], m[8];
+      detail::k4_scales_mins(w + 4, sc, m);
       auto isum = hn::Zero(d32), isum1 = hn::Zero(d32);
       int32_t msum = 0;
       for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
