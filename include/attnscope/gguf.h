@@ -29,9 +29,20 @@ int64_t ggml_block_bytes(GgmlType type);
 uint64_t ggml_row_bytes(GgmlType type, int64_t n);
 // Decode n elements (a multiple of the block size) of `type` at `src` into float.
 void dequantize(GgmlType type, const void* src, float* dst, int64_t n);
-// Encode n floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 supported for
-// writing); returns the bytes.
+// Encode n floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K
+// supported for writing; blocks are encoded on all threads); returns the bytes.
 std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n);
+
+// The type llama.cpp's quantiser gives tensor `name` (row length row_len, in a model of n_layer
+// blocks) in a file of type `ftype`: "F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
+// "Q4_K", "Q6_K", or the mix "Q4_K_M" (Q4_K; Q6_K for the output/embedding matrix and for
+// attn_v / ffn_down of the first and last eighth of the layers and every third layer between).
+// Norms, biases and other 1-d tensors stay F32; rows that are not whole blocks fall back to
+// Q5_0/Q8_0, then F16. InvalidArgument for an unknown ftype.
+GgmlType gguf_recipe_type(const std::string& ftype, const std::string& name, int n_layer, int64_t row_len);
+// Writes `dst` (which must not exist) with the metadata of GGUF `src` and its tensors re-encoded
+// by gguf_recipe_type (decoded and encoded row block by row block on all threads).
+void quantize_gguf_file(const std::string& src, const std::string& dst, const std::string& ftype);
 
 // One metadata value. Arrays hold a vector of values (which may themselves be arrays).
 struct GgufValue;

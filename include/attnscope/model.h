@@ -70,6 +70,11 @@ const char* activation_name(Activation act);
 struct LoadOptions {
   std::string tokenizer;  // another tokenizer source (path) for checkpoints without one
   int threads = 0;        // 0: all cores
+  // Compute precision. "float32": weights decoded to float32 once at load and every product in
+  // float32 (the exact reference path). "bfloat16": weights stay as stored (memory-mapped where
+  // the file allows) and products run in bfloat16 / int8 where the CPU has fast instructions for
+  // them. "auto": float32 while the decoded weights fit in 1 GiB, bfloat16 above.
+  std::string dtype = "auto";
 };
 
 struct RunOptions {
@@ -77,12 +82,19 @@ struct RunOptions {
   std::vector<int> layers;           // restrict captured per-layer hooks to these (empty: all)
   std::vector<Intervention> interventions;
   bool return_logits = true;
+  // Logits for the last position only ([B, 1, V]): the output head is the costliest product of a
+  // short prompt, and next-token predictions need only that row. Ignored while a hook on
+  // "logits" needs every position.
+  bool last_logits_only = false;
   bool add_bos = true;  // for the text overloads: prepend BOS if the tokenizer's rules say so
   // TransformerLens' start_at_layer: run layers start_at_layer.. only, from `residual` (the
   // stream blocks.<start_at_layer>.hook_resid_pre, [B, T, D] or [1, T, D] broadcast over the
   // batch) instead of the embeddings. The token ids still give positions (and str_tokens).
   int start_at_layer = 0;
   Tensor residual;
+  // When set, captured values go here as soon as the forward pass produces them (layer by layer)
+  // instead of into the returned Trace: long prompts never hold every pattern in memory.
+  CaptureSink capture_sink;
   // run_batch with prompts of different lengths: where the pads go (see Trace::padding).
   Padding padding = Padding::Right;
 };
@@ -115,6 +127,8 @@ class Model {
   static Model load(const std::string& path_or_name, const LoadOptions& options = {});
 
   const ModelConfig& config() const;
+  // "float32" or "bfloat16": how this model computes (LoadOptions::dtype after "auto").
+  std::string dtype() const;
   bool has_tokenizer() const;
   const Tokenizer& tokenizer() const;  // InvalidArgument if the model has none
   std::string source() const;          // what it was loaded from

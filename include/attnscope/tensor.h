@@ -16,6 +16,10 @@ class Tensor {
   Tensor() = default;
   // Owning, zero-filled.
   explicit Tensor(Shape shape);
+  // Owning, contents unspecified (possibly a recycled array, see src/tensor/array_pool.h): for
+  // results that are then written in full, such as a forward pass's activations, where the zero
+  // fill and the page faults of fresh memory are a measurable share of the time.
+  static Tensor uninitialized(Shape shape);
   // Owning, filled from values (values.size() must equal the product of shape).
   Tensor(Shape shape, std::vector<float> values);
   // Non-owning view; `keepalive` holds the memory alive for as long as any copy of the view lives.
@@ -42,7 +46,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  std::shared_ptr<std::vector<float>> storage_;  // owning case
+  std::shared_ptr<float> storage_;  // owning case (an array; deleted as one)
   std::shared_ptr<const void> keepalive_;        // view case
   float* data_ = nullptr;
   bool writable_ = false;

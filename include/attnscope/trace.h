@@ -59,6 +59,9 @@ struct Intervention {
   std::string description;  // for messages and --json output
 };
 
+// Receives a captured value (canonical hook name, tensor) the moment the forward pass produces it.
+using CaptureSink = std::function<void(const std::string& name, const Tensor& value)>;
+
 // Where the pads of a ragged batch go (Hugging Face's padding_side, TransformerLens'
 // padding_side): after each prompt's tokens (Right) or before them (Left, with positions counted
 // from each prompt's first real token).

@@ -339,16 +339,19 @@ class InterpretableModel:
     ``name_or_path``: a GGUF file, a Hugging Face checkpoint directory, a hub name
     ("org/name[@revision]") or ``"attnscope:toy"`` (the built-in toy model with known heads).
     ``tokenizer``: another tokenizer source for checkpoints that have none.
+    ``dtype``: compute precision: ``"float32"`` (weights decoded to float32 at load, exact),
+    ``"bfloat16"`` (weights kept as stored, memory-mapped; fast bf16/int8 products) or ``"auto"``
+    (float32 while the decoded weights fit in 1 GiB). ``model.dtype`` says which one is in use.
     """
 
     def __init__(self, name_or_path: Union[str, "core.Model"] = "attnscope:toy",
-                 tokenizer: Optional[str] = None, threads: int = 0):
+                 tokenizer: Optional[str] = None, threads: int = 0, dtype: str = "auto"):
         if isinstance(name_or_path, core.Model):
             self._core = name_or_path
         else:
             import os
 
-            self._core = core.Model.load(os.fspath(name_or_path), tokenizer or "", int(threads))
+            self._core = core.Model.load(os.fspath(name_or_path), tokenizer or "", int(threads), str(dtype))
         self.name = str(name_or_path) if not isinstance(name_or_path, core.Model) else self._core.source
         # The open `with model.trace(...)` block, per thread: the forward pass releases the GIL,
         # so threads may trace the same model at once.
@@ -359,6 +362,11 @@ class InterpretableModel:
     @property
     def config(self) -> Dict[str, Any]:
         return self._core.config
+
+    @property
+    def dtype(self) -> str:
+        """The compute precision in use: "float32" or "bfloat16"."""
+        return self._core.dtype
 
     @property
     def n_layers(self) -> int:

@@ -123,14 +123,17 @@ void bind_model(py::module_& m) {
       .def("row", &Trace::row, py::arg("b"));
 
   py::class_<Model>(m, "Model")
-      .def_static("load", [](const std::string& path, const std::string& tokenizer, int threads) {
+      .def_static("load", [](const std::string& path, const std::string& tokenizer, int threads,
+                             const std::string& dtype) {
         LoadOptions o;
         o.tokenizer = tokenizer;
         o.threads = threads;
+        o.dtype = dtype;
         py::gil_scoped_release release;
         return Model::load(path, o);
-      }, py::arg("path_or_name"), py::arg("tokenizer") = "", py::arg("threads") = 0)
+      }, py::arg("path_or_name"), py::arg("tokenizer") = "", py::arg("threads") = 0, py::arg("dtype") = "auto")
       .def_property_readonly("config", [](const Model& mdl) { return config_dict(mdl.config()); })
+      .def_property_readonly("dtype", &Model::dtype)
       .def_property_readonly("source", &Model::source)
       .def_property_readonly("has_tokenizer", &Model::has_tokenizer)
       .def("hook_names", &Model::hook_names)

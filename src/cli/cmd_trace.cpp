@@ -1,6 +1,7 @@
 // `attnscope trace`: run prompts through a model and save the captured hooks (attention patterns
 // by default) with the tokens to an .npz that numpy.load reads.
 #include <iostream>
+#include <memory>
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
@@ -20,6 +21,8 @@ struct TraceArgs {
   std::vector<int> layers;
   bool no_bos = false;
   bool logits = false;
+  std::string capture_dtype = "float32";
+  bool compress = false;
   std::string padding = "right";
   const CLI::Option* capture_option = nullptr;  // given with no names: capture nothing
 };
@@ -37,16 +40,42 @@ int run_trace(const Common& common, const TraceArgs& a) {
     if (!c.empty()) opt.capture.push_back(c);
   opt.layers = a.layers;
   opt.padding = padding_from_name(a.padding);
-  Trace t = model.run_batch(batch, opt);
   bool want_logits = a.logits;
   for (const auto& c : opt.capture)
     if (c == "logits" || c == "lm_head") want_logits = true;
-  if (!a.out.empty()) detail::save_trace_npz(t, a.out, want_logits);
+  opt.return_logits = want_logits;  // the output head runs only when its result is saved
+  const bool f16 = a.capture_dtype == "float16";
+  // With -o, captured hooks are written to the file as the forward produces them, layer by layer,
+  // so a long prompt never holds every pattern in memory.
+  std::unique_ptr<detail::NpzWriter> npz;
+  std::vector<std::pair<std::string, Shape>> written;
+  if (!a.out.empty()) {
+    npz = std::make_unique<detail::NpzWriter>(a.out, a.compress);
+    opt.capture_sink = [&](const std::string& name, const Tensor& v) {
+      if (f16)
+        npz->add_f16(name, v.shape(), v.data());
+      else
+        npz->add_f32(name, v.shape(), v.data());
+      written.emplace_back(name, v.shape());
+    };
+  }
+  Trace t = model.run_batch(batch, opt);
+  if (npz) {
+    bool logits_written = false;  // captured as a hook: already in the file
+    for (const auto& w : written) logits_written |= w.first == "logits";
+    detail::write_trace_npz(*npz, t, want_logits && !logits_written, f16);
+    npz->add_strings("compute_dtype", {1}, {model.dtype()});
+    npz->add_strings("capture_dtype", {1}, {a.capture_dtype});
+    npz->finish();
+  }
+  nlohmann::json shapes = captured_shapes_json(t);
+  for (const auto& [name, shape] : written) shapes[name] = shape;
   if (common.json) {
     nlohmann::json j;
     j["tokens"] = t.tokens;
     j["str_tokens"] = t.str_tokens;
-    j["captured"] = captured_shapes_json(t);
+    j["captured"] = shapes;
+    j["dtype"] = model.dtype();
     if (want_logits) j["captured"]["logits"] = t.logits.shape();
     if (!a.out.empty()) j["output"] = a.out;
     if (t.padded()) j["attention_mask"] = t.attention_mask();
@@ -61,11 +90,9 @@ int run_trace(const Common& common, const TraceArgs& a) {
                 << "(" << t.tokens[b][i] << ")";
     std::cout << "\n";
   }
-  std::cout << "captured " << t.captured().size() << " hooks";
-  if (!t.captured().empty())
-    std::cout << " (" << t.captured().begin()->first << " " << t.captured().begin()->second.shape_str()
-              << (t.captured().size() > 1 ? ", ..." : "") << ")";
-  std::cout << "\n";
+  std::cout << "captured " << shapes.size() << " hooks";
+  if (!shapes.empty()) std::cout << " (" << shapes.begin().key() << " " << shapes.begin().value().dump() << (shapes.size() > 1 ? ", ..." : "") << ")";
+  std::cout << " in " << model.dtype() << "\n";
   if (!a.out.empty()) std::cout << "wrote " << a.out << "\n";
   return 0;
 }
@@ -84,7 +111,12 @@ const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (o
                                       ->delimiter(',')
                                       ->expected(0, CLI::detail::expected_max_vector_size);
                               add_layers_option(sub, a->layers, "only these layers (\"0,2,5\")");
-                              sub.add_flag("--logits", a->logits, "also save the logits");
+                              sub.add_flag("--logits", a->logits, "also save the logits (every position)");
+                              sub.add_option("--capture-dtype", a->capture_dtype,
+                                             "precision of the saved hooks: float32 (default) or float16 (half the "
+                                             "size; patterns keep ~3 significant digits)")
+                                  ->check(CLI::IsMember({"float32", "float16"}));
+                              sub.add_flag("--compress", a->compress, "deflate-compress the .npz (as numpy.savez_compressed)");
                               sub.add_option("--padding-side", a->padding,
                                              "prompts of different lengths: pads on the right (default) or left");
                               return [&common, a] { return run_trace(common, *a); };

@@ -13,6 +13,7 @@ struct Common {
   std::string model;      // -m; empty means the built-in toy model
   std::string tokenizer;  // --tokenizer: another tokenizer source for checkpoints without one
   int threads = 0;    // -t
+  std::string dtype = "auto";  // --dtype: compute precision (LoadOptions::dtype)
   bool json = false;  // --json
 };
 

@@ -20,6 +20,10 @@ void add_common_options(CLI::App& sub, Common& common, bool with_model) {
                    "GGUF file, checkpoint directory, hub name or attnscope:toy (default: attnscope:toy)");
     sub.add_option("--tokenizer", common.tokenizer,
                    "tokenizer to use instead of the model's (tokenizer.json, a directory, a GGUF, ...)");
+    sub.add_option("--dtype", common.dtype,
+                   "compute precision: float32 (exact), bfloat16 (weights as stored, fast), auto (default: "
+                   "float32 up to 1 GiB of float32 weights)")
+        ->check(CLI::IsMember({"auto", "float32", "bfloat16"}));
   }
   sub.add_option("-t,--threads", common.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub.add_flag("--json", common.json, "machine-readable JSON output");

@@ -11,6 +11,7 @@ Model load_model(const Common& common) {
   LoadOptions opt;
   opt.threads = common.threads;
   opt.tokenizer = common.tokenizer;
+  opt.dtype = common.dtype;
   return Model::load(model_or_default(common), opt);
 }
 
@@ -82,6 +83,8 @@ nlohmann::json captured_shapes_json(const Trace& trace) {
 int64_t parameter_count(const Model& model) {
   int64_t n = 0;
   for (const auto& [name, t] : model.impl().weights) n += t.numel();
+  for (const auto& [name, w] : model.impl().matrices)
+    if (!model.impl().weights.count(name)) n += w.rows * w.cols;  // stored only (not a view of a tensor)
   return n;
 }
 

@@ -209,7 +209,8 @@ void GgufWriter::check_new_tensor(const std::string& name, const Shape& shape,
                                          " block size " + std::to_string(be));
   if (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::BF16 &&
       type != GgmlType::Q8_0 && type != GgmlType::Q4_0 && type != GgmlType::Q4_1 &&
-      type != GgmlType::Q5_0 && type != GgmlType::Q5_1)
+      type != GgmlType::Q5_0 && type != GgmlType::Q5_1 && type != GgmlType::Q4_K &&
+      type != GgmlType::Q6_K)
     fail(ErrorKind::Unsupported, "GGUF writer cannot encode " + ggml_type_name(type));
 }
 

@@ -13,8 +13,9 @@ inline float fp16_to_f32(uint16_t h) {
   const uint32_t mant = h & 0x3FFu;
   uint32_t bits;
   if (exp == 0) {
-    // Zero or subnormal: mant * 2^-24, exact in float.
-    float f = std::ldexp(static_cast<float>(mant), -24);
+    // Zero or subnormal: mant * 2^-24, exact in float (a multiply: ldexp was a tenth of the time
+    // of quantised generation, whose small block scales are often subnormal halves).
+    const float f = static_cast<float>(mant) * 0x1p-24f;
     return sign ? -f : f;
   } else if (exp == 31) {
     bits = sign | 0x7F800000u | (mant << 13);  // inf / nan (payload kept)

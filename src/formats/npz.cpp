@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "attnscope/error.h"
+#include "formats/half.h"
 
 namespace attnscope::detail {
 
@@ -76,7 +77,7 @@ std::string npy_header(const std::string& descr, const Shape& shape) {
   return h + dict;
 }
 
-NpzWriter::NpzWriter(const std::string& path) : path_(path) {
+NpzWriter::NpzWriter(const std::string& path, bool compress) : path_(path), compress_(compress) {
   file_ = std::fopen((path + ".tmp").c_str(), "wb");
   if (!file_) fail(ErrorKind::Io, "cannot write '" + path + ".tmp': " + std::strerror(errno));
 }
@@ -93,57 +94,128 @@ void NpzWriter::put(const void* p, size_t n) {
   pos_ += n;
 }
 
-void NpzWriter::add_entry(const std::string& name_in, const std::string& descr, const Shape& shape, const void* data,
-                          uint64_t nbytes) {
-  if (finished_) fail(ErrorKind::InvalidArgument, "npz writer already finished");
-  const std::string name = name_in + ".npy";
-  const std::string header = npy_header(descr, shape);
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(header.data()), static_cast<uInt>(header.size()));
-  const auto* bytes = static_cast<const Bytef*>(data);
-  for (uint64_t off = 0; off < nbytes;) {  // zlib takes 32-bit lengths
-    const uInt chunk = static_cast<uInt>(std::min<uint64_t>(nbytes - off, 1u << 30));
-    crc = crc32(crc, bytes + off, chunk);
-    off += chunk;
-  }
-  Entry e{name, static_cast<uint32_t>(crc), header.size() + nbytes, pos_};
-  const bool z64 = e.size >= k32 || e.offset >= k32;
-  // Local file header (version 4.5 when zip64 fields are present).
+namespace {
+
+// Local file header; sizes and crc are patched in once the data is written.
+std::string local_header(const std::string& name, bool z64, bool deflate, uint32_t crc, uint64_t size,
+                         uint64_t csize) {
   std::string lh;
   le32(lh, 0x04034b50);
   le16(lh, z64 ? 45 : 20);
-  le16(lh, 0);  // flags
-  le16(lh, 0);  // stored
-  le16(lh, 0);  // time
-  le16(lh, 0x21);  // date: 1980-01-01
-  le32(lh, e.crc);
-  le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
-  le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
+  le16(lh, 0);              // flags
+  le16(lh, deflate ? 8 : 0);  // method: deflate / stored
+  le16(lh, 0);              // time
+  le16(lh, 0x21);           // date: 1980-01-01
+  le32(lh, crc);
+  le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(csize));
+  le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(size));
   le16(lh, static_cast<uint16_t>(name.size()));
   le16(lh, z64 ? 20 : 0);
   lh += name;
   if (z64) {
     le16(lh, 0x0001);
     le16(lh, 16);
-    le64(lh, e.size);
-    le64(lh, e.size);
+    le64(lh, size);
+    le64(lh, csize);
   }
-  put(lh.data(), lh.size());
-  put(header.data(), header.size());
-  put(data, static_cast<size_t>(nbytes));
+  return lh;
+}
+
+}  // namespace
+
+void NpzWriter::add_entry(const std::string& name_in, const std::string& descr, const Shape& shape, uint64_t nbytes,
+                          const std::function<void(const Emit&)>& produce) {
+  if (finished_) fail(ErrorKind::InvalidArgument, "npz writer already finished");
+  const std::string name = name_in + ".npy";
+  const std::string header = npy_header(descr, shape);
+  Entry e{name, 0, header.size() + nbytes, 0, pos_, false};
+  // Deflate never grows data by more than ~0.1 %: keep a margin so the choice made before
+  // writing holds for the compressed size too.
+  e.z64 = e.size + e.size / 256 + 4096 >= k32 || e.offset >= k32;
+  const std::string lh0 = local_header(name, e.z64, compress_, 0, 0, 0);
+  put(lh0.data(), lh0.size());
+  const uint64_t data_start = pos_;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  z_stream zs{};
+  std::vector<unsigned char> zbuf;
+  if (compress_) {
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      fail(ErrorKind::Io, "zlib deflateInit failed");
+    zbuf.resize(1 << 16);
+  }
+  auto feed = [&](const void* p, size_t n, bool last) {
+    const auto* b = static_cast<const Bytef*>(p);
+    for (size_t off = 0; off < n || (last && off == n);) {  // zlib takes 32-bit lengths
+      const uInt chunk = static_cast<uInt>(std::min<size_t>(n - off, 1u << 30));
+      if (chunk) crc = crc32(crc, b + off, chunk);  // (a null buffer would reset the crc)
+      if (!compress_) {
+        put(b + off, chunk);
+      } else {
+        zs.next_in = const_cast<Bytef*>(b + off);
+        zs.avail_in = chunk;
+        const int flush = last && off + chunk == n ? Z_FINISH : Z_NO_FLUSH;
+        int rc;
+        do {
+          zs.next_out = zbuf.data();
+          zs.avail_out = static_cast<uInt>(zbuf.size());
+          rc = deflate(&zs, flush);
+          put(zbuf.data(), zbuf.size() - zs.avail_out);
+        } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+      }
+      off += chunk;
+      if (chunk == 0) break;
+    }
+  };
+  try {
+    feed(header.data(), header.size(), false);
+    uint64_t given = 0;
+    produce([&](const void* p, size_t n) {
+      given += n;
+      feed(p, n, false);
+    });
+    if (given != nbytes) fail(ErrorKind::InvalidArgument, "npz '" + name_in + "': data size does not match its shape");
+    feed(nullptr, 0, true);
+  } catch (...) {
+    if (compress_) deflateEnd(&zs);
+    throw;
+  }
+  if (compress_) deflateEnd(&zs);
+  e.crc = static_cast<uint32_t>(crc);
+  e.csize = pos_ - data_start;
+  // Patch the local header with the real crc and sizes.
+  const std::string lh = local_header(name, e.z64, compress_, e.crc, e.size, e.csize);
+  if (std::fseek(file_, static_cast<long>(e.offset), SEEK_SET) != 0 || std::fwrite(lh.data(), 1, lh.size(), file_) != lh.size() ||
+      std::fseek(file_, 0, SEEK_END) != 0)
+    fail(ErrorKind::Io, "write to '" + path_ + ".tmp' failed");
   entries_.push_back(e);
 }
 
 void NpzWriter::add_f32(const std::string& name, const Shape& shape, const float* data) {
-  add_entry(name, "<f4", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 4);
+  const uint64_t n = static_cast<uint64_t>(shape_numel(shape)) * 4;
+  add_entry(name, "<f4", shape, n, [&](const Emit& emit) { emit(data, static_cast<size_t>(n)); });
+}
+
+void NpzWriter::add_f16(const std::string& name, const Shape& shape, const float* data) {
+  const int64_t n = shape_numel(shape);
+  add_entry(name, "<f2", shape, static_cast<uint64_t>(n) * 2, [&](const Emit& emit) {
+    std::vector<uint16_t> buf;
+    for (int64_t i = 0; i < n; i += 1 << 20) {
+      const int64_t m = std::min<int64_t>(n - i, 1 << 20);
+      buf.resize(static_cast<size_t>(m));
+      for (int64_t j = 0; j < m; ++j) buf[static_cast<size_t>(j)] = f32_to_fp16(data[i + j]);
+      emit(buf.data(), buf.size() * 2);
+    }
+  });
 }
 
 void NpzWriter::add_f64(const std::string& name, const Shape& shape, const double* data) {
-  add_entry(name, "<f8", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 8);
+  const uint64_t n = static_cast<uint64_t>(shape_numel(shape)) * 8;
+  add_entry(name, "<f8", shape, n, [&](const Emit& emit) { emit(data, static_cast<size_t>(n)); });
 }
 
 void NpzWriter::add_i32(const std::string& name, const Shape& shape, const int32_t* data) {
-  add_entry(name, "<i4", shape, data, static_cast<uint64_t>(shape_numel(shape)) * 4);
+  const uint64_t n = static_cast<uint64_t>(shape_numel(shape)) * 4;
+  add_entry(name, "<i4", shape, n, [&](const Emit& emit) { emit(data, static_cast<size_t>(n)); });
 }
 
 void NpzWriter::add_strings(const std::string& name, const Shape& shape, const std::vector<std::string>& values) {
@@ -158,24 +230,25 @@ void NpzWriter::add_strings(const std::string& name, const Shape& shape, const s
   }
   std::vector<uint32_t> flat(values.size() * width, 0);  // little-endian on every supported host
   for (size_t i = 0; i < cps.size(); ++i) std::copy(cps[i].begin(), cps[i].end(), flat.begin() + i * width);
-  add_entry(name, "<U" + std::to_string(width), shape, flat.data(), flat.size() * 4);
+  add_entry(name, "<U" + std::to_string(width), shape, flat.size() * 4,
+            [&](const Emit& emit) { emit(flat.data(), flat.size() * 4); });
 }
 
 void NpzWriter::finish() {
   if (finished_) return;
   const uint64_t cd_start = pos_;
   for (const Entry& e : entries_) {
-    const bool z64 = e.size >= k32 || e.offset >= k32;
+    const bool z64 = e.z64;
     std::string ch;
     le32(ch, 0x02014b50);
     le16(ch, z64 ? 45 : 20);  // made by
     le16(ch, z64 ? 45 : 20);  // needed
     le16(ch, 0);
-    le16(ch, 0);
+    le16(ch, compress_ ? 8 : 0);
     le16(ch, 0);
     le16(ch, 0x21);
     le32(ch, e.crc);
-    le32(ch, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
+    le32(ch, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.csize));
     le32(ch, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(e.size));
     le16(ch, static_cast<uint16_t>(e.name.size()));
     le16(ch, z64 ? 28 : 0);  // extra
@@ -189,7 +262,7 @@ void NpzWriter::finish() {
       le16(ch, 0x0001);
       le16(ch, 24);
       le64(ch, e.size);
-      le64(ch, e.size);
+      le64(ch, e.csize);
       le64(ch, e.offset);
     }
     put(ch.data(), ch.size());
@@ -236,7 +309,17 @@ void NpzWriter::finish() {
 
 void save_trace_npz(const Trace& trace, const std::string& path, bool include_logits) {
   NpzWriter w(path);
-  for (const auto& [name, value] : trace.captured()) w.add_f32(name, value.shape(), value.data());
+  write_trace_npz(w, trace, include_logits, false);
+  w.finish();
+}
+
+void write_trace_npz(NpzWriter& w, const Trace& trace, bool include_logits, bool f16) {
+  for (const auto& [name, value] : trace.captured()) {
+    if (f16)
+      w.add_f16(name, value.shape(), value.data());
+    else
+      w.add_f32(name, value.shape(), value.data());
+  }
   if (include_logits && !trace.logits.empty() && !trace.captured().count("logits"))
     w.add_f32("logits", trace.logits.shape(), trace.logits.data());
   // Ragged batches: rows padded like the captured tensors (-1 / "" at pads) and the mask.
@@ -261,7 +344,6 @@ void save_trace_npz(const Trace& trace, const std::string& path, bool include_lo
   w.add_i32("tokens", {B, T}, ids.data());
   if (trace.padded()) w.add_i32("attention_mask", {B, T}, flat_mask.data());
   if (static_cast<int64_t>(strs.size()) == B * T) w.add_strings("str_tokens", {B, T}, strs);
-  w.finish();
 }
 
 }  // namespace attnscope::detail

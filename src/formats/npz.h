@@ -1,8 +1,11 @@
-// .npz writer: a zip archive (stored, no compression; zip64 when large) of .npy arrays, the
-// format numpy.load reads. Private to the library; the CLI and Python front ends use it.
+// .npz writer: a zip archive (stored, or deflate-compressed like numpy.savez_compressed; zip64
+// when large) of .npy arrays, the format numpy.load reads. Entries are streamed to the file as
+// they are added (nothing is kept but the directory), so a trace can be written layer by layer
+// while the forward pass runs. Private to the library; the CLI and Python front ends use it.
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,12 +17,14 @@ namespace attnscope::detail {
 class NpzWriter {
  public:
   // Opens path + ".tmp" for writing; finish() renames it to `path`.
-  explicit NpzWriter(const std::string& path);
+  explicit NpzWriter(const std::string& path, bool compress = false);
   ~NpzWriter();
   NpzWriter(const NpzWriter&) = delete;
   NpzWriter& operator=(const NpzWriter&) = delete;
 
   void add_f32(const std::string& name, const Shape& shape, const float* data);
+  // float32 data stored as float16 ('<f2', round to nearest even).
+  void add_f16(const std::string& name, const Shape& shape, const float* data);
   void add_f64(const std::string& name, const Shape& shape, const double* data);
   void add_i32(const std::string& name, const Shape& shape, const int32_t* data);
   // A numpy unicode array ('<U n', UTF-32) of UTF-8 strings; invalid UTF-8 becomes U+FFFD.
@@ -27,15 +32,19 @@ class NpzWriter {
   void finish();
 
  private:
-  void add_entry(const std::string& name, const std::string& descr, const Shape& shape, const void* data,
-                 uint64_t nbytes);
+  // Writes an entry of `nbytes` payload bytes that `produce(emit)` hands over in pieces.
+  using Emit = std::function<void(const void*, size_t)>;
+  void add_entry(const std::string& name, const std::string& descr, const Shape& shape, uint64_t nbytes,
+                 const std::function<void(const Emit&)>& produce);
   void put(const void* p, size_t n);
   struct Entry {
     std::string name;
     uint32_t crc = 0;
-    uint64_t size = 0, offset = 0;
+    uint64_t size = 0, csize = 0, offset = 0;
+    bool z64 = false;
   };
   std::string path_;
+  bool compress_ = false;
   std::FILE* file_ = nullptr;
   uint64_t pos_ = 0;
   std::vector<Entry> entries_;
@@ -50,5 +59,7 @@ std::string npy_header(const std::string& descr, const Shape& shape);
 // ragged batch these are padded as the captures are (-1 and "" at pads) and `attention_mask`
 // (int32 [B, T], 1 at real tokens) is added.
 void save_trace_npz(const Trace& trace, const std::string& path, bool include_logits = false);
+// The same into an open writer (captured hooks as float16 when `f16`), without finishing it.
+void write_trace_npz(NpzWriter& w, const Trace& trace, bool include_logits, bool f16);
 
 }  // namespace attnscope::detail

@@ -61,5 +61,34 @@ void dequant_q4_k(const uint8_t* src, float* dst, int64_t nblocks);
 void dequant_q5_k(const uint8_t* src, float* dst, int64_t nblocks);
 void dequant_q6_k(const uint8_t* src, float* dst, int64_t nblocks);
 void dequant_q8_k(const uint8_t* src, float* dst, int64_t nblocks);
+void quant_q4_k(const float* src, uint8_t* dst, int64_t nblocks);
+void quant_q6_k(const float* src, uint8_t* dst, int64_t nblocks);
+// 6-bit scale and min of sub-block j (0..7) from the 12-byte packing of Q4_K / Q5_K: the first
+// four pairs sit in the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); the last four keep
+// their low 4 bits in bytes 8..11 (scale low nibble, min high nibble) and their top 2 bits in the
+// top 2 bits of bytes 0..3 (scales) and 4..7 (mins).
+inline void k4_scale_min(const uint8_t* s, int j, int& scale, int& min) {
+  if (j < 4) {
+    scale = s[j] & 63;
+    min = s[j + 4] & 63;
+  } else {
+    scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+    min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+// All eight (scale, min) pairs of a Q4_K/Q5_K super-block at once, four bytes per word operation
+// (the same layout as k4_scale_min: 6-bit values, the top two bits of 8..11's pairs kept in the
+// top bits of bytes 0..7). Hot in generation's integer dot products.
+inline void k4_scales_mins(const uint8_t* s, uint8_t scale[8], uint8_t min[8]) {
+  uint32_t a, b, c;
+  std::memcpy(&a, s, 4);
+  std::memcpy(&b, s + 4, 4);
+  std::memcpy(&c, s + 8, 4);
+  const uint32_t lo[2] = {a & 0x3F3F3F3Fu, (c & 0x0F0F0F0Fu) | (((a >> 6) & 0x03030303u) << 4)};
+  const uint32_t mn[2] = {b & 0x3F3F3F3Fu, ((c >> 4) & 0x0F0F0F0Fu) | (((b >> 6) & 0x03030303u) << 4)};
+  std::memcpy(scale, lo, 8);
+  std::memcpy(min, mn, 8);
+}
 
 }  // namespace attnscope::detail

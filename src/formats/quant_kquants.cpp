@@ -21,20 +21,6 @@
 
 namespace attnscope::detail {
 
-// 6-bit scale/min j (0..7) of Q4_K / Q5_K from the 12-byte packing: the first four pairs sit in
-// the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); the last four keep their low 4 bits in
-// bytes 8..11 (scale low nibble, min high nibble) and their top 2 bits in the top 2 bits of bytes
-// 0..3 (scales) and 4..7 (mins).
-void k4_scale_min(const uint8_t* s, int j, int& scale, int& min) {
-  if (j < 4) {
-    scale = s[j] & 63;
-    min = s[j + 4] & 63;
-  } else {
-    scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-    min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
-}
-
 // 6-bit scale i (0..15) of Q3_K, still biased by +32: the low 4 bits are the low nibbles of bytes
 // 0..7 for i < 8 and their high nibbles for i >= 8; the top 2 bits are bit pair (i / 4) of byte
 // 8 + i % 4.

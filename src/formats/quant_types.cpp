@@ -5,6 +5,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "formats/quant_impl.h"
+#include "tensor/parallel.h"
 
 namespace attnscope {
 
@@ -158,39 +159,36 @@ std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n) {
   using namespace detail;
   check_multiple(type, n, "quantize");
   std::vector<uint8_t> out(ggml_row_bytes(type, n));
-  const int64_t nb = n / ggml_block_elems(type);
+  using BlockEncoder = void (*)(const float*, uint8_t*, int64_t);
+  BlockEncoder enc = nullptr;
   switch (type) {
     case GgmlType::F32:
       std::memcpy(out.data(), src, static_cast<size_t>(n) * 4);
-      break;
+      return out;
     case GgmlType::F16:
       for (int64_t i = 0; i < n; ++i) store_f16(out.data() + 2 * i, src[i]);
-      break;
+      return out;
     case GgmlType::BF16:
       for (int64_t i = 0; i < n; ++i) {
         uint16_t b = f32_to_bf16(src[i]);
         std::memcpy(out.data() + 2 * i, &b, 2);
       }
-      break;
-    case GgmlType::Q4_0:
-      quant_q4_0(src, out.data(), nb);
-      break;
-    case GgmlType::Q4_1:
-      quant_q4_1(src, out.data(), nb);
-      break;
-    case GgmlType::Q5_0:
-      quant_q5_0(src, out.data(), nb);
-      break;
-    case GgmlType::Q5_1:
-      quant_q5_1(src, out.data(), nb);
-      break;
-    case GgmlType::Q8_0:
-      quant_q8_0(src, out.data(), nb);
-      break;
+      return out;
+    case GgmlType::Q4_0: enc = &quant_q4_0; break;
+    case GgmlType::Q4_1: enc = &quant_q4_1; break;
+    case GgmlType::Q5_0: enc = &quant_q5_0; break;
+    case GgmlType::Q5_1: enc = &quant_q5_1; break;
+    case GgmlType::Q8_0: enc = &quant_q8_0; break;
+    case GgmlType::Q4_K: enc = &quant_q4_k; break;
+    case GgmlType::Q6_K: enc = &quant_q6_k; break;
     default:
       fail(ErrorKind::Unsupported,
            "quantize: writing " + ggml_type_name(type) + " is not supported");
   }
+  // Blocks are independent: encode them on every thread (the K-quant scale search is the slow
+  // part of writing a quantised model).
+  const int64_t be = ggml_block_elems(type), bb = ggml_block_bytes(type);
+  ops::parallel_for(n / be, 64, [&](int64_t b0, int64_t b1) { enc(src + b0 * be, out.data() + b0 * bb, b1 - b0); });
   return out;
 }
 

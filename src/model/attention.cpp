@@ -8,11 +8,12 @@
 
 #include "attnscope/error.h"
 #include "tensor/ops.h"
+#include "tensor/softmax_kernels.h"
 #include "tensor/parallel.h"
 
 namespace attnscope::detail {
 
-Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& table) {
+Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWeight& table) {
   const int64_t B = static_cast<int64_t>(ids.size());
   if (B == 0 || ids[0].empty()) fail(ErrorKind::InvalidArgument, "forward pass over an empty batch");
   const int64_t T = static_cast<int64_t>(ids[0].size());
@@ -27,7 +28,7 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& 
       if (id < 0 || id >= V)
         fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " at position " + std::to_string(t) +
                                              " is outside the vocabulary [0, " + std::to_string(V) + ")");
-      std::memcpy(x.data() + (b * T + t) * D, table.data() + id * D, sizeof(float) * D);
+      table.dequantize_rows(id, 1, x.data() + (b * T + t) * D);  // F32: a plain copy
     }
   }
   return x;
@@ -89,23 +90,26 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
 
   // scores[b, h, i, j] = q[b, i, h] . k[b, j, h / G], seen as [B, Hkv, G, T, Dh] x [B, Hkv, 1, Dh, Tk]
   // so that grouped heads share their kv head without copies.
-  Tensor scores({B, H, T, Tk});
+  Tensor scores = Tensor::uninitialized({B, H, T, Tk});  // matmul outputs are written in full
   ops::matmul({{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, q.data(),
               {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd, {{B, Hkv, G, T, Tk}, {}},
               scores.data());
   scale_cap_mask(scores.data(), B, H, T, Tk, n_past, w.attn, spans);
   hooks.at(P + "attn.hook_attn_scores", l, scores, out);
-  ops::softmax_rows(scores.data(), B * H * T, Tk);
+  if (w.attn.fast_exp)
+    kernels::softmax_rows_fast(scores.data(), B * H * T, Tk);  // vectorised exp (bfloat16 dtype)
+  else
+    ops::softmax_rows(scores.data(), B * H * T, Tk);
   Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
   hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
 
   // z[b, i, h] = sum_j pattern[b, h, i, j] v[b, j, h / G]
-  Tensor z({B, T, H, Dh});
+  Tensor z = Tensor::uninitialized({B, T, H, Dh});
   ops::matmul({{B, Hkv, G, T, Tk}, {}}, pattern.data(), {{B, Hkv, 1, Tk, Dh}, {kv_batch_stride, Dh, 1, Hkv * Dh, 1}},
               vd, {{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, z.data());
   hooks.at(P + "attn.hook_z", l, z, out, true);
 
-  Tensor attn_out({B, T, D});
+  Tensor attn_out = Tensor::uninitialized({B, T, D});  // written by the product or zeroed below
   if (hooks.active(P + "attn.hook_result")) {
     // Each head's contribution through the output projection (z with the other heads zeroed),
     // then their sum is the attention output.

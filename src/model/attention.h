@@ -16,7 +16,7 @@ namespace attnscope::detail {
 
 // Rows of `table` [V, D] for each id into a new [B, T, D] tensor; InvalidArgument for rows of
 // unequal length or an id outside [0, V).
-Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const Tensor& table);
+Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWeight& table);
 
 // Everything that happens to raw scores q.k before the softmax, in one place: multiply by
 // a.scale, soft-cap (a.softcap * tanh(s / a.softcap)), and mask with -inf every key a query may

@@ -39,34 +39,79 @@ Tensor row_view(const Tensor& t, int64_t first, int64_t n) {
   return Tensor::view(s, t.data() + first * row, std::make_shared<Tensor>(t));
 }
 
-void split_fused(Model::Impl& impl, const std::string& name, Split split) {
-  auto it = impl.weights.find(name);
-  if (it == impl.weights.end()) return;
-  const Tensor fused = it->second;
+// Splits `fused` (a Tensor or a StoredWeight: both have row views) into its parts under `out`.
+template <class T, class RowView>
+void split_parts(const Model::Impl& impl, const std::string& name, Split split, const T& fused,
+                 std::map<std::string, T>& out, const RowView& rows) {
   const ModelConfig& c = impl.config;
   const std::string stem = name.substr(0, name.rfind('.', name.size() - 1));  // "blk.L.attn_qkv"
   const std::string suffix = name.substr(stem.size());                        // ".weight" / ".bias"
   const std::string blk = stem.substr(0, stem.rfind('.') + 1);                // "blk.L."
-  impl.weights.erase(it);
   if (split == Split::Qkv) {
     const int64_t q = int64_t{c.n_head} * c.head_dim, kv = int64_t{c.n_head_kv} * c.head_dim;
-    impl.weights[blk + "attn_q" + suffix] = row_view(fused, 0, q);
-    impl.weights[blk + "attn_k" + suffix] = row_view(fused, q, kv);
-    impl.weights[blk + "attn_v" + suffix] = row_view(fused, q + kv, kv);
+    out[blk + "attn_q" + suffix] = rows(fused, 0, q);
+    out[blk + "attn_k" + suffix] = rows(fused, q, kv);
+    out[blk + "attn_v" + suffix] = rows(fused, q + kv, kv);
   } else {
     const int64_t f = c.n_ff;
-    impl.weights[blk + "ffn_gate" + suffix] = row_view(fused, 0, f);
-    impl.weights[blk + "ffn_up" + suffix] = row_view(fused, f, f);
+    out[blk + "ffn_gate" + suffix] = rows(fused, 0, f);
+    out[blk + "ffn_up" + suffix] = rows(fused, f, f);
   }
+}
+
+void split_fused(Model::Impl& impl, const std::string& name, Split split) {
+  if (auto it = impl.weights.find(name); it != impl.weights.end()) {
+    const Tensor fused = it->second;
+    impl.weights.erase(it);
+    split_parts(impl, name, split, fused, impl.weights, row_view);
+  } else if (auto m = impl.matrices.find(name); m != impl.matrices.end()) {
+    const StoredWeight fused = m->second;
+    impl.matrices.erase(m);
+    split_parts(impl, name, split, fused, impl.matrices,
+                [](const StoredWeight& w, int64_t r0, int64_t n) { return w.row_slice(r0, n); });
+  }
+}
+
+// The matrix bound for products under `name`: the stored one, or a float32 view of the tensor,
+// multiplied in the model's dtype. Null if there is neither.
+const WeightMatrix* bind_matrix(Model::Impl& impl, const std::string& name) {
+  auto m = impl.matrices.find(name);
+  if (m == impl.matrices.end()) {
+    auto t = impl.weights.find(name);
+    if (t == impl.weights.end()) return nullptr;
+    if (t->second.ndim() != 2) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is not a matrix");
+    m = impl.matrices.emplace(name, StoredWeight::from_tensor(t->second)).first;
+  }
+  m->second.compute = impl.dtype;
+  return &m->second;
 }
 
 const Tensor** global_slot(ModelWeights& w, Slot s) {
   switch (s) {
-    case Slot::TokenEmbd: return &w.token_embd;
     case Slot::PositionEmbd: return &w.position_embd;
     case Slot::OutputNorm: return &w.output_norm;
     case Slot::OutputNormB: return &w.output_norm_b;
+    default: return nullptr;
+  }
+}
+
+const WeightMatrix** global_matrix_slot(ModelWeights& w, Slot s) {
+  switch (s) {
+    case Slot::TokenEmbd: return &w.token_embd;
     case Slot::Output: return &w.output;
+    default: return nullptr;
+  }
+}
+
+const WeightMatrix** layer_matrix_slot(LayerWeights& w, Slot s) {
+  switch (s) {
+    case Slot::Q: return &w.wq;
+    case Slot::K: return &w.wk;
+    case Slot::V: return &w.wv;
+    case Slot::O: return &w.wo;
+    case Slot::Gate: return &w.gate;
+    case Slot::Up: return &w.up;
+    case Slot::Down: return &w.down;
     default: return nullptr;
   }
 }
@@ -81,17 +126,10 @@ const Tensor** layer_slot(LayerWeights& w, Slot s) {
     case Slot::PostFfnNorm: return &w.post_ffn_norm;
     case Slot::QNorm: return &w.q_norm;
     case Slot::KNorm: return &w.k_norm;
-    case Slot::Q: return &w.wq;
-    case Slot::K: return &w.wk;
-    case Slot::V: return &w.wv;
-    case Slot::O: return &w.wo;
     case Slot::QBias: return &w.bq;
     case Slot::KBias: return &w.bk;
     case Slot::VBias: return &w.bv;
     case Slot::OBias: return &w.bo;
-    case Slot::Gate: return &w.gate;
-    case Slot::Up: return &w.up;
-    case Slot::Down: return &w.down;
     case Slot::UpBias: return &w.b_up;
     case Slot::DownBias: return &w.b_down;
     default: return nullptr;
@@ -122,16 +160,17 @@ void finalize_model(Model::Impl& impl) {
     const bool per_layer = w.gguf.find("{L}") != std::string::npos;
     for (int l = 0; l < (per_layer ? c.n_layer : 1); ++l) fn(layer_name(w.gguf, l), per_layer ? l : -1);
   };
-  auto check = [&](const WeightSpec& w, const std::string& name) -> const Tensor* {
-    const Tensor* t = impl.find_weight(name);
-    if (!t) {
+  // Shapes are checked without decoding stored matrices.
+  auto check = [&](const WeightSpec& w, const std::string& name) -> bool {
+    const Shape have = impl.weight_shape(name);
+    if (have.empty()) {
       if (w.required) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is missing");
-      return nullptr;
+      return false;
     }
-    if (t->shape() != w.shape)
-      fail(ErrorKind::Format, impl.source + ": weight '" + name + "' has shape " + t->shape_str() + ", expected " +
+    if (have != w.shape)
+      fail(ErrorKind::Format, impl.source + ": weight '" + name + "' has shape " + shape_str(have) + ", expected " +
                                   shape_str(w.shape));
-    return t;
+    return true;
   };
   // Fused tensors first: split into the parts the rest of the table lists (views). A file that
   // stores the parts separately (or a fused name with the part's shape, as an unfused ffn_up)
@@ -139,8 +178,7 @@ void finalize_model(Model::Impl& impl) {
   for (const WeightSpec& w : table)
     if (w.split != Split::None)
       for_each_name(w, [&](const std::string& name, int) {
-        const Tensor* t = impl.find_weight(name);
-        if (t && t->shape() == w.shape) split_fused(impl, name, w.split);
+        if (impl.weight_shape(name) == w.shape) split_fused(impl, name, w.split);
       });
 
   ModelWeights bound;
@@ -148,14 +186,22 @@ void finalize_model(Model::Impl& impl) {
   for (const WeightSpec& w : table) {
     if (w.slot == Slot::None) continue;
     for_each_name(w, [&](const std::string& name, int l) {
-      const Tensor* t = check(w, name);
-      const Tensor** slot = l < 0 ? global_slot(bound, w.slot) : layer_slot(bound.layers[static_cast<size_t>(l)], w.slot);
+      const bool present = check(w, name);
+      LayerWeights* layer = l < 0 ? nullptr : &bound.layers[static_cast<size_t>(l)];
+      if (const WeightMatrix** ms = layer ? layer_matrix_slot(*layer, w.slot) : global_matrix_slot(bound, w.slot)) {
+        *ms = present ? bind_matrix(impl, name) : nullptr;
+        return;
+      }
+      const Tensor** slot = layer ? layer_slot(*layer, w.slot) : global_slot(bound, w.slot);
       if (!slot) fail(ErrorKind::Unsupported, "weight table of " + c.arch + ": " + w.gguf + " has a slot of the wrong kind");
-      *slot = t;
+      *slot = present ? impl.find_weight(name) : nullptr;  // (decodes a stored tensor bound as a Tensor)
     });
   }
   if (c.tied_embeddings || !bound.output) bound.output = bound.token_embd;
-  for (int l = 0; l < c.n_layer; ++l) bound.layers[static_cast<size_t>(l)].attn = attention_desc(c, l);
+  for (int l = 0; l < c.n_layer; ++l) {
+    bound.layers[static_cast<size_t>(l)].attn = attention_desc(c, l);
+    bound.layers[static_cast<size_t>(l)].attn.fast_exp = impl.dtype == ComputeDtype::BFloat16;
+  }
   impl.bound = std::move(bound);
   impl.forward = arch.forward;
   if (impl.tokenizer && impl.tokenizer->vocab_size() > c.n_vocab)

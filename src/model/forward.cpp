@@ -30,7 +30,7 @@ void norm_rows(const ModelConfig& c, const float* x, const Tensor* w, const Tens
 
 // Tensor of the same shape as x, normalised row by row over its last `n` values.
 Tensor normed(const ModelConfig& c, const Tensor& x, const Tensor* w, const Tensor* b, int64_t n) {
-  Tensor y(x.shape());
+  Tensor y = Tensor::uninitialized(x.shape());  // every row is written
   norm_rows(c, x.data(), w, b, y.data(), x.numel() / n, n);
   return y;
 }
@@ -58,7 +58,7 @@ void scale_rotated(float* x, int64_t rows_heads, int64_t head_dim, int rope_dim,
 }
 
 Tensor project(const Tensor& h, const WeightMatrix* w, const Tensor* b, Shape shape) {
-  Tensor y(std::move(shape));
+  Tensor y = Tensor::uninitialized(std::move(shape));  // the product overwrites it
   linear_weight(h.data(), h.numel() / h.dim(-1), *w, b, y.data());
   return y;
 }
@@ -206,11 +206,11 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
       Tensor last({B, 1, D});
       for (int64_t b = 0; b < B; ++b)
         std::memcpy(last.data() + b * D, hn.data() + (b * T + T - 1) * D, sizeof(float) * D);
-      Tensor logits({B, 1, V});
+      Tensor logits = Tensor::uninitialized({B, 1, V});
       output_head(m, last.data(), B, logits.data());
       out.logits = logits;
     } else {
-      Tensor logits({B, T, V});
+      Tensor logits = Tensor::uninitialized({B, T, V});
       output_head(m, hn.data(), N, logits.data());
       hooks.intervene("logits", -1, logits);
       out.logits = logits;

@@ -186,7 +186,11 @@ HookRunner::HookRunner(const std::vector<std::string>& hook_names, int n_layer, 
 
 void HookRunner::at(const std::string& name, int layer, Tensor& value, Trace& trace, bool fresh) const {
   intervene(name, layer, value);
-  if (captured(name)) trace.set(name, fresh ? value : value.clone());
+  if (!captured(name)) return;
+  if (sink_)
+    sink_(name, value);
+  else
+    trace.set(name, fresh ? value : value.clone());
 }
 
 void HookRunner::intervene(const std::string& name, int layer, Tensor& value) const {

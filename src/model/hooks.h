@@ -47,11 +47,14 @@ class HookRunner {
   // captured, stores the value in `trace`. `fresh` says the forward never writes this buffer
   // again, so the trace may share it instead of copying.
   void at(const std::string& name, int layer, Tensor& value, Trace& trace, bool fresh = false) const;
+  // Captured values go to `sink` as they are produced instead of into the trace.
+  void set_sink(CaptureSink sink) { sink_ = std::move(sink); }
   // Only the interventions part of at() (for values the forward stores elsewhere, e.g. logits).
   void intervene(const std::string& name, int layer, Tensor& value) const;
 
  private:
   std::set<std::string> capture_;
+  CaptureSink sink_;
   std::vector<Intervention> interventions_list_;
   std::map<std::string, std::vector<size_t>> interventions_;  // canonical name -> indices into the list
 };

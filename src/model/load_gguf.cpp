@@ -1,8 +1,12 @@
 // GGUF -> Model::Impl: the family from general.architecture, its config from the metadata under
-// that prefix, weights by their GGUF names (F32 tensors are zero-copy views of the mapping, others
-// are dequantised to float32 once). finalize_model checks them against the family's table.
+// that prefix, weights by their GGUF names (F32 tensors are zero-copy views of the mapping; other
+// matrices stay views in their stored type for dtype bfloat16, or are decoded to float32 once).
+// finalize_model checks them against the family's table.
+#include <filesystem>
+
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
+#include "formats/load_progress.h"
 #include "model/arch.h"
 #include "model/loaders.h"
 
@@ -23,11 +27,32 @@ std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const Load
   auto impl = std::make_shared<Model::Impl>();
   impl->config = config_from_gguf(*file);
   impl->source = path;
+  uint64_t decoded = 0, stored = 0;
+  for (const auto& info : file->tensors()) {
+    decoded += static_cast<uint64_t>(info.numel()) * 4;
+    stored += info.nbytes;
+  }
+  impl->dtype = resolve_dtype(options.dtype, decoded);
+  // float32: every weight decoded once (the exact reference path). bfloat16: 2-d weights stay
+  // views of the mapping in their stored type.
+  const bool keep_stored = impl->dtype != ComputeDtype::Float32;
+  LoadProgress progress(std::filesystem::path(path).filename().string(), keep_stored ? 0 : stored);
   for (const auto& info : file->tensors()) {
     if (info.name == "rope_freqs.weight") continue;  // folded into the config
-    impl->weights.emplace(info.name, file->load_tensor(info.name));
+    const Shape shape = info.shape();
+    if (shape.size() == 2 && info.type != GgmlType::F32) {
+      StoredWeight w = StoredWeight::gguf(info.type, shape[0], shape[1], info.data,
+                                          std::shared_ptr<const void>(file, file.get()));
+      if (keep_stored)
+        impl->matrices.emplace(info.name, std::move(w));
+      else
+        impl->weights.emplace(info.name, w.to_tensor());  // SIMD decoders on all threads, same values
+    } else {
+      impl->weights.emplace(info.name, file->load_tensor(info.name));
+    }
+    progress.advance(info.nbytes);
   }
-  impl->keepalive.push_back(file);  // F32 weights are views of its mapping
+  impl->keepalive.push_back(file);  // F32 weights and stored matrices are views of its mapping
   if (!options.tokenizer.empty()) {
     impl->tokenizer = Tokenizer::from_path(options.tokenizer);
   } else if (file->has("tokenizer.ggml.model")) {

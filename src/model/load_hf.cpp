@@ -26,6 +26,11 @@ std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const Lo
   impl->config = ck.hf.model;
   impl->weights = std::move(ck.weights);
   impl->source = dir;
+  // Checkpoint weights arrive decoded to float32 (F32 matrices always take the exact product);
+  // the dtype still chooses the softmax and is what Model::dtype() reports.
+  uint64_t decoded = 0;
+  for (const auto& [name, t] : impl->weights) decoded += static_cast<uint64_t>(t.numel()) * 4;
+  impl->dtype = resolve_dtype(options.dtype, decoded);
   if (!options.tokenizer.empty()) {
     impl->tokenizer = Tokenizer::from_path(options.tokenizer);
   } else if (has_tokenizer_files(dir)) {

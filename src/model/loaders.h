@@ -15,6 +15,10 @@ std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const Load
 // architecture.
 ModelConfig config_from_gguf(const GgufFile& file);
 
+// LoadOptions::dtype resolved for a model whose weights take `decoded_bytes` as float32:
+// "auto" is float32 up to 1 GiB. InvalidArgument for an unknown name.
+ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes);
+
 // A Hugging Face checkpoint directory (config.json + *.safetensors [+ tokenizer files]).
 // Provided by the hf loader (helper "hf"); must fill Impl as model_impl.h describes and call
 // finalize_model. Until it exists a weak fallback throws Unsupported.

@@ -17,13 +17,26 @@ namespace attnscope {
 
 const Tensor* Model::Impl::find_weight(const std::string& name) const {
   auto it = weights.find(name);
-  return it == weights.end() ? nullptr : &it->second;
+  if (it != weights.end()) return &it->second;
+  auto m = matrices.find(name);
+  if (m == matrices.end()) return nullptr;
+  std::lock_guard<std::mutex> lock(decoded_mutex_);
+  auto d = decoded_.find(name);
+  if (d == decoded_.end()) d = decoded_.emplace(name, m->second.to_tensor()).first;
+  return &d->second;
 }
 
 const Tensor& Model::Impl::weight(const std::string& name) const {
+  const Tensor* t = find_weight(name);
+  if (!t) fail(ErrorKind::NotFound, source + ": weight '" + name + "' is missing");
+  return *t;
+}
+
+Shape Model::Impl::weight_shape(const std::string& name) const {
   auto it = weights.find(name);
-  if (it == weights.end()) fail(ErrorKind::NotFound, source + ": weight '" + name + "' is missing");
-  return it->second;
+  if (it != weights.end()) return it->second.shape();
+  auto m = matrices.find(name);
+  return m == matrices.end() ? Shape{} : m->second.shape();
 }
 
 namespace {
@@ -75,6 +88,7 @@ Model Model::load(const std::string& path_or_name, const LoadOptions& options) {
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
+std::string Model::dtype() const { return compute_dtype_name(impl_->dtype); }
 bool Model::has_tokenizer() const { return impl_->tokenizer != nullptr; }
 const Tokenizer& Model::tokenizer() const {
   if (!impl_->tokenizer) fail(ErrorKind::InvalidArgument, impl_->source + ": this model has no tokenizer");
@@ -98,6 +112,13 @@ Trace Model::run(const std::vector<int32_t>& ids, const RunOptions& options) con
 }
 
 namespace detail {
+
+ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes) {
+  if (requested == "auto" || requested.empty())
+    return decoded_bytes <= (uint64_t{1} << 30) ? ComputeDtype::Float32 : ComputeDtype::BFloat16;
+  if (requested == "float32" || requested == "bfloat16") return parse_compute_dtype(requested);
+  fail(ErrorKind::InvalidArgument, "unknown dtype '" + requested + "' (choose auto, float32 or bfloat16)");
+}
 
 void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids, bool equal_lengths) {
   const ModelConfig& c = impl.config;
@@ -146,6 +167,8 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
     in.spans = &spans;
   }
   in.want_logits = options.return_logits || hooks.captured("logits");
+  in.last_logits_only = options.last_logits_only;
+  if (options.capture_sink) hooks.set_sink(options.capture_sink);
   // start_at_layer: the given stream (broadcast over the batch when it has one row).
   Tensor residual;
   if (options.start_at_layer != 0 || !options.residual.empty()) {

@@ -4,6 +4,7 @@
 // table, binds them and picks the forward. Private to the library.
 #pragma once
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,11 @@ using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, con
 struct Model::Impl {
   ModelConfig config;
   std::map<std::string, Tensor> weights;
+  // Matrices for products, by the same names: the stored (quantised, mapped) ones the GGUF loader
+  // keeps for dtype bfloat16, and float32 views of `weights` made when binding. weight(name) of a
+  // stored-only matrix decodes it on first use (for analysis code) and keeps the copy.
+  std::map<std::string, StoredWeight> matrices;
+  ComputeDtype dtype = ComputeDtype::Float32;
   detail::ModelWeights bound;                  // pointers into `weights`, set by finalize_model
   std::shared_ptr<const Tokenizer> tokenizer;  // may be null
   std::string source;                          // what it was loaded from
@@ -54,6 +60,11 @@ struct Model::Impl {
 
   const Tensor& weight(const std::string& name) const;  // NotFound naming the tensor
   const Tensor* find_weight(const std::string& name) const;
+  Shape weight_shape(const std::string& name) const;  // without decoding; empty if absent
+
+ private:
+  mutable std::mutex decoded_mutex_;
+  mutable std::map<std::string, Tensor> decoded_;  // weight() of stored-only matrices
 };
 
 namespace detail {

@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "attnscope/tensor.h"
+#include "tensor/stored_weight.h"
 
 namespace attnscope::detail {
 
-// A [out, in] row-major weight matrix (nn.Linear / GGUF layout).
-using WeightMatrix = Tensor;
+// A [out, in] row-major weight matrix (nn.Linear / GGUF layout) in the type it is stored in
+// (a float32 view for the float32 dtype), multiplied by the kernels of src/tensor/stored_weight.h.
+using WeightMatrix = StoredWeight;
 
 // y[rows, out] = x[rows, in] · W^T (+ bias[out]); accumulate adds into y. in/out come from W.
 void linear_weight(const float* x, int64_t rows, const WeightMatrix& W, const Tensor* bias, float* y,
@@ -29,6 +31,7 @@ struct AttentionDesc {
   int rope_dim = 0;
   float rope_base = 10000.0f;
   bool rope_scaled = true;  // apply the config's frequency factors (Gemma 3: global layers only)
+  bool fast_exp = false;    // softmax with a vectorised exp (~1 ulp; the bfloat16 dtype)
 };
 
 struct LayerWeights {
@@ -47,7 +50,7 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-  const Tensor* token_embd = nullptr;      // [V, D] (rows are looked up, not multiplied)
+  const WeightMatrix* token_embd = nullptr;  // [V, D] (rows looked up, decoded; tied: also the head)
   const Tensor* position_embd = nullptr;   // [n_ctx, D] (learned positions)
   const Tensor *output_norm = nullptr, *output_norm_b = nullptr;
   const WeightMatrix* output = nullptr;    // [V, D]: output.weight or, tied, token_embd.weight

@@ -43,14 +43,17 @@ void key_append(std::string& key, const std::vector<int64_t>& v) {
   key += '|';
 }
 
-dnnl::memory::desc make_md(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides) {
-  return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dnnl::memory::data_type::f32,
+dnnl::memory::desc make_md(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides,
+                           dnnl::memory::data_type dt = dnnl::memory::data_type::f32) {
+  return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dt,
                             dnnl::memory::dims(strides.begin(), strides.end()));
 }
 
 struct MatmulCall {
   std::vector<int64_t> src_dims, src_strides, wei_dims, wei_strides, dst_dims, dst_strides;
   bool bias = false, accumulate = false;
+  dnnl::memory::data_type in_type = dnnl::memory::data_type::f32;  // src and weights (dst is f32)
+  int threads = 0;  // 0: by size (see execute)
 };
 
 Cached get_primitive(const MatmulCall& c) {
@@ -63,13 +66,14 @@ Cached get_primitive(const MatmulCall& c) {
   key_append(key, c.dst_strides);
   key += c.bias ? 'b' : '-';
   key += c.accumulate ? 'a' : '-';
+  key += c.in_type == dnnl::memory::data_type::bf16 ? 'h' : 'f';
   key += std::to_string(current_call_threads());
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = g_cache.find(key);
   if (it != g_cache.end()) return it->second;
   try {
-    auto src_md = make_md(c.src_dims, c.src_strides);
-    auto wei_md = make_md(c.wei_dims, c.wei_strides);
+    auto src_md = make_md(c.src_dims, c.src_strides, c.in_type);
+    auto wei_md = make_md(c.wei_dims, c.wei_strides, c.in_type);
     auto dst_md = make_md(c.dst_dims, c.dst_strides);
     dnnl::primitive_attr attr;
     if (c.accumulate) {
@@ -102,14 +106,14 @@ Cached get_primitive(const MatmulCall& c) {
 // than the work (and on a busy machine a descheduled worker stalls the barrier for a time slice).
 constexpr double kParallelMacs = 1 << 18;
 
-void execute(const MatmulCall& c, const float* src, const float* wei, const float* bias, float* dst) {
+void execute(const MatmulCall& c, const void* src, const void* wei, const float* bias, float* dst) {
   double macs = static_cast<double>(c.src_dims.back());
   for (int64_t d : c.dst_dims) macs *= static_cast<double>(d);
-  set_thread_count_for_call(macs < kParallelMacs ? 1 : num_threads());
+  set_thread_count_for_call(c.threads > 0 ? c.threads : macs < kParallelMacs ? 1 : num_threads());
   Cached p = get_primitive(c);
   auto& eng = cpu_engine();
-  dnnl::memory src_m(p.src, eng, const_cast<float*>(src));
-  dnnl::memory wei_m(p.wei, eng, const_cast<float*>(wei));
+  dnnl::memory src_m(p.src, eng, const_cast<void*>(src));
+  dnnl::memory wei_m(p.wei, eng, const_cast<void*>(wei));
   dnnl::memory dst_m(p.dst, eng, dst);
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m}};
@@ -158,6 +162,44 @@ void matmul(const MatView& src, const float* src_data, const MatView& wei, const
   for (int64_t d : c.dst_dims)
     if (d <= 0) return;
   execute(c, src_data, wei_data, nullptr, dst_data);
+}
+
+void linear_typed(MatDtype dt, const void* x, int64_t M, int64_t K, const void* W, int64_t N, float* y,
+                  int64_t ldy, bool accumulate, int threads) {
+  if (M <= 0 || N <= 0) return;
+  MatmulCall c;
+  c.src_dims = {M, K};
+  c.src_strides = {K, 1};
+  c.wei_dims = {K, N};
+  c.wei_strides = {1, K};
+  c.dst_dims = {M, N};
+  c.dst_strides = {ldy, 1};
+  c.accumulate = accumulate;
+  c.in_type = dt == MatDtype::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  c.threads = threads;
+  execute(c, x, W, nullptr, y);
+}
+
+bool has_native_bf16() {
+  static const bool native = [] {
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+  }();
+  return native;
+}
+
+std::string cpu_isa_name() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::sse41: return "sse41";
+    default: return "other";
+  }
 }
 
 double matmul_seconds() { return static_cast<double>(g_matmul_ns.load()) * 1e-9; }

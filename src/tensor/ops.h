@@ -2,6 +2,7 @@
 // shape); the rest are plain loops over contiguous float rows. Private to the library.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace attnscope::ops {
@@ -10,6 +11,18 @@ namespace attnscope::ops {
 // If accumulate, adds into y instead of overwriting it.
 void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
             float* y, bool accumulate = false);
+
+// y[M, N] (rows ldy apart) = x[M, K] · W[N, K]^T (+= y if accumulate), x and W both float32 or
+// both bfloat16 bits, f32 output; on `threads` threads (0: chosen by size as for linear()).
+// Called with threads = 1 from inside parallel_for (stored-weight tiles).
+enum class MatDtype { F32, BF16 };
+void linear_typed(MatDtype dt, const void* x, int64_t M, int64_t K, const void* W, int64_t N, float* y,
+                  int64_t ldy, bool accumulate, int threads);
+// oneDNN runs bf16 products on native instructions here (AVX512-BF16 or AMX); elsewhere its
+// bf16 path is an emulation slower than f32, and the stored-weight products stay f32.
+bool has_native_bf16();
+// oneDNN's effective ISA ("avx512_core_bf16", "avx2", ...), for benchmarks and tests.
+std::string cpu_isa_name();
 
 // A general (batched, strided) matmul dst = src · wei over up to 5 dims: the last two dims are
 // the matrix dims (src [.., M, K], wei [.., K, N], dst [.., M, N]); leading batch dims of wei may

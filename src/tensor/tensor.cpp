@@ -1,9 +1,11 @@
 #include "attnscope/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
 #include "attnscope/error.h"
+#include "tensor/array_pool.h"
 
 namespace attnscope {
 
@@ -16,18 +18,26 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
-Tensor::Tensor(Shape shape)
-    : shape_(std::move(shape)),
-      storage_(std::make_shared<std::vector<float>>(static_cast<size_t>(shape_numel(shape_)))),
-      data_(storage_->data()),
-      writable_(true) {}
+Tensor::Tensor(Shape shape) : Tensor(uninitialized(std::move(shape))) {
+  std::fill(data_, data_ + shape_numel(shape_), 0.0f);
+}
+
+Tensor Tensor::uninitialized(Shape shape) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.storage_ = detail::pooled_array(static_cast<size_t>(shape_numel(t.shape_)));
+  t.data_ = t.storage_.get();
+  t.writable_ = true;
+  return t;
+}
 
 Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)) {
   if (static_cast<int64_t>(values.size()) != shape_numel(shape_))
     fail(ErrorKind::InvalidArgument, "tensor of shape " + shape_str() + " given " +
                                          std::to_string(values.size()) + " values");
-  storage_ = std::make_shared<std::vector<float>>(std::move(values));
-  data_ = storage_->data();
+  auto owner = std::make_shared<std::vector<float>>(std::move(values));  // kept, not copied
+  storage_ = std::shared_ptr<float>(owner, owner->data());
+  data_ = storage_.get();
   writable_ = true;
 }
 
@@ -74,7 +84,7 @@ float Tensor::at(std::initializer_list<int64_t> index) const { return data_[flat
 float& Tensor::at(std::initializer_list<int64_t> index) { return data()[flat_index(shape_, index)]; }
 
 Tensor Tensor::clone() const {
-  Tensor t(shape_);
+  Tensor t = uninitialized(shape_);
   if (numel() > 0) std::memcpy(t.data_, data_, sizeof(float) * static_cast<size_t>(numel()));
   return t;
 }

@@ -25,6 +25,21 @@ def test_load_kinds(toy, stories):
         np.testing.assert_allclose(t_hf.output, t_gguf.output, atol=1e-4)
 
 
+def test_dtype_is_chosen_and_reported(stories):
+    assert stories.dtype == "float32"  # "auto" keeps a 1 MB model on the exact path
+    fast = InterpretableModel(str(STORIES), dtype="bfloat16")
+    assert fast.dtype == "bfloat16"
+    text = "Once upon a time"
+    with fast.trace(text) as t_fast:
+        pass
+    with stories.trace(text) as t_ref:
+        pass
+    # stories260K's weights are F32: they always take the exact product, whatever the dtype.
+    np.testing.assert_array_equal(t_fast.output, t_ref.output)
+    with pytest.raises(ValueError, match="dtype"):
+        InterpretableModel(str(STORIES), dtype="float8")
+
+
 @pytest.mark.parametrize("kind,exc,own", [
     ("InvalidArgument", ValueError, "InvalidArgumentError"), ("Format", ValueError, "MalformedFileError"),
     ("NotFound", FileNotFoundError, "NotFoundError"), ("Unsupported", NotImplementedError, "UnsupportedError"),

@@ -247,7 +247,7 @@ TEST(GgufWriter, RejectsBadInput) {
   GgufWriter w;
   EXPECT_THROW(w.add_tensor("q", Tensor({2, 31}), GgmlType::Q8_0),
                Error);  // row not a block multiple
-  EXPECT_THROW(w.add_tensor("k", Tensor({256}), GgmlType::Q4_K), Error);  // no K-quant encoder
+  EXPECT_THROW(w.add_tensor("k", Tensor({256}), GgmlType::Q2_K), Error);  // no Q2_K encoder
   w.add_tensor("a", Tensor({4}));
   EXPECT_THROW(w.add_tensor("a", Tensor({4})), Error);  // duplicate
   EXPECT_THROW(w.add_tensor("big", Tensor({1, 1, 1, 1, 1})), Error);
@@ -268,5 +268,49 @@ TEST(GgufWriter, RejectsBadInput) {
   }
   w.write((dir / "x.gguf").string());
   EXPECT_TRUE(fs::exists(dir / "x.gguf"));
+  fs::remove_all(dir);
+}
+
+// llama-quantize's job: stories260K rewritten as Q8_0 and as the Q4_K_M mix keeps every metadata
+// value, gives each tensor the recipe's type (its 64-wide rows cannot hold 256-element K-quant
+// blocks and ffn_down's 172-wide rows not even 32-element ones, so the fallbacks are exercised),
+// and decodes to within each type's error bound of the original; an existing file is refused.
+TEST(GgufWriter, QuantizeFileFollowsTheRecipe) {
+  const std::string src = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
+  if (!fs::exists(src)) GTEST_SKIP() << "no " << src;
+  const fs::path dir = temp_dir();
+  const GgufFile in = GgufFile::open(src);
+  struct Case {
+    std::string ftype;
+    GgmlType attn_q, ffn_down, embd;
+    double bound;  // |err| <= bound * max|row| (Q8_0: A/254, Q5_0: A/16; see test_quant_roundtrip)
+  };
+  for (const Case& c : {Case{"Q8_0", GgmlType::Q8_0, GgmlType::F16, GgmlType::Q8_0, 0.005},
+                        Case{"Q4_K_M", GgmlType::Q5_0, GgmlType::F16, GgmlType::Q8_0, 0.07}}) {
+    const std::string dst = (dir / (c.ftype + ".gguf")).string();
+    quantize_gguf_file(src, dst, c.ftype);
+    const GgufFile out = GgufFile::open(dst);
+    for (const std::string& key : in.metadata_keys())
+      if (key != "general.file_type") expect_same(in.get(key), out.get(key), c.ftype + " " + key);
+    ASSERT_EQ(out.tensors().size(), in.tensors().size());
+    EXPECT_EQ(out.find_tensor("blk.1.attn_q.weight")->type, c.attn_q) << c.ftype;
+    EXPECT_EQ(out.find_tensor("blk.1.ffn_down.weight")->type, c.ffn_down) << c.ftype;
+    EXPECT_EQ(out.find_tensor("token_embd.weight")->type, c.embd) << c.ftype;
+    EXPECT_EQ(out.find_tensor("blk.1.attn_norm.weight")->type, GgmlType::F32) << c.ftype;
+    for (const GgufTensorInfo& t : in.tensors()) {
+      const Tensor a = in.load_tensor(t.name), b = out.load_tensor(t.name);
+      ASSERT_EQ(a.shape(), b.shape()) << t.name;
+      const int64_t row = a.shape().back();
+      for (int64_t r = 0; r < a.numel() / row; ++r) {
+        double mx = 0;
+        for (int64_t k = 0; k < row; ++k) mx = std::max(mx, std::fabs(static_cast<double>(a.data()[r * row + k])));
+        for (int64_t k = 0; k < row; ++k)
+          ASSERT_LE(std::fabs(a.data()[r * row + k] - b.data()[r * row + k]), c.bound * mx + 1e-12)
+              << c.ftype << " " << t.name << " row " << r;
+      }
+    }
+    EXPECT_THROW(quantize_gguf_file(src, dst, c.ftype), Error);  // never overwrites
+  }
+  EXPECT_THROW(gguf_recipe_type("Q3_K_S", "blk.0.attn_q.weight", 5, 256), Error);
   fs::remove_all(dir);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "attnscope/error.h"
 #include "attnscope/trace.h"
@@ -88,6 +89,36 @@ print(d['hook_embed'].tolist(), d['logits'].reshape(-1).tolist())
   EXPECT_EQ(l5, "[[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[7.0, 8.0], [9.0, 10.0], [11.0, 12.0]]] "
                 "[9.0, 8.0, 7.0, 6.0, 5.0, 4.0]")
       << out;
+  std::filesystem::remove(path);
+}
+
+// Compressed archives with float16 entries, as numpy.load reads them (zipfile checks each crc).
+TEST(Npz, CompressedFloat16EntriesReadBackByNumpy) {
+  if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3";
+  const std::string path = temp_path("compressed.npz");
+  // 3 M values: several 1 M-value conversion chunks and many 64 KB deflate outputs.
+  const int64_t n = 3 * (1 << 20) + 5;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i % 1000) / 1024.0f;  // exact in f16
+  {
+    detail::NpzWriter w(path, /*compress=*/true);
+    w.add_f16("pattern", {n}, v.data());
+    w.add_f32("exact", {2, 2}, std::vector<float>{0.1f, 0.2f, 0.3f, 0.4f}.data());
+    w.finish();
+  }
+  const std::string out = python(R"(
+import sys, zipfile, numpy as np
+z = zipfile.ZipFile(sys.argv[1])
+print([i.compress_type for i in z.infolist()], z.testzip())
+d = np.load(sys.argv[1])
+p = d['pattern']
+want = (np.arange(p.size) % 1000) / 1024.0
+print(p.dtype, p.shape, bool(np.array_equal(p.astype(np.float64), want)), d['exact'].dtype, d['exact'].tolist())
+)",
+                                 path);
+  EXPECT_EQ(out, "[8, 8] None\nfloat16 (3145733,) True float32 [[0.10000000149011612, 0.20000000298023224], "
+                 "[0.30000001192092896, 0.4000000059604645]]\n");
+  EXPECT_LT(std::filesystem::file_size(path), static_cast<uintmax_t>(n) * 2 / 4);  // it really compressed
   std::filesystem::remove(path);
 }
 

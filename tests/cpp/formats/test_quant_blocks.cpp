@@ -9,6 +9,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
+#include "formats/quant_impl.h"
 
 using namespace attnscope;
 
@@ -247,4 +248,20 @@ TEST(QuantBlocks, Q8_KByHand) {
   auto y = decode(GgmlType::Q8_K, b);
   for (int i = 0; i < 256; ++i)
     EXPECT_EQ(y[i], 0.125f * static_cast<float>(static_cast<int8_t>(i - 128)));
+}
+
+TEST(QuantBlocks, K4ScalesMinsAllAtOnceEqualOneByOne) {
+  uint32_t state = 12345u;
+  for (int trial = 0; trial < 2000; ++trial) {
+    uint8_t s[12];
+    for (auto& b : s) b = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+    uint8_t sc[8], mn[8];
+    detail::k4_scales_mins(s, sc, mn);
+    for (int j = 0; j < 8; ++j) {
+      int want_sc = 0, want_mn = 0;
+      detail::k4_scale_min(s, j, want_sc, want_mn);
+      ASSERT_EQ(sc[j], want_sc) << trial << " " << j;
+      ASSERT_EQ(mn[j], want_mn) << trial << " " << j;
+    }
+  }
 }

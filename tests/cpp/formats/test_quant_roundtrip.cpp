@@ -532,6 +532,43 @@ TEST(QuantRoundTrip, LibraryEncoders) {
   }
 }
 
+// The library's K-quant encoders (Q4_K, Q6_K: what a Q4_K_M-style file is written with) against
+// the test's reference quantiser of the same type: decoded with the dequantiser checked above, the
+// library's squared error must not exceed the reference's by more than 5 % on any data set (its
+// scale search should make it smaller), and no element may be off by more than a fifth of its
+// super-block's largest magnitude (a layout bug puts values in the wrong place: errors ~ A).
+TEST(QuantRoundTrip, LibraryKQuantEncoders) {
+  std::mt19937 rng(17);
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K}) {
+    const RefCodec* ref = nullptr;
+    const auto all = codecs();
+    for (const RefCodec& c : all)
+      if (c.type == t) ref = &c;
+    ASSERT_NE(ref, nullptr);
+    for (int which = 0; which < 7; ++which) {
+      std::vector<float> x = test_data(which, rng);
+      const int64_t n = static_cast<int64_t>(x.size());
+      std::vector<uint8_t> q = quantize(t, x.data(), n);
+      ASSERT_EQ(q.size(), ggml_row_bytes(t, n));
+      std::vector<float> y(x.size()), yr(x.size());
+      dequantize(t, q.data(), y.data(), n);
+      Encoded enc;
+      for (int64_t b = 0; b < n; b += ref->block) ref->encode_block(x.data() + b, enc);
+      dequantize(t, enc.bytes.data(), yr.data(), n);
+      double sse = 0, sse_ref = 0;
+      for (int64_t b = 0; b < n; b += 256) {
+        const double A = absmax(x.data() + b, 256);
+        for (int64_t i = b; i < b + 256; ++i) {
+          ASSERT_LE(std::fabs(y[i] - x[i]), 0.2 * A + 1e-30) << ggml_type_name(t) << " data " << which << " element " << i;
+          sse += (y[i] - x[i]) * static_cast<double>(y[i] - x[i]);
+          sse_ref += (yr[i] - x[i]) * static_cast<double>(yr[i] - x[i]);
+        }
+      }
+      EXPECT_LE(sse, 1.05 * sse_ref + 1e-30) << ggml_type_name(t) << " data " << which;
+    }
+  }
+}
+
 TEST(QuantRoundTrip, F16AndBF16Encoders) {
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);

@@ -91,7 +91,8 @@ TEST(Cli, TraceWritesAnNpzNumpyReads) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) pyout.append(buf, n);
   pclose(p);
   EXPECT_EQ(pyout,
-            "['blocks.0.attn.hook_pattern', 'blocks.3.attn.hook_pattern', 'str_tokens', 'tokens']\n"
+            "['blocks.0.attn.hook_pattern', 'blocks.3.attn.hook_pattern', 'capture_dtype', 'compute_dtype', "
+            "'str_tokens', 'tokens']\n"
             "(1, 8, 7, 7) True True\n['<s>', ' Once']\n");
   std::filesystem::remove(out);
 }

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
+#include <algorithm>
+#include <utility>
 
 #include "attnscope/error.h"
 #include "attnscope/tensor.h"
+#include "tensor/array_pool.h"
 
 using namespace attnscope;
 
@@ -32,4 +35,24 @@ TEST(Tensor, ViewsAreReadOnly) {
   EXPECT_EQ(read.at({1}), 2.0f);
   EXPECT_THROW(v.data(), Error);
   EXPECT_THROW(Tensor({2}, {1, 2, 3}), Error);
+}
+
+TEST(Tensor, RecycledArraysComeBackAndZeroFilledOnesAreZero) {
+  // Large arrays return to the pool when the last tensor on them goes, and the next tensor of
+  // that size gets the same memory back: dirty for uninitialized(), zeroed for Tensor(shape).
+  const Shape shape{64, 1024};  // 256 KB: pooled
+  const float* first = nullptr;
+  {
+    Tensor a = Tensor::uninitialized(shape);
+    std::fill(a.data(), a.data() + a.numel(), 7.0f);
+    first = std::as_const(a).data();
+  }
+  EXPECT_GE(detail::pooled_bytes(), size_t{64 * 1024 * sizeof(float)});
+  Tensor b(shape);
+  EXPECT_EQ(std::as_const(b).data(), first);
+  for (int64_t i = 0; i < b.numel(); ++i) ASSERT_EQ(std::as_const(b).data()[i], 0.0f) << i;
+  // A clone is an independent copy even when its array is recycled.
+  Tensor c = b.clone();
+  c.data()[0] = 1.0f;
+  EXPECT_EQ(b.at({0, 0}), 0.0f);
 }
