@@ -2,7 +2,7 @@
 // ArchSpec: the names it answers to, how its config is read from GGUF metadata and from config.json,
 // its weight table, and its forward function. The GGUF and Hugging Face loaders and the binder only
 // read these tables; nothing else in the library knows a family by name. How to add a family:
-// docs in /work/notes/arch.md and README "Architectures".
+// README, "Architectures as data".
 #pragma once
 #include <string>
 #include <vector>
