@@ -28,3 +28,38 @@ TEST(Arch_gemma2, InfoNamesTheFeaturesAndTheAssumptions) {
   EXPECT_TRUE(test::has_feature(c, "assumed: query_pre_attn_scalar = 32")) << c.assumed.size();
   std::filesystem::remove(bare);
 }
+
+// hook_attn_scores is the softmax input after the soft-cap and the window mask; the pattern is
+// its softmax.
+TEST(Arch_gemma2, AttnScoresAreTheSoftCappedMaskedSoftmaxInput) {
+  const Model m = Model::load(test::arch_fixture("gemma2"));
+  RunOptions o;
+  o.capture = {"blocks.0.attn.hook_attn_scores", "blocks.0.attn.hook_pattern"};
+  const std::vector<int32_t> ids{1, 50, 60, 70, 80, 90, 100, 110, 120};
+  const Trace t = m.run(ids, o);
+  const Tensor& s = t.at("blocks.0.attn.hook_attn_scores");
+  const Tensor& p = t.at("blocks.0.attn.hook_pattern");
+  const int64_t H = s.dim(1), T = s.dim(2);
+  int capped = 0;
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t q = 0; q < T; ++q) {
+      const float* row = s.data() + (h * T + q) * T;
+      const float* prow = p.data() + (h * T + q) * T;
+      double mx = -INFINITY, sum = 0;
+      for (int64_t k = 0; k < T; ++k) {
+        const bool visible = k <= q && k > q - 6;  // window 6 on layer 0
+        EXPECT_EQ(std::isinf(row[k]) && row[k] < 0, !visible) << h << " " << q << " " << k;
+        if (visible) {
+          EXPECT_LT(std::fabs(row[k]), 5.0f);  // |5 tanh(x / 5)| < 5
+          capped += std::fabs(row[k]) > 2.5f;
+          mx = std::max(mx, static_cast<double>(row[k]));
+        }
+      }
+      for (int64_t k = 0; k < T; ++k) sum += std::isinf(row[k]) ? 0.0 : std::exp(row[k] - mx);
+      for (int64_t k = 0; k < T; ++k) {
+        const double want = std::isinf(row[k]) ? 0.0 : std::exp(row[k] - mx) / sum;
+        EXPECT_NEAR(prow[k], want, 1e-6);
+      }
+    }
+  EXPECT_GT(capped, 0);  // the cap is in the range where it bites
+}
