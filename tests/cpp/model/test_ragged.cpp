@@ -25,9 +25,7 @@ float max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
-void expect_ragged_equals_single(const Model& model, const std::vector<std::string>& texts) {
-  std::vector<std::vector<int32_t>> ids;
-  for (const auto& t : texts) ids.push_back(model.encode(t));
+void expect_ragged_equals_single(const Model& model, const std::vector<std::vector<int32_t>>& ids) {
   ASSERT_NE(ids.front().size(), ids.back().size());  // really ragged
   for (Padding padding : {Padding::Right, Padding::Left}) {
     RunOptions o;
@@ -71,6 +69,12 @@ void expect_ragged_equals_single(const Model& model, const std::vector<std::stri
   }
 }
 
+void expect_ragged_equals_single(const Model& model, const std::vector<std::string>& texts) {
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& t : texts) ids.push_back(model.encode(t));
+  expect_ragged_equals_single(model, ids);
+}
+
 }  // namespace
 
 TEST(Ragged, Stories260KEqualsSingleRuns) {
@@ -88,7 +92,20 @@ TEST(Ragged, LearnedPositionsGpt2EqualsSingleRuns) {
   expect_ragged_equals_single(m, {"Hello world, this is a longer prompt", "Hi", "A middle one"});
 }
 
-TEST(Ragged, EqualLengthBatchesAreNotPaddedAndGenerationStaysSingle) {
+TEST(Ragged, SlidingWindowAndSoftCapGemma2EqualsSingleRuns) {
+  // A window of 6 keys and attention soft-capping: the pad mask must compose with both.
+  const Model m = Model::load(kModels + "/arch/gemma2/model.gguf");
+  const int32_t V = m.config().n_vocab;
+  std::vector<std::vector<int32_t>> ids;
+  for (int len : {13, 4, 9}) {
+    std::vector<int32_t> row;
+    for (int i = 0; i < len; ++i) row.push_back((i * 37 + len * 11 + 5) % V);
+    ids.push_back(row);
+  }
+  expect_ragged_equals_single(m, ids);
+}
+
+TEST(Ragged, EqualLengthBatchesAreNotPadded) {
   const Model m = Model::load(kModels + "/stories260K.gguf");
   const auto a = m.encode("The cat"), b = m.encode("The dog");
   ASSERT_EQ(a.size(), b.size());
