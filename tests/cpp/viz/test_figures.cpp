@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "attnscope/error.h"
 #include "attnscope/viz.h"
@@ -245,4 +246,26 @@ TEST(Markers, ForeignFilesAreNotOurs) {
   { std::ofstream(path) << "\x89PNG\r\n\x1a\n not ours"; }
   EXPECT_FALSE(is_attnscope_output(path));
   EXPECT_FALSE(is_attnscope_output(artifact("does-not-exist.png")));
+}
+
+// A NaN cell is drawn blank (white background), never as the colour of 0, and the figure says the
+// pattern holds non-finite values (issue 13).
+TEST(Heatmap, NaNCellsAreBlankAndTheTitleSaysSo) {
+  Tensor p = test_pattern(6);
+  p.data()[(1 * 6 + 4) * 6 + 2] = std::numeric_limits<float>::quiet_NaN();  // head 1, q 4, k 2
+  FigureOptions opt;
+  opt.colormap = "viridis";  // its 0 is dark purple, far from white
+  const std::string path = artifact("heatmap_nan.png");
+  save_head_heatmap(path, p, 0, 1, test_tokens(), opt);
+  viz_test::Png png(path);
+  ASSERT_TRUE(png.ok());
+  const auto F = detail::head_heatmap_layout(6, 6, test_tokens(), opt);
+  auto centre = [&](int q, int k) {
+    return png.rgb(static_cast<int>((F.margin + F.panel.grid_x + (k + 0.5) * F.panel.cell) * detail::kPngScale),
+                   static_cast<int>((F.margin + F.panel.grid_y + (q + 0.5) * F.panel.cell) * detail::kPngScale));
+  };
+  EXPECT_EQ(centre(4, 2), (std::array<int, 3>{255, 255, 255}));
+  const std::string svg = artifact("heatmap_nan.svg");
+  save_head_heatmap(svg, p, 0, 1, test_tokens(), opt);
+  EXPECT_NE(viz_test::read_file(svg).find("non-finite"), std::string::npos);
 }
