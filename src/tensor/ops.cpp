@@ -28,7 +28,7 @@ dnnl::engine& cpu_engine() {
 std::mutex g_cache_mutex;
 struct Cached {
   dnnl::matmul prim;
-  dnnl::memory::desc src, wei, bias, dst;
+  dnnl::memory::desc src, wei, bias, dst, scratchpad;
 };
 std::unordered_map<std::string, Cached> g_cache;
 
@@ -76,6 +76,10 @@ Cached get_primitive(const MatmulCall& c) {
     auto wei_md = make_md(c.wei_dims, c.wei_strides, c.in_type);
     auto dst_md = make_md(c.dst_dims, c.dst_strides);
     dnnl::primitive_attr attr;
+    // Our own scratchpad per call: oneDNN's library-managed one is shared by every primitive
+    // unless the library was built for concurrent execution (Debian's is not), so two threads
+    // running products at once (Python threads tracing side by side) corrupted each other.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (c.accumulate) {
       dnnl::post_ops po;
       po.append_sum(1.0f);
@@ -92,7 +96,8 @@ Cached get_primitive(const MatmulCall& c) {
     } else {
       pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, cpu_engine());
     }
-    Cached entry{dnnl::matmul(pd), src_md, wei_md, c.bias ? pd.bias_desc() : dnnl::memory::desc(), dst_md};
+    Cached entry{dnnl::matmul(pd), src_md, wei_md, c.bias ? pd.bias_desc() : dnnl::memory::desc(), dst_md,
+                 pd.scratchpad_desc()};
     if (g_cache.size() > 4096) g_cache.clear();  // generation over many lengths: bound the cache
     g_cache.emplace(key, entry);
     return entry;
@@ -118,6 +123,11 @@ void execute(const MatmulCall& c, const void* src, const void* wei, const float*
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m}};
   if (c.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias, eng, const_cast<float*>(bias)));
+  thread_local std::vector<uint8_t> scratch;  // this thread's; a product runs on one caller thread
+  if (const size_t bytes = p.scratchpad.get_size(); bytes > 0) {
+    if (scratch.size() < bytes) scratch.resize(bytes);
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratchpad, eng, scratch.data()));
+  }
   dnnl::stream stream(eng);
   const bool timing = g_timing.load(std::memory_order_relaxed);
   auto t0 = std::chrono::steady_clock::now();
