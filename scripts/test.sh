@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds attnscope and runs the whole test suite: C++ (GoogleTest), Python (pytest) and browser
 # (headless chromium) tests, all through ctest. In CI (CI=true) the C++ tests also run under
-# AddressSanitizer + UndefinedBehaviorSanitizer first, and every fuzz target runs 20 s (preset
+# AddressSanitizer + UndefinedBehaviorSanitizer first, and every fuzz target runs 10 s (preset
 # fuzz). The release pass includes the pip-install test (label "install"; it compiles the
 # package from a clean copy: ATTNSCOPE_SKIP_INSTALL=1 leaves it out). Ends with ctest's summary.
 set -euo pipefail
@@ -18,7 +18,7 @@ if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_ASAN:-}" = "1" ]; then
 fi
 
 if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_FUZZ_SMOKE:-}" = "1" ]; then
-  # The fuzz targets (clang-14, libFuzzer + ASan/UBSan): keep them building and running, 20 s each.
+  # The fuzz targets (clang-14, libFuzzer + ASan/UBSan): keep them building and running, 10 s each.
   cmake --preset fuzz >/dev/null
   cmake --build --preset fuzz -j"$jobs"
   ctest --preset fuzz --output-on-failure
