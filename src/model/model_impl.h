@@ -52,7 +52,7 @@ struct Model::Impl {
   // stored-only matrix decodes it on first use (for analysis code) and keeps the copy.
   std::map<std::string, StoredWeight> matrices;
   ComputeDtype dtype = ComputeDtype::Float32;
-  detail::ModelWeights bound;                  // pointers into `weights`, set by finalize_model
+  detail::ModelWeights bound;                  // pointers into `weights` / `matrices`, set by finalize_model
   std::shared_ptr<const Tokenizer> tokenizer;  // may be null
   std::string source;                          // what it was loaded from
   std::vector<std::shared_ptr<const void>> keepalive;  // e.g. file mappings behind weight views
