@@ -385,6 +385,48 @@ HWY_INLINE hn::Vec<D> LoadU8As16(D d, const uint8_t* p) {
   return hn::BitCast(d, hn::PromoteTo(hn::RebindToUnsigned<D>(), hn::LoadU(hn::Rebind<uint8_t, D>(), p)));
 }
 
+// Q6_K row dot, x scaled per super-block (xd[sb]): quarter k of half h is x block 8*sb + 4h + k; its
+// two 16-element halves have own int8 scales, multiplied into the codes in int16 (<= 32 * 128).
+// A vector of up to 32 lanes covers both halves (AVX-512: one step per quarter, the two scales
+// side by side); narrower vectors take one scale per step.
+HWY_INLINE float DotQ6K(const uint8_t* w, int64_t nb, const int16_t* xq, const float* xd) {
+  const D16x32 d16;
+  const hn::Repartition<float, D16x32> df;
+  const hn::Repartition<int32_t, D16x32> d32;
+  const int L = static_cast<int>(hn::Lanes(d16));
+  const auto k3 = hn::Set(d16, 3), k15 = hn::Set(d16, 15), k32 = hn::Set(d16, 32);
+  auto acc = hn::Zero(df);
+  for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ6_KBytes) {
+    const float d = detail::load_f16(w + 208);
+    const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
+    auto isum = hn::Zero(d32), isum1 = hn::Zero(d32);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* Lo = w + 64 * h;
+      const uint8_t* Hi = w + 128 + 32 * h;
+      for (int k = 0; k < 4; ++k) {
+        const int64_t b = 8 * sb + 4 * h + k;
+        const int8_t* s = sc + 8 * h + 2 * k;  // scales of elements 0..15 and 16..31
+        for (int l = 0; l < 32; l += L) {
+          const auto lo = LoadU8As16(d16, Lo + l + 32 * (k & 1));
+          const auto hb = hn::ShiftRightSame(LoadU8As16(d16, Hi + l), 2 * k);
+          const auto low4 = k < 2 ? hn::And(lo, k15) : hn::ShiftRight<4>(lo);
+          const auto codes = hn::Sub(hn::Or(low4, hn::ShiftLeft<4>(hn::And(hb, k3))), k32);
+          // Lanes of elements l + i < 16 take s[0], the others s[1] (all one of them if L <= 16).
+          const int half = l / 16;
+          const auto scale = hn::IfThenElse(hn::FirstN(d16, static_cast<size_t>(16 - 16 * half)),
+                                            hn::Set(d16, static_cast<int16_t>(s[0])),
+                                            hn::Set(d16, static_cast<int16_t>(s[1])));
+          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(codes, scale), hn::LoadU(d16, xq + 32 * b + l), isum,
+                                               isum1);
+        }
+      }
+    }
+    const auto dot = hn::ConvertTo(df, hn::RearrangeToOddPlusEven(isum, isum1));
+    acc = hn::MulAdd(dot, hn::Set(df, d * xd[sb]), acc);
+  }
+  return hn::GetLane(hn::SumOfLanes(df, acc));
+}
+
 // Dot of one weight row with one quantised x row (K / 32 blocks).
 HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16_t* xq, const float* xd,
                             const int32_t* xs) {
@@ -448,37 +490,7 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
     }
     return hn::GetLane(hn::SumOfLanes(df, acc));
   }
-  // Q6_K, x scaled per super-block (xd[sb]): quarter k of half h is x block 8*sb + 4h + k; its two
-  // 16-element halves have own int8 scales, multiplied into the codes in int16 (<= 32 * 128).
-  const hn::Repartition<int32_t, D16x16> d32;
-  const auto k3 = hn::Set(d16, 3), k32 = hn::Set(d16, 32);
-  for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ6_KBytes) {
-    const float d = detail::load_f16(w + 208);
-    const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
-    auto isum = hn::Zero(d32), isum1 = hn::Zero(d32);
-    for (int h = 0; h < 2; ++h) {
-      const uint8_t* L = w + 64 * h;
-      const uint8_t* H = w + 128 + 32 * h;
-      for (int k = 0; k < 4; ++k) {
-        const int64_t b = 8 * sb + 4 * h + k;
-        for (int half = 0; half < 2; ++half) {
-          const auto scale = hn::Set(d16, static_cast<int16_t>(sc[8 * h + 2 * k + half]));
-          for (int i = 0; i < 16; i += static_cast<int>(hn::Lanes(d16))) {
-            const int l = 16 * half + i;
-            const auto lo = LoadU8As16(d16, L + l + 32 * (k & 1));
-            const auto hb = hn::ShiftRightSame(LoadU8As16(d16, H + l), 2 * k);
-            const auto low4 = k < 2 ? hn::And(lo, k15) : hn::ShiftRight<4>(lo);
-            const auto codes = hn::Sub(hn::Or(low4, hn::ShiftLeft<4>(hn::And(hb, k3))), k32);
-            isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(codes, scale), hn::LoadU(d16, xq + 32 * b + l), isum,
-                                                 isum1);
-          }
-        }
-      }
-    }
-    const auto dot = hn::ConvertTo(df, hn::RearrangeToOddPlusEven(isum, isum1));
-    acc = hn::MulAdd(dot, hn::Set(df, d * xd[sb]), acc);
-  }
-  return hn::GetLane(hn::SumOfLanes(df, acc));
+  return DotQ6K(w, nb, xq, xd);
 }
 
 void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
