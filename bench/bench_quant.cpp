@@ -3,7 +3,9 @@
 // each measured in its own process (so peak resident memory is that file's):
 //   load time, traced prefill (every attention pattern captured, output head for the last
 //   position only, as llama-bench -p does) at 128 / 512 / 2048 tokens, generation of 32 tokens
-//   with every pattern captured (as llama-bench -n 32, from an empty context), peak RSS;
+//   with every pattern captured, from an empty context, as single-token forward passes per second
+//   (llama-bench -n 32's measure: 33 passes here, since the prompt token runs too and, with
+//   patterns captured, so does the last generated token), peak RSS;
 // and the float32 reference path (the F16 file with --dtype float32: weights expanded, exact) as
 // the baseline each rate is divided by. At 2048 tokens the patterns are streamed as float16 into
 // an .npz in the model directory (16 x [1, 32, 2048, 2048] does not fit in memory as float32).
@@ -99,12 +101,14 @@ int measure(const Args& a) {
     go.capture = {"blocks.*.attn.hook_pattern"};
     go.stop_at_eos = false;
     double best = 1e30;
+    size_t passes = 0;
     for (int r = 0; r < a.reps; ++r) {
       const double s = now();
       Generation g = model.generate(std::vector<int32_t>{1}, go);
       best = std::min(best, now() - s);
+      passes = g.prompt_tokens.size() + g.new_tokens.size();  // each ran through the model once
     }
-    std::printf(" gen=%.2f", a.gen / best);
+    std::printf(" gen=%.2f", static_cast<double>(passes) / best);
   }
   std::printf(" rss_mb=%.0f file_mb=%.0f\n", peak_rss_mb(), std::filesystem::file_size(path) / 1e6);
   return 0;
