@@ -311,18 +311,6 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
   });
 }
 
-void scale_causal_mask(float* scores, int64_t bh, int64_t T, int64_t Tk, int64_t n_past, float scale) {
-  const float ninf = -std::numeric_limits<float>::infinity();
-  parallel_for(bh * T, grain_rows(Tk), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* row = scores + r * Tk;
-      const int64_t last = n_past + r % T;  // query at absolute position n_past+i sees keys 0..last
-      for (int64_t j = 0; j <= last && j < Tk; ++j) row[j] *= scale;
-      for (int64_t j = last + 1; j < Tk; ++j) row[j] = ninf;
-    }
-  });
-}
-
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {

@@ -58,10 +58,6 @@ void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* posit
 // whose maximum is +inf gives NaN (exp(inf - inf)), as numpy and PyTorch do.
 void softmax_rows(float* x, int64_t rows, int64_t n);
 
-// Attention scores [bh, T, Tk] of queries at positions n_past..n_past+T-1: multiply the visible
-// entries (key <= query position) by scale, set the rest to -inf.
-void scale_causal_mask(float* scores, int64_t bh, int64_t T, int64_t Tk, int64_t n_past, float scale);
-
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);  // out = silu(gate)*up
 void silu(float* x, int64_t n);
 void gelu_tanh(float* x, int64_t n);

@@ -150,12 +150,3 @@ TEST(Ops, ParallelForCoversEveryIndexOnce) {
   set_num_threads(0);
 }
 
-TEST(Ops, CausalMaskFollowsAbsolutePositions) {
-  // Two queries at positions 2 and 3 (two tokens already cached) over four keys.
-  std::vector<float> s(8, 2.0f);
-  ops::scale_causal_mask(s.data(), 1, 2, 4, 2, 0.5f);
-  EXPECT_EQ(s[0], 1.0f);
-  EXPECT_EQ(s[2], 1.0f);
-  EXPECT_TRUE(std::isinf(s[3]) && s[3] < 0);
-  EXPECT_EQ(s[7], 1.0f);
-}
