@@ -342,7 +342,7 @@ void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int
 }
 
 // ---- integer dot products for generation (bfloat16 compute only) ---------------------------
-// x is quantised per block (see int8_gemv_block) to int8 codes (kept widened to int16 for vpmaddwd-style
+// x is quantised per block (see int8_gemv_block) to int8 codes (widened to int16 on load for vpmaddwd-style
 // multiply-adds), a scale and the codes' sum; a weight block's integer dot with them is scaled
 // once per (sub-)block instead of converting every weight to float.
 
@@ -350,13 +350,13 @@ void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int
 using D16x32 = hn::CappedTag<int16_t, 32>;
 using D16x16 = hn::CappedTag<int16_t, 16>;
 
-void QuantizeRowsQ8(const float* x, int64_t M, int64_t K, int64_t block, int16_t* q, float* d, int32_t* sum) {
+void QuantizeRowsQ8(const float* x, int64_t M, int64_t K, int64_t block, int8_t* q, float* d, int32_t* sum) {
   for (int64_t b = 0; b < M * K / block; ++b) {
     const float* xb = x + block * b;
     float amax = 0.0f;
     for (int64_t i = 0; i < block; ++i) amax = std::max(amax, std::fabs(xb[i]));
     const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    for (int64_t i = 0; i < block; ++i) q[block * b + i] = static_cast<int16_t>(std::nearbyint(xb[i] * inv));
+    for (int64_t i = 0; i < block; ++i) q[block * b + i] = static_cast<int8_t>(std::nearbyint(xb[i] * inv));
     d[b] = scale;
   }
   for (int64_t b = 0; b < M * K / 32; ++b) {
@@ -364,16 +364,6 @@ void QuantizeRowsQ8(const float* x, int64_t M, int64_t K, int64_t block, int16_t
     for (int i = 0; i < 32; ++i) s += q[32 * b + i];
     sum[b] = s;
   }
-}
-
-// sum_i w[i] * x[i] over n int16 lanes (n a multiple of Lanes(d)), as float lanes (not reduced).
-template <class D, class LoadW>
-HWY_INLINE hn::Vec<hn::Repartition<float, D>> IntDot(D d, const int16_t* x, int n, const LoadW& load_w) {
-  const hn::Repartition<int32_t, D> d32;
-  const int N = static_cast<int>(hn::Lanes(d));
-  auto acc = hn::Zero(d32), acc1 = hn::Zero(d32);
-  for (int i = 0; i < n; i += N) acc = hn::ReorderWidenMulAccumulate(d32, load_w(i), hn::LoadU(d, x + i), acc, acc1);
-  return hn::ConvertTo(hn::Repartition<float, D>(), hn::RearrangeToOddPlusEven(acc, acc1));
 }
 
 template <class D>
@@ -385,11 +375,21 @@ HWY_INLINE hn::Vec<D> LoadU8As16(D d, const uint8_t* p) {
   return hn::BitCast(d, hn::PromoteTo(hn::RebindToUnsigned<D>(), hn::LoadU(hn::Rebind<uint8_t, D>(), p)));
 }
 
+// sum_i w[i] * x[i] over n int16 lanes (n a multiple of Lanes(d)), as float lanes (not reduced).
+template <class D, class LoadW>
+HWY_INLINE hn::Vec<hn::Repartition<float, D>> IntDot(D d, const int8_t* x, int n, const LoadW& load_w) {
+  const hn::Repartition<int32_t, D> d32;
+  const int N = static_cast<int>(hn::Lanes(d));
+  auto acc = hn::Zero(d32), acc1 = hn::Zero(d32);
+  for (int i = 0; i < n; i += N) acc = hn::ReorderWidenMulAccumulate(d32, load_w(i), LoadI8As16(d, x + i), acc, acc1);
+  return hn::ConvertTo(hn::Repartition<float, D>(), hn::RearrangeToOddPlusEven(acc, acc1));
+}
+
 // Q6_K row dot, x scaled per super-block (xd[sb]): quarter k of half h is x block 8*sb + 4h + k; its
 // two 16-element halves have own int8 scales, multiplied into the codes in int16 (<= 32 * 128).
 // A vector of up to 32 lanes covers both halves (AVX-512: one step per quarter, the two scales
 // side by side); narrower vectors take one scale per step.
-HWY_INLINE float DotQ6K(const uint8_t* w, int64_t nb, const int16_t* xq, const float* xd) {
+HWY_INLINE float DotQ6K(const uint8_t* w, int64_t nb, const int8_t* xq, const float* xd) {
   const D16x32 d16;
   const hn::Repartition<float, D16x32> df;
   const hn::Repartition<int32_t, D16x32> d32;
@@ -416,7 +416,7 @@ HWY_INLINE float DotQ6K(const uint8_t* w, int64_t nb, const int16_t* xq, const f
           const auto scale = hn::IfThenElse(hn::FirstN(d16, static_cast<size_t>(16 - 16 * half)),
                                             hn::Set(d16, static_cast<int16_t>(s[0])),
                                             hn::Set(d16, static_cast<int16_t>(s[1])));
-          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(codes, scale), hn::LoadU(d16, xq + 32 * b + l), isum,
+          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(codes, scale), LoadI8As16(d16, xq + 32 * b + l), isum,
                                                isum1);
         }
       }
@@ -427,8 +427,91 @@ HWY_INLINE float DotQ6K(const uint8_t* w, int64_t nb, const int16_t* xq, const f
   return hn::GetLane(hn::SumOfLanes(df, acc));
 }
 
+// The x86 targets with AVX2 integer ops (evaluated per target pass: HWY_TARGET changes).
+#ifndef ATTNSCOPE_X86_AVX2_PLUS
+#define ATTNSCOPE_X86_AVX2_PLUS (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
+#endif
+#if ATTNSCOPE_X86_AVX2_PLUS
+// Q4_K row dot with vpmaddubsw (u8 codes x i8 x -> int16 pair sums; Highway 1.0.3 has no such op,
+// so this is AVX2 intrinsics, which the AVX2 and AVX-512 targets both compile): 64 codes take
+// two multiply-adds where the int16 form below takes four, and its sums are the same integers
+// (a pair sum is at most 2 * 15 * 127, no saturation). x is scaled per super-block (xd[sb]).
+HWY_INLINE float DotQ4KMaddubs(const uint8_t* w, int64_t nb, const int8_t* xq, const float* xd, const int32_t* xs) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;  // the -dmin * min terms: one product with each x sub-block's code sum
+  for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ4_KBytes) {
+    const float d = detail::load_f16(w), dmin = detail::load_f16(w + 2);
+    uint8_t sc[8], m[8];
+    detail::k4_scales_mins(w + 4, sc, m);
+    __m256i isum = _mm256_setzero_si256();
+    int32_t msum = 0;
+    for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
+      const int64_t b = 8 * sb + 2 * p;
+      const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16 + 32 * p));
+      const __m256i lo = _mm256_and_si256(codes, low_nibbles);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low_nibbles);
+      const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b)));
+      const __m256i phi =
+          _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * (b + 1))));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * p])));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * p + 1])));
+      msum += m[2 * p] * xs[b] + m[2 * p + 1] * xs[b + 1];
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * xd[sb]), acc);
+    mins += dmin * xd[sb] * static_cast<float>(msum);
+  }
+  const hn::Full256<float> d8;
+  return hn::GetLane(hn::SumOfLanes(d8, hn::Vec256<float>{acc})) - mins;
+}
+
+// Q6_K row dot with vpmaddubsw: the 6-bit codes c (0..63; a pair sum is at most 2 * 63 * 127)
+// times x, minus 32 times x (the codes' offset) by one more vpmaddubsw; each 16-element half's
+// int8 scale then multiplies its pair sums (vpmaddwd) as in the int16 form.
+template <int k>
+HWY_INLINE __m256i Q6KQuarter(__m256i lo, __m256i hi, const int8_t* x, __m256i scales) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
+  const __m256i low4 = _mm256_and_si256(k < 2 ? lo : _mm256_srli_epi16(lo, 4), low_nibbles);
+  const __m256i high2 = _mm256_and_si256(_mm256_srli_epi16(hi, 2 * k), two_bits);
+  const __m256i codes = _mm256_or_si256(low4, _mm256_slli_epi16(high2, 4));
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(codes, xv), _mm256_maddubs_epi16(offset, xv));
+  return _mm256_madd_epi16(pairs, scales);
+}
+
+HWY_INLINE float DotQ6KMaddubs(const uint8_t* w, int64_t nb, const int8_t* xq, const float* xd) {
+  auto pick = [](int j) {  // vpshufb indices: word j of a 128-bit half to the low 8 lanes, j + 1 to the high
+    alignas(32) int8_t idx[32];
+    for (int i = 0; i < 32; ++i) idx[i] = static_cast<int8_t>(2 * (j + i / 16) + i % 2);
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+  };
+  const __m256i pick0 = pick(0), pick1 = pick(2), pick2 = pick(4), pick3 = pick(6);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ6_KBytes) {
+    const float d = detail::load_f16(w + 208);
+    // The 16 int8 scales as int16: scales 0..7 (half 0) and 8..15 (half 1), each in both lanes.
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192)));
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i s = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00) : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+      const __m256i lo_a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * h));
+      const __m256i lo_b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * h + 32));
+      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 128 + 32 * h));
+      const int8_t* x = xq + 32 * (8 * sb + 4 * h);  // quarter k: x block 8 * sb + 4h + k
+      isum = _mm256_add_epi32(isum, Q6KQuarter<0>(lo_a, hi, x, _mm256_shuffle_epi8(s, pick0)));
+      isum = _mm256_add_epi32(isum, Q6KQuarter<1>(lo_b, hi, x + 32, _mm256_shuffle_epi8(s, pick1)));
+      isum = _mm256_add_epi32(isum, Q6KQuarter<2>(lo_a, hi, x + 64, _mm256_shuffle_epi8(s, pick2)));
+      isum = _mm256_add_epi32(isum, Q6KQuarter<3>(lo_b, hi, x + 96, _mm256_shuffle_epi8(s, pick3)));
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * xd[sb]), acc);
+  }
+  const hn::Full256<float> d8;
+  return hn::GetLane(hn::SumOfLanes(d8, hn::Vec256<float>{acc}));
+}
+#endif
+
 // Dot of one weight row with one quantised x row (K / 32 blocks).
-HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16_t* xq, const float* xd,
+HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int8_t* xq, const float* xd,
                             const int32_t* xs) {
   const int64_t nb = W.cols / 32;
   if (W.type == GgmlType::Q8_0 || W.type == GgmlType::Q4_K) {
@@ -443,6 +526,9 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
       }
       return hn::GetLane(hn::SumOfLanes(df, acc));
     }
+#if ATTNSCOPE_X86_AVX2_PLUS
+    return DotQ4KMaddubs(w, nb, xq, xd, xs);
+#endif
     // Q4_K, x scaled per super-block (xd[sb]): the 6-bit sub-block scales multiply the 4-bit
     // codes in int16 (<= 15 * 63), so a super-block is one int32 sum and one float multiply.
     const hn::Repartition<int32_t, D16x32> d32;
@@ -462,10 +548,10 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
         const auto s_hi = hn::Set(d16, static_cast<int16_t>(sc[2 * p + 1]));
         for (int i = 0; i < 32; i += L) {
           const auto codes = LoadU8As16(d16, q + i);
-          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::And(codes, k15), s_lo), hn::LoadU(d16, xq + 32 * b + i),
+          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::And(codes, k15), s_lo), LoadI8As16(d16, xq + 32 * b + i),
                                                isum, isum1);
           isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::ShiftRight<4>(codes), s_hi),
-                                               hn::LoadU(d16, xq + 32 * (b + 1) + i), isum, isum1);
+                                               LoadI8As16(d16, xq + 32 * (b + 1) + i), isum, isum1);
         }
         msum += m[2 * p] * xs[b] + m[2 * p + 1] * xs[b + 1];
       }
@@ -490,10 +576,13 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int16
     }
     return hn::GetLane(hn::SumOfLanes(df, acc));
   }
+#if ATTNSCOPE_X86_AVX2_PLUS
+  return DotQ6KMaddubs(w, nb, xq, xd);
+#endif
   return DotQ6K(w, nb, xq, xd);
 }
 
-void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
+void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
                   const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
   const int64_t nb = W.cols / 32, nd = W.cols / int8_gemv_block(W);
   for (int64_t r = r0; r < r1; ++r) {
@@ -546,10 +635,10 @@ bool has_int8_gemv(const StoredWeight& W) {
 int64_t int8_gemv_block(const StoredWeight& W) {
   return W.type == GgmlType::Q4_K || W.type == GgmlType::Q6_K ? 256 : 32;
 }
-void quantize_rows_q8(const float* x, int64_t M, int64_t K, int64_t block, int16_t* q, float* d, int32_t* sum) {
+void quantize_rows_q8(const float* x, int64_t M, int64_t K, int64_t block, int8_t* q, float* d, int32_t* sum) {
   HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, M, K, block, q, d, sum);
 }
-void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
+void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
                     const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
   HWY_DYNAMIC_DISPATCH(GemvRowsInt8)(W, r0, r1, xq, xd, xs, M, bias, y, ldy, accumulate);
 }

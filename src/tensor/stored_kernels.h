@@ -21,14 +21,14 @@ void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, in
                const float* bias, float* y, int64_t ldy, bool accumulate, float* scratch);
 
 // Generation with integer dot products (bfloat16 compute): x rows [M, K] quantised to int8 codes
-// (stored widened to int16) with one scale per `block` values (d: M*K/block entries) and the codes'
+// with one scale per `block` values (d: M*K/block entries) and the codes'
 // sum per 32 values (sum: M*K/32), then y[m, n] (+)= x[m, :] · W[n, :] (+ bias[n]) for Q8_0, Q4_0,
 // Q4_K and Q6_K rows (has_int8_gemv). The block is int8_gemv_block(W): 32 for Q8_0/Q4_0, 256 (one
 // scale per super-block, as llama.cpp's Q8_K) for Q4_K/Q6_K, whose sub-block scales are integers.
 bool has_int8_gemv(const StoredWeight& W);
 int64_t int8_gemv_block(const StoredWeight& W);
-void quantize_rows_q8(const float* x, int64_t M, int64_t K, int64_t block, int16_t* q, float* d, int32_t* sum);
-void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int16_t* xq, const float* xd,
+void quantize_rows_q8(const float* x, int64_t M, int64_t K, int64_t block, int8_t* q, float* d, int32_t* sum);
+void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
                     const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate);
 
 // float32 -> bfloat16 bits, rounded to nearest even.

@@ -111,7 +111,7 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
   }
   if (M <= kGemvMaxRows && dtype == ComputeDtype::BFloat16 && kernels::has_int8_gemv(W)) {
     // Generation, fast path: x quantised to int8 per 32-element block, integer dot products.
-    auto xq = std::make_unique_for_overwrite<int16_t[]>(static_cast<size_t>(M * K));
+    auto xq = std::make_unique_for_overwrite<int8_t[]>(static_cast<size_t>(M * K));
     const int64_t block = kernels::int8_gemv_block(W);
     auto xd = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(M * K / block));
     auto xs = std::make_unique_for_overwrite<int32_t[]>(static_cast<size_t>(M * K / 32));

@@ -1,7 +1,7 @@
 // Stored-precision weights: every decoder against the scalar attnscope::dequantize (bit for
 // bit), every product path against the f32 product on the decoded weights, and the same again
-// with the CPU features lowered to AVX2 (ctest runs this binary a second time with
-// ATTNSCOPE_TEST_FORCE_AVX2=1 and ONEDNN_MAX_CPU_ISA=AVX2).
+// with the CPU features lowered (ctest runs this binary again with ATTNSCOPE_TEST_FORCE_ISA=AVX2
+// and ONEDNN_MAX_CPU_ISA=AVX2, and with SSE4 / SSE41: the AVX2 kernels' portable fallbacks).
 #include <gtest/gtest.h>
 #include <hwy/targets.h>
 
@@ -26,11 +26,16 @@ using namespace attnscope;
 
 namespace {
 
-bool force_avx2() { return std::getenv("ATTNSCOPE_TEST_FORCE_AVX2") != nullptr; }
+// "AVX2", "SSE4" or "" (not lowered).
+std::string forced_isa() {
+  const char* v = std::getenv("ATTNSCOPE_TEST_FORCE_ISA");
+  return v ? v : "";
+}
 
 // Runs before any test: lowers Highway's targets when asked (oneDNN reads its variable itself).
 const bool g_lowered = [] {
-  if (force_avx2()) hwy::SetSupportedTargetsForTest(HWY_AVX2);
+  if (forced_isa() == "AVX2") hwy::SetSupportedTargetsForTest(HWY_AVX2);
+  if (forced_isa() == "SSE4") hwy::SetSupportedTargetsForTest(HWY_SSE4);
   return true;
 }();
 
@@ -242,10 +247,10 @@ TEST(StoredWeight, ComputeDtypeNames) {
 }
 
 TEST(StoredWeight, RunsOnTheTargetsItWasAskedFor) {
-  // In the lowered run both libraries must really be on AVX2, or the run above proved nothing.
-  if (force_avx2()) {
-    EXPECT_STREQ(kernels::target_name(), "AVX2");
-    EXPECT_EQ(ops::cpu_isa_name(), "avx2");
+  // In a lowered run both libraries must really be on that ISA, or the run above proved nothing.
+  if (!forced_isa().empty()) {
+    EXPECT_EQ(kernels::target_name(), forced_isa());
+    EXPECT_EQ(ops::cpu_isa_name(), forced_isa() == "AVX2" ? "avx2" : "sse41");
     EXPECT_FALSE(ops::has_native_bf16());
   } else {
     EXPECT_NE(std::string(kernels::target_name()), "");
