@@ -341,7 +341,8 @@ class InterpretableModel:
     ``tokenizer``: another tokenizer source for checkpoints that have none.
     ``dtype``: compute precision: ``"float32"`` (weights decoded to float32 at load, exact),
     ``"bfloat16"`` (weights kept as stored, memory-mapped; fast bf16/int8 products) or ``"auto"``
-    (float32 while the decoded weights fit in 1 GiB). ``model.dtype`` says which one is in use.
+    (float32 while the decoded weights fit in 1 GiB). ``model.dtype`` says which one is in use;
+    ``generate`` keeps its KV cache in it (bfloat16: keys/values rounded to bf16, half the memory).
     """
 
     def __init__(self, name_or_path: Union[str, "core.Model"] = "attnscope:toy",

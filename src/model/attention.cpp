@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <utility>
 
 #include "attnscope/error.h"
 #include "tensor/ops.h"
@@ -70,22 +69,20 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
   const int64_t D = wo.dim(0);
   const std::string P = "blocks." + std::to_string(l) + ".";
 
-  // Keys/values attended to: this call's, or the cache's (which now gets this call's appended).
+  // Keys/values attended to: this call's, or the cache's (which now gets this call's appended;
+  // read back from the cache so that a bfloat16 cache's rounding applies to every key, see
+  // model/kv_cache.h).
   const float* kd = k.data();
   const float* vd = v.data();
   int64_t kv_batch_stride = T * Hkv * Dh;
+  KVCache::Rows cached_k, cached_v;
   if (cache) {
-    Tensor& ck = cache->k[static_cast<size_t>(l)];
-    Tensor& cv = cache->v[static_cast<size_t>(l)];
-    const int64_t cap = cache->capacity;
-    const size_t bytes = sizeof(float) * static_cast<size_t>(T * Hkv * Dh);
-    for (int64_t b = 0; b < B; ++b) {
-      std::memcpy(ck.data() + (b * cap + n_past) * Hkv * Dh, k.data() + b * T * Hkv * Dh, bytes);
-      std::memcpy(cv.data() + (b * cap + n_past) * Hkv * Dh, v.data() + b * T * Hkv * Dh, bytes);
-    }
-    kd = std::as_const(ck).data();
-    vd = std::as_const(cv).data();
-    kv_batch_stride = cap * Hkv * Dh;
+    cache->store(l, k, v, n_past);
+    cached_k = cache->keys(l, Tk);
+    cached_v = cache->values(l, Tk);
+    kd = cached_k.data;
+    vd = cached_v.data;
+    kv_batch_stride = cached_k.batch_stride;
   }
 
   // scores[b, h, i, j] = q[b, i, h] . k[b, j, h / G], seen as [B, Hkv, G, T, Dh] x [B, Hkv, 1, Dh, Tk]

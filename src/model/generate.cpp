@@ -80,7 +80,7 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
 
   int64_t capacity = static_cast<int64_t>(prompt.size()) + options.max_tokens;
   if (c.n_ctx > 0) capacity = std::min<int64_t>(capacity, c.n_ctx);
-  detail::KVCache cache(c.n_layer, 1, static_cast<int>(capacity), c.n_head_kv, c.head_dim);
+  detail::KVCache cache(c.n_layer, 1, static_cast<int>(capacity), c.n_head_kv, c.head_dim, impl.dtype);
   const int32_t eos = impl.tokenizer ? impl.tokenizer->eos_id() : -1;
 
   Generation gen;

@@ -596,6 +596,9 @@ void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* x
 }
 
 void F32ToBf16(const float* src, uint16_t* dst, int64_t n) { ToBf16(src, dst, n); }
+void Bf16ToF32(const uint16_t* src, float* dst, int64_t n) {
+  DecodeBlocksBF16(reinterpret_cast<const uint8_t*>(src), n, dst);
+}
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
 
@@ -610,6 +613,7 @@ HWY_EXPORT(DequantRowsF32);
 HWY_EXPORT(DequantRowsBf16);
 HWY_EXPORT(GemvRows);
 HWY_EXPORT(F32ToBf16);
+HWY_EXPORT(Bf16ToF32);
 HWY_EXPORT(QuantizeRowsQ8);
 HWY_EXPORT(GemvRowsInt8);
 HWY_EXPORT(TargetName);
@@ -626,6 +630,9 @@ void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, in
 }
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(F32ToBf16)(src, dst, n);
+}
+void bf16_to_f32(const uint16_t* src, float* dst, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(Bf16ToF32)(src, dst, n);
 }
 const char* target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 bool has_int8_gemv(const StoredWeight& W) {

@@ -33,6 +33,8 @@ void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t*
 
 // float32 -> bfloat16 bits, rounded to nearest even.
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n);
+// bfloat16 bits -> float32 (exact).
+void bf16_to_f32(const uint16_t* src, float* dst, int64_t n);
 
 // Name of the Highway target the kernels run on ("AVX3", "AVX2", ...).
 const char* target_name();
