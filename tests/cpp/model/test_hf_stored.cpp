@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 
 #include "arch_reference.h"
 #include "attnscope/error.h"
+#include "attnscope/gguf.h"
 #include "attnscope/model.h"
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
@@ -33,13 +35,15 @@ fs::path temp_dir(const std::string& tag) {
   return p;
 }
 
-// src_dir's checkpoint rewritten with every float tensor as `dtype` (config.json copied).
-void convert_checkpoint(const std::string& src_dir, const fs::path& dst, StDtype dtype) {
+// src_dir's checkpoint rewritten with every float tensor (or only the matrices) as `dtype`
+// (config.json copied).
+void convert_checkpoint(const std::string& src_dir, const fs::path& dst, StDtype dtype, bool matrices_only = false) {
   const SafetensorsFile st = SafetensorsFile::open(src_dir + "/model.safetensors");
   SafetensorsWriter w;
   for (const auto& t : st.tensors()) {
     const Tensor v = st.load_tensor(t.name);
-    if (dtype == StDtype::BF16) w.add_bf16(t.name, v);
+    if (matrices_only && v.ndim() != 2) w.add_f32(t.name, v);
+    else if (dtype == StDtype::BF16) w.add_bf16(t.name, v);
     else w.add_f16(t.name, v);
   }
   w.write((dst / "model.safetensors").string());
@@ -160,6 +164,34 @@ TEST_P(HfStoredFamilies, HalfCheckpointsStayStoredAndMatchFloat32) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfStoredFamilies,
                          ::testing::Values("gemma", "gemma2", "gemma3", "gptneox", "mistral", "olmo2", "phi3",
                                            "qwen3"));
+
+// The HF and GGUF loaders keep the same model: the fixture's safetensors with its matrices as BF16
+// and its GGUF (llama.cpp's layout) rewritten as BF16 hold the same rows in the same order (q/k
+// permuted on stored rows for Mistral), so the two stored models compute the same results.
+TEST(HfStored, Bf16CheckpointComputesWhatTheBf16GgufDoes) {
+  for (const std::string family : {"mistral", "qwen3", "gptneox"}) {
+    SCOPED_TRACE(family);
+    if (!fs::exists(test::arch_fixture(family) + "/model.gguf")) continue;
+    const fs::path dir = temp_dir("vsgguf" + family);
+    convert_checkpoint(test::arch_fixture(family), dir, StDtype::BF16, true);
+    quantize_gguf_file(test::arch_fixture(family) + "/model.gguf", (dir / "model-bf16.gguf").string(), "BF16");
+    const Model hf = load(dir.string(), "bfloat16"), gguf = load((dir / "model-bf16.gguf").string(), "bfloat16");
+    for (const auto& [name, m] : hf.impl().matrices) {
+      const StoredWeight& g = gguf.impl().matrices.at(name);
+      ASSERT_EQ(m.type_name(), "BF16") << name;
+      ASSERT_EQ(g.type_name(), "BF16") << name;
+      ASSERT_EQ(m.shape(), g.shape()) << name;
+      for (int64_t r = 0; r < m.rows; ++r)
+        ASSERT_EQ(std::memcmp(m.data + r * m.row_bytes, g.data + r * g.row_bytes, m.row_bytes), 0) << name << " row " << r;
+    }
+    for (const auto& ids : reference_ids(family)) {
+      const Closeness c = compare_runs(hf, gguf, ids);
+      EXPECT_LE(c.pattern, 1e-6);
+      EXPECT_LE(c.logit, 1e-5 * c.logit_range);
+    }
+    fs::remove_all(dir);
+  }
+}
 
 // GPT-2's Conv1D weights are stored [in, out]: a BF16 file's matrices are transposed as 16-bit
 // values and stay BF16.
