@@ -19,6 +19,7 @@
 #include "attnscope/model.h"
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
+#include "dtype_compare.h"
 #include "model/model_impl.h"
 
 using namespace attnscope;
@@ -50,19 +51,8 @@ void convert_checkpoint(const std::string& src_dir, const fs::path& dst, StDtype
   fs::copy_file(src_dir + "/config.json", dst / "config.json");
 }
 
-Model load(const std::string& path, const std::string& dtype) {
-  LoadOptions o;
-  o.dtype = dtype;
-  return Model::load(path, o);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double d = 0;
-  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i)
-    d = std::max(d, std::fabs(static_cast<double>(a.data()[i]) - b.data()[i]));
-  return d;
-}
+Model load(const std::string& path, const std::string& dtype) { return test::load_with_dtype(path, dtype); }
+using test::max_abs_diff;
 
 double range(const Tensor& a) {
   double lo = 1e30, hi = -1e30;
