@@ -1,7 +1,9 @@
 #include "formats/hf_checkpoint.h"
 
+#include <cstdint>
 #include <filesystem>
-#include <set>
+#include <numeric>
+#include <tuple>
 
 #include "attnscope/error.h"
 #include "formats/mlx.h"
@@ -78,33 +80,66 @@ bool is_hf_checkpoint_dir(const std::string& dir) {
   return fs::is_directory(dir, ec) && fs::is_regular_file(fs::path(dir) / "config.json", ec);
 }
 
-std::map<std::string, Tensor> read_hf_tensors(const std::string& dir, const HfQuantization& quant) {
+Tensor HfStoredTensor::to_tensor() const {
+  if (!mlx()) return st_to_tensor(info, keepalive);
+  return mlx_dequantize(info, st_to_tensor(scales, scales_keepalive), st_to_tensor(biases, biases_keepalive), bits, group_size, where);
+}
+
+std::optional<StoredWeight> HfStoredTensor::stored() const {
+  if (shape.size() != 2) return std::nullopt;
+  if (mlx()) {
+    if (!StoredWeight::mlx_supported(bits, group_size, shape[1])) return std::nullopt;
+    std::vector<float> s(static_cast<size_t>(scales.numel())), b(static_cast<size_t>(biases.numel()));
+    st_to_float(scales, s.data());
+    st_to_float(biases, b.data());
+    return StoredWeight::mlx(bits, group_size, shape[0], shape[1], info.data, keepalive, std::move(s), std::move(b));
+  }
+  if (info.dtype != StDtype::F16 && info.dtype != StDtype::BF16) return std::nullopt;
+  const GgmlType type = info.dtype == StDtype::F16 ? GgmlType::F16 : GgmlType::BF16;
+  StoredWeight w = StoredWeight::gguf(type, shape[0], shape[1], info.data, keepalive);
+  // safetensors does not promise aligned offsets; the kernels read 16-bit values in place.
+  if (reinterpret_cast<uintptr_t>(info.data) % 2 != 0) {
+    std::vector<int64_t> all(static_cast<size_t>(shape[0]));
+    std::iota(all.begin(), all.end(), int64_t{0});
+    return w.gather_rows(all);
+  }
+  return w;
+}
+
+std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, const HfQuantization& quant) {
   const SafetensorsCheckpoint st = SafetensorsCheckpoint::open_dir(dir);
-  std::map<std::string, Tensor> out;
-  std::set<std::string> consumed;  // MLX scales/biases eaten by their weight
+  std::map<std::string, HfStoredTensor> out;
   for (const std::string& name : st.names()) {
-    if (consumed.count(name)) continue;
-    const SafetensorsTensorInfo& info = st.at(name);
-    const std::string where = st.file_of(name).path() + ": tensor '" + name + "'";
+    HfStoredTensor t;
+    t.info = st.at(name);
+    t.keepalive = st.file_of(name).keepalive();
+    t.where = st.file_of(name).path() + ": tensor '" + name + "'";
+    t.shape = t.info.shape;
     if (ends_with(name, ".scales") || ends_with(name, ".biases")) {
       const std::string module = name.substr(0, name.size() - 7);
-      if (!st.find(module + ".weight")) fail(ErrorKind::Format, where + " has no matching " + module + ".weight");
+      if (!st.find(module + ".weight")) fail(ErrorKind::Format, t.where + " has no matching " + module + ".weight");
       continue;  // handled with its weight
     }
     if (ends_with(name, ".weight") && st.find(name.substr(0, name.size() - 7) + ".scales")) {
       const std::string module = name.substr(0, name.size() - 7);
-      if (!quant.enabled()) fail(ErrorKind::Format, where + " has MLX scales but config.json has no 'quantization'");
-      auto [gs, bits] = quant.for_module(module);
-      if (bits == 0) fail(ErrorKind::Format, where + " is quantised but config.json says module " + module + " is not");
-      if (!st.find(module + ".biases")) fail(ErrorKind::Format, where + ": MLX scales without biases");
-      out[name] = mlx_dequantize(info, st.load_tensor(module + ".scales"), st.load_tensor(module + ".biases"), bits, gs,
-                                 where);
-      consumed.insert(module + ".scales");
-      consumed.insert(module + ".biases");
-    } else {
-      out[name] = st_to_tensor(info, st.file_of(name).keepalive());
+      if (!quant.enabled()) fail(ErrorKind::Format, t.where + " has MLX scales but config.json has no 'quantization'");
+      std::tie(t.group_size, t.bits) = quant.for_module(module);
+      if (t.bits == 0) fail(ErrorKind::Format, t.where + " is quantised but config.json says module " + module + " is not");
+      if (!st.find(module + ".biases")) fail(ErrorKind::Format, t.where + ": MLX scales without biases");
+      t.scales = st.at(module + ".scales");
+      t.biases = st.at(module + ".biases");
+      t.scales_keepalive = st.file_of(module + ".scales").keepalive();  // (a shard may split a module)
+      t.biases_keepalive = st.file_of(module + ".biases").keepalive();
+      t.shape = mlx_weight_shape(t.info, t.scales.shape, t.biases.shape, t.bits, t.group_size, t.where);
     }
+    out.emplace(name, std::move(t));
   }
+  return out;
+}
+
+std::map<std::string, Tensor> read_hf_tensors(const std::string& dir, const HfQuantization& quant) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : open_hf_tensors(dir, quant)) out.emplace(name, t.to_tensor());
   return out;
 }
 

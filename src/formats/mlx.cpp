@@ -10,27 +10,36 @@
 
 namespace attnscope {
 
-Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases,
-                      int bits, int group_size, const std::string& where) {
+Shape mlx_weight_shape(const SafetensorsTensorInfo& packed, const Shape& scales, const Shape& biases, int bits,
+                       int group_size, const std::string& where) {
   if (bits != 2 && bits != 4 && bits != 8)
     fail(ErrorKind::Unsupported, where + ": " + std::to_string(bits) + "-bit MLX quantization is not supported");
   if (packed.dtype != StDtype::U32 || packed.shape.size() != 2)
     fail(ErrorKind::Format, where + ": a quantised weight must be a 2-d U32 tensor, not " +
                                 st_dtype_name(packed.dtype) + " of " + std::to_string(packed.shape.size()) + " dims");
   const int64_t rows = packed.shape[0], words = packed.shape[1];
-  const int per_word = 32 / bits;
-  const int64_t cols = words * per_word;
+  const int64_t cols = words * (32 / bits);
   if (group_size <= 0 || cols % group_size != 0)
     fail(ErrorKind::Format, where + ": " + std::to_string(cols) + " columns do not split into groups of " +
                                 std::to_string(group_size));
   const int64_t groups = cols / group_size;
   const Shape sshape{rows, groups};
-  if (scales.shape() != sshape || biases.shape() != sshape)
-    fail(ErrorKind::Format, where + ": scales " + scales.shape_str() + " / biases " + biases.shape_str() +
+  auto str = [](const Shape& s) { return Tensor::view(s, nullptr, nullptr).shape_str(); };
+  if (scales != sshape || biases != sshape)
+    fail(ErrorKind::Format, where + ": scales " + str(scales) + " / biases " + str(biases) +
                                 " do not match " + std::to_string(bits) + "-bit weight of [" +
                                 std::to_string(rows) + ", " + std::to_string(cols) + "] in groups of " +
                                 std::to_string(group_size) + " (expected [" + std::to_string(rows) + ", " +
                                 std::to_string(groups) + "])");
+  return {rows, cols};
+}
+
+Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases,
+                      int bits, int group_size, const std::string& where) {
+  const Shape shape = mlx_weight_shape(packed, scales.shape(), biases.shape(), bits, group_size, where);
+  const int64_t rows = shape[0], cols = shape[1], words = packed.shape[1];
+  const int per_word = 32 / bits;
+  const int64_t groups = cols / group_size;
   Tensor out(Shape{rows, cols});
   float* dst = out.data();
   const uint32_t mask = bits == 32 ? 0xffffffffu : ((1u << bits) - 1u);

@@ -13,6 +13,10 @@
 
 namespace attnscope {
 
+// The [rows, cols] of a packed weight, after checking it against its scales and biases shapes
+// (Format / Unsupported errors naming `where`).
+Shape mlx_weight_shape(const SafetensorsTensorInfo& packed, const Shape& scales, const Shape& biases, int bits,
+                       int group_size, const std::string& where);
 // Dequantises; `where` names the tensor in errors. Shapes are checked against each other.
 Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases,
                       int bits, int group_size, const std::string& where);

@@ -6,11 +6,11 @@
 
 #include "attnscope/error.h"
 #include "attnscope/warnings.h"
+#include "model/loaders.h"
 
 namespace attnscope {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using detail::HfTransform;
 
 namespace {
 
@@ -39,68 +39,6 @@ void check_positive(const ModelConfig& c, const std::string& where) {
     fail(ErrorKind::Format, where + ": " + std::to_string(c.n_head) + " heads is not a multiple of " +
                                 std::to_string(c.n_head_kv) + " key/value heads");
   if (c.rope_dim % 2 != 0) fail(ErrorKind::Format, where + ": rotary dimension " + std::to_string(c.rope_dim) + " is odd");
-}
-
-// Row r of the output (interleaved) takes row src(r) of the input (rotate-half), per head:
-// interleaved row 2i+j holds rotate-half row j*hd/2 + i.
-Tensor reorder_rows(const Tensor& w, int n_heads, bool to_interleaved) {
-  const int64_t rows = w.ndim() >= 1 ? w.dim(0) : 0;
-  if (n_heads <= 0 || rows % n_heads != 0 || (rows / n_heads) % 2 != 0)
-    fail(ErrorKind::Format, "cannot permute a q/k projection of " + std::to_string(rows) + " rows into " +
-                                std::to_string(n_heads) + " heads of even size");
-  const int64_t hd = rows / n_heads, half = hd / 2;
-  const int64_t cols = rows ? w.numel() / rows : 0;
-  Tensor out(w.shape());
-  const float* src = w.data();
-  float* dst = out.data();
-  for (int64_t h = 0; h < n_heads; ++h)
-    for (int64_t i = 0; i < half; ++i)
-      for (int64_t j = 0; j < 2; ++j) {
-        int64_t inter = h * hd + 2 * i + j, rot = h * hd + j * half + i;
-        int64_t d = to_interleaved ? inter : rot, s = to_interleaved ? rot : inter;
-        std::copy(src + s * cols, src + (s + 1) * cols, dst + d * cols);
-      }
-  return out;
-}
-
-Tensor transpose2d(const Tensor& w, const std::string& where) {
-  if (w.ndim() != 2) fail(ErrorKind::Format, where + ": expected a 2-d weight, got " + w.shape_str());
-  const int64_t r = w.dim(0), c = w.dim(1);
-  Tensor out(Shape{c, r});
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) out.data()[j * r + i] = w.data()[i * c + j];
-  return out;
-}
-
-// GPT-NeoX's fused rows are per head [q_h; k_h; v_h] (each head_dim); canonical is [q; k; v].
-Tensor neox_qkv(const Tensor& w, const ModelConfig& c, const std::string& where) {
-  const int64_t H = c.n_head, Dh = c.head_dim;
-  if (w.ndim() < 1 || w.dim(0) != 3 * H * Dh || c.n_head_kv != c.n_head)
-    fail(ErrorKind::Format, where + ": a GPT-NeoX query_key_value of " + w.shape_str() + " does not have 3 * " +
-                                std::to_string(H * Dh) + " rows");
-  const int64_t cols = w.numel() / w.dim(0);
-  Tensor out(w.shape());
-  for (int64_t h = 0; h < H; ++h)
-    for (int64_t part = 0; part < 3; ++part)
-      std::copy(w.data() + ((h * 3 + part) * Dh) * cols, w.data() + ((h * 3 + part + 1) * Dh) * cols,
-                out.data() + (part * H * Dh + h * Dh) * cols);
-  return out;
-}
-
-Tensor apply_transform(const Tensor& t, HfTransform tr, const ModelConfig& c, const std::string& where) {
-  switch (tr) {
-    case HfTransform::None: return t;
-    case HfTransform::PermuteQ: return permute_rope_rows(t, c.n_head);
-    case HfTransform::PermuteK: return permute_rope_rows(t, c.n_head_kv);
-    case HfTransform::Transpose: return transpose2d(t, where);
-    case HfTransform::PlusOne: {
-      Tensor out(t.shape());
-      for (int64_t i = 0; i < t.numel(); ++i) out.data()[i] = t.data()[i] + 1.0f;
-      return out;
-    }
-    case HfTransform::NeoxQkv: return neox_qkv(t, c, where);
-  }
-  return t;
 }
 
 // HF name -> (table row, canonical name) for every weight of this config.
@@ -170,7 +108,7 @@ std::optional<HfTensorTarget> map_hf_tensor(const std::string& hf_name, const Mo
   return HfTensorTarget{it->second.second, it->second.first->hf_transform};
 }
 
-HfCheckpoint read_hf_checkpoint(const std::string& dir) {
+HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype) {
   HfCheckpoint ck;
   ck.dir = dir;
   const fs::path cfg_path = fs::path(dir) / "config.json";
@@ -182,7 +120,15 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir) {
   const auto table = arch.weights(c);
   const auto index = hf_index(table, c);
 
-  for (auto& [hf_name, tensor] : read_hf_tensors(dir, ck.hf.quant)) {
+  const std::map<std::string, HfStoredTensor> stored = open_hf_tensors(dir, ck.hf.quant);
+  uint64_t decoded = 0;  // the weights' float32 size decides "auto" before anything is decoded
+  for (const auto& [hf_name, t] : stored)
+    if (!ignored(arch, hf_name)) decoded += static_cast<uint64_t>(shape_numel(t.shape)) * 4;
+  ck.dtype = detail::resolve_dtype(dtype, decoded);
+  const bool keep_stored = ck.dtype != ComputeDtype::Float32;
+  auto have = [&](const std::string& name) { return ck.weights.count(name) || ck.matrices.count(name); };
+
+  for (const auto& [hf_name, raw] : stored) {
     if (ignored(arch, hf_name)) continue;
     std::string name = hf_name;
     if (!arch.hf_optional_prefix.empty() && name.rfind(arch.hf_optional_prefix, 0) == 0)
@@ -193,19 +139,27 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir) {
                                        " model with this config.json as attnscope knows it");
     const auto& [spec, canonical] = it->second;
     const std::string where = dir + ": tensor '" + hf_name + "'";
-    Tensor t = apply_transform(tensor, spec->hf_transform, c, where);
-    if (t.shape() != spec->shape)
-      fail(ErrorKind::Format, where + " (" + canonical + ") has shape " + t.shape_str() + " but config.json implies " +
-                                  Tensor::view(spec->shape, nullptr, nullptr).shape_str());
-    if (!ck.weights.emplace(canonical, std::move(t)).second)
-      fail(ErrorKind::Format, where + " maps to " + canonical + ", which another tensor already gave");
+    if (have(canonical)) fail(ErrorKind::Format, where + " maps to " + canonical + ", which another tensor already gave");
+    std::optional<StoredWeight> m;
+    if (keep_stored)
+      if (std::optional<StoredWeight> w = raw.stored()) m = detail::hf_transform_stored(*w, spec->hf_transform, c, where);
+    Tensor t;
+    if (!m) t = detail::hf_transform(raw.to_tensor(), spec->hf_transform, c, where);
+    const Shape got = m ? m->shape() : t.shape();
+    if (got != spec->shape)
+      fail(ErrorKind::Format, where + " (" + canonical + ") has shape " + Tensor::view(got, nullptr, nullptr).shape_str() +
+                                  " but config.json implies " + Tensor::view(spec->shape, nullptr, nullptr).shape_str());
+    if (m)
+      ck.matrices.emplace(canonical, std::move(*m));
+    else
+      ck.weights.emplace(canonical, std::move(t));
   }
 
   // An absent head means tied (GPT2Model and many small checkpoints store none); a stored copy
   // of a declared-tied head is dropped. When config.json says the head is NOT tied, a missing head
   // is a broken checkpoint: transformers warns and initialises a random head; attnscope warns and
   // ties (the only head it has).
-  if (!ck.weights.count("output.weight")) {
+  if (!have("output.weight")) {
     if (!c.tied_embeddings)
       warn("model.untied_head_missing",
            "checkpoint " + dir + ": config.json says tie_word_embeddings: false, but there is no lm_head weight; "
@@ -213,21 +167,19 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir) {
     c.tied_embeddings = true;
   } else if (c.tied_embeddings) {
     ck.weights.erase("output.weight");
+    ck.matrices.erase("output.weight");
   }
   for (const auto& w : table) {
     if (!w.required || w.hf.empty()) continue;
     if (c.tied_embeddings && w.gguf == "output.weight") continue;  // the table was made before tying
     const bool per_layer = w.gguf.find("{L}") != std::string::npos;
     for (int l = 0; l < (per_layer ? c.n_layer : 1); ++l)
-      if (!ck.weights.count(detail::layer_name(w.gguf, l)))
+      if (!have(detail::layer_name(w.gguf, l)))
         fail(ErrorKind::NotFound, "checkpoint " + dir + " lacks the weight " + detail::layer_name(w.hf, l) + " (" +
                                       detail::layer_name(w.gguf, l) + ") that a " + c.arch +
                                       " model with this config.json needs");
   }
   return ck;
 }
-
-Tensor permute_rope_rows(const Tensor& w, int n_heads) { return reorder_rows(w, n_heads, true); }
-Tensor unpermute_rope_rows(const Tensor& w, int n_heads) { return reorder_rows(w, n_heads, false); }
 
 }  // namespace attnscope

@@ -10,6 +10,8 @@
 #include "attnscope/tensor.h"
 #include "formats/hf_checkpoint.h"
 #include "model/arch.h"
+#include "model/hf_transforms.h"
+#include "tensor/stored_weight.h"
 
 namespace attnscope {
 
@@ -37,17 +39,19 @@ std::optional<HfTensorTarget> map_hf_tensor(const std::string& hf_name, const Mo
 struct HfCheckpoint {
   std::string dir;
   HfConfig hf;                            // hf.model is the final ModelConfig
-  std::map<std::string, Tensor> weights;  // canonical names, transforms applied (fused not yet split)
+  ComputeDtype dtype = ComputeDtype::Float32;
+  // Canonical names, transforms applied (fused not yet split). float32: every weight decoded
+  // here. Otherwise the F16/BF16 and MLX-quantised matrices are in `matrices` in their stored type
+  // (views of the mapping, or owned copies where rows were permuted or transposed) and `weights`
+  // holds the rest (1-d tensors, F32 matrices, matrices that cannot stay stored).
+  std::map<std::string, Tensor> weights;
+  std::map<std::string, StoredWeight> matrices;
 };
-// Errors: NotFound (no config.json / weights, or a weight the config needs), Format (shapes that
-// contradict the config), Unsupported (architecture, dtype, quantisation). The output head is
-// tied to token_embd when the config says so or when the checkpoint has no head.
-HfCheckpoint read_hf_checkpoint(const std::string& dir);
-
-// Rows of a q (n_heads = n_head) or k (n_heads = n_head_kv) projection, or its bias, reordered
-// from rotate-half to interleaved pairs within each head. `rows` = n_heads * head_dim.
-Tensor permute_rope_rows(const Tensor& w, int n_heads);
-// The inverse (interleaved -> rotate-half); used by tests and writers.
-Tensor unpermute_rope_rows(const Tensor& w, int n_heads);
+// `dtype` is LoadOptions::dtype ("auto", "float32", "bfloat16"), resolved from the tensor table's
+// sizes before anything is decoded. Errors: NotFound (no config.json / weights, or a weight the
+// config needs), Format (shapes that contradict the config), Unsupported (architecture, dtype,
+// quantisation), InvalidArgument (dtype). The output head is tied to token_embd when the config
+// says so or when the checkpoint has no head.
+HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype = "float32");
 
 }  // namespace attnscope

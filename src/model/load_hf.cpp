@@ -21,16 +21,15 @@ bool has_tokenizer_files(const fs::path& dir) {
 }  // namespace
 
 std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const LoadOptions& options) {
-  HfCheckpoint ck = read_hf_checkpoint(dir);
+  // float32: every weight decoded once (the exact reference path). Otherwise F16/BF16 and MLX
+  // matrices stay in their stored type (views of the mapping; F32 matrices take the exact product).
+  HfCheckpoint ck = read_hf_checkpoint(dir, options.dtype);
   auto impl = std::make_shared<Model::Impl>();
   impl->config = ck.hf.model;
   impl->weights = std::move(ck.weights);
+  impl->matrices = std::move(ck.matrices);
+  impl->dtype = ck.dtype;
   impl->source = dir;
-  // Checkpoint weights arrive decoded to float32 (F32 matrices always take the exact product);
-  // the dtype still chooses the softmax and is what Model::dtype() reports.
-  uint64_t decoded = 0;
-  for (const auto& [name, t] : impl->weights) decoded += static_cast<uint64_t>(t.numel()) * 4;
-  impl->dtype = resolve_dtype(options.dtype, decoded);
   if (!options.tokenizer.empty()) {
     impl->tokenizer = Tokenizer::from_path(options.tokenizer);
   } else if (has_tokenizer_files(dir)) {

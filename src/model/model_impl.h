@@ -47,8 +47,8 @@ using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, con
 struct Model::Impl {
   ModelConfig config;
   std::map<std::string, Tensor> weights;
-  // Matrices for products, by the same names: the stored (quantised, mapped) ones the GGUF loader
-  // keeps for dtype bfloat16, and float32 views of `weights` made when binding. weight(name) of a
+  // Matrices for products, by the same names: the stored (quantised, F16/BF16, MLX, mapped) ones
+  // the GGUF and Hugging Face loaders keep for dtype bfloat16, and float32 views of `weights` made when binding. weight(name) of a
   // stored-only matrix decodes it on first use (for analysis code) and keeps the copy.
   std::map<std::string, StoredWeight> matrices;
   ComputeDtype dtype = ComputeDtype::Float32;

@@ -51,6 +51,63 @@ StoredWeight StoredWeight::owned(GgmlType type, int64_t rows, int64_t cols,
   return gguf(type, rows, cols, keep->data(), std::shared_ptr<const void>(keep, keep.get()));
 }
 
+bool StoredWeight::mlx_supported(int bits, int group, int64_t cols) {
+  return (bits == 4 || bits == 8) && group > 0 && group % 16 == 0 && cols > 0 && cols % group == 0;
+}
+
+StoredWeight StoredWeight::mlx(int bits, int group, int64_t rows, int64_t cols, const void* codes,
+                               std::shared_ptr<const void> keepalive, std::vector<float> scales,
+                               std::vector<float> biases) {
+  const uint64_t groups = mlx_supported(bits, group, cols) ? static_cast<uint64_t>(cols / group) : 0;
+  if (groups == 0 || rows < 0 || scales.size() != groups * static_cast<uint64_t>(rows) ||
+      biases.size() != scales.size())
+    fail(ErrorKind::InvalidArgument, "StoredWeight::mlx: unsupported bits/group or sizes that do not match the shape");
+  // One owner for the codes' keepalive and the scales/biases.
+  struct Owner {
+    std::shared_ptr<const void> codes;
+    std::vector<float> scales, biases;
+  };
+  auto own = std::make_shared<Owner>(Owner{std::move(keepalive), std::move(scales), std::move(biases)});
+  StoredWeight w;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = static_cast<const uint8_t*>(codes);
+  w.row_bytes = static_cast<uint64_t>(cols) * static_cast<uint64_t>(bits) / 8;
+  w.mlx_bits = bits;
+  w.mlx_group = group;
+  w.mlx_scales = own->scales.data();
+  w.mlx_biases = own->biases.data();
+  w.keepalive = std::shared_ptr<const void>(own, own.get());
+  return w;
+}
+
+StoredWeight StoredWeight::gather_rows(const std::vector<int64_t>& src_rows) const {
+  const int64_t n = static_cast<int64_t>(src_rows.size());
+  std::vector<uint8_t> codes(static_cast<size_t>(row_bytes * static_cast<uint64_t>(n)));
+  const int64_t groups = mlx_bits > 0 ? cols / mlx_group : 0;
+  std::vector<float> scales(static_cast<size_t>(n * groups)), biases(scales.size());
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t s = src_rows[static_cast<size_t>(r)];
+    if (s < 0 || s >= rows) fail(ErrorKind::InvalidArgument, "StoredWeight: gathered row out of bounds");
+    std::memcpy(codes.data() + static_cast<uint64_t>(r) * row_bytes, data + static_cast<uint64_t>(s) * row_bytes,
+                row_bytes);
+    if (groups > 0) {
+      std::copy_n(mlx_scales + s * groups, groups, scales.begin() + r * groups);
+      std::copy_n(mlx_biases + s * groups, groups, biases.begin() + r * groups);
+    }
+  }
+  StoredWeight w;
+  if (mlx_bits > 0) {
+    auto keep = std::make_shared<std::vector<uint8_t>>(std::move(codes));
+    w = mlx(mlx_bits, mlx_group, n, cols, keep->data(), std::shared_ptr<const void>(keep, keep.get()),
+            std::move(scales), std::move(biases));
+  } else {
+    w = owned(type, n, cols, std::move(codes));
+  }
+  w.compute = compute;
+  return w;
+}
+
 StoredWeight StoredWeight::row_slice(int64_t r0, int64_t n) const {
   if (r0 < 0 || n < 0 || r0 + n > rows) fail(ErrorKind::InvalidArgument, "StoredWeight: row slice out of bounds");
   StoredWeight w = *this;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "attnscope/gguf.h"
 #include "attnscope/tensor.h"
@@ -51,12 +52,23 @@ struct StoredWeight {
   static StoredWeight from_tensor(const Tensor& t);
   // Takes ownership of bytes already coded as `type`.
   static StoredWeight owned(GgmlType type, int64_t rows, int64_t cols, std::vector<uint8_t> bytes);
+  // MLX affine groups (bits 4 or 8, group a multiple of 16 columns: what the kernels decode):
+  // packed codes [rows, cols * bits / 8 bytes] at `codes` (kept alive by `keepalive`), the
+  // scales and biases [rows, cols / group] owned. InvalidArgument for other bits/groups/sizes.
+  static StoredWeight mlx(int bits, int group, int64_t rows, int64_t cols, const void* codes,
+                          std::shared_ptr<const void> keepalive, std::vector<float> scales,
+                          std::vector<float> biases);
+  // True if mlx() takes these settings.
+  static bool mlx_supported(int bits, int group, int64_t cols);
 
   bool is_f32() const { return mlx_bits == 0 && type == GgmlType::F32; }
   int64_t dim(int i) const { return (i == 0 || i == -2) ? rows : cols; }  // as Tensor::dim of [rows, cols]
   Shape shape() const { return {rows, cols}; }
   // Rows [r0, r0 + n) as a matrix sharing the bytes (fused qkv / gate_up split into parts).
   StoredWeight row_slice(int64_t r0, int64_t n) const;
+  // An owned copy whose row r is row src_rows[r] of this one (codes, and MLX scales/biases, moved
+  // together; no decoding): the stored-type form of a row permutation.
+  StoredWeight gather_rows(const std::vector<int64_t>& src_rows) const;
   std::string type_name() const;  // "Q4_K", "MLX4g64", ...
   uint64_t nbytes() const;        // bytes of codes (+ MLX scales/biases)
   // Rows [r0, r0 + n) decoded to float32 into dst [n, cols].

@@ -11,6 +11,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "dtype_compare.h"
 #include "model/model_impl.h"
 
 using namespace attnscope;
@@ -20,18 +21,8 @@ namespace {
 
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 
-Model load(const std::string& path, const std::string& dtype) {
-  LoadOptions o;
-  o.dtype = dtype;
-  return Model::load(path, o);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double d = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) d = std::max(d, std::fabs(static_cast<double>(a.data()[i]) - b.data()[i]));
-  return d;
-}
+Model load(const std::string& path, const std::string& dtype) { return test::load_with_dtype(path, dtype); }
+using test::max_abs_diff;
 
 double max_abs(const Tensor& a) {
   double d = 0;

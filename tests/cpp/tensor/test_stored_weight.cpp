@@ -204,6 +204,34 @@ TEST(StoredWeight, MlxGroupsDecodeAndMultiplyLikeMlxDequantize) {
   }
 }
 
+// gather_rows (the stored form of a row permutation) moves MLX codes, scales and biases together
+// and 16-bit rows as bytes: row r decodes to the decoded row order[r].
+TEST(StoredWeight, GatherRowsMovesWholeStoredRows) {
+  const int64_t N = 12, K = 128;
+  const Tensor w({N, K}, random_values(static_cast<size_t>(N * K), 5, 0.1f));
+  const std::vector<int64_t> order = {3, 0, 11, 5, 5, 2, 7, 1, 10, 9, 8, 4};
+  const MlxQuantized q = mlx_quantize(w, 4, 32);
+  const StoredWeight mlx = StoredWeight::mlx(
+      4, 32, N, K, q.packed.data(), nullptr, std::vector<float>(q.scales.data(), q.scales.data() + q.scales.numel()),
+      std::vector<float>(q.biases.data(), q.biases.data() + q.biases.numel()));
+  std::vector<uint8_t> bf16(static_cast<size_t>(N * K * 2));
+  for (int64_t i = 0; i < N * K; ++i) {
+    const uint16_t h = detail::f32_to_bf16(w.data()[i]);
+    std::memcpy(bf16.data() + 2 * i, &h, 2);
+  }
+  for (const StoredWeight& W : {mlx, StoredWeight::owned(GgmlType::BF16, N, K, bf16)}) {
+    const Tensor all = W.to_tensor(), got = W.gather_rows(order).to_tensor();
+    ASSERT_EQ(got.shape(), (Shape{N, K}));
+    for (int64_t r = 0; r < N; ++r)
+      for (int64_t c = 0; c < K; ++c)
+        ASSERT_EQ(got.data()[r * K + c], all.data()[order[static_cast<size_t>(r)] * K + c]) << W.type_name() << " " << r;
+  }
+  EXPECT_THROW(mlx.gather_rows({N}), Error);
+  EXPECT_FALSE(StoredWeight::mlx_supported(2, 32, K));  // the kernels decode 4 and 8 bits
+  EXPECT_FALSE(StoredWeight::mlx_supported(4, 24, 96));
+  EXPECT_THROW(StoredWeight::mlx(4, 32, N, K, q.packed.data(), nullptr, {}, {}), Error);
+}
+
 TEST(StoredWeight, F32WeightsTakeTheExactOneDnnPath) {
   // Bit-identical to ops::linear at every row count: the float32 reference path is unchanged.
   const int64_t N = 40, K = 64;
