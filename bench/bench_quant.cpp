@@ -12,6 +12,7 @@
 //
 //   bench_quant [--types F16,BF16,Q8_0,Q4_K_M] [--prefill 128,512,2048] [--gen 32] [--threads 2]
 //               [--reps 2] [--dir DIR] [--keep] [--no-fp32]
+//   bench_quant --one TYPE --dtype DTYPE ...   (one file in this process: what each child runs)
 //
 // Model files are DIR/attnscope-synthetic-llama-1b-<TYPE>.gguf (DIR default: the temp directory);
 // a missing file is written (and removed at exit unless --keep), an existing one is reused and
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: %s [--types F16,BF16,Q8_0,Q4_K_M] [--prefill 128,512,2048] [--gen 32] [--threads 2] "
-                   "[--reps 2] [--dir DIR] [--keep] [--no-fp32]\n",
+                   "[--reps 2] [--dir DIR] [--keep] [--no-fp32] [--one TYPE --dtype DTYPE (one file, this process)]\n",
                    argv[0]);
       return 2;
     }
