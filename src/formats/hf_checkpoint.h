@@ -3,6 +3,7 @@
 // own names.
 // What the names mean belongs to the model side (src/model/hf_checkpoint.h).
 #pragma once
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -43,6 +44,7 @@ struct HfStoredTensor {
   std::string where;                     // "<file>: tensor '<name>'", for errors
 
   bool mlx() const { return bits != 0; }
+  uint64_t nbytes() const { return info.nbytes() + scales.nbytes() + biases.nbytes(); }  // in the files
   // As float32 (MLX dequantised): what read_hf_tensors gives.
   Tensor to_tensor() const;
   // A 2-d matrix in its stored type, without decoding: F16/BF16 as a view of the mapping, MLX

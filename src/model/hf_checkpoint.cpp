@@ -129,11 +129,11 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
   const bool keep_stored = ck.dtype != ComputeDtype::Float32;
   auto have = [&](const std::string& name) { return ck.weights.count(name) || ck.matrices.count(name); };
   uint64_t stored_bytes = 0;  // what is read (decoded, permuted or copied) on the way in
-  for (const auto& [hf_name, t] : stored) stored_bytes += t.info.nbytes() + t.scales.nbytes() + t.biases.nbytes();
+  for (const auto& [hf_name, t] : stored) stored_bytes += t.nbytes();
   detail::LoadProgress progress(fs::path(dir).filename().string(), stored_bytes);
 
   for (const auto& [hf_name, raw] : stored) {
-    progress.advance(raw.info.nbytes() + raw.scales.nbytes() + raw.biases.nbytes());
+    progress.advance(raw.nbytes());
     if (ignored(arch, hf_name)) continue;
     std::string name = hf_name;
     if (!arch.hf_optional_prefix.empty() && name.rfind(arch.hf_optional_prefix, 0) == 0)
