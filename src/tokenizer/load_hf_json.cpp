@@ -19,6 +19,7 @@ using json = nlohmann::json;
 
 constexpr int64_t kMaxVocab = 16 * 1024 * 1024;  // far above any real vocabulary
 
+
 json parse_json(const std::string& path) {
   const std::string text = read_text_file(path);
   try {
@@ -168,10 +169,17 @@ struct Parser {
   }
 };
 
-void set_token(Vocab& v, int64_t id, const std::string& text, const std::string& where) {
-  if (id < 0 || id >= kMaxVocab) {
+// `entries`: how many tokens the file lists. Ids are dense in every real vocabulary (0..n-1, added
+// tokens right after), but a file is free to give its one token id 10,000,000, and the id table is
+// sized by the largest id: allowing up to twice the entries (+1024 for small vocabularies) keeps
+// memory proportional to the file, not to a number written in it.
+void set_token(Vocab& v, int64_t id, const std::string& text, const std::string& where,
+               size_t entries) {
+  const int64_t limit = std::min<int64_t>(kMaxVocab, 2 * static_cast<int64_t>(entries) + 1024);
+  if (id < 0 || id >= limit) {
     fail(ErrorKind::Format, where + ": token id " + std::to_string(id) + " for '" +
-                                utf8_display(text) + "' is out of range");
+                                utf8_display(text) + "' is out of range (the file lists " +
+                                std::to_string(entries) + " tokens; ids must be dense)");
   }
   if (static_cast<size_t>(id) >= v.tokens.size()) {
     v.tokens.resize(id + 1);
@@ -240,11 +248,13 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path,
   v.source = path;
   const json& vocab = model.value("vocab", json());
   if (!vocab.is_object()) fail(ErrorKind::Format, path + ": model.vocab is not an object");
+  const json added_tokens = j.value("added_tokens", json::array());
+  const size_t entries = vocab.size() + added_tokens.size();
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer()) {
       fail(ErrorKind::Format, path + ": id of token '" + utf8_display(it.key()) + "' is not an integer");
     }
-    set_token(v, it.value().get<int64_t>(), it.key(), path);
+    set_token(v, it.value().get<int64_t>(), it.key(), path, entries);
   }
 
   struct Added {
@@ -252,7 +262,7 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path,
     SpecialToken tok;
   };
   std::vector<Added> added;
-  for (const auto& a : j.value("added_tokens", json::array())) {
+  for (const auto& a : added_tokens) {
     if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer()) {
       fail(ErrorKind::Format, path + ": malformed entry in added_tokens");
     }
@@ -260,7 +270,7 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path,
              {a.value("content", std::string()), -1, a.value("special", false),
               a.value("lstrip", false), a.value("rstrip", false)}};
     ad.tok.id = static_cast<int32_t>(ad.id);
-    set_token(v, ad.id, ad.tok.text, path);
+    set_token(v, ad.id, ad.tok.text, path, entries);
     added.push_back(ad);
   }
   for (const auto& a : added) {
@@ -336,7 +346,7 @@ std::unique_ptr<Tokenizer> load_gpt2_files(const std::string& encoder_json,
       fail(ErrorKind::Format, encoder_json + ": id of token '" + utf8_display(it.key()) +
                                   "' is not an integer");
     }
-    set_token(v, it.value().get<int64_t>(), it.key(), encoder_json);
+    set_token(v, it.value().get<int64_t>(), it.key(), encoder_json, enc.size());
   }
   v.index();
   const int32_t eot = v.find("<|endoftext|>");

@@ -148,6 +148,44 @@ TEST(TokenizerHostile, MalformedTokenizerJson) {
   std::filesystem::remove_all(dir);
 }
 
+// The id table is sized by the largest id, so an id must stay within twice the tokens the file
+// lists (+1024): a three-token file naming id 10,000,000 (below the absolute 16 M cap) used to
+// allocate 10 M strings (320 MB, seconds under ASan: a fuzzing finding).
+TEST(TokenizerHostile, SparseIdsAreRefused) {
+  const std::string dir = temp_dir();
+  ErrorKind kind{};
+  write(dir + "/tokenizer.json",
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+            "added_tokens": [{"id": 10000000, "content": "<x>", "special": true}]})");
+  std::string msg = error_of([&] { Tokenizer::from_path(dir); }, &kind);
+  EXPECT_EQ(kind, ErrorKind::Format);
+  EXPECT_NE(msg.find("token id 10000000 for '<x>' is out of range (the file lists 3 tokens"),
+            std::string::npos) << msg;
+
+  // The bound's edge: 3 entries allow ids up to 2*3 + 1024 - 1 = 1029.
+  write(dir + "/tokenizer.json",
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+            "added_tokens": [{"id": 1029, "content": "<x>", "special": true}]})");
+  const auto tok = Tokenizer::from_path(dir);
+  EXPECT_EQ(tok->vocab_size(), 1030);
+  EXPECT_EQ(tok->encode("<x>", false, true), std::vector<int32_t>{1029});
+  write(dir + "/tokenizer.json",
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+            "added_tokens": [{"id": 1030, "content": "<x>", "special": true}]})");
+  EXPECT_NE(error_of([&] { Tokenizer::from_path(dir); }, &kind).find("out of range"), std::string::npos);
+  std::filesystem::remove_all(dir);
+
+  // GPT-2's encoder.json + vocab.bpe take the same bound.
+  const std::string gdir = temp_dir();
+  write(gdir + "/encoder.json", R"({"a": 0, "b": 5000000})");
+  write(gdir + "/vocab.bpe", "#version: 0.2\n");
+  msg = error_of([&] { Tokenizer::from_path(gdir); }, &kind);
+  EXPECT_EQ(kind, ErrorKind::Format);
+  EXPECT_NE(msg.find("token id 5000000 for 'b' is out of range (the file lists 2 tokens"),
+            std::string::npos) << msg;
+  std::filesystem::remove_all(gdir);
+}
+
 namespace {
 // A tiny byte-level GGUF vocabulary: the 256 byte symbols plus "ab".
 void write_bpe_gguf(const std::string& path, const std::string& model, const std::string& pre) {
