@@ -15,6 +15,9 @@
 # faults; a use after free inside one input is still caught) and 5-frame allocation stacks (replay
 # a finding for the full ones); the issue's 500 MB bound stays -malloc_limit_mb.
 # Ctrl-C (or SIGTERM) ends the running fuzzer cleanly and still logs its executions.
+# FUZZ_GOAL=N: a target whose logged executions reach N is skipped, and a run stops at N (the
+# issue asks for 10 M per target: `while FUZZ_GOAL=10000000 fuzz/run_campaign.sh 900; do :; done`
+# runs until every target has them; the script fails once there is nothing left to run).
 # Usage: fuzz/run_campaign.sh SECONDS [target ...]   (after: cmake --build --preset fuzz)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,12 +30,20 @@ camp=$root/build/fuzz_campaign
 export TMPDIR=${TMPDIR:-/dev/shm}  # scratch files of the path-based parsers
 export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=32:malloc_context_size=5}
 stop=0
+ran=0
 fuzzer=
 trap 'stop=1; [ -n "$fuzzer" ] && kill -INT "$fuzzer" 2>/dev/null' INT TERM
 for t in "${targets[@]}"; do
   [ "$stop" = 1 ] && break
+  runs=()
+  if [ -n "${FUZZ_GOAL:-}" ]; then
+    logged=$(awk -F'\t' -v t="$t" '$1 == t && $3 ~ /^[0-9]+$/ {n += $3} END {print n + 0}' "$camp/log.tsv" 2>/dev/null)
+    [ "${logged:-0}" -ge "$FUZZ_GOAL" ] && continue
+    runs=(-runs=$((FUZZ_GOAL - ${logged:-0})))
+  fi
+  ran=1
   mkdir -p "$camp/$t" "$camp/artifacts/$t" "$root/fuzz/regressions/$t"
-  cmd=(nice -n 19 "$root/build/fuzz/bin/fuzz_$t" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-60}"
+  cmd=(nice -n 19 "$root/build/fuzz/bin/fuzz_$t" -max_total_time="$secs" "${runs[@]}" -timeout="${FUZZ_TIMEOUT:-60}"
        -malloc_limit_mb=500 -rss_limit_mb=2048 -print_final_stats=1
        -artifact_prefix="$camp/artifacts/$t/" "$camp/$t" "$root/fuzz/corpus/$t" "$root/fuzz/regressions/$t")
   log=$camp/$t.$(date +%H%M%S).log
@@ -46,3 +57,4 @@ for t in "${targets[@]}"; do
   bytes=$(du -sb "$camp/$t" | cut -f1)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$secs" "${execs:-?}" "$crashes" "$files" "$bytes" "ASAN_OPTIONS=$ASAN_OPTIONS ${cmd[*]}" >>"$camp/log.tsv"
 done
+[ "$ran" = 1 ] && [ "$stop" = 0 ]
