@@ -55,7 +55,11 @@ std::map<int, Tensor> value_weighted_patterns(const Model& model, const std::vec
 // TransformerLens' apply_ln_to_stack does: RMSNorm 1/sqrt(mean(x^2) + eps), LayerNorm centring and
 // 1/sqrt(var(x) + eps) of the full residual) every part maps linearly to the logits, and the
 // parts' logits add up to the model's logit (plus the final LayerNorm's bias term, reported as its
-// own part "ln_final.b").
+// own part "ln_final.b"). Gemma 2/3 and OLMo-2 also normalise each attention output before adding
+// it (post_attention_layernorm): a head's part is its hook_result through that RMSNorm with the
+// scale frozen at its value on the layer's whole output, so the layer's head parts add up to its
+// hook_attn_out. Gemma 2's final logit soft-cap (cap * tanh(z / cap)) is not linear: the parts add
+// up to z, the logit before the cap, and that is the logit reported.
 
 // Every additive part of the final residual stream of one batch row.
 struct ResidStack {
@@ -91,7 +95,8 @@ struct DirectLogitAttribution {
   Tensor attribution;               // [P, C] logits
   Tensor heads;                     // [P, L, H] the head parts of `attribution`
   Tensor mlp;                       // [P, L]
-  std::vector<double> logit;        // [P] the model's own logit (difference) at each position
+  std::vector<double> logit;        // [P] the model's own logit (difference) at each position,
+                                    // before a final soft-cap (Gemma 2)
   std::vector<std::string> str_tokens;  // of the run (empty without a tokenizer)
   int n_layers = 0, n_heads = 0;
 };
@@ -108,9 +113,13 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
 // M^B = W_QK^B (Q-composition: A's output feeds B's queries), (W_QK^B)^T (K-composition: B's keys)
 // or W_OV^B (V-composition), where W_QK = W_Q W_K^T and W_OV = W_V W_O are [d_model, d_model].
 // Folding: the later layer's pre-attention norm weight is folded into its reading side
-// (W_Q, W_K, W_V <- diag(w_ln) W), as the paper folds LayerNorm; for LayerNorm models the writing
-// side W_O is centred (its mean over d_model removed, which LayerNorm's centring would undo
-// anyway). The norm's scale 1/rms(x) is a per-token scalar and drops out of the ratio. Biases
+// (W_Q, W_K, W_V <- diag(w_ln) W), as the paper folds LayerNorm (OLMo-2 has no such norm: nothing
+// to fold); for LayerNorm models the writing side W_O is centred (its mean over d_model removed,
+// which LayerNorm's centring would undo anyway). The RMSNorms of q and k after the projection
+// (Qwen3, Gemma 3 per head, OLMo-2 across heads) fold into W_Q and W_K (W_Q <- W_Q diag(w_q)),
+// and the norm on the attention output (Gemma 2/3, OLMo-2) into the writing side
+// (W_O <- W_O diag(w_post)). Every norm's scale 1/rms is a per-token scalar and drops out of the
+// ratio. Biases
 // (q/k/v, o) are affine offsets outside the bilinear/linear maps and are not part of W_QK or W_OV,
 // as in TransformerLens. RoPE is position-dependent and not part of W_QK. A head whose matrix is
 // zero scores 0. Scores lie in [0, 1].

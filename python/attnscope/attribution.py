@@ -10,11 +10,14 @@ the residual stream. Weights are in TransformerLens' row-vector orientation (W_Q
 - ``get_full_resid_decomposition(model, trace)`` -> (stack [C, T, D], labels), ``apply_ln_to_stack``
   (final-norm scale frozen from the clean run), ``logit_attrs`` -> [C, T] logits, and
   ``direct_logit_attribution(model, text, token, minus=None, positions=None)``, whose parts
-  (embedding, every head, attention biases, MLPs, a LayerNorm bias) add up to the model's logit.
+  (embedding, every head, attention biases, MLPs, a LayerNorm bias) add up to the model's logit
+  (Gemma 2/3, OLMo-2: each head's part goes through the post-attention RMSNorm with its scale
+  frozen on the layer's output; Gemma 2: the logit before its final soft-cap).
 - ``all_composition_scores(model, "Q"|"K"|"V")`` -> [L, H, L, H] (Elhage et al. 2021, entry
   (l1, h1, l2, h2) = composition of the earlier head into the later one, 0 unless l1 < l2, in
-  [0, 1]; the reading layer's norm weight folded into W_Q/W_K/W_V, W_O centred for LayerNorm
-  models; biases and RoPE are not part of W_QK/W_OV); ``composition_scores(model)`` gives all three
+  [0, 1]; the reading layer's norm weight folded into W_Q/W_K/W_V, q/k norm weights into W_Q/W_K,
+  a post-attention norm's into W_O, W_O centred for LayerNorm models; biases and RoPE are not part
+  of W_QK/W_OV); ``composition_scores(model)`` gives all three
   and ``top_composition_edges`` lists the strongest.
 - ``attention_rollout(patterns)`` -> [L, T, T] and ``attention_flow(patterns, queries)`` -> [Q, T]
   (Abnar & Zuidema 2020; residual-averaged A~ = 0.5 mean_h A + 0.5 I).
@@ -118,7 +121,8 @@ def logit_attrs(model, stack, tokens, incorrect_tokens=None) -> np.ndarray:
 def direct_logit_attribution(model, inputs, token, minus=None, positions: Optional[Sequence[int]] = None) -> dict:
     """Direct logit attribution of ``token`` (text or id; minus ``minus`` for a logit difference) at
     ``positions`` (default: the last). Returns {"labels": [C], "attribution": [P, C] logits,
-    "heads": [P, L, H], "mlp": [P, L], "logit": [P] (the model's own), "positions", "str_tokens"}.
+    "heads": [P, L, H], "mlp": [P, L], "logit": [P] (the model's own; before Gemma 2's final
+    soft-cap), "positions", "str_tokens"}.
     The attributions of each position add up to its logit."""
     r = core.direct_logit_attribution(model._core, _ids(model, inputs), _token_id(model, token),
                                       None if minus is None else _token_id(model, minus),

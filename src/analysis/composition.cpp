@@ -53,6 +53,7 @@ LayerFactors layer_factors(const Model& model, int layer) {
   const ModelConfig& c = model.config();
   const int64_t H = c.n_head, Dh = c.head_dim, D = c.n_embd;
   const detail::NormWeights ln = detail::attn_norm_weights(model, layer);
+  const Tensor post = detail::post_attn_norm_weights(model, layer).w;  // empty: none
   const bool center = c.norm == NormKind::LayerNorm;
   LayerFactors f;
   for (Tensor* t : {&f.q_t, &f.k_t, &f.v_t, &f.o}) *t = Tensor({H * Dh, D});
@@ -67,11 +68,17 @@ LayerFactors layer_factors(const Model& model, int layer) {
     put_transposed(hw.W_V, v);
     std::copy(hw.W_O.data(), hw.W_O.data() + Dh * D, o);
     for (int64_t r = 0; r < Dh; ++r) {
-      for (int64_t d = 0; d < D; ++d) {  // fold the reading norm's weight: W <- diag(w_ln) W
+      // Fold the norms' weights: the reading norm's W <- diag(w_ln) W, the q/k norms' (after the
+      // projection) W_Q <- W_Q diag(w_q), W_K <- W_K diag(w_k), the post-attention norm's
+      // W_O <- W_O diag(w_post).
+      const float wq = hw.q_norm.empty() ? 1.0f : hw.q_norm.data()[r];
+      const float wk = hw.k_norm.empty() ? 1.0f : hw.k_norm.data()[r];
+      for (int64_t d = 0; d < D; ++d) {
         const float w = ln.w.data()[d];
-        q[r * D + d] *= w;
-        k[r * D + d] *= w;
+        q[r * D + d] *= w * wq;
+        k[r * D + d] *= w * wk;
         v[r * D + d] *= w;
+        if (!post.empty()) o[r * D + d] *= post.data()[d];
       }
       if (center) {  // LayerNorm removes the mean of what is written: centre W_O's rows
         double mean = 0;

@@ -1,6 +1,7 @@
 // Reads weights by their canonical GGUF names through Model::Impl::weight() (see head_weights.h).
 #include "analysis/head_weights.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -72,6 +73,9 @@ HeadWeights head_weights(const Model& model, int layer, int head) {
     hw.b_K = slice_vector(m.find_weight(blk(layer, "attn_k.bias")), kvrow, Dh);
     hw.b_V = slice_vector(m.find_weight(blk(layer, "attn_v.bias")), kvrow, Dh);
   }
+  const int64_t qk_off = c.qk_norm == QkNorm::PerHead ? 0 : 1;  // Full: this head's slice
+  hw.q_norm = slice_vector(m.find_weight(blk(layer, "attn_q_norm.weight")), qk_off * qrow, Dh);
+  hw.k_norm = slice_vector(m.find_weight(blk(layer, "attn_k_norm.weight")), qk_off * kvrow, Dh);
   // attn_output [D, H*Dh]: the head's columns, as [Dh, D].
   const Tensor& wo = attn_output_matrix(model, layer);
   const int64_t D = wo.dim(0), HD = wo.dim(1);
@@ -84,8 +88,19 @@ HeadWeights head_weights(const Model& model, int layer, int head) {
 NormWeights attn_norm_weights(const Model& model, int layer) {
   const Model::Impl& m = model.impl();
   check_layer_head(m.config, layer, 0);
-  return {m.weight(blk(layer, "attn_norm.weight")).clone(),
-          copy_or_empty(m.find_weight(blk(layer, "attn_norm.bias")))};
+  const Tensor* w = m.find_weight(blk(layer, "attn_norm.weight"));
+  if (!w) {
+    Tensor ones({m.config.n_embd});
+    std::fill(ones.data(), ones.data() + ones.numel(), 1.0f);
+    return {ones, Tensor()};
+  }
+  return {w->clone(), copy_or_empty(m.find_weight(blk(layer, "attn_norm.bias")))};
+}
+
+NormWeights post_attn_norm_weights(const Model& model, int layer) {
+  const Model::Impl& m = model.impl();
+  check_layer_head(m.config, layer, 0);
+  return {copy_or_empty(m.find_weight(blk(layer, "post_attention_norm.weight"))), Tensor()};
 }
 
 NormWeights final_norm_weights(const Model& model) {

@@ -19,6 +19,10 @@ struct HeadWeights {
   Tensor W_Q, W_K, W_V;                  // [D, Dh] each; K and V are the head's kv group's
   Tensor W_O;                            // [Dh, D]: the head's slice of the output projection
   Tensor b_Q, b_K, b_V;                  // [Dh], or empty when the model has no q/k/v biases
+  // The RMSNorm weights q and k get after the projection, this head's [Dh] of them (Qwen3 and
+  // Gemma 3 norm each head; OLMo-2 all heads at once: its slice of [H*Dh] / [Hkv*Dh]); empty
+  // when the model has none.
+  Tensor q_norm, k_norm;
 };
 
 // A norm's per-channel weight [D] and bias [D] (bias empty for RMSNorm).
@@ -28,7 +32,11 @@ struct NormWeights {
 
 // InvalidArgument for a layer or head outside the model.
 HeadWeights head_weights(const Model& model, int layer, int head);
-NormWeights attn_norm_weights(const Model& model, int layer);  // the norm before attention (ln1)
+// The norm before attention (ln1); a weight of ones when the layer has none (OLMo-2's attention
+// reads the residual stream itself).
+NormWeights attn_norm_weights(const Model& model, int layer);
+// The RMSNorm on the attention output (Gemma 2/3, OLMo-2); w empty when the layer has none.
+NormWeights post_attn_norm_weights(const Model& model, int layer);
 NormWeights final_norm_weights(const Model& model);            // ln_final
 Tensor attn_out_bias(const Model& model, int layer);           // [D], or empty (no bias)
 // The output head's row for `token` [D] (the embedding's row when tied); InvalidArgument when

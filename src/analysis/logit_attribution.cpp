@@ -26,6 +26,31 @@ Tensor batch_row(const Tensor& t, int batch, const std::string& name) {
   return t.slice0(batch).clone();
 }
 
+// Gemma 2/3 and OLMo-2 normalise the attention output before adding it to the stream
+// (post_attention_layernorm): the parts of that output (every head's hook_result, and the bias)
+// go through the norm with its scale frozen at its value on their sum, so they still add up to
+// hook_attn_out exactly; the same linearisation apply_ln_to_stack makes of the final norm.
+void freeze_post_attn_norm(const Model& model, int layer, std::vector<Tensor>& parts) {
+  const Tensor w = detail::post_attn_norm_weights(model, layer).w;
+  if (w.empty()) return;
+  const ModelConfig& c = model.config();
+  if (c.norm != NormKind::RMSNorm)
+    fail(ErrorKind::Unsupported, "a post-attention LayerNorm (only RMSNorm is handled)");
+  const int64_t T = parts[0].dim(0), D = parts[0].dim(1);
+  for (int64_t p = 0; p < T; ++p) {
+    double ss = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      double x = 0;
+      for (const Tensor& part : parts) x += part.data()[p * D + d];
+      ss += x * x;
+    }
+    const double scale = 1.0 / std::sqrt(ss / static_cast<double>(D) + c.norm_eps);
+    for (Tensor& part : parts)
+      for (int64_t d = 0; d < D; ++d)
+        part.data()[p * D + d] = static_cast<float>(part.data()[p * D + d] * scale * w.data()[d]);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> resid_decomposition_hooks(const Model& model) {
@@ -60,18 +85,22 @@ ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, 
       fail(ErrorKind::InvalidArgument, rname + " is " + r.shape_str() + ", expected [B, " +
                                            std::to_string(T) + ", " + std::to_string(H) + ", " +
                                            std::to_string(D) + "]");
+    std::vector<Tensor> heads;  // the layer's head parts, then its output bias if it has one
     for (int h = 0; h < H; ++h) {
       Tensor t({T, D});
       for (int64_t p = 0; p < T; ++p)
         std::memcpy(t.data() + p * D, r.data() + ((batch * T + p) * H + h) * D, sizeof(float) * D);
-      add(std::move(t), "L" + std::to_string(l) + "H" + std::to_string(h));
+      heads.push_back(std::move(t));
     }
     const Tensor bias = detail::attn_out_bias(model, l);
     if (!bias.empty()) {
       Tensor t({T, D});
       for (int64_t p = 0; p < T; ++p) std::memcpy(t.data() + p * D, bias.data(), sizeof(float) * D);
-      add(std::move(t), std::to_string(l) + "_attn_bias");
+      heads.push_back(std::move(t));
     }
+    freeze_post_attn_norm(model, l, heads);
+    for (int h = 0; h < H; ++h) add(std::move(heads[h]), "L" + std::to_string(l) + "H" + std::to_string(h));
+    if (!bias.empty()) add(std::move(heads[H]), std::to_string(l) + "_attn_bias");
     add(batch_row(trace.at(block(l, "hook_mlp_out")), batch, block(l, "hook_mlp_out")),
         std::to_string(l) + "_mlp_out");
   }
@@ -202,6 +231,15 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
           static_cast<double>(ln_b.data()[d]) * (u.data()[d] - (minus ? um.data()[d] : 0.0f));
     r.labels.push_back("ln_final.b");
   }
+  // Gemma 2 soft-caps its logits (cap * tanh(z / cap)) and the parts add up to z, so z is the
+  // logit reported there: the final residual stream through the frozen final norm and the
+  // unembedding (its capped value is the forward pass's logit).
+  Tensor uncapped;  // [1, T]
+  if (c.final_softcap > 0) {
+    const std::string final_name = block(c.n_layer - 1, "hook_resid_post");
+    const Tensor x = batch_row(trace.at(final_name), 0, final_name).reshape({1, T, c.n_embd});
+    uncapped = logit_attrs(model, apply_ln_to_stack(model, trace, x), token, minus);
+  }
   // Where each head's and MLP's part sits in the stack, by its label.
   std::map<std::string, int64_t> index;
   for (size_t k = 0; k < rs.labels.size(); ++k) index[rs.labels[k]] = static_cast<int64_t>(k);
@@ -216,7 +254,9 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
     for (int64_t k = 0; k < C0; ++k) r.attribution.data()[i * C + k] = attrs.data()[k * T + p];
     if (ln_bias) r.attribution.data()[i * C + C0] = static_cast<float>(bias_term);
     const float* lrow = trace.logits.data() + p * V;
-    r.logit.push_back(static_cast<double>(lrow[token]) - (minus ? lrow[*minus] : 0.0f));
+    r.logit.push_back(uncapped.empty()
+                          ? static_cast<double>(lrow[token]) - (minus ? lrow[*minus] : 0.0f)
+                          : uncapped.data()[p] + bias_term);
     for (int l = 0; l < c.n_layer; ++l) {
       for (int h = 0; h < c.n_head; ++h)
         r.heads.data()[(i * c.n_layer + l) * c.n_head + h] =

@@ -70,8 +70,11 @@ int run_dla(const Common& common, const DlaArgs& a) {
   const DirectLogitAttribution r = direct_logit_attribution(
       model, ids, target, minus >= 0 ? std::optional<int32_t>(minus) : std::nullopt, a.positions);
   const int L = r.n_layers, H = r.n_heads;
+  // Gemma 2's logits are soft-capped (cap * tanh(z / cap)); the parts add up to z.
+  const float cap = model.config().final_softcap;
   const std::string what = "logit " + token_str(model, target) +
-                           (minus >= 0 ? " - logit " + token_str(model, minus) : "");
+                           (minus >= 0 ? " - logit " + token_str(model, minus) : "") +
+                           (cap > 0 ? " before the soft-cap " + fmt(cap, "%g") : "");
   json j;
   j["target"] = {{"id", target},
                  {"token", model.has_tokenizer() ? token_to_str(model, target) : ""}};
@@ -79,6 +82,7 @@ int run_dla(const Common& common, const DlaArgs& a) {
     j["minus"] = {{"id", minus},
                   {"token", model.has_tokenizer() ? token_to_str(model, minus) : ""}};
   j["tokens"] = ids;
+  if (cap > 0) j["final_softcap"] = cap;  // "logit" is then before the cap
   j["positions"] = json::array();
   for (size_t i = 0; i < r.positions.size(); ++i) {
     const int p = r.positions[i];

@@ -290,43 +290,78 @@ TEST(LogitAttribution, ClosedFormOnTheTinyModel) {
   std::filesystem::remove(path);
 }
 
+// Every family: the parts add up to the final residual stream (and each layer's head parts to its
+// hook_attn_out), so their logits add up to the model's. Gemma 2/3 and OLMo-2 put an RMSNorm on
+// the attention output: the head parts there go through it with its scale frozen.
 TEST(LogitAttribution, PartsAddUpToTheLogitOnRealModels) {
-  struct Case {
-    std::string path;
-    std::vector<int32_t> ids;
-  };
-  const Model stories = Model::load(kStories);
-  const Model gpt2 =
-      Model::load(kGpt2);  // LayerNorm, position embeddings, attention and MLP biases
-  const Model toy = Model::load("attnscope:toy");
-  for (const Model* m : {&stories, &gpt2, &toy}) {
+  std::vector<std::string> paths = {kStories, kGpt2,  // GPT-2: LayerNorm, position embeddings, biases
+                                    "attnscope:toy"};
+  for (const char* family : {"gemma", "gemma2", "gemma3", "gptneox", "mistral", "olmo2", "phi3", "qwen3"})
+    paths.push_back(std::string(ATTNSCOPE_MODELS_DIR) + "/arch/" + family + "/model.gguf");
+  for (const std::string& path : paths) {
+    const Model model = Model::load(path);
+    const Model* m = &model;
     std::vector<int32_t> ids =
-        m == &gpt2 ? std::vector<int32_t>{20, 16, 3, 15, 10, 14, 3, 15}
-                   : m->encode("Once upon a time there was a cat. Once upon a time");
+        path == kGpt2 ? std::vector<int32_t>{20, 16, 3, 15, 10, 14, 3, 15}
+                      : m->encode("Once upon a time there was a cat. Once upon a time");
     RunOptions ro;
     ro.capture = resid_decomposition_hooks(*m);
+    const int L = m->config().n_layer, H = m->config().n_head;
+    for (int l = 0; l < L; ++l) ro.capture.push_back("blocks." + std::to_string(l) + ".hook_attn_out");
     const Trace t = m->run(ids, ro);
     const ResidStack rs = get_full_resid_decomposition(*m, t);
     const int64_t T = static_cast<int64_t>(ids.size()), D = m->config().n_embd;
     ASSERT_EQ(rs.stack.dim(1), T);
+    // Each layer's head parts (and its bias) add up to what the layer added to the stream.
+    for (int l = 0; l < L; ++l) {
+      const Tensor& attn_out = t.at("blocks." + std::to_string(l) + ".hook_attn_out");
+      std::vector<int64_t> rows;
+      for (size_t c = 0; c < rs.labels.size(); ++c)
+        if (rs.labels[c].rfind("L" + std::to_string(l) + "H", 0) == 0 ||
+            rs.labels[c] == std::to_string(l) + "_attn_bias")
+          rows.push_back(static_cast<int64_t>(c));
+      ASSERT_GE(rows.size(), static_cast<size_t>(H));
+      double worst = 0, scale = 0;
+      for (int64_t p = 0; p < T; ++p)
+        for (int64_t d = 0; d < D; ++d) {
+          double s = 0;
+          for (int64_t c : rows) s += rs.stack.data()[(c * T + p) * D + d];
+          worst = std::max(worst, std::abs(s - attn_out.data()[p * D + d]));
+          scale = std::max(scale, std::abs(static_cast<double>(attn_out.data()[p * D + d])));
+        }
+      EXPECT_LT(worst, 1e-5 * std::max(1.0, scale)) << path << " layer " << l;
+    }
     // The parts add up to the final residual stream itself.
-    const Tensor& x =
-        t.at("blocks." + std::to_string(m->config().n_layer - 1) + ".hook_resid_post");
-    double worst = 0;
+    const Tensor& x = t.at("blocks." + std::to_string(L - 1) + ".hook_resid_post");
+    double worst = 0, scale = 0;
     for (int64_t p = 0; p < T; ++p)
       for (int64_t d = 0; d < D; ++d) {
         double s = 0;
         for (int64_t c = 0; c < rs.stack.dim(0); ++c) s += rs.stack.data()[(c * T + p) * D + d];
         worst = std::max(worst, std::abs(s - x.data()[p * D + d]));
+        scale = std::max(scale, std::abs(static_cast<double>(x.data()[p * D + d])));
       }
-    EXPECT_LT(worst, 1e-4) << m->source();
-    // Every position, a target and a difference: the attributions add up to the model's logit.
+    EXPECT_LT(worst, 1e-5 * std::max(10.0, scale)) << path;
+    // Every position, a target and a difference: the attributions add up to the model's logit
+    // (before the final soft-cap of Gemma 2, whose capped value must then be the forward pass's).
     std::vector<int> all;
     for (int p = 0; p < T; ++p) all.push_back(p);
+    std::vector<double> raw[2];
     for (std::optional<int32_t> minus : {std::optional<int32_t>{}, std::optional<int32_t>{5}}) {
       const DirectLogitAttribution r = direct_logit_attribution(*m, ids, ids[3], minus, all);
       for (int64_t i = 0; i < T; ++i)
-        EXPECT_NEAR(sum_of(r.attribution, i), r.logit[i], 1e-4) << m->source() << " position " << i;
+        EXPECT_NEAR(sum_of(r.attribution, i), r.logit[i], 1e-4 * std::max(1.0, std::abs(r.logit[i])))
+            << path << " position " << i;
+      raw[minus ? 1 : 0] = r.logit;
+    }
+    const float cap = m->config().final_softcap;
+    const DirectLogitAttribution r5 = direct_logit_attribution(*m, ids, 5, std::nullopt, all);
+    for (int64_t i = 0; i < T; ++i) {
+      const float* row = t.logits.data() + i * t.logits.dim(2);
+      auto capped = [&](double v) { return cap > 0 ? cap * std::tanh(v / cap) : v; };
+      EXPECT_NEAR(capped(raw[0][i]), row[ids[3]], 1e-4) << path << " position " << i;
+      EXPECT_NEAR(capped(r5.logit[i]), row[5], 1e-4) << path << " position " << i;
+      EXPECT_NEAR(raw[1][i], raw[0][i] - r5.logit[i], 1e-4) << path << " position " << i;
     }
   }
 }
@@ -429,6 +464,58 @@ TEST(Composition, FactoredScoresMatchDenseMatricesOnRandomGqaWeights) {
       EXPECT_GT(k, 0.01);
     }
   std::filesystem::remove(path);
+}
+
+// The families with more norms around attention, against dense D x D matrices built from the
+// GGUF tensors directly: Qwen3 (q/k RMSNorm per head), OLMo-2 (no pre-norm, q/k RMSNorm across
+// heads, post-attention norm), Gemma 2 (post-attention norm), Gemma 3 (both). Every norm weight
+// folds in (a per-token scale drops out of the ratio).
+TEST(Composition, NormsAroundAttentionFoldIntoTheDenseMatrices) {
+  for (const char* family : {"qwen3", "olmo2", "gemma2", "gemma3"}) {
+    const std::string path = std::string(ATTNSCOPE_MODELS_DIR) + "/arch/" + family + "/model.gguf";
+    const Model m = Model::load(path);
+    const CompositionScores c = composition_scores(m);
+    const GgufFile f = GgufFile::open(path);
+    const ModelConfig& mc = m.config();
+    const int D = static_cast<int>(mc.n_embd), Dh = mc.head_dim, H = mc.n_head,
+              G = H / mc.n_head_kv;
+    auto tensor = [&](int l, const std::string& name) {
+      const std::string full = "blk." + std::to_string(l) + "." + name;
+      return f.find_tensor(full) ? f.load_tensor(full) : Tensor();
+    };
+    auto at = [](const Tensor& t, int64_t i, float none) { return t.empty() ? none : t.data()[i]; };
+    auto dense = [&](int l, int h, Dense* qk, Dense* ov) {
+      const Tensor wq = tensor(l, "attn_q.weight"), wk = tensor(l, "attn_k.weight"),
+                   wv = tensor(l, "attn_v.weight"), wo = tensor(l, "attn_output.weight");
+      const Tensor ln = tensor(l, "attn_norm.weight"), qn = tensor(l, "attn_q_norm.weight"),
+                   kn = tensor(l, "attn_k_norm.weight"), post = tensor(l, "post_attention_norm.weight");
+      const int kv = h / G;
+      const bool per_head = qn.empty() || qn.numel() == Dh;
+      qk->assign(static_cast<size_t>(D * D), 0.0);
+      ov->assign(static_cast<size_t>(D * D), 0.0);
+      for (int r = 0; r < Dh; ++r) {
+        const double wqr = at(qn, per_head ? r : h * Dh + r, 1), wkr = at(kn, per_head ? r : kv * Dh + r, 1);
+        for (int i = 0; i < D; ++i)
+          for (int j = 0; j < D; ++j) {
+            const double li = at(ln, i, 1), lj = at(ln, j, 1);
+            (*qk)[i * D + j] += li * wq.at({h * Dh + r, i}) * wqr * lj * wk.at({kv * Dh + r, j}) * wkr;
+            (*ov)[i * D + j] += li * wv.at({kv * Dh + r, i}) * wo.at({j, h * Dh + r}) * at(post, j, 1);
+          }
+      }
+    };
+    for (int a = 0; a < H; ++a)
+      for (int b = 0; b < H; b += 3) {
+        Dense qk0, ov0, qk1, ov1;
+        dense(0, a, &qk0, &ov0);
+        dense(1, b, &qk1, &ov1);
+        const double q = frob(dense_product(ov0, qk1, D)) / (frob(ov0) * frob(qk1));
+        const double k = frob(dense_product(ov0, transpose(qk1, D), D)) / (frob(ov0) * frob(qk1));
+        const double v = frob(dense_product(ov0, ov1, D)) / (frob(ov0) * frob(ov1));
+        EXPECT_NEAR(c.q.at({0, a, 1, b}), q, 1e-5) << family << " L0H" << a << " -> L1H" << b;
+        EXPECT_NEAR(c.k.at({0, a, 1, b}), k, 1e-5) << family << " L0H" << a << " -> L1H" << b;
+        EXPECT_NEAR(c.v.at({0, a, 1, b}), v, 1e-5) << family << " L0H" << a << " -> L1H" << b;
+      }
+  }
 }
 
 // ---- rollout and flow
