@@ -27,13 +27,19 @@ class Model;
 // For head h, query i and key j: ||alpha_ij f_h(x_j)||, where f_h(x_j) = v_j W_O^h is what key j
 // would write into the residual stream through that head (v_j = x_j W_V + b_V after the layer's
 // norm, from hook_v of the same forward pass; W_O^h is the head's slice of the output projection,
-// its bias excluded because it does not depend on j). Units: residual-stream norm.
+// its bias excluded because it does not depend on j). Units: residual-stream norm. Where the
+// attention output is normalised before it joins the stream (Gemma 2/3, OLMo-2:
+// post_attention_layernorm), f_h includes that RMSNorm with its scale frozen per query (from the
+// layer's whole output, hook_z W_O + b_O): f_h(x_j) = (v_j W_O^h) * w_post / rms(out_i), so hook_z
+// is captured too; the normalized form does not depend on the frozen scale.
 
 // The hook points value_weighted_patterns needs for `layers` (empty: all):
-// blocks.L.attn.hook_pattern and blocks.L.attn.hook_v.
+// blocks.L.attn.hook_pattern and blocks.L.attn.hook_v (and blocks.L.attn.hook_z with a
+// post-attention norm).
 std::vector<std::string> value_weighted_hooks(const Model& model,
                                               const std::vector<int>& layers = {});
-// ||f_h(x_j)|| per layer: [B, H, K]. NotFound naming the hook if hook_v was not captured.
+// ||f_h(x_j)|| per layer: [B, H, K] (with a post-attention norm: its weight applied, not its
+// per-query scale). NotFound naming the hook if hook_v was not captured.
 std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace);
 // layer -> [B, H, Q, K] for every layer whose hook_pattern and hook_v the trace captured.
 // normalized = false: the raw norms ||alpha_ij f_h(x_j)||. normalized = true: each row divided by

@@ -6,7 +6,9 @@ the residual stream. Weights are in TransformerLens' row-vector orientation (W_Q
 
 - ``value_weighted_patterns(model, inputs)``: Kobayashi et al. 2020, ``||alpha_ij v_j W_O^h||``
   per head, {layer: [B, H, T, T]} in residual-stream norm units (``normalized=True``: each row is
-  the share of the head's output norm, summing to 1; rows of a head that writes nothing stay 0).
+  the share of the head's output norm, summing to 1; rows of a head that writes nothing stay 0;
+  with a post-attention RMSNorm, Gemma 2/3 and OLMo-2, its weight and frozen per-query scale are
+  part of what a head writes).
 - ``get_full_resid_decomposition(model, trace)`` -> (stack [C, T, D], labels), ``apply_ln_to_stack``
   (final-norm scale frozen from the clean run), ``logit_attrs`` -> [C, T] logits, and
   ``direct_logit_attribution(model, text, token, minus=None, positions=None)``, whose parts
@@ -61,7 +63,8 @@ def _token_id(model, token) -> int:
 
 
 def value_weighted_hooks(model, layers: Optional[Sequence[int]] = None) -> List[str]:
-    """Hook names to capture for value_weighted_patterns (hook_pattern and hook_v)."""
+    """Hook names to capture for value_weighted_patterns (hook_pattern and hook_v, and hook_z
+    where a post-attention norm's frozen scale is needed: Gemma 2/3, OLMo-2)."""
     return list(core.value_weighted_hooks(_core_model(model), [] if layers is None else [int(l) for l in layers]))
 
 

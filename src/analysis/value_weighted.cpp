@@ -28,6 +28,7 @@ Tensor norms_of_layer(const Model& model, int layer, const Tensor& v) {
   const int64_t B = v.dim(0), K = v.dim(1), Hkv = v.dim(2), Dh = v.dim(3), H = c.n_head,
                 D = c.n_embd;
   const Tensor& wo = detail::attn_output_matrix(model, layer);  // [D, H*Dh]
+  const Tensor post = detail::post_attn_norm_weights(model, layer).w;  // empty: none
   Tensor norms({B, H, K});
   Tensor vh({B * K, Dh}), wo_h({D, Dh}), f({B * K, D});
   for (int64_t h = 0; h < H; ++h) {
@@ -41,11 +42,41 @@ Tensor norms_of_layer(const Model& model, int layer, const Tensor& v) {
       for (int64_t j = 0; j < K; ++j) {
         const float* row = f.data() + (b * K + j) * D;
         double ss = 0;
-        for (int64_t d = 0; d < D; ++d) ss += static_cast<double>(row[d]) * row[d];
+        for (int64_t d = 0; d < D; ++d) {
+          const double x = static_cast<double>(row[d]) * (post.empty() ? 1.0f : post.data()[d]);
+          ss += x * x;
+        }
         norms.data()[(b * H + h) * K + j] = static_cast<float>(std::sqrt(ss));
       }
   }
   return norms;
+}
+
+// A post-attention RMSNorm's frozen scale 1/rms(x_bi) of every batch row and query, x being the
+// layer's attention output before the norm (hook_z W_O + b_O): [B * Q].
+std::vector<double> post_norm_scales(const Model& model, int layer, const Tensor& z) {
+  const ModelConfig& c = model.config();
+  const Tensor& wo = detail::attn_output_matrix(model, layer);  // [D, H*Dh]
+  const int64_t D = wo.dim(0), HD = wo.dim(1);
+  if (z.ndim() != 4 || z.dim(2) * z.dim(3) != HD)
+    fail(ErrorKind::InvalidArgument, hook(layer, "hook_z") + " has shape " + z.shape_str() +
+                                         ", expected [B, T, " + std::to_string(c.n_head) + ", " +
+                                         std::to_string(c.head_dim) + "]");
+  const int64_t N = z.dim(0) * z.dim(1);
+  const Tensor bias = detail::attn_out_bias(model, layer);
+  Tensor x({N, D});
+  ops::linear(z.data(), N, HD, wo.data(), D, bias.empty() ? nullptr : bias.data(), x.data());
+  std::vector<double> scale(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    double ss = 0;
+    for (int64_t d = 0; d < D; ++d) ss += static_cast<double>(x.data()[n * D + d]) * x.data()[n * D + d];
+    scale[static_cast<size_t>(n)] = 1.0 / std::sqrt(ss / static_cast<double>(D) + c.norm_eps);
+  }
+  return scale;
+}
+
+bool has_post_norm(const Model& model, int layer) {
+  return !detail::post_attn_norm_weights(model, layer).w.empty();
 }
 
 }  // namespace
@@ -55,6 +86,7 @@ std::vector<std::string> value_weighted_hooks(const Model& model, const std::vec
   for (int l : detail::checked_layers(model, layers, "value_weighted_patterns")) {
     out.push_back(hook(l, "hook_pattern"));
     out.push_back(hook(l, "hook_v"));
+    if (has_post_norm(model, l)) out.push_back(hook(l, "hook_z"));
   }
   return out;
 }
@@ -81,14 +113,22 @@ std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& t
       fail(ErrorKind::InvalidArgument, hook(l, "hook_pattern") + " " + a.shape_str() +
                                            " does not match " + hook(l, "hook_v") + " (norms " +
                                            norms.shape_str() + ")");
+    std::vector<double> scale;  // per (b, i); empty: no post-attention norm
+    if (has_post_norm(model, l)) {
+      scale = post_norm_scales(model, l, trace.at(hook(l, "hook_z")));
+      if (scale.size() != static_cast<size_t>(B * Q))
+        fail(ErrorKind::InvalidArgument, hook(l, "hook_z") + " does not match " +
+                                             hook(l, "hook_pattern") + " " + a.shape_str());
+    }
     Tensor w({B, H, Q, K});
     for (int64_t bh = 0; bh < B * H; ++bh)
       for (int64_t i = 0; i < Q; ++i) {
         const float* arow = a.data() + (bh * Q + i) * K;
         float* wrow = w.data() + (bh * Q + i) * K;
+        const double s = scale.empty() ? 1.0 : scale[static_cast<size_t>((bh / H) * Q + i)];
         double sum = 0;
         for (int64_t j = 0; j < K; ++j) {
-          wrow[j] = arow[j] * norms.data()[bh * K + j];
+          wrow[j] = static_cast<float>(arow[j] * norms.data()[bh * K + j] * s);
           sum += wrow[j];
         }
         if (normalized && sum > 0)

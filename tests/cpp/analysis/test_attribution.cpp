@@ -245,6 +245,59 @@ TEST(ValueWeighted, NormsMatchTheForwardPassWithAHeadForcedOntoOneKey) {
   }
 }
 
+TEST(ValueWeighted, PostAttentionNormIsPartOfWhatAHeadWrites) {
+  // Gemma 2/3 and OLMo-2 normalise the attention output: f_h(x_j) = (v_j W_O^h) * w_post / rms_i.
+  // Second implementation: v_j W_O^h from hook_result of a run forcing every head onto its own
+  // position, w_post from the GGUF file, rms_i from the clean run's hook_result summed over heads.
+  for (const char* family : {"gemma2", "gemma3", "olmo2"}) {
+    const std::string path = std::string(ATTNSCOPE_MODELS_DIR) + "/arch/" + family + "/model.gguf";
+    const Model m = Model::load(path);
+    const std::vector<int32_t> ids = m.encode("Once upon a time there was a girl");
+    const int l = 1;
+    RunOptions ro;
+    ro.capture = value_weighted_hooks(m, {l});
+    ro.capture.push_back("blocks.1.attn.hook_result");
+    const Trace clean = m.run(ids, ro);
+    RunOptions forced;
+    forced.capture = {"blocks.1.attn.hook_result"};
+    forced.interventions.push_back({"blocks.1.attn.hook_pattern",
+                                    [](Tensor& a, const HookContext&) {
+                                      const int64_t T = a.dim(2);
+                                      std::fill(a.data(), a.data() + a.numel(), 0.0f);
+                                      for (int64_t bh = 0; bh < a.dim(0) * a.dim(1); ++bh)
+                                        for (int64_t i = 0; i < T; ++i)
+                                          a.data()[(bh * T + i) * T + i] = 1.0f;
+                                    },
+                                    "identity pattern"});
+    const Tensor f = m.run(ids, forced).at("blocks.1.attn.hook_result");  // [1, T, H, D]
+    const Tensor post = GgufFile::open(path).load_tensor("blk.1.post_attention_norm.weight");
+    const Tensor& r = clean.at("blocks.1.attn.hook_result");
+    const Tensor& a = clean.at("blocks.1.attn.hook_pattern");
+    const int64_t T = f.dim(1), H = f.dim(2), D = f.dim(3);
+    const auto vw = value_weighted_patterns(m, clean, false).at(l);
+    double worst = 0, largest = 0;
+    for (int64_t i = 0; i < T; ++i) {
+      double ss = 0;
+      for (int64_t d = 0; d < D; ++d) {
+        double x = 0;
+        for (int64_t h = 0; h < H; ++h) x += r.data()[(i * H + h) * D + d];
+        ss += x * x;
+      }
+      const double scale = 1.0 / std::sqrt(ss / static_cast<double>(D) + m.config().norm_eps);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j <= i; ++j) {
+          double nj = 0;
+          for (int64_t d = 0; d < D; ++d) nj += std::pow(f.data()[(j * H + h) * D + d] * post.data()[d], 2);
+          const double want = a.at({0, h, i, j}) * std::sqrt(nj) * scale;
+          worst = std::max(worst, std::abs(vw.at({0, h, i, j}) - want));
+          largest = std::max(largest, want);
+        }
+    }
+    EXPECT_LT(worst, 1e-5 * largest) << family;
+    EXPECT_GT(largest, 0.1) << family;
+  }
+}
+
 TEST(ValueWeighted, MissingHookIsNamed) {
   const Model m = Model::load(kStories);
   RunOptions ro;
