@@ -21,8 +21,9 @@ inline constexpr std::string_view kSplit = "\n--attnscope-fuzz-split--\n";
 // (first, second): the input cut at the first kSplit; second is empty when there is none.
 std::pair<std::string_view, std::string_view> split_input(std::string_view data);
 
-// Writes bytes to `name` inside this process's scratch directory (under $TMPDIR, removed at
-// exit) and returns the full path; parsers that only take paths read it from there.
+// Writes bytes to `name` inside this process's scratch directory ($TMPDIR/attnscope-fuzz-<pid>,
+// removed by exit(); libFuzzer ends with _Exit, so run_campaign.sh removes it after a run) and
+// returns the full path; parsers that only take paths read it from there.
 std::string scratch_file(const std::string& name, std::string_view bytes);
 
 // Runs `body` and swallows attnscope::Error (the documented outcome for bad input).

@@ -50,6 +50,8 @@ for t in "${targets[@]}"; do
   "${cmd[@]}" >"$log" 2>&1 &
   fuzzer=$!
   while ! wait "$fuzzer"; do kill -0 "$fuzzer" 2>/dev/null || break; done  # wait again after a trap
+  # libFuzzer ends with _Exit, so the harness's atexit never removes its scratch directory.
+  rm -rf "$TMPDIR/attnscope-fuzz-$fuzzer"
   fuzzer=
   execs=$(grep -oE '^stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
   crashes=$(find "$camp/artifacts/$t" -type f | wc -l)
