@@ -200,6 +200,26 @@ TEST(ValueWeighted, ClosedFormOnUniformHeads) {
   std::filesystem::remove(path);
 }
 
+namespace {
+// hook_result of layer l when every head of it attends only to the query's own position: head h
+// at position i then writes exactly f_h(x_i) = v_i W_O^h, a second way to get what value-weighted
+// attention computes from hook_v.
+Tensor result_attending_to_self(const Model& m, const std::vector<int32_t>& ids, int l) {
+  RunOptions forced;
+  forced.capture = {"blocks." + std::to_string(l) + ".attn.hook_result"};
+  forced.interventions.push_back({"blocks." + std::to_string(l) + ".attn.hook_pattern",
+                                  [](Tensor& a, const HookContext&) {
+                                    const int64_t T = a.dim(2);
+                                    std::fill(a.data(), a.data() + a.numel(), 0.0f);
+                                    for (int64_t bh = 0; bh < a.dim(0) * a.dim(1); ++bh)
+                                      for (int64_t i = 0; i < T; ++i)
+                                        a.data()[(bh * T + i) * T + i] = 1.0f;
+                                  },
+                                  "identity pattern"});
+  return m.run(ids, forced).at("blocks." + std::to_string(l) + ".attn.hook_result");
+}
+}  // namespace
+
 TEST(ValueWeighted, NormsMatchTheForwardPassWithAHeadForcedOntoOneKey) {
   // Second implementation: force every query of a layer to attend only to itself; hook_result
   // then is exactly f_h(x_i), whose norm must equal value_vector_norms.
@@ -211,19 +231,7 @@ TEST(ValueWeighted, NormsMatchTheForwardPassWithAHeadForcedOntoOneKey) {
   const auto norms = value_vector_norms(m, clean);
   ASSERT_EQ(norms.size(), 5u);
   for (int l : {0, 3}) {
-    RunOptions forced;
-    forced.capture = {"blocks." + std::to_string(l) + ".attn.hook_result"};
-    forced.interventions.push_back({"blocks." + std::to_string(l) + ".attn.hook_pattern",
-                                    [](Tensor& a, const HookContext&) {
-                                      const int64_t T = a.dim(2);
-                                      std::fill(a.data(), a.data() + a.numel(), 0.0f);
-                                      for (int64_t bh = 0; bh < a.dim(0) * a.dim(1); ++bh)
-                                        for (int64_t i = 0; i < T; ++i)
-                                          a.data()[(bh * T + i) * T + i] = 1.0f;
-                                    },
-                                    "identity pattern"});
-    const Trace t = m.run(ids, forced);
-    const Tensor& r = t.at("blocks." + std::to_string(l) + ".attn.hook_result");  // [1, T, H, D]
+    const Tensor r = result_attending_to_self(m, ids, l);  // [1, T, H, D]
     const int64_t T = r.dim(1), H = r.dim(2), D = r.dim(3);
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < T; ++i) {
@@ -258,18 +266,7 @@ TEST(ValueWeighted, PostAttentionNormIsPartOfWhatAHeadWrites) {
     ro.capture = value_weighted_hooks(m, {l});
     ro.capture.push_back("blocks.1.attn.hook_result");
     const Trace clean = m.run(ids, ro);
-    RunOptions forced;
-    forced.capture = {"blocks.1.attn.hook_result"};
-    forced.interventions.push_back({"blocks.1.attn.hook_pattern",
-                                    [](Tensor& a, const HookContext&) {
-                                      const int64_t T = a.dim(2);
-                                      std::fill(a.data(), a.data() + a.numel(), 0.0f);
-                                      for (int64_t bh = 0; bh < a.dim(0) * a.dim(1); ++bh)
-                                        for (int64_t i = 0; i < T; ++i)
-                                          a.data()[(bh * T + i) * T + i] = 1.0f;
-                                    },
-                                    "identity pattern"});
-    const Tensor f = m.run(ids, forced).at("blocks.1.attn.hook_result");  // [1, T, H, D]
+    const Tensor f = result_attending_to_self(m, ids, l);  // [1, T, H, D]
     const Tensor post = GgufFile::open(path).load_tensor("blk.1.post_attention_norm.weight");
     const Tensor& r = clean.at("blocks.1.attn.hook_result");
     const Tensor& a = clean.at("blocks.1.attn.hook_pattern");
@@ -443,6 +440,16 @@ Dense transpose(const Dense& a, int D) {
     for (int j = 0; j < D; ++j) t[j * D + i] = a[i * D + j];
   return t;
 }
+// Q/K/V composition of head A (W_OV ov_a) into head B (W_QK qk_b, W_OV ov_b), from the definition.
+struct DenseScores {
+  double q, k, v;
+};
+DenseScores dense_scores(const Dense& ov_a, const Dense& qk_b, const Dense& ov_b, int D) {
+  const double qk = frob(ov_a) * frob(qk_b);
+  return {frob(dense_product(ov_a, qk_b, D)) / qk,
+          frob(dense_product(ov_a, transpose(qk_b, D), D)) / qk,
+          frob(dense_product(ov_a, ov_b, D)) / (frob(ov_a) * frob(ov_b))};
+}
 
 }  // namespace
 
@@ -508,13 +515,11 @@ TEST(Composition, FactoredScoresMatchDenseMatricesOnRandomGqaWeights) {
       Dense qk0, ov0, qk1, ov1;
       dense(0, a, &qk0, &ov0);
       dense(1, b, &qk1, &ov1);
-      const double q = frob(dense_product(ov0, qk1, D)) / (frob(ov0) * frob(qk1));
-      const double k = frob(dense_product(ov0, transpose(qk1, D), D)) / (frob(ov0) * frob(qk1));
-      const double v = frob(dense_product(ov0, ov1, D)) / (frob(ov0) * frob(ov1));
-      EXPECT_NEAR(c.q.at({0, a, 1, b}), q, 1e-5);
-      EXPECT_NEAR(c.k.at({0, a, 1, b}), k, 1e-5);
-      EXPECT_NEAR(c.v.at({0, a, 1, b}), v, 1e-5);
-      EXPECT_GT(k, 0.01);
+      const DenseScores want = dense_scores(ov0, qk1, ov1, D);
+      EXPECT_NEAR(c.q.at({0, a, 1, b}), want.q, 1e-5);
+      EXPECT_NEAR(c.k.at({0, a, 1, b}), want.k, 1e-5);
+      EXPECT_NEAR(c.v.at({0, a, 1, b}), want.v, 1e-5);
+      EXPECT_GT(want.k, 0.01);
     }
   std::filesystem::remove(path);
 }
@@ -561,12 +566,10 @@ TEST(Composition, NormsAroundAttentionFoldIntoTheDenseMatrices) {
         Dense qk0, ov0, qk1, ov1;
         dense(0, a, &qk0, &ov0);
         dense(1, b, &qk1, &ov1);
-        const double q = frob(dense_product(ov0, qk1, D)) / (frob(ov0) * frob(qk1));
-        const double k = frob(dense_product(ov0, transpose(qk1, D), D)) / (frob(ov0) * frob(qk1));
-        const double v = frob(dense_product(ov0, ov1, D)) / (frob(ov0) * frob(ov1));
-        EXPECT_NEAR(c.q.at({0, a, 1, b}), q, 1e-5) << family << " L0H" << a << " -> L1H" << b;
-        EXPECT_NEAR(c.k.at({0, a, 1, b}), k, 1e-5) << family << " L0H" << a << " -> L1H" << b;
-        EXPECT_NEAR(c.v.at({0, a, 1, b}), v, 1e-5) << family << " L0H" << a << " -> L1H" << b;
+        const DenseScores want = dense_scores(ov0, qk1, ov1, D);
+        EXPECT_NEAR(c.q.at({0, a, 1, b}), want.q, 1e-5) << family << " L0H" << a << " -> L1H" << b;
+        EXPECT_NEAR(c.k.at({0, a, 1, b}), want.k, 1e-5) << family << " L0H" << a << " -> L1H" << b;
+        EXPECT_NEAR(c.v.at({0, a, 1, b}), want.v, 1e-5) << family << " L0H" << a << " -> L1H" << b;
       }
   }
 }
