@@ -204,15 +204,21 @@ int main(int argc, char** argv) {
   std::printf("%-16s %7s %8s %8s", "file / dtype", "load s", "RSS MB", "file MB");
   for (int T : a.prefill) std::printf(" %16s", ("prefill " + std::to_string(T)).c_str());
   std::printf(" %16s\n", ("gen " + std::to_string(a.gen)).c_str());
+  // "(  -  )" without a float32 run (--no-fp32) to compare with.
+  auto rate = [](double v, double b) {
+    if (b > 0)
+      std::printf(" %8.1f (%4.2fx)", v, v / b);
+    else
+      std::printf(" %8.1f (  -  )", v);
+  };
   auto row = [&](const std::map<std::string, std::string>& r, const std::string& label) {
     std::printf("%-16s %7.2f %8.0f %8.0f", label.c_str(), num(r, "load_s"), num(r, "rss_mb"), num(r, "file_mb"));
     for (int T : a.prefill) {
       const std::string k = "prefill" + std::to_string(T);
-      const double v = num(r, k), b = num(base, k);
-      std::printf(" %8.1f (%4.2fx)", v, b > 0 ? v / b : 0.0);
+      rate(num(r, k), num(base, k));
     }
-    const double g = num(r, "gen"), gb = num(base, "gen");
-    std::printf(" %8.1f (%4.2fx)\n", g, gb > 0 ? g / gb : 0.0);
+    rate(num(r, "gen"), num(base, "gen"));
+    std::printf("\n");
     std::fflush(stdout);
   };
   if (a.fp32) row(base, "F16 float32");

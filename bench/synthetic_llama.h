@@ -70,6 +70,10 @@ inline void write_model(const std::string& path, const std::string& ftype,
   w.set_u32("llama.rope.dimension_count", kHeadDim);
   w.set_f32("llama.rope.freq_base", 500000.0f);
   w.set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  // No tokenizer, said the way llama.cpp reads it (it needs the vocabulary size then), so
+  // llama-bench runs the same file.
+  w.set_string("tokenizer.ggml.model", "no_vocab");
+  w.set_u32("llama.vocab_size", kVocab);
   uint64_t seed = 1;
   const float s_embd = 1.0f / std::sqrt(static_cast<float>(kEmbd)),
               s_ff = 1.0f / std::sqrt(static_cast<float>(kFf));

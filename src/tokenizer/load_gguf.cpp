@@ -97,6 +97,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
     fail(ErrorKind::NotFound, f.path() + ": no tokenizer.ggml.model key: the file carries no "
                                          "tokenizer");
   }
+  if (*model == "no_vocab") {
+    fail(ErrorKind::NotFound, f.path() + ": tokenizer.ggml.model is 'no_vocab': the file carries "
+                                         "no tokenizer");
+  }
   if (*model == "llama") {
     Vocab v = read_vocab(f);
     if (v.scores.empty()) v.scores.assign(v.tokens.size(), 0.0f);

@@ -10,6 +10,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "attnscope/tokenizer.h"
 #include "model/reference_llama.h"
 
 using namespace attnscope;
@@ -23,6 +24,7 @@ struct Spec {
   float base = 10000.0f;
   std::vector<std::string> skip;  // tensors to leave out
   bool bad_shape = false;         // write attn_k with the wrong shape
+  bool no_vocab = false;          // say "no tokenizer" the way llama.cpp reads it
 };
 
 Tensor random_tensor(Shape shape, std::mt19937& g, float scale) {
@@ -45,6 +47,10 @@ std::string write_model(const Spec& s, const std::string& tag) {
   w.set_u32(a + "attention.head_count_kv", s.kv_heads);
   w.set_f32(a + "rope.freq_base", s.base);
   w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-6f);
+  if (s.no_vocab) {
+    w.set_string("tokenizer.ggml.model", "no_vocab");
+    w.set_u32(a + "vocab_size", s.vocab);
+  }
   const int hd = s.embd / s.heads, kv = s.kv_heads * hd;
   auto add = [&](const std::string& name, Shape shape, float scale = 0.3f) {
     for (const auto& k : s.skip)
@@ -125,6 +131,26 @@ TEST(Architectures, Qwen2HasBiasesNeoxRopeAndTiedOutput) {
   EXPECT_FLOAT_EQ(m.config().rope_base, 1000000.0f);
   EXPECT_FALSE(m.has_tokenizer());
   EXPECT_LT(compare_with_reference(path, m), 1e-4);
+  std::filesystem::remove(path);
+}
+
+// llama.cpp's "no_vocab" (a model without a tokenizer; the benchmark files carry it so that
+// llama-bench reads them) loads as a model without a tokenizer, and asking for one says why.
+TEST(Architectures, NoVocabMeansNoTokenizer) {
+  Spec s;
+  s.no_vocab = true;
+  const std::string path = write_model(s, "novocab");
+  Model m = Model::load(path);
+  EXPECT_FALSE(m.has_tokenizer());
+  EXPECT_EQ(m.config().n_vocab, s.vocab);
+  EXPECT_LT(compare_with_reference(path, m), 1e-4);
+  try {
+    Tokenizer::from_gguf(GgufFile::open(path));
+    ADD_FAILURE() << "a no_vocab file gave a tokenizer";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_NE(std::string(e.what()).find("'no_vocab'"), std::string::npos) << e.what();
+  }
   std::filesystem::remove(path);
 }
 
