@@ -125,10 +125,9 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
 // (Qwen3, Gemma 3 per head, OLMo-2 across heads) fold into W_Q and W_K (W_Q <- W_Q diag(w_q)),
 // and the norm on the attention output (Gemma 2/3, OLMo-2) into the writing side
 // (W_O <- W_O diag(w_post)). Every norm's scale 1/rms is a per-token scalar and drops out of the
-// ratio. Biases
-// (q/k/v, o) are affine offsets outside the bilinear/linear maps and are not part of W_QK or W_OV,
-// as in TransformerLens. RoPE is position-dependent and not part of W_QK. A head whose matrix is
-// zero scores 0. Scores lie in [0, 1].
+// ratio. Biases (q/k/v, o) are affine offsets outside the bilinear/linear maps and are not part of
+// W_QK or W_OV, as in TransformerLens. RoPE is position-dependent and not part of W_QK. A head
+// whose matrix is zero scores 0. Scores lie in [0, 1].
 enum class CompositionKind { Q, K, V };
 const char* composition_kind_name(CompositionKind kind);  // "Q", "K", "V"
 
