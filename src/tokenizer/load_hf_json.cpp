@@ -215,7 +215,9 @@ std::vector<MergeRule> parse_merges(const json& merges, const std::string& where
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path,
+namespace {
+
+std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path,
                                                   const std::string& config_path) {
   const json j = parse_json(path);
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) {
@@ -333,6 +335,21 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path,
   auto tok = std::make_unique<BpeTokenizer>(std::move(v), merges, std::move(p.opt));
   for (auto& a : added) tok->specials().add(a.tok);
   return tok;
+}
+
+}  // namespace
+
+// nlohmann's value() and get<>() throw their own type_error when a key holds another type than
+// the one read ("ignore_merges": [...], a fuzzing finding): that is a malformed file, whichever
+// key it is.
+std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path,
+                                                  const std::string& config_path) {
+  try {
+    return read_hf_tokenizer_json(path, config_path);
+  } catch (const json::exception& e) {
+    fail(ErrorKind::Format, path + (config_path.empty() ? "" : " or " + config_path) +
+                                ": a value of the wrong type (" + e.what() + ")");
+  }
 }
 
 std::unique_ptr<Tokenizer> load_gpt2_files(const std::string& encoder_json,

@@ -148,6 +148,29 @@ TEST(TokenizerHostile, MalformedTokenizerJson) {
   std::filesystem::remove_all(dir);
 }
 
+// A key holding another JSON type than the one read (nlohmann throws its own type_error there) is
+// a Format error naming the file, wherever it sits (found by fuzzing: "ignore_merges": [...]).
+TEST(TokenizerHostile, WrongJsonTypesAreFormatErrors) {
+  const std::string dir = temp_dir();
+  for (const std::string& bad :
+       {std::string(R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "ignore_merges": ["a b"]})"),
+        std::string(R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                       "added_tokens": [{"id": 0, "content": "a", "special": "yes"}])"),
+        std::string(R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                       "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": 1.5})"),
+        std::string(R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                       "decoder": {"type": "Strip", "content": " ", "start": "one"})"),
+        std::string(R"("model": {"type": 7, "vocab": {"a": 0}, "merges": []})")}) {
+    write(dir + "/tokenizer.json", "{" + bad + "}");
+    ErrorKind kind{};
+    const std::string msg = error_of([&] { Tokenizer::from_path(dir); }, &kind);
+    EXPECT_EQ(kind, ErrorKind::Format) << bad << ": " << msg;
+    EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("wrong type"), std::string::npos) << msg;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // The id table is sized by the largest id, so an id must stay within twice the tokens the file
 // lists (+1024): a three-token file naming id 10,000,000 (below the absolute 16 M cap) used to
 // allocate 10 M strings (320 MB, seconds under ASan: a fuzzing finding).
