@@ -55,8 +55,7 @@ std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const Load
   impl->keepalive.push_back(file);  // F32 weights and stored matrices are views of its mapping
   if (!options.tokenizer.empty()) {
     impl->tokenizer = Tokenizer::from_path(options.tokenizer);
-  } else if (file->has("tokenizer.ggml.model") &&
-             file->get_string("tokenizer.ggml.model") != std::optional<std::string>("no_vocab")) {
+  } else if (const auto kind = file->get_string("tokenizer.ggml.model"); kind && *kind != "no_vocab") {
     impl->tokenizer = Tokenizer::from_gguf(*file);  // "no_vocab": llama.cpp's word for none
   }
   finalize_model(*impl);
