@@ -19,7 +19,6 @@ using json = nlohmann::json;
 
 constexpr int64_t kMaxVocab = 16 * 1024 * 1024;  // far above any real vocabulary
 
-
 json parse_json(const std::string& path) {
   const std::string text = read_text_file(path);
   try {
@@ -212,10 +211,6 @@ std::vector<MergeRule> parse_merges(const json& merges, const std::string& where
   }
   return out;
 }
-
-}  // namespace
-
-namespace {
 
 std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path,
                                                   const std::string& config_path) {
