@@ -123,8 +123,15 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
 
   const std::map<std::string, HfStoredTensor> stored = open_hf_tensors(dir, ck.hf.quant);
   uint64_t decoded = 0;  // the weights' float32 size decides "auto" before anything is decoded
-  for (const auto& [hf_name, t] : stored)
-    if (!ignored(arch, hf_name)) decoded += static_cast<uint64_t>(shape_numel(t.shape)) * 4;
+  for (const auto& [hf_name, t] : stored) {
+    if (ignored(arch, hf_name)) continue;
+    // As in GGUF: an empty tensor's other dimensions would size work that no byte bounds.
+    if (shape_numel(t.shape) == 0)
+      fail(ErrorKind::Format, dir + ": tensor '" + hf_name + "' has shape " +
+                                  Tensor::view(t.shape, nullptr, nullptr).shape_str() +
+                                  ", no elements; no model weight is empty");
+    decoded += static_cast<uint64_t>(shape_numel(t.shape)) * 4;
+  }
   ck.dtype = detail::resolve_dtype(dtype, decoded);
   const bool keep_stored = ck.dtype != ComputeDtype::Float32;
   auto have = [&](const std::string& name) { return ck.weights.count(name) || ck.matrices.count(name); };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -10,6 +11,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
+#include "attnscope/model.h"
 
 using namespace attnscope;
 
@@ -313,4 +315,42 @@ TEST(GgufHostile, RandomCorruptionNeverCrashes) {
     }
   }
   EXPECT_EQ(opened + errors, 600);
+}
+
+// A weight with no elements is refused when the model loads, before anything is decoded: a
+// Q8_0 [10^12, 0] tensor is 0 bytes in the file, so the reader's size checks pass, but decoding
+// it walked 10^12 rows (the loader hung: a fuzzing finding, kept in fuzz/regressions/gguf_model).
+TEST(GgufHostile, EmptyWeightIsRefusedBeforeItIsDecoded) {
+  for (const uint64_t rows : {uint64_t{1'000'000'000'000}, uint64_t{64}}) {
+    Builder b;
+    b.kvs.clear();
+    std::vector<uint8_t> arch;
+    put_str(arch, "llama");
+    b.kv_raw("general.architecture", 8, arch);
+    for (const auto& [key, value] : std::vector<std::pair<std::string, uint32_t>>{
+             {"llama.block_count", 1}, {"llama.context_length", 64}, {"llama.embedding_length", 32},
+             {"llama.feed_forward_length", 32}, {"llama.attention.head_count", 2}})
+      b.kv_u32(key, value);
+    b.tensors = {{"token_embd.weight", {32, 12}, 0, 0}, {"blk.0.attn_q.weight", {0, rows}, 8, 1536}};
+    b.data_bytes = 1536;
+    const auto bytes = b.build();
+    const std::string path = (std::filesystem::temp_directory_path() / "attnscope-empty-weight.gguf").string();
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                static_cast<std::streamsize>(bytes.size()));
+    for (const char* dtype : {"float32", "bfloat16"}) {
+      LoadOptions options;
+      options.dtype = dtype;
+      try {
+        Model::load(path, options);
+        ADD_FAILURE() << "a model with an empty weight loaded";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Format) << e.what();
+        const std::string shape = "[" + std::to_string(rows) + ", 0]";
+        EXPECT_NE(std::string(e.what()).find("tensor 'blk.0.attn_q.weight' has shape " + shape + ", no elements"),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+    std::filesystem::remove(path);
+  }
 }

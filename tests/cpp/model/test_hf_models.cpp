@@ -364,6 +364,34 @@ TEST(HfModels, ClearErrors) {
   fs::remove_all(dir);
 }
 
+// An empty weight is refused before anything is decoded or permuted, in both precisions (a
+// [10^12, 0] tensor is 0 bytes but 10^12 rows; the GGUF loader hung on one: fuzzing finding).
+TEST(HfModels, EmptyWeightIsRefusedBeforeItIsDecoded) {
+  fs::path dir = temp_dir("empty");
+  const auto src = SafetensorsFile::open(kHf + "/model.safetensors");
+  SafetensorsWriter w;
+  const std::string empty = "model.layers.0.self_attn.q_proj.weight";
+  for (const auto& t : src.tensors())
+    if (t.name != empty) w.add_f32(t.name, src.load_tensor(t.name));
+  w.add(empty, StDtype::BF16, Shape{1'000'000'000'000, 0}, {});
+  w.write((dir / "model.safetensors").string());
+  fs::copy_file(kHf + "/config.json", dir / "config.json");
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    LoadOptions options;
+    options.dtype = dtype;
+    try {
+      Model::load(dir.string(), options);
+      ADD_FAILURE() << "a checkpoint with an empty weight loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Format) << e.what();
+      EXPECT_NE(std::string(e.what()).find("tensor '" + empty + "' has shape [1000000000000, 0], no elements"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  fs::remove_all(dir);
+}
+
 // The two RoPE conventions agree: stories260K re-labelled as Qwen2 (rotate-half rows kept,
 // RopeLayout::NeoX, zero q/k/v biases) gives the logits of the Llama load (rows permuted to
 // interleaved pairs).
