@@ -159,7 +159,8 @@ const CommandRegistrar kDla{{
                      "second token: attribute the logit difference target - minus");
       sub.add_option("--minus-id", a->minus_id, "second token id");
       sub.add_option("--pos", a->positions,
-                     "query positions (negative: from the end; default: the last)");
+                     "query positions, e.g. 3,-1 (negative: from the end; default: the last)")
+          ->delimiter(',');
       sub.add_option("-o,--output", a->output, "figure of the first position (PNG, SVG or PDF)");
       sub.add_flag("--force", a->force, "overwrite an existing file not written by attnscope");
       return [&common, a]() { return run_dla(common, *a); };
@@ -310,7 +311,8 @@ const CommandRegistrar kRollout{{
       add_common_options(sub, common);
       sub.add_option("text", a->text, "the text to run")->required();
       sub.add_option("--query", a->queries,
-                     "query positions (negative: from the end; default: the last)");
+                     "query positions, e.g. 3,-1 (negative: from the end; default: the last)")
+          ->delimiter(',');
       sub.add_flag("--flow", a->flow, "also compute attention flow (a max-flow per input token)");
       return [&common, a]() { return run_rollout(common, *a); };
     },

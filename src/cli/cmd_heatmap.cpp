@@ -97,7 +97,7 @@ const CommandRegistrar kHeatmap{{
       sub.add_option("-l,--layers,--layer", args->layer, "the layer to draw (one)")->capture_default_str();
       sub.add_option("--head", args->head, "head")->capture_default_str();
       sub.add_flag("--summary", args->summary, "mean and max over the layer's heads instead of one head");
-      sub.add_option("--compare", args->compare, "further prompts: the same head on each, side by side");
+      sub.add_option("--compare", args->compare, "a further prompt: the same head on each, side by side (repeatable)");
       sub.add_option("--ablate", args->ablate, "difference view: the pattern minus the pattern with head L.H zeroed");
       sub.add_flag("--force", args->force, "overwrite an existing file not written by attnscope");
       return [&common, args]() { return run_heatmap(common, *args); };

@@ -109,7 +109,8 @@ const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (o
                                                  "hook names, aliases or globs (default blocks.*.attn.hook_pattern; "
                                                  "none given: capture nothing)")
                                       ->delimiter(',')
-                                      ->expected(0, CLI::detail::expected_max_vector_size);
+                                      ->expected(0, 1)
+                                      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
                               add_layers_option(sub, a->layers, "only these layers (\"0,2,5\")");
                               sub.add_flag("--logits", a->logits, "also save the logits (every position)");
                               sub.add_option("--capture-dtype", a->capture_dtype,

@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(spec.name, spec.help);
     sub->footer(kExitCodeHelp);
     auto runner = spec.setup(*sub, common);
+    // One grammar: a list option takes one value per occurrence (comma-separated where its items
+    // allow, repeatable), so the positional text after it is never eaten as one more item.
+    for (CLI::Option* opt : sub->get_options())
+      if (!opt->get_positional()) opt->allow_extra_args(false);
     sub->callback([&run, runner]() { run = runner; });
   }
   try {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli_runner.h"
 
@@ -151,4 +152,33 @@ TEST(CliHardening, TextIsPositionalEverywhere) {
   // -l means layers in every command.
   for (const std::string cmd : {"heads -l 1 abcab", "induction -l 1 --n-random-tokens 8", "trace -l 1 abcab"})
     EXPECT_EQ(run_cli(cmd).code, 0) << cmd;
+}
+
+// A list option takes one value per occurrence (comma-separated or repeated), so text after it is
+// the text, not one more item: `trace --capture HOOK "The cat"` once took "The cat" for a hook
+// name and said no prompt was given. Every list option, placed before the text.
+TEST(CliHardening, ListOptionsNeverEatTheText) {
+  const std::vector<int> abcab = {1, 100, 101, 102, 100, 101};  // toy model: BOS, then byte + 3
+  const auto t = test_cli::run_cli_json(
+      "trace --capture blocks.0.attn.hook_pattern,blocks.1.attn.hook_pattern --capture blocks.0.hook_resid_post abcab");
+  EXPECT_EQ(t["tokens"][0].get<std::vector<int>>(), abcab);
+  EXPECT_EQ(t["captured"].size(), 3u) << t["captured"];
+  const auto a = test_cli::run_cli_json("ablate --edit blocks.0.attn.hook_q=scale:0 --zero-heads 1:0 abcab");
+  EXPECT_EQ(a["tokens"].get<std::vector<int>>(), abcab);
+  EXPECT_EQ(a["interventions"].size(), 2u);
+  const auto d = test_cli::run_cli_json("dla --pos 2,-1 'abcdefghij abcde'");
+  ASSERT_EQ(d["positions"].size(), 2u);
+  EXPECT_EQ(d["positions"][1]["position"], 16);  // BOS + 16 characters: the last is 16
+  const auto r = test_cli::run_cli_json("rollout --query 1 --query -1 abcab");
+  EXPECT_EQ(r["tokens"].get<std::vector<int>>(), abcab);
+  EXPECT_EQ(r["queries"].size(), 2u);
+  const auto g = test_cli::run_cli_json("generate --capture blocks.0.attn.hook_pattern abc -n 1 -o " +
+                                        scratch("list_gen.npz").string());
+  EXPECT_EQ(g["prompt"], "abc");
+  EXPECT_EQ(run_cli("grid --heads 0,1 abcab --force -o " + scratch("list_grid.svg").string()).code, 0);
+  EXPECT_EQ(run_cli("heatmap --compare abd --compare abe abc --force -o " + scratch("list_cmp.svg").string()).code, 0);
+  // Two texts after one --compare: the second is not taken as a compared prompt in silence.
+  const Result extra = run_cli("heatmap --compare abd abe abc --force -o " + scratch("list_cmp2.svg").string());
+  EXPECT_EQ(extra.code, 2);
+  EXPECT_NE(extra.out.find("abc"), std::string::npos) << extra.out;
 }
