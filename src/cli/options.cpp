@@ -22,8 +22,7 @@ void warn_deprecated_prompt(const CLI::Option* prompt_option) {
 }
 
 CLI::Option* add_layers_option(CLI::App& sub, std::vector<int>& layers, const std::string& help) {
-  // Exactly one argument, "0,2,5", parsed here: a positional text after it is never taken for a
-  // layer (a vector option would keep eating arguments).
+  // One argument, "0,2,5", parsed here so that a bad item is named in the error.
   return sub
       .add_option_function<std::string>(
           "-l,--layers",

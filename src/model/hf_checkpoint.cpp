@@ -125,11 +125,7 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
   uint64_t decoded = 0;  // the weights' float32 size decides "auto" before anything is decoded
   for (const auto& [hf_name, t] : stored) {
     if (ignored(arch, hf_name)) continue;
-    // As in GGUF: an empty tensor's other dimensions would size work that no byte bounds.
-    if (shape_numel(t.shape) == 0)
-      fail(ErrorKind::Format, dir + ": tensor '" + hf_name + "' has shape " +
-                                  Tensor::view(t.shape, nullptr, nullptr).shape_str() +
-                                  ", no elements; no model weight is empty");
+    detail::refuse_empty_weight(dir, hf_name, t.shape);
     decoded += static_cast<uint64_t>(shape_numel(t.shape)) * 4;
   }
   ck.dtype = detail::resolve_dtype(dtype, decoded);

@@ -29,12 +29,7 @@ std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const Load
   impl->source = path;
   uint64_t decoded = 0, stored = 0;
   for (const auto& info : file->tensors()) {
-    // No weight is empty, and an empty tensor's other dimensions bound no work: [10^12, 0] is
-    // 0 bytes in the file but 10^12 rows to decode (a fuzzing finding: the loader hung).
-    if (info.numel() == 0)
-      fail(ErrorKind::Format, path + ": tensor '" + info.name + "' has shape " +
-                                  Tensor::view(info.shape(), nullptr, nullptr).shape_str() +
-                                  ", no elements; no model weight is empty");
+    refuse_empty_weight(path, info.name, info.shape());
     decoded += static_cast<uint64_t>(info.numel()) * 4;
     stored += info.nbytes;
   }

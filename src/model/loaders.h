@@ -19,6 +19,11 @@ ModelConfig config_from_gguf(const GgufFile& file);
 // "auto" is float32 up to 1 GiB. InvalidArgument for an unknown name.
 ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes);
 
+// Format error naming `source` and the tensor when `shape` has no elements. Called on every stored
+// tensor before any is decoded: no weight is empty, and an empty tensor's other dimensions size
+// work that no byte in the file bounds ([10^12, 0] is 0 bytes but 10^12 rows: a fuzzing finding).
+void refuse_empty_weight(const std::string& source, const std::string& name, const Shape& shape);
+
 // A Hugging Face checkpoint directory (config.json + *.safetensors [+ tokenizer files]).
 // Provided by the hf loader (helper "hf"); must fill Impl as model_impl.h describes and call
 // finalize_model. Until it exists a weak fallback throws Unsupported.

@@ -120,6 +120,12 @@ ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes)
   fail(ErrorKind::InvalidArgument, "unknown dtype '" + requested + "' (choose auto, float32 or bfloat16)");
 }
 
+void refuse_empty_weight(const std::string& source, const std::string& name, const Shape& shape) {
+  if (shape_numel(shape) == 0)
+    fail(ErrorKind::Format, source + ": tensor '" + name + "' has shape " + Tensor::view(shape, nullptr, nullptr).shape_str() +
+                                ", no elements; no model weight is empty");
+}
+
 void check_prompt_batch(const Model::Impl& impl, const std::vector<std::vector<int32_t>>& ids, bool equal_lengths) {
   const ModelConfig& c = impl.config;
   if (ids.empty()) fail(ErrorKind::InvalidArgument, "empty batch: no prompts given");
