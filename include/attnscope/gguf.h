@@ -92,9 +92,10 @@ struct GgufTensorInfo {
 
 class GgufFile {
  public:
-  // Maps the file and validates header, metadata and tensor table against the file size.
-  // Errors: NotFound (no such file), Unsupported (v1, unknown tensor type), Format (anything else).
-  static GgufFile open(const std::string& path);
+  // Maps the file (or reads it into memory, see FileBacking) and validates header, metadata and
+  // tensor table against the file size. Errors: NotFound (no such file), Io (unreadable),
+  // Unsupported (v1, unknown tensor type), Format (anything else).
+  static GgufFile open(const std::string& path, FileBacking backing = FileBacking::Mapped);
   // The same from bytes in memory (tests feed truncated / hostile files this way); `name`
   // stands in for the path in error messages.
   static GgufFile open_memory(std::vector<uint8_t> bytes, const std::string& name = "<memory>");

@@ -71,10 +71,16 @@ struct LoadOptions {
   std::string tokenizer;  // another tokenizer source (path) for checkpoints without one
   int threads = 0;        // 0: all cores
   // Compute precision. "float32": weights decoded to float32 once at load and every product in
-  // float32 (the exact reference path). "bfloat16": weights stay as stored (memory-mapped where
-  // the file allows) and products run in bfloat16 / int8 where the CPU has fast instructions for
-  // them. "auto": float32 while the decoded weights fit in 1 GiB, bfloat16 above.
+  // float32 (the exact reference path). "bfloat16": weights stay as stored (held as `mmap`
+  // says) and products run in bfloat16 / int8 where the CPU has fast instructions for them.
+  // "auto": float32 while the decoded weights fit in 1 GiB, bfloat16 above.
   std::string dtype = "auto";
+  // How stored weights are held (FileBacking in tensor.h; llama.cpp's use_mmap): false reads
+  // them into this process's memory when they fit in 3/4 of the memory available (else maps
+  // them); true maps the file: opens at once and shares its pages with other processes, but
+  // on some virtual machines two threads then generate slower than one (bench/README.md).
+  // float32 loads decode every weight at load either way.
+  bool mmap = false;
 };
 
 struct RunOptions {

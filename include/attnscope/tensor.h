@@ -11,6 +11,16 @@ namespace attnscope {
 
 using Shape = std::vector<int64_t>;
 
+// How the bytes of a model file are held while tensors view them.
+//   Mapped: the file's pages are mapped read-only. Opens at once, shares the page cache with other
+//           processes, and runs models larger than memory; but on some virtual machines two
+//           threads reading file-backed pages get less than one thread does (measured:
+//           bench/README.md, "Threads").
+//   Memory: the bytes are read into this process's own memory (read-only once read, on 2 MiB
+//           transparent huge pages where the kernel grants them): ~0.3 s a GB to open from the
+//           page cache, then every thread reads at full memory bandwidth.
+enum class FileBacking { Mapped, Memory };
+
 class Tensor {
  public:
   Tensor() = default;

@@ -340,19 +340,25 @@ class InterpretableModel:
     ("org/name[@revision]") or ``"attnscope:toy"`` (the built-in toy model with known heads).
     ``tokenizer``: another tokenizer source for checkpoints that have none.
     ``dtype``: compute precision: ``"float32"`` (weights decoded to float32 at load, exact),
-    ``"bfloat16"`` (weights kept as stored, memory-mapped; fast bf16/int8 products) or ``"auto"``
+    ``"bfloat16"`` (weights kept as stored; fast bf16/int8 products) or ``"auto"``
     (float32 while the decoded weights fit in 1 GiB). ``model.dtype`` says which one is in use;
     ``generate`` keeps its KV cache in it (bfloat16: keys/values rounded to bf16, half the memory).
+    ``mmap``: map the file instead of reading the stored weights into memory (llama.cpp's
+    ``use_mmap``): opens at once and shares pages with other processes, but on some virtual
+    machines threads then scale worse. By default they are read, unless they would take more than
+    3/4 of the available memory.
     """
 
     def __init__(self, name_or_path: Union[str, "core.Model"] = "attnscope:toy",
-                 tokenizer: Optional[str] = None, threads: int = 0, dtype: str = "auto"):
+                 tokenizer: Optional[str] = None, threads: int = 0, dtype: str = "auto",
+                 mmap: bool = False):
         if isinstance(name_or_path, core.Model):
             self._core = name_or_path
         else:
             import os
 
-            self._core = core.Model.load(os.fspath(name_or_path), tokenizer or "", int(threads), str(dtype))
+            self._core = core.Model.load(os.fspath(name_or_path), tokenizer or "", int(threads), str(dtype),
+                                         bool(mmap))
         self.name = str(name_or_path) if not isinstance(name_or_path, core.Model) else self._core.source
         # The open `with model.trace(...)` block, per thread: the forward pass releases the GIL,
         # so threads may trace the same model at once.

@@ -124,14 +124,16 @@ void bind_model(py::module_& m) {
 
   py::class_<Model>(m, "Model")
       .def_static("load", [](const std::string& path, const std::string& tokenizer, int threads,
-                             const std::string& dtype) {
+                             const std::string& dtype, bool mmap) {
         LoadOptions o;
         o.tokenizer = tokenizer;
         o.threads = threads;
         o.dtype = dtype;
+        o.mmap = mmap;
         py::gil_scoped_release release;
         return Model::load(path, o);
-      }, py::arg("path_or_name"), py::arg("tokenizer") = "", py::arg("threads") = 0, py::arg("dtype") = "auto")
+      }, py::arg("path_or_name"), py::arg("tokenizer") = "", py::arg("threads") = 0, py::arg("dtype") = "auto",
+         py::arg("mmap") = false)
       .def_property_readonly("config", [](const Model& mdl) { return config_dict(mdl.config()); })
       .def_property_readonly("dtype", &Model::dtype)
       .def_property_readonly("source", &Model::source)

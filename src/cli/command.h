@@ -14,6 +14,7 @@ struct Common {
   std::string tokenizer;  // --tokenizer: another tokenizer source for checkpoints without one
   int threads = 0;    // -t
   std::string dtype = "auto";  // --dtype: compute precision (LoadOptions::dtype)
+  bool mmap = false;  // --mmap: map the weights instead of reading them (LoadOptions::mmap)
   bool json = false;  // --json
 };
 

@@ -12,6 +12,7 @@ Model load_model(const Common& common) {
   opt.threads = common.threads;
   opt.tokenizer = common.tokenizer;
   opt.dtype = common.dtype;
+  opt.mmap = common.mmap;
   return Model::load(model_or_default(common), opt);
 }
 

@@ -285,8 +285,8 @@ GgufFile parse_or_fail(std::shared_ptr<const detail::MappedFile> mf) {
 }
 }  // namespace
 
-GgufFile GgufFile::open(const std::string& path) {
-  return parse_or_fail(detail::MappedFile::open(path));
+GgufFile GgufFile::open(const std::string& path, FileBacking backing) {
+  return parse_or_fail(detail::MappedFile::open(path, backing));
 }
 
 GgufFile GgufFile::open_memory(std::vector<uint8_t> bytes, const std::string& name) {

@@ -106,8 +106,10 @@ std::optional<StoredWeight> HfStoredTensor::stored() const {
   return w;
 }
 
-std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, const HfQuantization& quant) {
-  const SafetensorsCheckpoint st = SafetensorsCheckpoint::open_dir(dir);
+std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir,
+                                                      const HfQuantization& quant,
+                                                      FileBacking backing) {
+  const SafetensorsCheckpoint st = SafetensorsCheckpoint::open_dir(dir, backing);
   std::map<std::string, HfStoredTensor> out;
   for (const std::string& name : st.names()) {
     HfStoredTensor t;

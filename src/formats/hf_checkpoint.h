@@ -56,7 +56,9 @@ struct HfStoredTensor {
 // Every tensor of the safetensors files in `dir` as stored (MLX .scales/.biases attached to their
 // weight), keyed by the checkpoint's own names. Errors: NotFound (no weights), Format (scales
 // without a quantization config, unmatched scales, shapes that do not fit), Unsupported (dtype).
-std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, const HfQuantization& quant);
+std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir,
+                                                      const HfQuantization& quant,
+                                                      FileBacking backing = FileBacking::Mapped);
 // The same tensors decoded to float32.
 std::map<std::string, Tensor> read_hf_tensors(const std::string& dir, const HfQuantization& quant);
 

@@ -1,50 +1,19 @@
 // safetensors reader: map the file, validate the header completely, then hand out views.
 #include "formats/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
+#include "formats/mapped_file.h"
 
 namespace attnscope {
 namespace {
 
 using json = nlohmann::json;
-
-// A read-only private mapping of a whole file, unmapped when the last owner goes away.
-std::shared_ptr<const void> map_file(const std::string& path, uint64_t& size_out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    fail(err == ENOENT ? ErrorKind::NotFound : ErrorKind::Io,
-         "cannot open safetensors file " + path + ": " + std::strerror(err));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(ErrorKind::Io, "not a regular file: " + path);
-  }
-  size_out = static_cast<uint64_t>(st.st_size);
-  if (size_out < 8) {
-    ::close(fd);
-    fail(ErrorKind::Format, "safetensors file " + path + " is " + std::to_string(size_out) +
-                                " bytes: too short for the 8-byte header length");
-  }
-  void* p = ::mmap(nullptr, size_out, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) fail(ErrorKind::Io, "cannot map " + path + ": " + std::strerror(errno));
-  uint64_t len = size_out;
-  return std::shared_ptr<const void>(p, [len](const void* q) { ::munmap(const_cast<void*>(q), len); });
-}
 
 bool parse_dtype(const std::string& s, StDtype& out) {
   static const std::pair<const char*, StDtype> known[] = {
@@ -203,11 +172,16 @@ Tensor st_to_tensor(const SafetensorsTensorInfo& info, const std::shared_ptr<con
   return t;
 }
 
-SafetensorsFile SafetensorsFile::open(const std::string& path) {
+SafetensorsFile SafetensorsFile::open(const std::string& path, FileBacking backing) {
   SafetensorsFile f;
   f.path_ = path;
-  f.mapping_ = map_file(path, f.size_);
-  const auto* base = static_cast<const uint8_t*>(f.mapping_.get());
+  const auto file = detail::MappedFile::open(path, backing);
+  f.size_ = file->size();
+  if (f.size_ < 8)
+    fail(ErrorKind::Format, "safetensors file " + path + " is " + std::to_string(f.size_) +
+                                " bytes: too short for the 8-byte header length");
+  f.mapping_ = std::shared_ptr<const void>(file, file->data());
+  const uint8_t* base = file->data();
 
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | base[i];

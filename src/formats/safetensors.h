@@ -32,9 +32,10 @@ struct SafetensorsTensorInfo {
 
 class SafetensorsFile {
  public:
-  // Maps and validates. Errors: NotFound (no such file), Io, Format (malformed or hostile
-  // header), Unsupported (a dtype this project does not read, e.g. F64 or F8).
-  static SafetensorsFile open(const std::string& path);
+  // Maps (or reads into memory, see FileBacking) and validates. Errors: NotFound (no such file),
+  // Io, Format (malformed or hostile header), Unsupported (a dtype this project does not read,
+  // e.g. F64 or F8).
+  static SafetensorsFile open(const std::string& path, FileBacking backing = FileBacking::Mapped);
 
   const std::string& path() const { return path_; }
   uint64_t file_size() const { return size_; }
@@ -66,7 +67,8 @@ Tensor st_to_tensor(const SafetensorsTensorInfo& info, const std::shared_ptr<con
 // model.safetensors.index.json (weight_map: tensor name -> shard file), or any single *.safetensors.
 class SafetensorsCheckpoint {
  public:
-  static SafetensorsCheckpoint open_dir(const std::string& dir);
+  static SafetensorsCheckpoint open_dir(const std::string& dir,
+                                        FileBacking backing = FileBacking::Mapped);
   std::vector<std::string> names() const;  // sorted
   const SafetensorsTensorInfo* find(const std::string& name) const;
   const SafetensorsTensorInfo& at(const std::string& name) const;

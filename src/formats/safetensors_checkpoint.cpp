@@ -11,7 +11,7 @@ namespace attnscope {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string& dir) {
+SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string& dir, FileBacking backing) {
   SafetensorsCheckpoint ck;
   ck.dir_ = dir;
   const fs::path d(dir);
@@ -57,7 +57,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string& dir) {
   std::map<std::string, size_t> shard_idx;
   for (const auto& s : shard_names) {
     shard_idx[s] = ck.files_.size();
-    ck.files_.push_back(SafetensorsFile::open((d / s).string()));
+    ck.files_.push_back(SafetensorsFile::open((d / s).string(), backing));
   }
   for (size_t i = 0; i < ck.files_.size(); ++i)
     for (const auto& t : ck.files_[i].tensors()) {

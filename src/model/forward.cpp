@@ -36,19 +36,26 @@ Tensor normed(const ModelConfig& c, const Tensor& x, const Tensor* w, const Tens
 }
 
 void activate(Activation act, float* x, const float* up, int64_t n) {
-  ops::parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const float g = x[i];
-      float a;
-      switch (act) {
-        case Activation::SwiGLU: a = g / (1.0f + std::exp(-g)); break;
-        case Activation::GeluErf: a = 0.5f * g * (1.0f + std::erf(g * static_cast<float>(M_SQRT1_2))); break;
-        default:  // GeGLU, GeluTanh: the tanh approximation
-          a = 0.5f * g * (1.0f + std::tanh(0.7978845608028654f * (g + 0.044715f * g * g * g)));
-      }
-      x[i] = up ? a * up[i] : a;
-    }
-  });
+  ops::parallel_for(
+      n, 16384,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const float g = x[i];
+          float a;
+          switch (act) {
+            case Activation::SwiGLU:
+              a = g / (1.0f + std::exp(-g));
+              break;
+            case Activation::GeluErf:
+              a = 0.5f * g * (1.0f + std::erf(g * static_cast<float>(M_SQRT1_2)));
+              break;
+            default:  // GeGLU, GeluTanh: the tanh approximation
+              a = 0.5f * g * (1.0f + std::tanh(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+          }
+          x[i] = up ? a * up[i] : a;
+        }
+      },
+      ops::kFloatsPerLine);
 }
 
 // Multiplies the first rope_dim values of every head by f (longrope's scaled cos and sin).

@@ -109,7 +109,7 @@ std::optional<HfTensorTarget> map_hf_tensor(const std::string& hf_name, const Mo
   return HfTensorTarget{it->second.second, it->second.first->hf_transform};
 }
 
-HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype) {
+HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype, bool mmap) {
   HfCheckpoint ck;
   ck.dir = dir;
   const fs::path cfg_path = fs::path(dir) / "config.json";
@@ -121,15 +121,20 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
   const auto table = arch.weights(c);
   const auto index = hf_index(table, c);
 
-  const std::map<std::string, HfStoredTensor> stored = open_hf_tensors(dir, ck.hf.quant);
-  uint64_t decoded = 0;  // the weights' float32 size decides "auto" before anything is decoded
+  std::map<std::string, HfStoredTensor> stored = open_hf_tensors(dir, ck.hf.quant);
+  uint64_t decoded = 0,
+           file_bytes = 0;  // the weights' float32 size decides "auto" before anything is decoded
   for (const auto& [hf_name, t] : stored) {
+    file_bytes += t.nbytes();
     if (ignored(arch, hf_name)) continue;
     detail::refuse_empty_weight(dir, hf_name, t.shape);
     decoded += static_cast<uint64_t>(shape_numel(t.shape)) * 4;
   }
   ck.dtype = detail::resolve_dtype(dtype, decoded);
   const bool keep_stored = ck.dtype != ComputeDtype::Float32;
+  if (keep_stored && detail::weight_backing(mmap, file_bytes) == FileBacking::Memory)
+    stored = open_hf_tensors(dir, ck.hf.quant,
+                             FileBacking::Memory);  // the matrices are read on every run
   auto have = [&](const std::string& name) { return ck.weights.count(name) || ck.matrices.count(name); };
   uint64_t stored_bytes = 0;  // what is read (decoded, permuted or copied) on the way in
   for (const auto& [hf_name, t] : stored) stored_bytes += t.nbytes();

@@ -52,6 +52,8 @@ struct HfCheckpoint {
 // config needs), Format (shapes that contradict the config), Unsupported (architecture, dtype,
 // quantisation), InvalidArgument (dtype). The output head is tied to token_embd when the config
 // says so or when the checkpoint has no head.
-HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype = "float32");
+// `mmap`: LoadOptions::mmap (how stored matrices are held, see weight_backing in loaders.h).
+HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype = "float32",
+                                bool mmap = false);
 
 }  // namespace attnscope

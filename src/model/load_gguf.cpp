@@ -35,8 +35,10 @@ std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const Load
   }
   impl->dtype = resolve_dtype(options.dtype, decoded);
   // float32: every weight decoded once (the exact reference path). bfloat16: 2-d weights stay
-  // views of the mapping in their stored type.
+  // views of the file's bytes in their stored type, read on every run: in memory unless mapped.
   const bool keep_stored = impl->dtype != ComputeDtype::Float32;
+  if (keep_stored && weight_backing(options.mmap, file->file_size()) == FileBacking::Memory)
+    file = std::make_shared<GgufFile>(GgufFile::open(path, FileBacking::Memory));
   LoadProgress progress(std::filesystem::path(path).filename().string(), keep_stored ? 0 : stored);
   for (const auto& info : file->tensors()) {
     if (info.name == "rope_freqs.weight") continue;  // folded into the config

@@ -23,7 +23,7 @@ bool has_tokenizer_files(const fs::path& dir) {
 std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const LoadOptions& options) {
   // float32: every weight decoded once (the exact reference path). Otherwise F16/BF16 and MLX
   // matrices stay in their stored type (views of the mapping; F32 matrices take the exact product).
-  HfCheckpoint ck = read_hf_checkpoint(dir, options.dtype);
+  HfCheckpoint ck = read_hf_checkpoint(dir, options.dtype, options.mmap);
   auto impl = std::make_shared<Model::Impl>();
   impl->config = ck.hf.model;
   impl->weights = std::move(ck.weights);
@@ -39,10 +39,7 @@ std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const Lo
   return impl;
 }
 
-// Model::load's hook for "org/name[@rev]". Defined here rather than in src/hub/ because this
-// object is always linked with Model::load, so this definition reliably overrides the weak
-// fallback in weak_defaults.cpp (a static library member nobody else references would not be
-// pulled in, and the weak fallback would win).
+// Model::load's hook for "org/name[@rev]".
 std::string resolve_hub_model(const std::string& name) { return hub::download_model(name); }
 
 }  // namespace attnscope::detail

@@ -19,17 +19,21 @@ ModelConfig config_from_gguf(const GgufFile& file);
 // "auto" is float32 up to 1 GiB. InvalidArgument for an unknown name.
 ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes);
 
+// How a model's stored weights are held (FileBacking): Memory unless `mmap` or the file would
+// take more than 3/4 of the memory available (MemAvailable); then Mapped, so that a model larger
+// than memory still runs, from the page cache.
+FileBacking weight_backing(bool mmap, uint64_t file_bytes);
+
 // Format error naming `source` and the tensor when `shape` has no elements. Called on every stored
 // tensor before any is decoded: no weight is empty, and an empty tensor's other dimensions size
 // work that no byte in the file bounds ([10^12, 0] is 0 bytes but 10^12 rows: a fuzzing finding).
 void refuse_empty_weight(const std::string& source, const std::string& name, const Shape& shape);
 
-// A Hugging Face checkpoint directory (config.json + *.safetensors [+ tokenizer files]).
-// Provided by the hf loader (helper "hf"); must fill Impl as model_impl.h describes and call
-// finalize_model. Until it exists a weak fallback throws Unsupported.
+// A Hugging Face checkpoint directory (config.json + *.safetensors [+ tokenizer files]),
+// src/model/load_hf.cpp.
 std::shared_ptr<Model::Impl> load_hf_checkpoint(const std::string& dir, const LoadOptions& options);
-// "org/name[@rev]" -> a local checkpoint directory (downloading into the cache if needed).
-// Provided by the hub code (helper "hf"); weak fallback throws Unsupported.
+// "org/name[@rev]" -> a local checkpoint directory, downloading into the cache if needed
+// (hub::download_model, src/model/load_hf.cpp).
 std::string resolve_hub_model(const std::string& name);
 
 }  // namespace attnscope::detail

@@ -120,6 +120,25 @@ ComputeDtype resolve_dtype(const std::string& requested, uint64_t decoded_bytes)
   fail(ErrorKind::InvalidArgument, "unknown dtype '" + requested + "' (choose auto, float32 or bfloat16)");
 }
 
+namespace {
+// MemAvailable of /proc/meminfo in bytes (0 where there is none: then nothing is read into memory).
+uint64_t memory_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  while (in >> key >> kib) {
+    if (key == "MemAvailable:") return kib << 10;
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
+}  // namespace
+
+FileBacking weight_backing(bool mmap, uint64_t file_bytes) {
+  if (mmap) return FileBacking::Mapped;
+  return file_bytes <= memory_available() / 4 * 3 ? FileBacking::Memory : FileBacking::Mapped;
+}
+
 void refuse_empty_weight(const std::string& source, const std::string& name, const Shape& shape) {
   if (shape_numel(shape) == 0)
     fail(ErrorKind::Format, source + ": tensor '" + name + "' has shape " + Tensor::view(shape, nullptr, nullptr).shape_str() +

@@ -1,11 +1,19 @@
 #include "tensor/array_pool.h"
 
 #include <mutex>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
 namespace attnscope::detail {
 namespace {
+
+constexpr std::align_val_t kLine{64};
+
+float* allocate(size_t n) {
+  return static_cast<float*>(::operator new[](n * sizeof(float), kLine));
+}
+void release(float* p) { ::operator delete[](p, kLine); }
 
 class ArrayPool {
  public:
@@ -27,7 +35,7 @@ class ArrayPool {
         return;
       }
     }
-    delete[] p;
+    release(p);
   }
   size_t bytes() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -49,9 +57,9 @@ ArrayPool& pool() {
 }  // namespace
 
 std::shared_ptr<float> pooled_array(size_t n) {
-  if (n * sizeof(float) < kMinPooledBytes) return std::shared_ptr<float>(new float[n], std::default_delete<float[]>());
+  if (n * sizeof(float) < kMinPooledBytes) return std::shared_ptr<float>(allocate(n), release);
   float* p = pool().take(n);
-  if (!p) p = new float[n];
+  if (!p) p = allocate(n);
   return std::shared_ptr<float>(p, [n](float* q) { pool().give(q, n); });
 }
 

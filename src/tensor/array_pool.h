@@ -12,7 +12,9 @@ namespace attnscope::detail {
 inline constexpr size_t kMinPooledBytes = size_t{64} << 10;
 inline constexpr size_t kMaxPooledBytes = size_t{256} << 20;
 
-// An array of n floats, contents unspecified (a recycled one when the pool has that size).
+// An array of n floats starting on a 64-byte cache line (so that threads splitting it at
+// multiples of 16 floats share no line, see parallel_for), contents unspecified (a recycled one
+// when the pool has that size).
 // Thread-safe; the array returns to the pool when the last shared_ptr to it goes.
 std::shared_ptr<float> pooled_array(size_t n);
 

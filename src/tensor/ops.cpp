@@ -312,12 +312,15 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-  parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const float g = gate[i];
-      out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
-  });
+  parallel_for(
+      n, kGrainElems,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const float g = gate[i];
+          out[i] = g / (1.0f + std::exp(-g)) * up[i];
+        }
+      },
+      kFloatsPerLine);
 }
 
 void silu(float* x, int64_t n) {
@@ -333,9 +336,12 @@ void gelu_tanh(float* x, int64_t n) {
 }
 
 void add(float* y, const float* x, int64_t n) {
-  parallel_for(n, 4 * kGrainElems, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) y[i] += x[i];
-  });
+  parallel_for(
+      n, 4 * kGrainElems,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) y[i] += x[i];
+      },
+      kFloatsPerLine);
 }
 
 void add_bias(float* y, const float* bias, int64_t rows, int64_t n) {

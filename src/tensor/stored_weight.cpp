@@ -173,17 +173,24 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
     auto xd = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(M * K / block));
     auto xs = std::make_unique_for_overwrite<int32_t[]>(static_cast<size_t>(M * K / 32));
     kernels::quantize_rows_q8(x, M, K, block, xq.get(), xd.get(), xs.get());
-    ops::parallel_for(N, 64, [&](int64_t r0, int64_t r1) {
-      kernels::gemv_rows_int8(W, r0, r1, xq.get(), xd.get(), xs.get(), M, bias, y, N, accumulate);
-    });
+    ops::parallel_for(
+        N, 64,
+        [&](int64_t r0, int64_t r1) {
+          kernels::gemv_rows_int8(W, r0, r1, xq.get(), xd.get(), xs.get(), M, bias, y, N,
+                                  accumulate);
+        },
+        ops::kFloatsPerLine);
     return;
   }
   if (M <= kGemvMaxRows) {
     // Generation: memory bound, so every weight byte is read once, in its stored size.
-    ops::parallel_for(N, 64, [&](int64_t r0, int64_t r1) {
-      auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(K));
-      kernels::gemv_rows(W, r0, r1, x, M, bias, y, N, accumulate, scratch.get());
-    });
+    ops::parallel_for(
+        N, 64,
+        [&](int64_t r0, int64_t r1) {
+          auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(K));
+          kernels::gemv_rows(W, r0, r1, x, M, bias, y, N, accumulate, scratch.get());
+        },
+        ops::kFloatsPerLine);
     return;
   }
   // Prompts: decode a panel of rows into a tile, multiply it with oneDNN on this thread.

@@ -46,17 +46,25 @@ void set_thread_count_for_call(int n) {
 
 int current_call_threads() { return t_call_threads; }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+std::pair<int64_t, int64_t> chunk_bounds(int64_t n, int64_t parts, int64_t part, int64_t align) {
+  const int64_t units = (n + align - 1) / align;  // split whole multiples of align
+  return {std::min(n, units * part / parts * align),
+          std::min(n, units * (part + 1) / parts * align)};
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body,
+                  int64_t align) {
   if (n <= 0) return;
-  const int64_t threads = std::min<int64_t>(num_threads(), grain > 0 ? n / grain : n);
+  align = std::max<int64_t>(align, 1);
+  const int64_t threads =
+      std::min<int64_t>({num_threads(), grain > 0 ? n / grain : n, (n + align - 1) / align});
   if (threads <= 1 || omp_in_parallel()) {
     body(0, n);
     return;
   }
 #pragma omp parallel num_threads(static_cast<int>(threads))
   {
-    const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int64_t begin = n * tid / nt, end = n * (tid + 1) / nt;
+    const auto [begin, end] = chunk_bounds(n, omp_get_num_threads(), omp_get_thread_num(), align);
     if (begin < end) body(begin, end);
   }
 }

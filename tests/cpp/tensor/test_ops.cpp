@@ -1,9 +1,13 @@
 // The numerical kernels against closed forms and naive loops written here.
 #include <gtest/gtest.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "attnscope/model.h"
@@ -136,6 +140,72 @@ TEST(Ops, ThreadCountChangesNothingButSpeed) {
   ops::linear(x.data(), M, K, W.data(), N, nullptr, b.data());
   set_num_threads(0);
   for (int64_t i = 0; i < M * N; ++i) EXPECT_NEAR(a[i], b[i], 1e-4);
+}
+
+// Issue 28: threads writing one float output must never share a 64-byte line. The split is
+// checked as parallel_for hands it out (which OpenMP thread got which range), over sizes that are
+// and are not multiples of a line and thread counts above the core count.
+TEST(Ops, ParallelForGivesThreadsDisjointWholeCacheLines) {
+  for (int threads : {2, 3, 7}) {
+    set_num_threads(threads);
+    for (int64_t n :
+         {int64_t{16}, int64_t{17}, int64_t{100}, int64_t{2048}, int64_t{2053}, int64_t{128256}}) {
+      std::vector<std::pair<int64_t, int64_t>> ranges(static_cast<size_t>(threads), {-1, -1});
+      std::vector<float> out(static_cast<size_t>(n));
+      ops::parallel_for(
+          n, 1,
+          [&](int64_t b, int64_t e) {
+            ranges[static_cast<size_t>(omp_get_thread_num())] = {b, e};
+            for (int64_t i = b; i < e; ++i) out[static_cast<size_t>(i)] += 1.0f;
+          },
+          ops::kFloatsPerLine);
+      std::vector<std::pair<int64_t, int64_t>> used;
+      for (const auto& r : ranges)
+        if (r.first >= 0) used.push_back(r);
+      std::sort(used.begin(), used.end());
+      ASSERT_FALSE(used.empty());
+      EXPECT_EQ(used.front().first, 0);
+      EXPECT_EQ(used.back().second, n);
+      for (size_t i = 0; i < used.size(); ++i) {
+        EXPECT_EQ(used[i].first % ops::kFloatsPerLine, 0) << "n " << n << " threads " << threads;
+        if (i > 0) {
+          EXPECT_EQ(used[i].first, used[i - 1].second) << "n " << n;  // disjoint, no gap
+          // byte ranges [4b, 4e) of different threads never meet inside one 64-byte line
+          EXPECT_EQ((4 * used[i].first) % 64, 0);
+        }
+      }
+      EXPECT_EQ(static_cast<int64_t>(used.size()), std::min<int64_t>(threads, (n + 15) / 16)) << n;
+      for (float v : out) ASSERT_EQ(v, 1.0f);
+    }
+  }
+  set_num_threads(0);
+}
+
+TEST(Ops, ChunkBoundsAreEvenWholeMultiplesCoveringTheRange) {
+  for (int64_t n : {0, 1, 15, 16, 33, 1000, 4099})
+    for (int64_t parts : {1, 2, 5})
+      for (int64_t align : {1, 16}) {
+        int64_t at = 0, smallest = n, largest = 0;
+        for (int64_t p = 0; p < parts; ++p) {
+          const auto [b, e] = ops::chunk_bounds(n, parts, p, align);
+          EXPECT_EQ(b, at);
+          EXPECT_LE(b, e);
+          if (b < n) {
+            EXPECT_EQ(b % align, 0);
+          }
+          smallest = std::min(smallest, e - b), largest = std::max(largest, e - b);
+          at = e;
+        }
+        EXPECT_EQ(at, n);
+        if (parts * align <= n) {
+          EXPECT_LE(largest - smallest, 2 * align) << n << " " << parts << " " << align;
+        }
+      }
+}
+
+TEST(Ops, TensorsStartOnACacheLine) {
+  for (int64_t n : {1, 5, 1000, 70000})
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(Tensor::uninitialized({n}).data()) % 64, 0u);
 }
 
 TEST(Ops, ParallelForCoversEveryIndexOnce) {
