@@ -11,7 +11,7 @@
 // an .npz in the model directory (16 x [1, 32, 2048, 2048] does not fit in memory as float32).
 //
 //   bench_quant [--types F16,BF16,Q8_0,Q4_K_M] [--prefill 128,512,2048] [--gen 32] [--threads 2]
-//               [--reps 2] [--dir DIR] [--keep] [--no-fp32]
+//               [--reps 2] [--dir DIR] [--keep] [--no-fp32] [--mmap]
 //   bench_quant --one TYPE --dtype DTYPE ...   (one file in this process: what each child runs)
 //
 // Model files are DIR/attnscope-synthetic-llama-1b-<TYPE>.gguf (DIR default: the temp directory);
@@ -52,7 +52,7 @@ struct Args {
   std::vector<int> prefill{128, 512, 2048};
   int gen = 32, threads = 2, reps = 2;
   std::string dir = std::filesystem::temp_directory_path().string();
-  bool keep = false, fp32 = true;
+  bool keep = false, fp32 = true, mmap = false;
   // child mode: measure one file with one dtype and print one result line
   std::string one_type, one_dtype;
 };
@@ -68,6 +68,7 @@ int measure(const Args& a) {
   LoadOptions lo;
   lo.threads = a.threads;
   lo.dtype = a.one_dtype;
+  lo.mmap = a.mmap;
   double t0 = now();
   Model model = Model::load(path, lo);
   const double load_s = now() - t0;
@@ -133,7 +134,7 @@ std::map<std::string, std::string> run_child(const char* self, const Args& a, co
                                              const std::string& dtype) {
   std::string cmd = std::string(self) + " --one " + type + " --dtype " + dtype + " --threads " +
                     std::to_string(a.threads) + " --reps " + std::to_string(a.reps) + " --gen " + std::to_string(a.gen) +
-                    " --dir '" + a.dir + "' --prefill ";
+                    " --dir '" + a.dir + "'" + (a.mmap ? " --mmap" : "") + " --prefill ";
   for (size_t i = 0; i < a.prefill.size(); ++i) cmd += (i ? "," : "") + std::to_string(a.prefill[i]);
   std::string out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
@@ -169,18 +170,20 @@ int main(int argc, char** argv) {
     else if (s == "--dir") a.dir = next();
     else if (s == "--keep") a.keep = true;
     else if (s == "--no-fp32") a.fp32 = false;
+    else if (s == "--mmap") a.mmap = true;
     else if (s == "--one") a.one_type = next();
     else if (s == "--dtype") a.one_dtype = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--types F16,BF16,Q8_0,Q4_K_M] [--prefill 128,512,2048] [--gen 32] [--threads 2] "
-                   "[--reps 2] [--dir DIR] [--keep] [--no-fp32] [--one TYPE --dtype DTYPE (one file, this process)]\n",
+                   "[--reps 2] [--dir DIR] [--keep] [--no-fp32] [--mmap] [--one TYPE --dtype DTYPE (one file, this process)]\n",
                    argv[0]);
       return 2;
     }
   }
   if (!a.one_type.empty()) return measure(a);
 
+  std::filesystem::create_directories(a.dir);
   std::vector<std::string> created;
   for (const auto& t : a.types) {
     const std::string p = model_path(a, t);
