@@ -33,12 +33,16 @@ _MODELS_LOCK = threading.Lock()
 
 
 def worker_model(path: str, threads: int = 1) -> "core.Model":
-    """The model at ``path``, loaded once per process (every task of a worker shares it)."""
+    """The model at ``path``, loaded once per process (every task of a worker shares it).
+
+    Mapped (``mmap``), not read into the process: a machine runs several worker processes of a
+    few threads each, and mapped they share one copy of the file's pages.
+    """
     key = (path, int(threads))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            model = core.Model.load(path, "", int(threads))
+            model = core.Model.load(path, "", int(threads), "auto", True)
             _MODELS[key] = model
         return model
 

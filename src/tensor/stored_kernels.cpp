@@ -431,21 +431,32 @@ HWY_INLINE float DotQ6K(const uint8_t* w, int64_t nb, const int8_t* xq, const fl
 #ifndef ATTNSCOPE_X86_AVX2_PLUS
 #define ATTNSCOPE_X86_AVX2_PLUS (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
 #endif
+// A half-precision block scale: by F16C on the x86 targets that have it (one instruction where
+// the portable decoder branches on the exponent; both exact, subnormals included).
+HWY_INLINE float ScaleF16(const uint8_t* p) {
 #if ATTNSCOPE_X86_AVX2_PLUS
+  return _cvtsh_ss(detail::load_u16(p));
+#else
+  return detail::load_f16(p);
+#endif
+}
+
+#if ATTNSCOPE_X86_AVX2_PLUS
+
 // Q4_K row dot with vpmaddubsw (u8 codes x i8 x -> int16 pair sums; Highway 1.0.3 has no such op,
 // so this is AVX2 intrinsics, which the AVX2 and AVX-512 targets both compile): 64 codes take
 // two multiply-adds where the int16 form below takes four, and its sums are the same integers
 // (a pair sum is at most 2 * 15 * 127, no saturation). x is scaled per super-block (xd[sb]).
+// The -dmin * min terms are one vector product of the 8 mins with the 8 x sub-block code sums
+// (each at most 63 * 32 * 127 < 2^24: exact as int32 and as float).
 HWY_INLINE float DotQ4KMaddubs(const uint8_t* w, int64_t nb, const int8_t* xq, const float* xd, const int32_t* xs) {
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0.0f;  // the -dmin * min terms: one product with each x sub-block's code sum
+  __m256 acc = _mm256_setzero_ps(), acc_mins = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ4_KBytes) {
-    const float d = detail::load_f16(w), dmin = detail::load_f16(w + 2);
-    uint8_t sc[8], m[8];
+    const float d = ScaleF16(w) * xd[sb], dmin = ScaleF16(w + 2) * xd[sb];
+    alignas(8) uint8_t sc[8], m[8];
     detail::k4_scales_mins(w + 4, sc, m);
     __m256i isum = _mm256_setzero_si256();
-    int32_t msum = 0;
     for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
       const int64_t b = 8 * sb + 2 * p;
       const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16 + 32 * p));
@@ -456,13 +467,14 @@ HWY_INLINE float DotQ4KMaddubs(const uint8_t* w, int64_t nb, const int8_t* xq, c
           _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * (b + 1))));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * p])));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * p + 1])));
-      msum += m[2 * p] * xs[b] + m[2 * p + 1] * xs[b + 1];
     }
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * xd[sb]), acc);
-    mins += dmin * xd[sb] * static_cast<float>(msum);
+    const __m256i mins = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)));
+    const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 8 * sb));
+    acc_mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(mins, sums)), _mm256_set1_ps(dmin), acc_mins);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d), acc);
   }
   const hn::Full256<float> d8;
-  return hn::GetLane(hn::SumOfLanes(d8, hn::Vec256<float>{acc})) - mins;
+  return hn::GetLane(hn::SumOfLanes(d8, hn::Vec256<float>{_mm256_sub_ps(acc, acc_mins)}));
 }
 
 // Q6_K row dot with vpmaddubsw: the 6-bit codes c (0..63; a pair sum is at most 2 * 63 * 127)
@@ -488,7 +500,7 @@ HWY_INLINE float DotQ6KMaddubs(const uint8_t* w, int64_t nb, const int8_t* xq, c
   const __m256i pick0 = pick(0), pick1 = pick(2), pick2 = pick(4), pick3 = pick(6);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < nb / 8; ++sb, w += detail::kQ6_KBytes) {
-    const float d = detail::load_f16(w + 208);
+    const float d = ScaleF16(w + 208);
     // The 16 int8 scales as int16: scales 0..7 (half 0) and 8..15 (half 1), each in both lanes.
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192)));
     __m256i isum = _mm256_setzero_si256();
@@ -522,7 +534,7 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int8_
       for (int64_t b = 0; b < nb; ++b, w += detail::kQ8_0Bytes) {
         const auto* qs = reinterpret_cast<const int8_t*>(w + 2);
         const auto dot = IntDot(d16, xq + 32 * b, 32, [&](int i) { return LoadI8As16(d16, qs + i); });
-        acc = hn::MulAdd(dot, hn::Set(df, detail::load_f16(w) * xd[b]), acc);
+        acc = hn::MulAdd(dot, hn::Set(df, ScaleF16(w) * xd[b]), acc);
       }
       return hn::GetLane(hn::SumOfLanes(df, acc));
     }
@@ -572,7 +584,7 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int8_
       const auto lo = IntDot(d16, xq + 32 * b, 16, [&](int i) { return hn::Sub(hn::And(LoadU8As16(d16, qs + i), k15), k8); });
       const auto hi = IntDot(d16, xq + 32 * b + 16, 16,
                              [&](int i) { return hn::Sub(hn::ShiftRight<4>(LoadU8As16(d16, qs + i)), k8); });
-      acc = hn::MulAdd(hn::Add(lo, hi), hn::Set(df, detail::load_f16(w) * xd[b]), acc);
+      acc = hn::MulAdd(hn::Add(lo, hi), hn::Set(df, ScaleF16(w) * xd[b]), acc);
     }
     return hn::GetLane(hn::SumOfLanes(df, acc));
   }
