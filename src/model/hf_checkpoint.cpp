@@ -122,8 +122,9 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
   const auto index = hf_index(table, c);
 
   std::map<std::string, HfStoredTensor> stored = open_hf_tensors(dir, ck.hf.quant);
-  uint64_t decoded = 0,
-           file_bytes = 0;  // the weights' float32 size decides "auto" before anything is decoded
+  // The weights' float32 size decides "auto" before anything is decoded; their size in the files
+  // decides whether stored matrices are read into memory.
+  uint64_t decoded = 0, file_bytes = 0;
   for (const auto& [hf_name, t] : stored) {
     file_bytes += t.nbytes();
     if (ignored(arch, hf_name)) continue;
@@ -133,8 +134,7 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
   ck.dtype = detail::resolve_dtype(dtype, decoded);
   const bool keep_stored = ck.dtype != ComputeDtype::Float32;
   if (keep_stored && detail::weight_backing(mmap, file_bytes) == FileBacking::Memory)
-    stored = open_hf_tensors(dir, ck.hf.quant,
-                             FileBacking::Memory);  // the matrices are read on every run
+    stored = open_hf_tensors(dir, ck.hf.quant, FileBacking::Memory);  // read on every run
   auto have = [&](const std::string& name) { return ck.weights.count(name) || ck.matrices.count(name); };
   uint64_t stored_bytes = 0;  // what is read (decoded, permuted or copied) on the way in
   for (const auto& [hf_name, t] : stored) stored_bytes += t.nbytes();

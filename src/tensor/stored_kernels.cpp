@@ -445,7 +445,6 @@ HWY_INLINE float ScaleF16(const uint8_t* p) {
 }
 
 #if ATTNSCOPE_X86_AVX2_PLUS
-
 // Q4_K row dot with vpmaddubsw (u8 codes x i8 x -> int16 pair sums; Highway 1.0.3 has no such op,
 // so this is AVX2 intrinsics, which the AVX2 and AVX-512 targets both compile): 64 codes take
 // two multiply-adds where the int16 form below takes four, and its sums are the same integers
