@@ -11,9 +11,10 @@ jobs=$(nproc)
 if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_ASAN:-}" = "1" ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j"$jobs"
-  # print_suppressions=0: LSan would otherwise append its statistics (fontconfig's permanent
-  # cache is suppressed in the viz code) to stderr, which CLI tests read as output.
-  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1 \
+  # tests/lsan.supp: fontconfig's permanent cache. print_suppressions=0: LSan would otherwise
+  # append its statistics to stderr, which CLI tests read as output.
+  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="print_suppressions=0:suppressions=$PWD/tests/lsan.supp" \
+    UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --preset asan -j"$jobs" --output-on-failure
 fi
 

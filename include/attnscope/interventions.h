@@ -98,9 +98,10 @@ Intervention patch_heads(int layer, std::vector<int> heads, const Trace& source,
 // Patches a whole hook point (any name or alias) from `source`.
 Intervention patch_hook(const std::string& target, const Trace& source);
 
-// Which axis of a hook's value indexes query heads: 1 for hook_attn_scores / hook_pattern
-// ([B, H, T, T]), 2 for hook_q / hook_z / hook_result ([B, T, H, *]). InvalidArgument for any
-// other hook (hook_k / hook_v index key/value heads, which are shared under GQA).
+// Which axis of a canonical hook's value indexes query heads (hook_head_axis in hook_points.h): 1 for
+// hook_attn_scores / hook_pattern ([B, H, T, T]), 2 for hook_q, its norm and rotation, hook_z and
+// hook_result ([B, T, H, *]). InvalidArgument for any other hook (hook_k / hook_v index key/value
+// heads, which are shared under GQA).
 int head_axis(const std::string& canonical_hook);
 
 }  // namespace iv

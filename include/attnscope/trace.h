@@ -7,45 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/hook_points.h"
 #include "attnscope/tensor.h"
 
 namespace attnscope {
 
-// Hook point names (TransformerLens style; see DESIGN.md) and their shapes:
-//   hook_embed                       [B, T, D]   (token embedding, times sqrt(D) for Gemma)
-//   hook_pos_embed                   [B, T, D]   (learned positions: GPT-2)
-//   blocks.L.hook_resid_pre|mid|post [B, T, D]   (no hook_resid_mid with a parallel residual)
-//   blocks.L.ln1|ln2.hook_normalized [B, T, D]   (the pre-norms, where the family has them)
-//   blocks.L.attn.hook_q             [B, T, H, Dh]   (projection output, before q/k norm and RoPE)
-//   blocks.L.attn.hook_k|hook_v      [B, T, Hkv, Dh]
-//   blocks.L.attn.q_norm|k_norm.hook_normalized   q, k after their RMSNorm (Qwen3, Gemma 3, OLMo-2)
-//   blocks.L.attn.hook_rot_q|hook_rot_k           q, k after RoPE (families with RoPE)
-//   blocks.L.attn.hook_attn_scores   [B, H, T, T]   the softmax input: q.k scaled, then whatever the
-//                                                    family does before the softmax (Gemma 2's
-//                                                    tanh soft-cap), masked entries (later keys,
-//                                                    keys outside a sliding window) = -inf
-//   blocks.L.attn.hook_pattern       [B, H, T, T]   (the softmax buffer that multiplies V)
-//   blocks.L.attn.hook_z             [B, T, H, Dh]  (pattern · V, per head, before o_proj)
-//   blocks.L.attn.hook_result        [B, T, H, D]   (each head's contribution through o_proj,
-//                                                    before any post-norm; computed only when
-//                                                    captured or intervened on)
-//   blocks.L.hook_attn_out|mlp_out   [B, T, D]   (after the post-norms of Gemma 2/3 and OLMo-2)
-//   blocks.L.mlp.hook_pre            [B, T, F]   (gate projection in gated MLPs, else up + bias)
-//   blocks.L.mlp.hook_pre_linear     [B, T, F]   (up projection, gated MLPs only)
-//   blocks.L.mlp.hook_post           [B, T, F]
-//   ln_final.hook_normalized         [B, T, D]
-//   logits                           [B, T, V]   (after the final soft-cap of Gemma 2)
-// Model::hook_names() lists the ones a model has.
-// Aliases (Hugging Face module paths; a leading "model." may be doubled as in mlxterp):
-//   model.embed_tokens -> hook_embed, model.layers.L.self_attn -> blocks.L.hook_attn_out,
-//   model.layers.L.mlp -> blocks.L.hook_mlp_out, model.layers.L -> blocks.L.hook_resid_post,
-//   model.norm -> ln_final.hook_normalized, lm_head -> logits.
-
-// Resolves an alias (or a canonical name) to its canonical hook name; nullopt if the string is
-// neither. Does not check the layer against a model.
-std::optional<std::string> canonical_hook_name(const std::string& name);
-// Glob match of hook names: '*' matches any run of characters (dots included), '?' one character.
-bool hook_glob_match(const std::string& pattern, const std::string& name);
+// Hook point names, shapes and aliases: attnscope/hook_points.h (the one table).
 
 // Passed to interventions so one function can serve many hook points.
 struct HookContext {

@@ -19,7 +19,7 @@ import numpy as np
 from ._native import core
 
 # The hook captured by default: the softmax buffer that multiplies V, per layer.
-_PATTERN_HOOK = "blocks.{}.attn.hook_pattern"
+_PATTERN = core.HookPoint.__members__["attn.hook_pattern"]
 
 
 class HookContext(NamedTuple):
@@ -212,9 +212,9 @@ class Trace:
             return self
         capture = list(self._capture)
         if self._attention is True:
-            capture.append(_PATTERN_HOOK.format("*"))
+            capture.append(core.hook_glob(_PATTERN))
         elif self._attention:
-            capture += [_PATTERN_HOOK.format(int(layer)) for layer in self._attention]
+            capture += [core.hook_name(_PATTERN, int(layer)) for layer in self._attention]
         capture += [name for name in self._saved if name != "logits"]
         core_ivs = [(target, _as_callable(fn, target), _describe(fn))
                     for target, fn in self._interventions.items()]
@@ -613,6 +613,5 @@ class _TokenizerView:
 
 
 def _layer_of(canonical: str) -> Optional[int]:
-    if canonical.startswith("blocks."):
-        return int(canonical.split(".")[1])
-    return None
+    ref = core.parse_hook_name(canonical)
+    return ref[1] if ref is not None and ref[1] >= 0 else None

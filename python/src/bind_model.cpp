@@ -216,6 +216,20 @@ void bind_model(py::module_& m) {
     return py::str(*c);
   }, py::arg("name"));
   m.def("hook_glob_match", &hook_glob_match, py::arg("pattern"), py::arg("name"));
+  // The hook table (attnscope/hook_points.h): Python builds and parses names through it.
+  py::enum_<HookPoint> point(m, "HookPoint");
+  for (int i = 0; i < kHookPointCount; ++i) {
+    const auto p = static_cast<HookPoint>(i);
+    point.value(hook_suffix(p), p);  // e.g. HookPoint.__members__["attn.hook_pattern"]
+  }
+  m.def("hook_name", [](HookPoint p, int layer) { return hook_name(p, layer); }, py::arg("point"),
+        py::arg("layer") = -1);
+  m.def("hook_glob", &hook_glob, py::arg("point"));
+  m.def("parse_hook_name", [](const std::string& name) -> py::object {
+    auto r = parse_hook_name(name);
+    if (!r) return py::none();
+    return py::make_tuple(r->point, r->layer);
+  }, py::arg("canonical"));
 }
 
 }  // namespace attnscope::python

@@ -85,14 +85,14 @@ AblationSweepResult head_ablation_sweep(const Model& model, const std::vector<in
   // Clean pass: residual stream before each swept layer, head outputs for means, final stream.
   RunOptions clean_opt;
   clean_opt.return_logits = false;
-  clean_opt.capture.push_back("ln_final.hook_normalized");
+  clean_opt.capture.push_back(hook_name(HookPoint::LnFinal));
   for (int l : layers) {
-    if (o.reuse_prefix) clean_opt.capture.push_back(iv::detail::block_hook(l, "hook_resid_pre"));
-    if (o.kind == AblationKind::Mean) clean_opt.capture.push_back(iv::detail::block_hook(l, "attn.hook_z"));
+    if (o.reuse_prefix) clean_opt.capture.push_back(hook_name(HookPoint::ResidPre, l));
+    if (o.kind == AblationKind::Mean) clean_opt.capture.push_back(hook_name(HookPoint::AttnZ, l));
   }
   Trace clean = model.run(ids, clean_opt);
   res.forward_passes = 1;
-  const Readout base = read_target(model, rows_at(clean.at("ln_final.hook_normalized"), pos), o.target)[0];
+  const Readout base = read_target(model, rows_at(clean.at(hook_name(HookPoint::LnFinal)), pos), o.target)[0];
   res.clean_logit = base.logit;
   res.clean_prob = base.prob;
 
@@ -114,17 +114,17 @@ AblationSweepResult head_ablation_sweep(const Model& model, const std::vector<in
       for (int h = 0; h < H; ++h) {
         RunOptions opt;
         opt.return_logits = false;
-        opt.capture = {"ln_final.hook_normalized"};
+        opt.capture = {hook_name(HookPoint::LnFinal)};
         opt.interventions.push_back(o.kind == AblationKind::Zero ? iv::zero_ablate_heads(l, {h})
                                                                  : iv::mean_ablate_heads(l, {h}, means));
         Trace t = model.run(ids, opt);
         ++res.forward_passes;
-        record(l, h, read_target(model, rows_at(t.at("ln_final.hook_normalized"), pos), o.target)[0]);
+        record(l, h, read_target(model, rows_at(t.at(hook_name(HookPoint::LnFinal)), pos), o.target)[0]);
       }
       continue;
     }
     // Resume from the cached stream before layer l (start_at_layer); batch row b ablates one head.
-    Tensor resid = clean.at(iv::detail::block_hook(l, "hook_resid_pre"));  // [1, T, D]
+    Tensor resid = clean.at(hook_name(HookPoint::ResidPre, l));  // [1, T, D]
     const int chunk = o.max_batch > 0 ? std::min(o.max_batch, H) : H;
     for (int h0 = 0; h0 < H; h0 += chunk) {
       const int n = std::min(chunk, H - h0);
@@ -132,13 +132,13 @@ AblationSweepResult head_ablation_sweep(const Model& model, const std::vector<in
       for (int i = 0; i < n; ++i) head_of_row[static_cast<size_t>(i)] = h0 + i;
       RunOptions opt;
       opt.return_logits = false;
-      opt.capture = {"ln_final.hook_normalized"};
+      opt.capture = {hook_name(HookPoint::LnFinal)};
       opt.start_at_layer = l;
       opt.residual = resid;
       opt.interventions.push_back(iv::detail::ablate_head_per_row(l, head_of_row, means));
       Trace t = model.run_batch(std::vector<std::vector<int32_t>>(static_cast<size_t>(n), ids), opt);
       ++res.forward_passes;
-      auto reads = read_target(model, rows_at(t.at("ln_final.hook_normalized"), pos), o.target);
+      auto reads = read_target(model, rows_at(t.at(hook_name(HookPoint::LnFinal)), pos), o.target);
       for (int i = 0; i < n; ++i) record(l, h0 + i, reads[static_cast<size_t>(i)]);
     }
   }

@@ -72,7 +72,7 @@ std::map<int, Tensor> run_patterns(const Model& model, const std::vector<int32_t
                                    const std::vector<int>& layers, AttentionWeighting weighting) {
   if (weighting == AttentionWeighting::Value) return run_weight_and_value_patterns(model, ids, layers).value;
   RunOptions ro;
-  for (int l : layers) ro.capture.push_back("blocks." + std::to_string(l) + ".attn.hook_pattern");
+  for (int l : layers) ro.capture.push_back(hook_name(HookPoint::AttnPattern, l));
   ro.layers = layers;
   ro.return_logits = false;
   Trace trace = model.run(ids, ro);

@@ -14,7 +14,6 @@ namespace attnscope {
 
 namespace {
 
-std::string block(int layer, const char* what) { return "blocks." + std::to_string(layer) + "." + what; }
 bool has_pos_embed(const Model& model) { return model.config().learned_positions; }
 
 // Row `batch` of a [B, T, X] tensor as a [T, X] copy.
@@ -55,13 +54,13 @@ void freeze_post_attn_norm(const Model& model, int layer, std::vector<Tensor>& p
 
 std::vector<std::string> resid_decomposition_hooks(const Model& model) {
   const int L = model.config().n_layer;
-  std::vector<std::string> hooks = {"hook_embed"};
-  if (has_pos_embed(model)) hooks.push_back("hook_pos_embed");
+  std::vector<std::string> hooks = {hook_name(HookPoint::Embed)};
+  if (has_pos_embed(model)) hooks.push_back(hook_name(HookPoint::PosEmbed));
   for (int l = 0; l < L; ++l) {
-    hooks.push_back(block(l, "attn.hook_result"));
-    hooks.push_back(block(l, "hook_mlp_out"));
+    hooks.push_back(hook_name(HookPoint::AttnResult, l));
+    hooks.push_back(hook_name(HookPoint::MlpOut, l));
   }
-  hooks.push_back(block(L - 1, "hook_resid_post"));
+  hooks.push_back(hook_name(HookPoint::ResidPost, L - 1));
   return hooks;
 }
 
@@ -74,12 +73,12 @@ ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, 
     parts.push_back(std::move(t));
     out.labels.push_back(std::move(label));
   };
-  add(batch_row(trace.at("hook_embed"), batch, "hook_embed"), "embed");
+  add(batch_row(trace.at(hook_name(HookPoint::Embed)), batch, hook_name(HookPoint::Embed)), "embed");
   if (has_pos_embed(model))
-    add(batch_row(trace.at("hook_pos_embed"), batch, "hook_pos_embed"), "pos_embed");
+    add(batch_row(trace.at(hook_name(HookPoint::PosEmbed)), batch, hook_name(HookPoint::PosEmbed)), "pos_embed");
   const int64_t T = parts[0].dim(0), D = parts[0].dim(1);
   for (int l = 0; l < L; ++l) {
-    const std::string rname = block(l, "attn.hook_result");
+    const std::string rname = hook_name(HookPoint::AttnResult, l);
     const Tensor& r = trace.at(rname);  // [B, T, H, D]
     if (r.ndim() != 4 || r.dim(1) != T || r.dim(2) != H || r.dim(3) != D || batch >= r.dim(0))
       fail(ErrorKind::InvalidArgument, rname + " is " + r.shape_str() + ", expected [B, " +
@@ -101,7 +100,7 @@ ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, 
     freeze_post_attn_norm(model, l, heads);
     for (int h = 0; h < H; ++h) add(std::move(heads[h]), "L" + std::to_string(l) + "H" + std::to_string(h));
     if (!bias.empty()) add(std::move(heads[H]), std::to_string(l) + "_attn_bias");
-    add(batch_row(trace.at(block(l, "hook_mlp_out")), batch, block(l, "hook_mlp_out")),
+    add(batch_row(trace.at(hook_name(HookPoint::MlpOut, l)), batch, hook_name(HookPoint::MlpOut, l)),
         std::to_string(l) + "_mlp_out");
   }
   const int64_t C = static_cast<int64_t>(parts.size());
@@ -118,7 +117,7 @@ ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, 
 
 Tensor apply_ln_to_stack(const Model& model, const Trace& trace, const Tensor& stack, int batch) {
   const ModelConfig& c = model.config();
-  const std::string final_name = block(c.n_layer - 1, "hook_resid_post");
+  const std::string final_name = hook_name(HookPoint::ResidPost, c.n_layer - 1);
   const Tensor x = batch_row(trace.at(final_name), batch, final_name);  // [T, D]
   const int64_t T = x.dim(0), D = x.dim(1);
   if (stack.ndim() != 3 || stack.dim(1) != T || stack.dim(2) != D)
@@ -236,7 +235,7 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
   // unembedding (its capped value is the forward pass's logit).
   Tensor uncapped;  // [1, T]
   if (c.final_softcap > 0) {
-    const std::string final_name = block(c.n_layer - 1, "hook_resid_post");
+    const std::string final_name = hook_name(HookPoint::ResidPost, c.n_layer - 1);
     const Tensor x = batch_row(trace.at(final_name), 0, final_name).reshape({1, T, c.n_embd});
     uncapped = logit_attrs(model, apply_ln_to_stack(model, trace, x), token, minus);
   }

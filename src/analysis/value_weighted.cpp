@@ -14,15 +14,12 @@ namespace attnscope {
 
 namespace {
 
-std::string hook(int layer, const char* what) {
-  return "blocks." + std::to_string(layer) + ".attn." + what;
-}
 
 // ||v_j W_O^h|| for every batch row, head and key: [B, H, K] from hook_v [B, K, Hkv, Dh].
 Tensor norms_of_layer(const Model& model, int layer, const Tensor& v) {
   const ModelConfig& c = model.config();
   if (v.ndim() != 4 || v.dim(2) <= 0 || c.n_head % v.dim(2) != 0 || v.dim(3) != c.head_dim)
-    fail(ErrorKind::InvalidArgument, hook(layer, "hook_v") + " has shape " + v.shape_str() +
+    fail(ErrorKind::InvalidArgument, hook_name(HookPoint::AttnV, layer) + " has shape " + v.shape_str() +
                                          ", expected [B, T, " + std::to_string(c.n_head_kv) + ", " +
                                          std::to_string(c.head_dim) + "]");
   const int64_t B = v.dim(0), K = v.dim(1), Hkv = v.dim(2), Dh = v.dim(3), H = c.n_head,
@@ -59,7 +56,7 @@ std::vector<double> post_norm_scales(const Model& model, int layer, const Tensor
   const Tensor& wo = detail::attn_output_matrix(model, layer);  // [D, H*Dh]
   const int64_t D = wo.dim(0), HD = wo.dim(1);
   if (z.ndim() != 4 || z.dim(2) * z.dim(3) != HD)
-    fail(ErrorKind::InvalidArgument, hook(layer, "hook_z") + " has shape " + z.shape_str() +
+    fail(ErrorKind::InvalidArgument, hook_name(HookPoint::AttnZ, layer) + " has shape " + z.shape_str() +
                                          ", expected [B, T, " + std::to_string(c.n_head) + ", " +
                                          std::to_string(c.head_dim) + "]");
   const int64_t N = z.dim(0) * z.dim(1);
@@ -84,9 +81,9 @@ bool has_post_norm(const Model& model, int layer) {
 std::vector<std::string> value_weighted_hooks(const Model& model, const std::vector<int>& layers) {
   std::vector<std::string> out;
   for (int l : detail::checked_layers(model, layers, "value_weighted_patterns")) {
-    out.push_back(hook(l, "hook_pattern"));
-    out.push_back(hook(l, "hook_v"));
-    if (has_post_norm(model, l)) out.push_back(hook(l, "hook_z"));
+    out.push_back(hook_name(HookPoint::AttnPattern, l));
+    out.push_back(hook_name(HookPoint::AttnV, l));
+    if (has_post_norm(model, l)) out.push_back(hook_name(HookPoint::AttnZ, l));
   }
   return out;
 }
@@ -94,8 +91,8 @@ std::vector<std::string> value_weighted_hooks(const Model& model, const std::vec
 std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace) {
   std::map<int, Tensor> out;
   for (int l = 0; l < model.config().n_layer; ++l)
-    if (trace.has(hook(l, "hook_v")))
-      out.emplace(l, norms_of_layer(model, l, trace.at(hook(l, "hook_v"))));
+    if (trace.has(hook_name(HookPoint::AttnV, l)))
+      out.emplace(l, norms_of_layer(model, l, trace.at(hook_name(HookPoint::AttnV, l))));
   if (out.empty())
     fail(ErrorKind::NotFound,
          "value-weighted attention needs blocks.L.attn.hook_v in the trace; capture it "
@@ -107,18 +104,18 @@ std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& t
                                               bool normalized) {
   std::map<int, Tensor> out;
   for (const auto& [l, norms] : value_vector_norms(model, trace)) {
-    const Tensor& a = trace.at(hook(l, "hook_pattern"));  // NotFound names it when missing
+    const Tensor& a = trace.at(hook_name(HookPoint::AttnPattern, l));  // NotFound names it when missing
     const int64_t B = a.dim(0), H = a.dim(1), Q = a.dim(2), K = a.dim(3);
     if (a.ndim() != 4 || norms.dim(0) != B || norms.dim(1) != H || norms.dim(2) != K)
-      fail(ErrorKind::InvalidArgument, hook(l, "hook_pattern") + " " + a.shape_str() +
-                                           " does not match " + hook(l, "hook_v") + " (norms " +
+      fail(ErrorKind::InvalidArgument, hook_name(HookPoint::AttnPattern, l) + " " + a.shape_str() +
+                                           " does not match " + hook_name(HookPoint::AttnV, l) + " (norms " +
                                            norms.shape_str() + ")");
     std::vector<double> scale;  // per (b, i); empty: no post-attention norm
     if (has_post_norm(model, l)) {
-      scale = post_norm_scales(model, l, trace.at(hook(l, "hook_z")));
+      scale = post_norm_scales(model, l, trace.at(hook_name(HookPoint::AttnZ, l)));
       if (scale.size() != static_cast<size_t>(B * Q))
-        fail(ErrorKind::InvalidArgument, hook(l, "hook_z") + " does not match " +
-                                             hook(l, "hook_pattern") + " " + a.shape_str());
+        fail(ErrorKind::InvalidArgument, hook_name(HookPoint::AttnZ, l) + " does not match " +
+                                             hook_name(HookPoint::AttnPattern, l) + " " + a.shape_str());
     }
     Tensor w({B, H, Q, K});
     for (int64_t bh = 0; bh < B * H; ++bh)

@@ -193,7 +193,7 @@ int run_ablate(const Common& common, const AblateArgs& a) {
   if (!a.patch_heads.empty()) {
     if (a.patch_from.empty()) fail(ErrorKind::InvalidArgument, "--patch-heads needs --patch-from PROMPT");
     RunOptions src_opt;
-    src_opt.capture = {"blocks.*.attn.hook_z"};
+    src_opt.capture = {hook_glob(HookPoint::AttnZ)};
     src_opt.return_logits = false;
     Trace source = model.run(model.encode(a.patch_from, !a.no_bos), src_opt);
     for (const auto& s : a.patch_heads) {

@@ -263,7 +263,7 @@ int run_rollout(const Common& common, const RolloutArgs& a) {
   const Model model = load_model(common);
   if (a.text.empty()) fail(ErrorKind::InvalidArgument, "the text is empty");
   RunOptions ro;
-  ro.capture = {"blocks.*.attn.hook_pattern"};
+  ro.capture = {hook_glob(HookPoint::AttnPattern)};
   ro.return_logits = false;
   const Trace t = model.run(a.text, ro);
   const auto patterns = t.attention_patterns();

@@ -28,7 +28,7 @@ int run_generate(const Common& common, const GenerateArgs& a) {
   opt.max_tokens = a.n;
   opt.stop_at_eos = !a.no_stop;
   opt.layers = a.layers;
-  if (!a.out.empty()) opt.capture = a.capture.empty() ? std::vector<std::string>{"blocks.*.attn.hook_pattern"} : a.capture;
+  if (!a.out.empty()) opt.capture = a.capture.empty() ? std::vector<std::string>{hook_glob(HookPoint::AttnPattern)} : a.capture;
   else if (!a.capture.empty()) fail(ErrorKind::InvalidArgument, "--capture needs -o FILE.npz to save into");
   Generation g = model.generate(std::string_view(a.prompt), opt);
   if (!a.out.empty()) detail::save_trace_npz(g.trace, a.out, true);

@@ -67,7 +67,7 @@ int run_heatmap(const Common& common, const HeatmapArgs& a) {
     lo.tokenizer = common.tokenizer;
     const Model model = Model::load(model_or_default(common), lo);
     RunOptions run;
-    run.capture = {"blocks." + std::to_string(a.layer) + ".attn.hook_pattern"};
+    run.capture = {hook_name(HookPoint::AttnPattern, a.layer)};
     run.return_logits = false;
     run.interventions.push_back(iv::zero_ablate_heads(al, {ah}));
     const Trace ablated = model.run(a.src.prompt, run);

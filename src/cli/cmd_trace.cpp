@@ -35,7 +35,7 @@ int run_trace(const Common& common, const TraceArgs& a) {
   if (batch.empty()) fail(ErrorKind::InvalidArgument, "no prompt given (pass text, or --ids)");
   RunOptions opt;
   // --capture with no names captures nothing (time a bare forward pass, or keep only --logits).
-  if (a.capture_option->count() == 0) opt.capture = {"blocks.*.attn.hook_pattern"};
+  if (a.capture_option->count() == 0) opt.capture = {hook_glob(HookPoint::AttnPattern)};
   for (const auto& c : a.capture)
     if (!c.empty()) opt.capture.push_back(c);
   opt.layers = a.layers;

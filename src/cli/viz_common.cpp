@@ -12,13 +12,6 @@
 #include "viz/patterns_json.h"
 #include "viz/synthetic.h"
 
-// fontconfig (used by cairo's text) keeps its configuration cache until the process exits;
-// LeakSanitizer would report it when figure commands run in the AddressSanitizer build. Weak, so
-// any other suppression list in the executable takes precedence.
-extern "C" __attribute__((weak, used)) const char* __lsan_default_suppressions() {
-  return "leak:libfontconfig.so\n";
-}
-
 namespace attnscope::cli {
 
 void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::string& default_prompt,
@@ -59,7 +52,7 @@ LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
     lo.tokenizer = common.tokenizer;
     const Model model = Model::load(model_or_default(common), lo);
     RunOptions run;
-    run.capture = {"blocks.*.attn.hook_pattern"};
+    run.capture = {hook_glob(HookPoint::AttnPattern)};
     run.layers = src.layers;
     run.return_logits = false;
     const Trace trace = model.run(src.prompt, run);

@@ -95,7 +95,7 @@ std::vector<ScanRow> scan_batch(const Model& model, const ScanPlan& plan, const 
     ids.push_back(plan.units[static_cast<size_t>(u)].ids);
   }
   RunOptions ro;
-  ro.capture = {"blocks.*.attn.hook_pattern"};
+  ro.capture = {hook_glob(HookPoint::AttnPattern)};
   ro.layers = plan.layers;
   ro.return_logits = false;
   ro.padding = o.padding;

@@ -67,7 +67,6 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
   const int64_t G = H / Hkv, N = B * T, Tk = n_past + T;
   const WeightMatrix& wo = *w.wo;  // [D, H*Dh]
   const int64_t D = wo.dim(0);
-  const std::string P = "blocks." + std::to_string(l) + ".";
 
   // Keys/values attended to: this call's, or the cache's (which now gets this call's appended;
   // read back from the cache so that a bfloat16 cache's rounding applies to every key, see
@@ -92,22 +91,22 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
               {{B, Hkv, 1, Dh, Tk}, {kv_batch_stride, Dh, 1, 1, Hkv * Dh}}, kd, {{B, Hkv, G, T, Tk}, {}},
               scores.data());
   scale_cap_mask(scores.data(), B, H, T, Tk, n_past, w.attn, spans);
-  hooks.at(P + "attn.hook_attn_scores", l, scores, out);
+  hooks.at(HookPoint::AttnScores, l, scores, out);
   if (w.attn.fast_exp)
     kernels::softmax_rows_fast(scores.data(), B * H * T, Tk);  // vectorised exp (bfloat16 dtype)
   else
     ops::softmax_rows(scores.data(), B * H * T, Tk);
   Tensor& pattern = scores;  // the softmax buffer: hooked, captured and multiplied with V
-  hooks.at(P + "attn.hook_pattern", l, pattern, out, true);
+  hooks.at(HookPoint::AttnPattern, l, pattern, out, true);
 
   // z[b, i, h] = sum_j pattern[b, h, i, j] v[b, j, h / G]
   Tensor z = Tensor::uninitialized({B, T, H, Dh});
   ops::matmul({{B, Hkv, G, T, Tk}, {}}, pattern.data(), {{B, Hkv, 1, Tk, Dh}, {kv_batch_stride, Dh, 1, Hkv * Dh, 1}},
               vd, {{B, Hkv, G, T, Dh}, {T * H * Dh, G * Dh, Dh, H * Dh, 1}}, z.data());
-  hooks.at(P + "attn.hook_z", l, z, out, true);
+  hooks.at(HookPoint::AttnZ, l, z, out, true);
 
   Tensor attn_out = Tensor::uninitialized({B, T, D});  // written by the product or zeroed below
-  if (hooks.active(P + "attn.hook_result")) {
+  if (hooks.active(HookPoint::AttnResult, l)) {
     // Each head's contribution through the output projection (z with the other heads zeroed),
     // then their sum is the attention output.
     Tensor result({B, T, H, D});
@@ -121,7 +120,7 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
       for (int64_t n = 0; n < N; ++n)
         std::memcpy(result.data() + (n * H + hh) * D, rh.data() + n * D, sizeof(float) * D);
     }
-    hooks.at(P + "attn.hook_result", l, result, out, true);
+    hooks.at(HookPoint::AttnResult, l, result, out, true);
     const float* r = result.data();
     float* a = attn_out.data();
     std::fill(a, a + N * D, 0.0f);

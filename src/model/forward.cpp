@@ -115,7 +115,7 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
     x = embed_tokens(ids, *W.token_embd);
     if (c.embed_scale != 1.0f)
       for (int64_t i = 0; i < N * D; ++i) x.data()[i] *= c.embed_scale;
-    hooks.at("hook_embed", -1, x, out);
+    hooks.at(HookPoint::Embed, -1, x, out);
     if (W.position_embd) {
       // Learned positions, per row: a ragged batch counts from each row's first real token.
       Tensor pos({B, T, D});
@@ -123,7 +123,7 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
       for (int64_t r = 0; r < N; ++r)
         std::memcpy(pos.data() + r * D, W.position_embd->data() + int64_t{rows[static_cast<size_t>(r)]} * D,
                     sizeof(float) * D);
-      hooks.at("hook_pos_embed", -1, pos, out);
+      hooks.at(HookPoint::PosEmbed, -1, pos, out);
       ops::add(x.data(), pos.data(), N * D);
     }
   }
@@ -133,33 +133,38 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
   const std::vector<float>& factors = long_rope ? c.rope_freq_factors_long : c.rope_freq_factors;
   const float* scaled_factors = factors.empty() ? nullptr : factors.data();
   const bool neox = c.rope_layout == RopeLayout::NeoX;
-  const bool gated = c.act == Activation::SwiGLU || c.act == Activation::GeGLU;
+  // The optional stages, decided by the hook table's rows so that a hook point is listed exactly
+  // when the forward produces it.
+  const bool pre_norms = hook_applies(HookPoint::Ln1Normalized, c);
+  const bool qk_norm = hook_applies(HookPoint::AttnQNorm, c);
+  const bool rope = hook_applies(HookPoint::AttnRotQ, c);
+  const bool serial = hook_applies(HookPoint::ResidMid, c);
+  const bool gated = hook_applies(HookPoint::MlpPreLinear, c);
 
   for (int l = in.start_layer; l < c.n_layer; ++l) {
     const LayerWeights& w = W.layers[static_cast<size_t>(l)];
-    const std::string P = "blocks." + std::to_string(l) + ".";
-    hooks.at(P + "hook_resid_pre", l, x, out);
+    hooks.at(HookPoint::ResidPre, l, x, out);
 
     // --- attention ---
     Tensor h = x;
-    if (w.attn_norm) {
+    if (pre_norms) {
       h = normed(c, x, w.attn_norm, w.attn_norm_b, D);
-      hooks.at(P + "ln1.hook_normalized", l, h, out, true);
+      hooks.at(HookPoint::Ln1Normalized, l, h, out, true);
     }
     Tensor q = project(h, w.wq, w.bq, {B, T, H, Dh});
     Tensor k = project(h, w.wk, w.bk, {B, T, Hkv, Dh});
     Tensor v = project(h, w.wv, w.bv, {B, T, Hkv, Dh});
-    hooks.at(P + "attn.hook_q", l, q, out);
-    hooks.at(P + "attn.hook_k", l, k, out);
-    hooks.at(P + "attn.hook_v", l, v, out, true);
-    if (c.qk_norm != QkNorm::None) {
+    hooks.at(HookPoint::AttnQ, l, q, out);
+    hooks.at(HookPoint::AttnK, l, k, out);
+    hooks.at(HookPoint::AttnV, l, v, out, true);
+    if (qk_norm) {
       const bool per_head = c.qk_norm == QkNorm::PerHead;
       q = normed(c, q, w.q_norm, nullptr, per_head ? Dh : H * Dh);
       k = normed(c, k, w.k_norm, nullptr, per_head ? Dh : Hkv * Dh);
-      hooks.at(P + "attn.q_norm.hook_normalized", l, q, out);
-      hooks.at(P + "attn.k_norm.hook_normalized", l, k, out);
+      hooks.at(HookPoint::AttnQNorm, l, q, out);
+      hooks.at(HookPoint::AttnKNorm, l, k, out);
     }
-    if (w.attn.rope_dim > 0) {
+    if (rope) {
       const float* freq_factors = w.attn.rope_scaled ? scaled_factors : nullptr;
       ops::rope(q.data(), N, static_cast<int>(H), static_cast<int>(Dh), positions.data(), w.attn.rope_dim,
                 w.attn.rope_base, neox, freq_factors);
@@ -169,46 +174,46 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
         scale_rotated(q.data(), N * H, Dh, w.attn.rope_dim, c.rope_attn_factor);
         scale_rotated(k.data(), N * Hkv, Dh, w.attn.rope_dim, c.rope_attn_factor);
       }
-      hooks.at(P + "attn.hook_rot_q", l, q, out, true);
-      hooks.at(P + "attn.hook_rot_k", l, k, out, true);
+      hooks.at(HookPoint::AttnRotQ, l, q, out, true);
+      hooks.at(HookPoint::AttnRotK, l, k, out, true);
     }
     Tensor attn_out = attention(l, w, q, k, v, in.cache, n_past, in.spans, hooks, out);
     if (w.post_attn_norm) attn_out = normed(c, attn_out, w.post_attn_norm, nullptr, D);
-    hooks.at(P + "hook_attn_out", l, attn_out, out, true);
+    hooks.at(HookPoint::AttnOut, l, attn_out, out, true);
 
     // --- MLP ---  (parallel residual: it reads the same stream x as attention did)
-    if (!c.parallel_residual) {
+    if (serial) {
       ops::add(x.data(), attn_out.data(), N * D);
-      hooks.at(P + "hook_resid_mid", l, x, out);
+      hooks.at(HookPoint::ResidMid, l, x, out);
     }
     Tensor h2 = x;
-    if (w.ffn_norm) {
+    if (pre_norms) {
       h2 = normed(c, x, w.ffn_norm, w.ffn_norm_b, D);
-      hooks.at(P + "ln2.hook_normalized", l, h2, out, true);
+      hooks.at(HookPoint::Ln2Normalized, l, h2, out, true);
     }
     Tensor pre = project(h2, gated ? w.gate : w.up, gated ? nullptr : w.b_up, {B, T, F});
-    hooks.at(P + "mlp.hook_pre", l, pre, out);
+    hooks.at(HookPoint::MlpPre, l, pre, out);
     Tensor up;
     if (gated) {
       up = project(h2, w.up, nullptr, {B, T, F});
-      hooks.at(P + "mlp.hook_pre_linear", l, up, out);
+      hooks.at(HookPoint::MlpPreLinear, l, up, out);
     }
     Tensor post = pre.clone();
     activate(c.act, post.data(), gated ? up.data() : nullptr, N * F);
-    hooks.at(P + "mlp.hook_post", l, post, out, true);
+    hooks.at(HookPoint::MlpPost, l, post, out, true);
     Tensor mlp_out = project(post, w.down, w.b_down, {B, T, D});
     if (w.post_ffn_norm) mlp_out = normed(c, mlp_out, w.post_ffn_norm, nullptr, D);
-    hooks.at(P + "hook_mlp_out", l, mlp_out, out, true);
-    if (c.parallel_residual) ops::add(x.data(), attn_out.data(), N * D);
+    hooks.at(HookPoint::MlpOut, l, mlp_out, out, true);
+    if (!serial) ops::add(x.data(), attn_out.data(), N * D);
     ops::add(x.data(), mlp_out.data(), N * D);
-    hooks.at(P + "hook_resid_post", l, x, out);
+    hooks.at(HookPoint::ResidPost, l, x, out);
   }
 
   Tensor hn = final_norm(m, x);
-  hooks.at("ln_final.hook_normalized", -1, hn, out, true);
-  if (in.want_logits || hooks.active("logits")) {
+  hooks.at(HookPoint::LnFinal, -1, hn, out, true);
+  if (in.want_logits || hooks.active(HookPoint::Logits)) {
     const int64_t V = c.n_vocab;
-    if (in.last_logits_only && !hooks.active("logits")) {
+    if (in.last_logits_only && !hooks.active(HookPoint::Logits)) {
       // Generation needs only the last position: one row per sequence.
       Tensor last({B, 1, D});
       for (int64_t b = 0; b < B; ++b)
@@ -219,7 +224,7 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
     } else {
       Tensor logits = Tensor::uninitialized({B, T, V});
       output_head(m, hn.data(), N, logits.data());
-      hooks.intervene("logits", -1, logits);
+      hooks.intervene(HookPoint::Logits, -1, logits);
       out.logits = logits;
     }
   }

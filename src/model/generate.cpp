@@ -16,13 +16,6 @@ namespace attnscope {
 
 namespace {
 
-bool is_square_hook(const std::string& name) {
-  auto ends_with = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends_with(".attn.hook_pattern") || ends_with(".attn.hook_attn_scores");
-}
-
 // Pieces [B, H, t_i, k_i] (queries t_i at the end of k_i keys) -> [B, H, T, T].
 Tensor assemble_square(const std::vector<Tensor>& pieces, int64_t total, float fill) {
   const int64_t B = pieces[0].dim(0), H = pieces[0].dim(1);
@@ -76,7 +69,7 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
   if (options.max_tokens < 0) fail(ErrorKind::InvalidArgument, "max_tokens must be >= 0");
   detail::TokenSampler sampler(options);
   detail::HookRunner hooks(hook_names(), c.n_layer, options.capture, options.layers, {});
-  const bool capturing = !hooks.capture_set().empty();
+  const bool capturing = hooks.captures_anything();
 
   int64_t capacity = static_cast<int64_t>(prompt.size()) + options.max_tokens;
   if (c.n_ctx > 0) capacity = std::min<int64_t>(capacity, c.n_ctx);
@@ -93,10 +86,10 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
     in.ids = &ids;
     in.cache = &cache;
     in.want_logits = true;
-    in.last_logits_only = !hooks.captured("logits");
+    in.last_logits_only = !hooks.captured(HookPoint::Logits);
     impl.forward(impl, in, hooks, t);
     for (auto& [name, value] : t.captured()) pieces[name].push_back(value);
-    if (hooks.captured("logits")) logit_pieces.push_back(t.logits);
+    if (hooks.captured(HookPoint::Logits)) logit_pieces.push_back(t.logits);
     const Tensor& lg = t.logits;
     return sampler.next(lg.data() + (lg.dim(1) - 1) * lg.dim(2), lg.dim(2));
   };
@@ -117,13 +110,11 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
   if (capturing && static_cast<int64_t>(all.size()) > cache.n_past) all.resize(static_cast<size_t>(cache.n_past));
   detail::fill_trace_tokens(impl, {all}, gen.trace);
   for (auto& [name, list] : pieces) {
-    Tensor merged = is_square_hook(name)
-                        ? assemble_square(list, cache.n_past,
-                                          name.find("attn_scores") != std::string::npos
-                                              ? -std::numeric_limits<float>::infinity()
-                                              : 0.0f)
-                        : concat_tokens(list);
-    gen.trace.set(name, std::move(merged));
+    const HookPoint point = parse_hook_name(name)->point;  // the forward captured it by this name
+    // Square hooks gain rows; the cells of keys a row never saw are masked: -inf scores, 0 pattern.
+    const float masked = point == HookPoint::AttnScores ? -std::numeric_limits<float>::infinity() : 0.0f;
+    gen.trace.set(name, hook_shape(point) == HookShape::Square ? assemble_square(list, cache.n_past, masked)
+                                                                : concat_tokens(list));
   }
   if (!logit_pieces.empty()) gen.trace.logits = concat_tokens(logit_pieces);
   if (impl.tokenizer) gen.text = impl.tokenizer->decode(gen.new_tokens);

@@ -100,7 +100,7 @@ std::vector<int32_t> Model::encode(std::string_view text, bool add_bos) const {
   return tokenizer().encode(text, add_bos && tokenizer().add_bos_default());
 }
 
-std::vector<std::string> Model::hook_names() const { return detail::model_hook_names(impl_->config); }
+std::vector<std::string> Model::hook_names() const { return model_hook_names(impl_->config); }
 
 Trace Model::run(std::string_view text, const RunOptions& options) const {
   if (text.empty()) fail(ErrorKind::InvalidArgument, "empty prompt: there is no text to run");
@@ -191,7 +191,7 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
     in.ids = &padded;
     in.spans = &spans;
   }
-  in.want_logits = options.return_logits || hooks.captured("logits");
+  in.want_logits = options.return_logits || hooks.captured(HookPoint::Logits);
   in.last_logits_only = options.last_logits_only;
   if (options.capture_sink) hooks.set_sink(options.capture_sink);
   // start_at_layer: the given stream (broadcast over the batch when it has one row).

@@ -42,13 +42,6 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-bool is_square_hook(const std::string& name) {
-  auto ends_with = [&](const char* suffix) {
-    size_t n = std::strlen(suffix);
-    return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
-  };
-  return ends_with("attn.hook_pattern") || ends_with("attn.hook_attn_scores");
-}
 
 }  // namespace detail
 
@@ -155,7 +148,7 @@ void replace_into(Tensor& v, const Tensor& r, Align align, const HookContext& ct
       std::memcpy(dst + b * row, src + (rb == 1 ? 0 : b) * row, sizeof(float) * static_cast<size_t>(row));
     return;
   }
-  if (detail::is_square_hook(ctx.name))
+  if (hook_shape_of(ctx.name) == HookShape::Square)
     mismatch("align=" + std::string(align_name(align)) + " is not defined for [B, H, T, T] hooks");
   if (!std::equal(vs.begin() + 2, vs.end(), rs.begin() + 2)) mismatch("per-position shapes differ");
   const int64_t T = vs[1], rT = rs[1];

@@ -12,12 +12,6 @@ float* writable(Tensor& value);
 std::string fmt(float x);
 uint64_t fnv1a(const std::string& s);
 uint64_t splitmix64(uint64_t& state);
-// True for hooks shaped [B, H, T, T] (attention scores and pattern).
-bool is_square_hook(const std::string& canonical_name);
-// "blocks.L.<suffix>"
-inline std::string block_hook(int layer, const std::string& suffix) {
-  return "blocks." + std::to_string(layer) + "." + suffix;
-}
 
 }  // namespace attnscope::iv::detail
 

@@ -9,7 +9,6 @@
 
 namespace attnscope::iv {
 
-using detail::block_hook;
 using detail::writable;
 
 namespace {
@@ -95,19 +94,19 @@ void write_mean(float* dst, const Tensor& means, const HeadLayout& L, const Tens
 }  // namespace
 
 int head_axis(const std::string& hook) {
-  auto ends = [&](const std::string& s) {
-    return hook.size() >= s.size() && hook.compare(hook.size() - s.size(), s.size(), s) == 0;
-  };
-  if (ends("attn.hook_pattern") || ends("attn.hook_attn_scores")) return 1;
-  if (ends("attn.hook_z") || ends("attn.hook_result") || ends("attn.hook_q")) return 2;
-  fail(ErrorKind::InvalidArgument, "'" + hook + "' has no query-head axis (head edits work on attn.hook_z, "
-                                   "attn.hook_result, attn.hook_q, attn.hook_attn_scores, attn.hook_pattern)");
+  const auto ref = parse_hook_name(hook);
+  const int axis = ref ? hook_head_axis(ref->point) : -1;
+  if (axis < 0)
+    fail(ErrorKind::InvalidArgument, "'" + hook + "' has no query-head axis (head edits work on attn.hook_q, "
+                                     "attn.hook_z, attn.hook_result, attn.hook_attn_scores, attn.hook_pattern "
+                                     "and the q norm / rotated q)");
+  return axis;
 }
 
 Intervention zero_ablate_heads(int layer, std::vector<int> heads) {
   check_layer(layer, "zero_ablate_heads");
   heads = checked_heads(std::move(heads), "zero_ablate_heads");
-  const std::string target = block_hook(layer, "attn.hook_z");
+  const std::string target = hook_name(HookPoint::AttnZ, layer);
   return {target,
           [heads](Tensor& z, const HookContext& ctx) {
             HeadLayout L(z, 2, "zero_ablate_heads at " + ctx.name);
@@ -125,7 +124,7 @@ Intervention mean_ablate_heads(int layer, std::vector<int> heads, Tensor means) 
   if (!means.empty() && means.ndim() != 2 && means.ndim() != 3)
     fail(ErrorKind::InvalidArgument, "mean_ablate_heads: means must be [H, Dh] or [T, H, Dh], got " +
                                          means.shape_str());
-  const std::string target = block_hook(layer, "attn.hook_z");
+  const std::string target = hook_name(HookPoint::AttnZ, layer);
   std::string desc = "mean-ablate heads " + heads_str(heads) + (means.empty() ? " (mean of this run)" : "") +
                      " @ " + target;
   return {target,
@@ -142,7 +141,7 @@ Intervention mean_ablate_heads(int layer, std::vector<int> heads, Tensor means) 
 }
 
 Tensor head_means(const Trace& trace, int layer) {
-  return mean_over_positions(trace.at(block_hook(layer, "attn.hook_z")));
+  return mean_over_positions(trace.at(hook_name(HookPoint::AttnZ, layer)));
 }
 
 Intervention set_head_pattern(int layer, int head, Tensor pattern) {
@@ -151,7 +150,7 @@ Intervention set_head_pattern(int layer, int head, Tensor pattern) {
   if (pattern.ndim() != 2 && pattern.ndim() != 3)
     fail(ErrorKind::InvalidArgument, "set_head_pattern: pattern must be [Tq, Tk] or [B, Tq, Tk], got " +
                                          pattern.shape_str());
-  const std::string target = block_hook(layer, "attn.hook_pattern");
+  const std::string target = hook_name(HookPoint::AttnPattern, layer);
   std::string desc = "set pattern of head " + std::to_string(head) + " to " + pattern.shape_str() + " @ " + target;
   return {target,
           [head, pattern](Tensor& v, const HookContext& ctx) {
@@ -175,7 +174,7 @@ Intervention set_head_pattern(int layer, int head, Tensor pattern) {
 Intervention set_head_pattern_uniform(int layer, int head) {
   check_layer(layer, "set_head_pattern_uniform");
   checked_heads({head}, "set_head_pattern_uniform");
-  const std::string target = block_hook(layer, "attn.hook_pattern");
+  const std::string target = hook_name(HookPoint::AttnPattern, layer);
   return {target,
           [head](Tensor& v, const HookContext& ctx) {
             const std::string where = "set_head_pattern_uniform at " + ctx.name;
@@ -198,7 +197,7 @@ Intervention set_head_pattern_uniform(int layer, int head) {
 }
 
 Tensor head_pattern(const Trace& trace, int layer, int head) {
-  const Tensor& p = trace.at(block_hook(layer, "attn.hook_pattern"));
+  const Tensor& p = trace.at(hook_name(HookPoint::AttnPattern, layer));
   if (p.ndim() != 4) fail(ErrorKind::InvalidArgument, "head_pattern: captured pattern has shape " + p.shape_str());
   check_head(head, p.dim(1), "head_pattern of layer " + std::to_string(layer));
   const int64_t B = p.dim(0), H = p.dim(1), n = p.dim(2) * p.dim(3);
@@ -211,8 +210,8 @@ Tensor head_pattern(const Trace& trace, int layer, int head) {
 Intervention patch_heads(int layer, std::vector<int> heads, const Trace& source, const std::string& hook) {
   check_layer(layer, "patch_heads");
   heads = checked_heads(std::move(heads), "patch_heads");
-  const std::string target = block_hook(layer, hook);
-  const int axis = head_axis(target);
+  const std::string target = "blocks." + std::to_string(layer) + "." + hook;
+  const int axis = head_axis(target);  // refuses a suffix that is no query-head hook
   Tensor src = source.at(target);  // shares storage: the source trace may go away
   return {target,
           [heads, src, axis](Tensor& v, const HookContext& ctx) {
@@ -240,7 +239,7 @@ Intervention patch_hook(const std::string& target, const Trace& source) {
 namespace detail {
 
 Intervention ablate_head_per_row(int layer, std::vector<int> head_of_row, Tensor means) {
-  const std::string target = block_hook(layer, "attn.hook_z");
+  const std::string target = hook_name(HookPoint::AttnZ, layer);
   return {target,
           [head_of_row, means](Tensor& z, const HookContext& ctx) {
             const std::string where = "head ablation at " + ctx.name;

@@ -4,7 +4,6 @@
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
-#include "model/hooks.h"
 
 namespace attnscope::iv {
 
@@ -26,7 +25,7 @@ Intervention on(const std::string& target, Edit edit) {
 }
 
 std::vector<std::string> matching_hooks(const std::string& target, const std::vector<std::string>& hook_names) {
-  return detail::match_hook_names(target, hook_names);  // the matcher Model::run uses
+  return match_hook_names(target, hook_names);  // the matcher Model::run uses
 }
 
 void validate(const Model& model, const std::vector<Intervention>& interventions) {

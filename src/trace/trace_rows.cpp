@@ -8,13 +8,6 @@ namespace attnscope {
 
 namespace {
 
-bool is_square_hook(const std::string& name) {
-  auto ends_with = [&](const char* s) {
-    const size_t n = std::strlen(s);
-    return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
-  };
-  return ends_with(".attn.hook_pattern") || ends_with(".attn.hook_attn_scores");
-}
 
 // Batch row b of t with positions [start, start + len) kept along each axis in `axes`.
 Tensor cut(const Tensor& t, int64_t b, const std::vector<int>& axes, int64_t start, int64_t len) {
@@ -96,7 +89,7 @@ Trace Trace::row(int b) const {
       r.captured_[name] = value;  // not per row and position (should not happen): keep as is
       continue;
     }
-    const bool square = is_square_hook(name) && value.ndim() == 4 && value.dim(2) == T && value.dim(3) == T;
+    const bool square = hook_shape_of(name) == HookShape::Square && value.ndim() == 4 && value.dim(2) == T && value.dim(3) == T;
     r.captured_[name] = square ? cut(value, b, {2, 3}, start, n) : cut(value, b, {1}, start, n);
   }
   if (!logits.empty()) {

@@ -71,11 +71,13 @@ def warn_non_finite(patterns: Patterns, stacklevel: int = 2) -> None:
 
 
 def _patterns_from_activations(acts: dict) -> Patterns:
+    from .._native import core
+    pattern = core.HookPoint.__members__["attn.hook_pattern"]
     out = {}
     for name, value in acts.items():
-        parts = str(name).split(".")
-        if len(parts) == 4 and parts[0] == "blocks" and parts[2:] == ["attn", "hook_pattern"]:
-            out[int(parts[1])] = np.asarray(value)
+        ref = core.parse_hook_name(str(name))
+        if ref is not None and ref[0] == pattern:
+            out[ref[1]] = np.asarray(value)
     return out
 
 

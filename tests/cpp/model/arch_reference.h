@@ -69,11 +69,43 @@ inline ArchCheck check_against_reference(const Model& model, const std::string& 
   return r;
 }
 
-// Both files of a family against the reference.
+// Capturing "*" yields exactly the model's hook_names(), each under its table shape: a hook point
+// that is listed but never produced (or produced but not listed) fails here.
+inline void expect_every_hook_produced(const Model& m, const std::vector<int32_t>& ids) {
+  RunOptions opt;
+  opt.capture = {"*"};
+  const Trace t = m.run(ids, opt);
+  std::vector<std::string> got;
+  for (const auto& [name, value] : t.captured()) got.push_back(name);
+  if (t.has("logits")) got.push_back("logits");
+  std::vector<std::string> want = m.hook_names();
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  const ModelConfig& c = m.config();
+  const int64_t T = static_cast<int64_t>(ids.size());
+  for (const auto& name : want) {
+    if (!t.has(name)) continue;
+    Shape shape;
+    switch (hook_shape(parse_hook_name(name)->point)) {
+      case HookShape::Stream: shape = {1, T, c.n_embd}; break;
+      case HookShape::QueryHeads: shape = {1, T, c.n_head, c.head_dim}; break;
+      case HookShape::KvHeads: shape = {1, T, c.n_head_kv, c.head_dim}; break;
+      case HookShape::Square: shape = {1, c.n_head, T, T}; break;
+      case HookShape::HeadResult: shape = {1, T, c.n_head, c.n_embd}; break;
+      case HookShape::Mlp: shape = {1, T, c.n_ff}; break;
+      case HookShape::Logits: shape = {1, T, c.n_vocab}; break;
+    }
+    EXPECT_EQ(t.at(name).shape(), shape) << name;
+  }
+}
+
+// Both files of a family against the reference, and every hook point produced.
 inline void expect_family_matches_reference(const std::string& family) {
   for (const std::string& file : {arch_fixture(family) + "/model.gguf", arch_fixture(family)}) {
     SCOPED_TRACE(file);
     const Model m = Model::load(file);
+    expect_every_hook_produced(m, {1, 5, 9, 2, 7});
     const ArchCheck r = check_against_reference(m, family);
     EXPECT_GE(r.cases, 1);
     EXPECT_LE(r.max_pattern_diff, 1e-5) << family;

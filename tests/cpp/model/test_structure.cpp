@@ -14,6 +14,7 @@
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
 #include "attnscope/predictions.h"
+#include "arch_reference.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -70,6 +71,40 @@ TEST(HookTable, ValidateAndRunAgree) {
   // The alias glob selects exactly the attention outputs.
   EXPECT_EQ(iv::matching_hooks("model.layers.*.self_attn", m.hook_names()),
             (std::vector<std::string>{"blocks.0.hook_attn_out", "blocks.1.hook_attn_out"}));
+}
+
+// Llama (stories260K), GPT-2 and the toy model: "*" captures exactly hook_names() (the arch
+// fixtures get the same check in arch_reference.h).
+TEST(HookTable, EveryListedHookIsProduced) {
+  for (const std::string path : {kModels + "/stories260K.gguf", kModels + "/safetensors/lm-buddy-tiny_gpt2-random",
+                                  std::string("attnscope:toy")}) {
+    SCOPED_TRACE(path);
+    test::expect_every_hook_produced(Model::load(path), {1, 5, 9, 2, 7});
+  }
+}
+
+// The table's names round-trip, and its shapes and head axes are what the forward produces.
+TEST(HookTable, NamesRoundTrip) {
+  for (int i = 0; i < kHookPointCount; ++i) {
+    const auto p = static_cast<HookPoint>(i);
+    const int layer = hook_in_block(p) ? 3 : -1;
+    const std::string name = hook_name(p, layer);
+    ASSERT_TRUE(parse_hook_name(name)) << name;
+    EXPECT_EQ(*parse_hook_name(name), (HookRef{p, layer})) << name;
+    EXPECT_EQ(canonical_hook_name(name), name);
+    EXPECT_THROW(hook_name(p, hook_in_block(p) ? -1 : 2), Error) << name;
+  }
+  EXPECT_EQ(hook_name(HookPoint::AttnPattern, 12), "blocks.12.attn.hook_pattern");
+  EXPECT_EQ(hook_glob(HookPoint::AttnZ), "blocks.*.attn.hook_z");
+  EXPECT_FALSE(parse_hook_name("blocks.x.attn.hook_z"));
+  EXPECT_FALSE(parse_hook_name("blocks.1.hook_embed"));
+  EXPECT_FALSE(parse_hook_name("attn.hook_z"));
+  EXPECT_EQ(canonical_hook_name("model.model.layers.4.self_attn.attn_weights"), "blocks.4.attn.hook_pattern");
+  EXPECT_EQ(canonical_hook_name("model.layers.2"), "blocks.2.hook_resid_post");
+  EXPECT_EQ(canonical_hook_name("output"), "logits");
+  EXPECT_EQ(hook_head_axis(HookPoint::AttnPattern), 1);
+  EXPECT_EQ(hook_head_axis(HookPoint::AttnZ), 2);
+  EXPECT_EQ(hook_head_axis(HookPoint::AttnV), -1);  // key/value heads
 }
 
 TEST(HookTable, FamilyHooksFollowTheConfig) {
