@@ -112,6 +112,23 @@ def test_saved_values_and_module_paths(toy):
     assert float((logits - logits).max()) == 0.0
 
 
+def test_hook_table_from_python(toy):
+    # Python builds and parses hook names through the C++ table, not by hand.
+    points = _core.HookPoint.__members__
+    assert list(points)[:3] == ["hook_embed", "hook_pos_embed", "hook_resid_pre"]  # forward order
+    for suffix, point in points.items():
+        outside = suffix in ("hook_embed", "hook_pos_embed", "ln_final.hook_normalized", "logits")
+        name = _core.hook_name(point) if outside else _core.hook_name(point, 2)
+        assert name == (suffix if outside else "blocks.2." + suffix)
+        assert _core.parse_hook_name(name) == (point, -1 if outside else 2)
+    pattern = points["attn.hook_pattern"]
+    assert _core.hook_glob(pattern) == "blocks.*.attn.hook_pattern"
+    assert _core.parse_hook_name("model.layers.3.self_attn") is None  # an alias: canonicalise first
+    with pytest.raises(ValueError):
+        _core.hook_name(pattern)  # a block point needs its layer
+    assert all(_core.parse_hook_name(n) is not None for n in toy.hook_names())
+
+
 def test_arrays_are_views_of_the_trace(toy):
     with toy.trace("hello there") as trace:
         pass
