@@ -12,32 +12,17 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "common/test_files.h"
 
 using namespace attnscope;
 
 namespace {
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 
-std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-template <class T>
-void put(std::vector<uint8_t>& b, T v) {
-  uint8_t raw[sizeof(T)];
-  std::memcpy(raw, &v, sizeof(T));
-  b.insert(b.end(), raw, raw + sizeof(T));
-}
 template <class T>
 void patch(std::vector<uint8_t>& b, size_t at, T v) {
   std::memcpy(b.data() + at, &v, sizeof(T));
 }
-void put_str(std::vector<uint8_t>& b, const std::string& s) {
-  put<uint64_t>(b, s.size());
-  b.insert(b.end(), s.begin(), s.end());
-}
-
 // A small GGUF file assembled by hand; fields can be altered before build().
 struct TensorSpec {
   std::string name;
@@ -54,30 +39,30 @@ struct Builder {
 
   void kv_u32(const std::string& k, uint32_t v) {
     std::vector<uint8_t> b;
-    put_str(b, k);
-    put<uint32_t>(b, 4);
-    put<uint32_t>(b, v);
+    test::put_gguf_string(b, k);
+    test::put_le<uint32_t>(b, 4);
+    test::put_le<uint32_t>(b, v);
     kvs.push_back(b);
   }
   void kv_raw(const std::string& k, uint32_t type, const std::vector<uint8_t>& payload) {
     std::vector<uint8_t> b;
-    put_str(b, k);
-    put<uint32_t>(b, type);
+    test::put_gguf_string(b, k);
+    test::put_le<uint32_t>(b, type);
     b.insert(b.end(), payload.begin(), payload.end());
     kvs.push_back(b);
   }
   std::vector<uint8_t> build() const {
     std::vector<uint8_t> b = {'G', 'G', 'U', 'F'};
-    put<uint32_t>(b, version);
-    put<uint64_t>(b, tensors.size());
-    put<uint64_t>(b, kvs.size());
+    test::put_le<uint32_t>(b, version);
+    test::put_le<uint64_t>(b, tensors.size());
+    test::put_le<uint64_t>(b, kvs.size());
     for (const auto& kv : kvs) b.insert(b.end(), kv.begin(), kv.end());
     for (const auto& t : tensors) {
-      put_str(b, t.name);
-      put<uint32_t>(b, static_cast<uint32_t>(t.ne.size()));
-      for (uint64_t n : t.ne) put<uint64_t>(b, n);
-      put<uint32_t>(b, t.type);
-      put<uint64_t>(b, t.offset);
+      test::put_gguf_string(b, t.name);
+      test::put_le<uint32_t>(b, static_cast<uint32_t>(t.ne.size()));
+      for (uint64_t n : t.ne) test::put_le<uint64_t>(b, n);
+      test::put_le<uint32_t>(b, t.type);
+      test::put_le<uint64_t>(b, t.offset);
     }
     while (b.size() % alignment) b.push_back(0);
     b.resize(b.size() + data_bytes, 0x3c);
@@ -116,7 +101,7 @@ TEST(GgufHostile, ValidBuilderFileOpens) {
 }
 
 TEST(GgufHostile, StoriesTruncatedAtEvery4KiB) {
-  const std::vector<uint8_t> full = read_all(kStories);
+  const std::vector<uint8_t> full = test::read_bytes(kStories);
   ASSERT_EQ(full.size(), 1185376u);
   std::vector<size_t> cuts;
   for (size_t n = 0; n < full.size(); n += 4096) cuts.push_back(n);
@@ -140,7 +125,7 @@ TEST(GgufHostile, StoriesTruncatedAtEvery4KiB) {
 }
 
 TEST(GgufHostile, StoriesPatchedHeader) {
-  const std::vector<uint8_t> full = read_all(kStories);
+  const std::vector<uint8_t> full = test::read_bytes(kStories);
   auto b = full;
   b[0] = 'X';
   expect_error(b, "bad magic");
@@ -232,22 +217,22 @@ TEST(GgufHostile, Metadata) {
   // Absurd array length.
   Builder b = valid();
   std::vector<uint8_t> arr;
-  put<uint32_t>(arr, 10);  // u64 elements
-  put<uint64_t>(arr, uint64_t{1} << 61);
+  test::put_le<uint32_t>(arr, 10);  // u64 elements
+  test::put_le<uint64_t>(arr, uint64_t{1} << 61);
   b.kv_raw("big.array", 9, arr);
   expect_error(b.build(), "array length");
   // An array that fits in the file but exceeds the metadata value limit (8M values).
   b = valid();
   std::vector<uint8_t> many;
-  put<uint32_t>(many, 0);  // u8 elements
-  put<uint64_t>(many, (uint64_t{1} << 23) + 1);
+  test::put_le<uint32_t>(many, 0);  // u8 elements
+  test::put_le<uint64_t>(many, (uint64_t{1} << 23) + 1);
   many.resize(many.size() + (size_t{1} << 23) + 1, 7);
   b.kv_raw("many", 9, many);
   expect_error(b.build(), "exceeds the limit");
   // Absurd string value length.
   b = valid();
   std::vector<uint8_t> s;
-  put<uint64_t>(s, std::numeric_limits<uint64_t>::max());
+  test::put_le<uint64_t>(s, std::numeric_limits<uint64_t>::max());
   b.kv_raw("big.string", 8, s);
   expect_error(b.build(), "string length");
   // Unknown value types, top level and in an array.
@@ -256,16 +241,16 @@ TEST(GgufHostile, Metadata) {
   expect_error(b.build(), "unknown value type id 77");
   b = valid();
   std::vector<uint8_t> a2;
-  put<uint32_t>(a2, 13);
-  put<uint64_t>(a2, 1);
+  test::put_le<uint32_t>(a2, 13);
+  test::put_le<uint64_t>(a2, 1);
   b.kv_raw("odd.array", 9, a2);
   expect_error(b.build(), "unknown metadata array element type id 13");
   // Arrays nested 1000 deep: refused, no stack overflow.
   b = valid();
   std::vector<uint8_t> deep;
   for (int k = 0; k < 1000; ++k) {
-    put<uint32_t>(deep, 9);
-    put<uint64_t>(deep, 1);
+    test::put_le<uint32_t>(deep, 9);
+    test::put_le<uint64_t>(deep, 1);
   }
   b.kv_raw("deep", 9, deep);
   expect_error(b.build(), "nested deeper");
@@ -297,7 +282,7 @@ TEST(GgufHostile, Metadata) {
 // Random byte corruption of the header region: every outcome is a clean open or an Error.
 TEST(GgufHostile, RandomCorruptionNeverCrashes) {
   const std::vector<uint8_t> small = valid().build();
-  std::vector<uint8_t> stories = read_all(kStories);
+  std::vector<uint8_t> stories = test::read_bytes(kStories);
   stories.resize(300000);  // header + some data: the data part then fails cleanly
   std::mt19937 rng(1234);
   int opened = 0, errors = 0;
@@ -325,7 +310,7 @@ TEST(GgufHostile, EmptyWeightIsRefusedBeforeItIsDecoded) {
     Builder b;
     b.kvs.clear();
     std::vector<uint8_t> arch;
-    put_str(arch, "llama");
+    test::put_gguf_string(arch, "llama");
     b.kv_raw("general.architecture", 8, arch);
     for (const auto& [key, value] : std::vector<std::pair<std::string, uint32_t>>{
              {"llama.block_count", 1}, {"llama.context_length", 64}, {"llama.embedding_length", 32},

@@ -9,6 +9,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
+#include "common/test_files.h"
 
 using namespace attnscope;
 
@@ -17,11 +18,6 @@ const std::string kModels = ATTNSCOPE_MODELS_DIR;
 const std::string kStories = kModels + "/stories260K.gguf";
 const std::string kTinyRandom = kModels + "/llama-2-tiny-random.gguf";
 const std::string kLegacyV1 = kModels + "/legacy/tinyllamas-stories-260k-f32.gguf";
-
-std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // Independent IEEE half decode, by the textbook formula rather than bit moves.
 double half_by_formula(uint16_t h) {
@@ -161,7 +157,7 @@ TEST(GgufReader, MissingFileIsNotFound) {
 
 TEST(GgufReader, OpenMemoryMatchesOpen) {
   GgufFile a = GgufFile::open(kStories);
-  GgufFile b = GgufFile::open_memory(read_all(kStories), "stories-copy");
+  GgufFile b = GgufFile::open_memory(test::read_bytes(kStories), "stories-copy");
   EXPECT_EQ(b.path(), "stories-copy");
   ASSERT_EQ(a.tensors().size(), b.tensors().size());
   EXPECT_EQ(a.metadata_keys(), b.metadata_keys());

@@ -13,6 +13,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
+#include "common/test_files.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -24,23 +25,6 @@ fs::path temp_dir() {
                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::create_directories(d);
   return d;
-}
-
-std::vector<uint8_t> read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Appends little-endian bytes of v.
-template <class T>
-void put(std::vector<uint8_t>& b, T v) {
-  uint8_t raw[sizeof(T)];
-  std::memcpy(raw, &v, sizeof(T));
-  b.insert(b.end(), raw, raw + sizeof(T));
-}
-void put_str(std::vector<uint8_t>& b, const std::string& s) {
-  put<uint64_t>(b, s.size());
-  b.insert(b.end(), s.begin(), s.end());
 }
 
 GgufValue u(GgufValueType t, uint64_t v) { return GgufValue::of_uint(t, v); }
@@ -69,21 +53,21 @@ TEST(GgufWriter, ByteExactSmallFile) {
   w.write((dir / "s.gguf").string());
 
   std::vector<uint8_t> want = {'G', 'G', 'U', 'F'};
-  put<uint32_t>(want, 3);
-  put<uint64_t>(want, 1);  // tensors
-  put<uint64_t>(want, 1);  // kv
-  put_str(want, "a.n");
-  put<uint32_t>(want, 4);  // u32
-  put<uint32_t>(want, 7);
-  put_str(want, "t");
-  put<uint32_t>(want, 1);  // n_dims
-  put<uint64_t>(want, 2);  // ne[0]
-  put<uint32_t>(want, 0);  // F32
-  put<uint64_t>(want, 0);  // offset
+  test::put_le<uint32_t>(want, 3);
+  test::put_le<uint64_t>(want, 1);  // tensors
+  test::put_le<uint64_t>(want, 1);  // kv
+  test::put_gguf_string(want, "a.n");
+  test::put_le<uint32_t>(want, 4);  // u32
+  test::put_le<uint32_t>(want, 7);
+  test::put_gguf_string(want, "t");
+  test::put_le<uint32_t>(want, 1);  // n_dims
+  test::put_le<uint64_t>(want, 2);  // ne[0]
+  test::put_le<uint32_t>(want, 0);  // F32
+  test::put_le<uint64_t>(want, 0);  // offset
   while (want.size() % 32) want.push_back(0);
-  put<float>(want, 1.5f);
-  put<float>(want, -2.0f);
-  EXPECT_EQ(read_all(dir / "s.gguf"), want);
+  test::put_le<float>(want, 1.5f);
+  test::put_le<float>(want, -2.0f);
+  EXPECT_EQ(test::read_bytes(dir / "s.gguf"), want);
   EXPECT_FALSE(fs::exists(dir / "s.gguf.tmp"));
   fs::remove_all(dir);
 }

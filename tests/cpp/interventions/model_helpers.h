@@ -8,6 +8,7 @@
 
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "common/test_files.h"
 
 namespace ivtest {
 
@@ -16,18 +17,10 @@ inline std::string stories_path() { return std::string(ATTNSCOPE_MODELS_DIR) + "
 // Copies `src` to `dst`, passing every tensor through `edit(name, tensor)` (which may change it).
 inline void write_edited_gguf(const std::string& src, const std::string& dst,
                               const std::function<void(const std::string&, attnscope::Tensor&)>& edit) {
-  attnscope::GgufFile f = attnscope::GgufFile::open(src);
-  attnscope::GgufWriter w;
-  for (const auto& key : f.metadata_keys()) w.set(key, f.get(key));
-  for (const auto& info : f.tensors()) {
-    attnscope::Tensor t = f.load_tensor(info.name).clone();
-    edit(info.name, t);
-    w.add_tensor(info.name, t, attnscope::GgmlType::F32);
-  }
-  w.write(dst);
+  attnscope::test::copy_gguf(src, dst, {nullptr, edit, nullptr});
 }
 
-inline std::string temp_file(const std::string& name) { return testing::TempDir() + "/attnscope_iv_" + name; }
+inline std::string temp_file(const std::string& name) { return attnscope::test::temp_path(name); }
 
 // Largest absolute difference of two equal-shaped tensors (fails the test on a shape mismatch).
 inline float max_abs_diff(const attnscope::Tensor& a, const attnscope::Tensor& b) {

@@ -5,16 +5,13 @@
 
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
+#include "common/test_files.h"
 
 using namespace attnscope;
 
 namespace {
 
-Tensor ramp(Shape shape, float start = 1.0f) {
-  Tensor t(std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = start + static_cast<float>(i);
-  return t;
-}
+using test::ramp;
 
 HookContext ctx(const std::string& name = "blocks.0.hook_attn_out") { return {name, 0}; }
 

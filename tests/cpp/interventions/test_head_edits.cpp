@@ -3,17 +3,14 @@
 
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
+#include "common/test_files.h"
 #include "trace/interventions_detail.h"
 
 using namespace attnscope;
 
 namespace {
 
-Tensor ramp(Shape shape, float start = 1.0f) {
-  Tensor t(std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = start + static_cast<float>(i);
-  return t;
-}
+using test::ramp;
 
 void apply(const Intervention& iv, Tensor& v) {
   iv.fn(v, {iv.target, 0});

@@ -18,12 +18,11 @@
 
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "common/test_files.h"
 
 namespace attnscope::test {
 
-inline std::string arch_fixture(const std::string& family) {
-  return std::string(ATTNSCOPE_MODELS_DIR) + "/arch/" + family;
-}
+inline std::string arch_fixture(const std::string& family) { return model_path("arch/" + family); }
 
 struct ArchCheck {
   double max_pattern_diff = 0, max_logit_diff = 0, logit_range = 0;
@@ -124,14 +123,12 @@ inline bool has_feature(const ModelConfig& c, const std::string& needle) {
 
 // A temporary copy of a GGUF without the metadata keys in `drop` (for the fall-back defaults).
 inline std::string gguf_without(const std::string& src_path, const std::vector<std::string>& drop, const std::string& tag) {
-  const GgufFile src = GgufFile::open(src_path);
-  GgufWriter w;
-  for (const auto& key : src.metadata_keys())
-    if (std::find(drop.begin(), drop.end(), key) == drop.end()) w.set(key, src.get(key));
-  for (const auto& info : src.tensors()) w.add_tensor(info.name, src.load_tensor(info.name));
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("attnscope_" + tag + "_" + std::to_string(::getpid()) + ".gguf")).string();
-  w.write(path);
+  const std::string path = temp_path(tag + ".gguf");
+  copy_gguf(src_path, path, {[&](const std::string& key) -> std::optional<std::string> {
+                               if (std::find(drop.begin(), drop.end(), key) != drop.end()) return std::nullopt;
+                               return key;
+                             },
+                             nullptr, nullptr});
   return path;
 }
 

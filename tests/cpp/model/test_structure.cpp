@@ -29,21 +29,20 @@ float max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
-// stories260K.gguf rewritten with one metadata value or tensor changed.
+// stories260K.gguf rewritten as architecture `arch` (its "llama." keys renamed), optionally with
+// `bad_tensor` given a wrong shape.
 std::string rewritten_stories(const std::string& tag, const std::string& arch, const std::string& bad_tensor = "") {
-  const GgufFile src = GgufFile::open(kModels + "/stories260K.gguf");
-  GgufWriter w;
-  for (const auto& key : src.metadata_keys()) {
-    if (key == "general.architecture") continue;
-    std::string k = key;
-    if (k.rfind("llama.", 0) == 0) k = arch + k.substr(5);
-    w.set(k, src.get(key));
-  }
-  w.set_string("general.architecture", arch);
-  for (const auto& info : src.tensors())
-    w.add_tensor(info.name, info.name == bad_tensor ? Tensor(Shape{3, 5}) : src.load_tensor(info.name));
-  const std::string path = (fs::temp_directory_path() / ("attnscope_" + tag + "_" + std::to_string(::getpid()) + ".gguf")).string();
-  w.write(path);
+  const std::string path = test::temp_path(tag + ".gguf");
+  test::GgufEdits edits;
+  edits.rename_key = [&](const std::string& key) -> std::optional<std::string> {
+    if (key == "general.architecture") return std::nullopt;
+    return key.rfind("llama.", 0) == 0 ? arch + key.substr(5) : key;
+  };
+  edits.extra = [&](GgufWriter& w) { w.set_string("general.architecture", arch); };
+  edits.edit_tensor = [&](const std::string& name, Tensor& t) {
+    if (name == bad_tensor) t = Tensor(Shape{3, 5});
+  };
+  test::copy_gguf(kModels + "/stories260K.gguf", path, edits);
   return path;
 }
 }  // namespace
@@ -76,7 +75,7 @@ TEST(HookTable, ValidateAndRunAgree) {
 // Llama (stories260K), GPT-2 and the toy model: "*" captures exactly hook_names() (the arch
 // fixtures get the same check in arch_reference.h).
 TEST(HookTable, EveryListedHookIsProduced) {
-  for (const std::string path : {kModels + "/stories260K.gguf", kModels + "/safetensors/lm-buddy-tiny_gpt2-random",
+  for (const std::string& path : {kModels + "/stories260K.gguf", kModels + "/safetensors/lm-buddy-tiny_gpt2-random",
                                   std::string("attnscope:toy")}) {
     SCOPED_TRACE(path);
     test::expect_every_hook_produced(Model::load(path), {1, 5, 9, 2, 7});
