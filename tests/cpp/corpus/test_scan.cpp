@@ -18,7 +18,7 @@
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
 #include "attnscope/scan.h"
-#include "cli_runner.h"
+#include "common/cli_runner.h"
 #include "corpus/stories_corpus.h"
 
 namespace fs = std::filesystem;

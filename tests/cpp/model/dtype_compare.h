@@ -7,6 +7,7 @@
 #include <string>
 
 #include "attnscope/model.h"
+#include "common/tensor_compare.h"
 
 namespace attnscope::test {
 
@@ -17,12 +18,4 @@ inline Model load_with_dtype(const std::string& path, const std::string& dtype) 
 }
 
 // max |a - b| over all elements (the shapes must agree).
-inline double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double d = 0;
-  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i)
-    d = std::max(d, std::fabs(static_cast<double>(a.data()[i]) - b.data()[i]));
-  return d;
-}
-
 }  // namespace attnscope::test

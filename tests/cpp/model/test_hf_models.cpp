@@ -13,6 +13,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "common/tensor_compare.h"
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
 #include "model/model_impl.h"
@@ -21,6 +22,7 @@ using namespace attnscope;
 namespace fs = std::filesystem;
 
 namespace {
+using test::max_abs_diff;
 
 const std::string kModels = ATTNSCOPE_MODELS_DIR;
 const std::string kGguf = kModels + "/stories260K.gguf";
@@ -32,13 +34,6 @@ fs::path temp_dir(const std::string& tag) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
-}
-
-float max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  float m = 0;
-  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i) m = std::max(m, std::fabs(a.data()[i] - b.data()[i]));
-  return m;
 }
 
 // ---- A GPT-2 reference forward pass over Hugging Face tensors (Conv1D layout [in, out]) ----

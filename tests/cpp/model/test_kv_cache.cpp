@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "attnscope/model.h"
+#include "common/tensor_compare.h"
 #include "formats/half.h"
 #include "model/kv_cache.h"
 
 using namespace attnscope;
 
 namespace {
+using test::max_abs_diff;
 
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 
@@ -26,14 +28,6 @@ Model load(const std::string& dtype) {
   LoadOptions o;
   o.dtype = dtype;
   return Model::load(kStories, o);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double d = 0;
-  for (int64_t i = 0; i < a.numel(); ++i)
-    d = std::max(d, std::fabs(static_cast<double>(a.data()[i]) - b.data()[i]));
-  return d;
 }
 
 class KvCacheModel : public ::testing::Test {

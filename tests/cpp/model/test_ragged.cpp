@@ -10,20 +10,14 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "common/tensor_compare.h"
 
 using namespace attnscope;
 
 namespace {
+using test::max_abs_diff;
 
 const std::string kModels = ATTNSCOPE_MODELS_DIR;
-
-float max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  if (a.shape() != b.shape()) return INFINITY;
-  float m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.data()[i] - b.data()[i]));
-  return m;
-}
 
 void expect_ragged_equals_single(const Model& model, const std::vector<std::vector<int32_t>>& ids) {
   ASSERT_NE(ids.front().size(), ids.back().size());  // really ragged

@@ -14,20 +14,15 @@
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
 #include "attnscope/predictions.h"
+#include "common/tensor_compare.h"
 #include "arch_reference.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
 
 namespace {
+using test::max_abs_diff;
 const std::string kModels = ATTNSCOPE_MODELS_DIR;
-
-float max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  float m = 0;
-  for (int64_t i = 0; i < a.numel() && i < b.numel(); ++i) m = std::max(m, std::fabs(a.data()[i] - b.data()[i]));
-  return m;
-}
 
 // stories260K.gguf rewritten as architecture `arch` (its "llama." keys renamed), optionally with
 // `bad_tensor` given a wrong shape.

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attnscope/viz.h"
-#include "viz_test_util.h"
+#include "viz/viz_test_util.h"
 
 using viz_test::artifact;
 

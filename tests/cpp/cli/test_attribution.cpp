@@ -9,7 +9,7 @@
 #include <string>
 
 #include "attnscope/viz.h"
-#include "cli_runner.h"
+#include "common/cli_runner.h"
 
 namespace {
 

@@ -11,16 +11,17 @@
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
 #include "attnscope/predictions.h"
-#include "interventions/model_helpers.h"
+#include "common/tensor_compare.h"
+#include "common/test_files.h"
 
 using namespace attnscope;
-using ivtest::bitwise_equal;
-using ivtest::max_abs_diff;
+using test::bitwise_equal;
+using test::max_abs_diff;
 
 namespace {
 
 const Model& stories() {
-  static Model m = Model::load(ivtest::stories_path());
+  static Model m = Model::load(test::model_path("stories260K.gguf"));
   return m;
 }
 
@@ -40,10 +41,12 @@ Trace run(const Model& m, std::vector<Intervention> ivs, std::vector<std::string
 
 TEST(ModelInterventions, ZeroAttentionOutputEqualsZeroedOProjWeights) {
   const int layer = 2;
-  const std::string path = ivtest::temp_file("zero_oproj.gguf");
-  ivtest::write_edited_gguf(ivtest::stories_path(), path, [&](const std::string& name, Tensor& t) {
+  const std::string path = test::temp_path("zero_oproj.gguf");
+  test::GgufEdits zero_oproj;
+  zero_oproj.edit_tensor = [&](const std::string& name, Tensor& t) {
     if (name == "blk.2.attn_output.weight") std::memset(t.data(), 0, sizeof(float) * t.numel());
-  });
+  };
+  test::copy_gguf(test::model_path("stories260K.gguf"), path, zero_oproj);
   Model edited = Model::load(path);
   std::filesystem::remove(path);  // the mapping stays valid
   Trace want = edited.run(prompt());
@@ -60,12 +63,14 @@ TEST(ModelInterventions, ZeroingOneHeadOnHookZEqualsZeroingItsOProjColumnsUnderG
   const int layer = 1, head = 3;
   const auto& c = stories().config();
   ASSERT_LT(c.n_head_kv, c.n_head);
-  const std::string path = ivtest::temp_file("zero_head_cols.gguf");
-  ivtest::write_edited_gguf(ivtest::stories_path(), path, [&](const std::string& name, Tensor& t) {
+  const std::string path = test::temp_path("zero_head_cols.gguf");
+  test::GgufEdits zero_cols;
+  zero_cols.edit_tensor = [&](const std::string& name, Tensor& t) {
     if (name != "blk.1.attn_output.weight") return;
     for (int64_t r = 0; r < t.dim(0); ++r)
       for (int64_t d = 0; d < c.head_dim; ++d) t.at({r, head * c.head_dim + d}) = 0.0f;
-  });
+  };
+  test::copy_gguf(test::model_path("stories260K.gguf"), path, zero_cols);
   Model edited = Model::load(path);
   std::filesystem::remove(path);
   Trace want = edited.run(prompt());
@@ -112,7 +117,7 @@ TEST(ModelInterventions, UniformPatternMatchesHandComputedAverageOfValues) {
     }
   EXPECT_FLOAT_EQ(t.at("blocks.2.attn.hook_pattern").at({0, head, T - 1, 0}), 1.0f / static_cast<float>(T));
   // And the attention output is z through o_proj, by hand.
-  GgufFile f = GgufFile::open(ivtest::stories_path());
+  GgufFile f = GgufFile::open(test::model_path("stories260K.gguf"));
   const Tensor wo = f.load_tensor("blk.2.attn_output.weight");  // [D, H*Dh]
   const Tensor& out = t.at("blocks.2.hook_attn_out");
   const int64_t HD = int64_t{c.n_head} * c.head_dim;

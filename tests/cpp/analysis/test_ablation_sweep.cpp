@@ -11,14 +11,15 @@
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
 #include "attnscope/predictions.h"
-#include "interventions/model_helpers.h"
+#include "common/tensor_compare.h"
+#include "common/test_files.h"
 
 using namespace attnscope;
 
 namespace {
 
 const Model& stories() {
-  static Model m = Model::load(ivtest::stories_path());
+  static Model m = Model::load(test::model_path("stories260K.gguf"));
   return m;
 }
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "cli_runner.h"
+#include "common/cli_runner.h"
 
 namespace {
 
