@@ -69,7 +69,7 @@ const char* activation_name(Activation act);
 
 struct LoadOptions {
   std::string tokenizer;  // another tokenizer source (path) for checkpoints without one
-  int threads = 0;        // 0: all cores
+  int threads = 0;        // its load and runs use this many; 0: set_num_threads' default
   // Compute precision. "float32": weights decoded to float32 once at load and every product in
   // float32 (the exact reference path). "bfloat16": weights stay as stored (held as `mmap`
   // says) and products run in bfloat16 / int8 where the CPU has fast instructions for them.
@@ -138,6 +138,10 @@ class Model {
   bool has_tokenizer() const;
   const Tokenizer& tokenizer() const;  // InvalidArgument if the model has none
   std::string source() const;          // what it was loaded from
+  // Threads this model's runs use: LoadOptions::threads, else set_num_threads' default (read at
+  // each run). A run's count is its own: other models and the caller's OpenMP setting are
+  // untouched (src/tensor/threading.h).
+  int threads() const;
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos = true) const;
   Trace run(std::string_view text, const RunOptions& options = {}) const;
@@ -158,7 +162,9 @@ class Model {
   std::shared_ptr<Impl> impl_;
 };
 
-// Sets the number of threads used by the forward pass (0: all cores).
+// The process default thread count (0: all cores), used by models loaded with threads = 0 (at
+// each of their runs) and by library calls made outside a model run. It changes no OpenMP
+// setting and never overrides a model's own LoadOptions::threads.
 void set_num_threads(int n);
 
 }  // namespace attnscope

@@ -11,6 +11,7 @@
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "tensor/ops.h"
+#include "tensor/threading.h"
 
 namespace attnscope {
 
@@ -135,6 +136,7 @@ const char* composition_kind_name(CompositionKind kind) {
 }
 
 CompositionScores composition_scores(const Model& model) {
+  const ops::RunThreads threads(model.threads());  // the model's count, as its runs use
   const ModelConfig& c = model.config();
   const int64_t L = c.n_layer, H = c.n_head, Dh = c.head_dim, D = c.n_embd;
   std::vector<LayerFactors> f;
