@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/trace.h"
 
 namespace attnscope::detail {
