@@ -56,20 +56,23 @@ Trace run_observing(const Model& model, Seen& seen, std::atomic<int>* arrived = 
                     int expected = 0) {
   RunOptions o;
   bool first = true;
-  o.interventions.push_back({"blocks.0.hook_resid_post", [&](Tensor&, const HookContext&) {
-                               if (!first) return;
-                               first = false;
-                               if (arrived) rendezvous(*arrived, expected, seen);
-                               seen.omp_max = omp_get_max_threads();
-                               seen.library = ops::num_threads();
-                               std::atomic<int> team{0};
-                               ops::parallel_for(1024, 1, [&](int64_t, int64_t) {
-                                 int n = omp_get_num_threads(), cur = team.load();
-                                 while (n > cur && !team.compare_exchange_weak(cur, n)) {
-                                 }
-                               });
-                               seen.parallel_for_team = team.load();
-                             }});
+  Intervention observe;
+  observe.target = "blocks.0.hook_resid_post";
+  observe.fn = [&](Tensor&, const HookContext&) {
+    if (!first) return;
+    first = false;
+    if (arrived) rendezvous(*arrived, expected, seen);
+    seen.omp_max = omp_get_max_threads();
+    seen.library = ops::num_threads();
+    std::atomic<int> team{0};
+    ops::parallel_for(1024, 1, [&](int64_t, int64_t) {
+      int n = omp_get_num_threads(), cur = team.load();
+      while (n > cur && !team.compare_exchange_weak(cur, n)) {
+      }
+    });
+    seen.parallel_for_team = team.load();
+  };
+  o.interventions.push_back(observe);
   return model.run(long_prompt(), o);
 }
 
@@ -84,7 +87,9 @@ TEST(Threads, LoadAndRunLeaveTheCallersOpenMpSettingAlone) {
   run_observing(model, seen);
   EXPECT_EQ(omp_get_max_threads(), mine) << "the run changed the caller's OpenMP thread count";
   EXPECT_EQ(seen.omp_max, 2);  // ... while inside the run, the run's count
-  model.generate(std::vector<int32_t>{1, 403, 407}, GenerateOptions{.max_tokens = 3});
+  GenerateOptions g;
+  g.max_tokens = 3;
+  model.generate(std::vector<int32_t>{1, 403, 407}, g);
   EXPECT_EQ(omp_get_max_threads(), mine) << "generation changed the caller's OpenMP thread count";
   set_num_threads(4);
   EXPECT_EQ(omp_get_max_threads(), mine)
