@@ -1,5 +1,5 @@
-// Model: weights, tokenizer, and the forward pass; its configuration (architecture as data) is in
-// model_config.h, which code that only reads a config includes alone.
+// Model: weights, tokenizer, and the forward pass. Its configuration (architecture as data) is in
+// model_config.h.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -7,12 +7,15 @@
 #include <string_view>
 #include <vector>
 
-#include "attnscope/model_config.h"
 #include "attnscope/tensor.h"
 #include "attnscope/tokenizer.h"
 #include "attnscope/trace.h"
 
 namespace attnscope {
+
+// Only named here: code that reads a config includes attnscope/model_config.h itself, so a new
+// config field (the usual change for a new family) rebuilds only that code.
+struct ModelConfig;
 
 struct LoadOptions {
   std::string tokenizer;  // another tokenizer source (path) for checkpoints without one

@@ -1,8 +1,6 @@
 // ModelConfig: an architecture as data, and the small enums it uses. Its own header, apart from
-// model.h (Model, its options, the tokenizer, tensors and traces), so that code that only reads or
-// fills a config (the family tables, the hook table, config readers) does not rebuild when the
-// rest of the model's interface changes, and adding a config field rebuilds only what reads configs
-// and models.
+// model.h (which only names it): adding a field, the usual change for a new family, rebuilds the
+// code that reads configs, not everything that uses a Model.
 #pragma once
 #include <string>
 #include <vector>

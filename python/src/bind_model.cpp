@@ -3,6 +3,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "bindings.h"
 
 namespace attnscope::python {

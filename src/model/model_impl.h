@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/tensor.h"
 #include "attnscope/tokenizer.h"
 #include "attnscope/trace.h"
