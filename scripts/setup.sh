@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config git ca-certificates
   libdnnl-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcairo2-dev
   libcurl4-openssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   fonts-dejavu-core

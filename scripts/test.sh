@@ -11,11 +11,9 @@ jobs=$(nproc)
 if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_ASAN:-}" = "1" ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j"$jobs"
-  # tests/lsan.supp: fontconfig's permanent cache. print_suppressions=0: LSan would otherwise
-  # append its statistics to stderr, which CLI tests read as output.
-  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="print_suppressions=0:suppressions=$PWD/tests/lsan.supp" \
-    UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --preset asan -j"$jobs" --output-on-failure
+  # The asan test preset sets the sanitizers' options: leaks checked, tests/lsan.supp (fontconfig's
+  # permanent cache) suppressed, and no suppression statistics on stderr, which CLI tests read.
+  ctest --preset asan -j"$jobs" --output-on-failure
 fi
 
 if [ "${CI:-}" = "true" ] || [ "${ATTNSCOPE_FUZZ_SMOKE:-}" = "1" ]; then

@@ -4,6 +4,7 @@
 
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "harness.h"
 
 namespace attnscope::fuzz {

@@ -1,4 +1,5 @@
-// Model: configuration (architecture as data), weights, tokenizer, and the forward pass.
+// Model: weights, tokenizer, and the forward pass. Its configuration (architecture as data) is in
+// model_config.h.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -12,64 +13,13 @@
 
 namespace attnscope {
 
-// Interleaved: RoPE rotates pairs (2i, 2i+1) (GGUF / llama.cpp "normal" layout).
-// NeoX: RoPE rotates (i, i + rope_dim/2) (Hugging Face rotate_half; every family but llama/mistral).
-enum class RopeLayout { Interleaved, NeoX };
-enum class NormKind { RMSNorm, LayerNorm };
-// SwiGLU: down(silu(gate) * up); GeGLU: down(gelu_tanh(gate) * up) (Gemma's gelu_pytorch_tanh);
-// GeluTanh / GeluErf: down(gelu(up)) with the tanh approximation (GPT-2's gelu_new) or exact erf
-// (Pythia's gelu). All in fp32.
-enum class Activation { SwiGLU, GeGLU, GeluTanh, GeluErf };
-// Where q/k RMSNorm applies: per head over head_dim (Qwen3, Gemma 3) or over the whole
-// projection before the head split (OLMo-2).
-enum class QkNorm { None, PerHead, Full };
-
-// An architecture as data. Every field is read by the forward pass (src/model/forward.cpp) or
-// the loaders; the family tables in src/model/arch_*.cpp fill it from GGUF metadata or config.json.
-struct ModelConfig {
-  std::string arch;   // the family: "llama", "mistral", "qwen2", "gpt2", ... (arch_*.cpp)
-  std::string name;   // general.name or the checkpoint's name
-  int n_vocab = 0, n_ctx = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0;
-  int head_dim = 0, n_ff = 0;
-  int rope_dim = 0;              // dimensions rotated per head (<= head_dim); 0: no RoPE
-  float rope_base = 10000.0f;
-  float rope_base_local = 0.0f;  // base on sliding-window layers (Gemma 3); 0: rope_base
-  RopeLayout rope_layout = RopeLayout::Interleaved;
-  std::vector<float> rope_freq_factors;  // llama3/linear/longrope scaling: per-frequency divisors (empty: none)
-  float rope_attn_factor = 1.0f;         // longrope: cos and sin multiplied by this
-  // longrope (Phi-3): these divisors instead of rope_freq_factors once a sequence is longer than
-  // rope_long_after positions (empty: none)
-  std::vector<float> rope_freq_factors_long;
-  int rope_long_after = 0;
-  float norm_eps = 1e-5f;
-  NormKind norm = NormKind::RMSNorm;
-  Activation act = Activation::SwiGLU;
-  QkNorm qk_norm = QkNorm::None;
-  bool qkv_bias = false;         // qwen2, gpt2, gptneox
-  bool out_bias = false;         // gpt2, gptneox: attention output and MLP biases
-  bool tied_embeddings = false;  // output head is token_embd
-  bool pre_norms = true;         // norms before attention and MLP (OLMo-2 has none)
-  bool post_norms = false;       // norms on the attention and MLP outputs (Gemma 2/3, OLMo-2)
-  bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX)
-  bool learned_positions = false;  // position_embd added to the token embedding (GPT-2)
-  float embed_scale = 1.0f;      // token embeddings multiplied by this (Gemma: sqrt(n_embd))
-  float attn_scale = 0.0f;       // q.k multiplier; 0: 1/sqrt(head_dim)
-  float attn_softcap = 0.0f;     // scores -> cap * tanh(scores / cap) before the softmax; 0: off
-  float final_softcap = 0.0f;    // the same on the logits
-  int sliding_window = 0;        // keys further back than this get no weight (0: none)
-  std::vector<bool> layer_sliding;  // which layers use the window (empty: all, when it is set)
-  std::vector<std::string> assumed;  // defaults assumed because the file did not say (attnscope info)
-};
-
-// What makes this model's architecture particular, one short line each ("attention soft-cap 50",
-// "sliding window 4096 on layers 0, 2, ...", "parallel residual", "assumed: ..."), for `attnscope info`.
-std::vector<std::string> architecture_features(const ModelConfig& config);
-// "swiglu", "geglu_tanh", "gelu_tanh", "gelu_erf".
-const char* activation_name(Activation act);
+// Only named here: code that reads a config includes attnscope/model_config.h itself, so a new
+// config field (the usual change for a new family) rebuilds only that code.
+struct ModelConfig;
 
 struct LoadOptions {
   std::string tokenizer;  // another tokenizer source (path) for checkpoints without one
-  int threads = 0;        // 0: all cores
+  int threads = 0;        // its load and runs use this many; 0: set_num_threads' default
   // Compute precision. "float32": weights decoded to float32 once at load and every product in
   // float32 (the exact reference path). "bfloat16": weights stay as stored (held as `mmap`
   // says) and products run in bfloat16 / int8 where the CPU has fast instructions for them.
@@ -138,6 +88,10 @@ class Model {
   bool has_tokenizer() const;
   const Tokenizer& tokenizer() const;  // InvalidArgument if the model has none
   std::string source() const;          // what it was loaded from
+  // Threads this model's runs use: LoadOptions::threads, else set_num_threads' default (read at
+  // each run). A run's count is its own: other models and the caller's OpenMP setting are
+  // untouched (src/tensor/threading.h).
+  int threads() const;
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos = true) const;
   Trace run(std::string_view text, const RunOptions& options = {}) const;
@@ -158,7 +112,9 @@ class Model {
   std::shared_ptr<Impl> impl_;
 };
 
-// Sets the number of threads used by the forward pass (0: all cores).
+// The process default thread count (0: all cores), used by models loaded with threads = 0 (at
+// each of their runs) and by library calls made outside a model run. It changes no OpenMP
+// setting and never overrides a model's own LoadOptions::threads.
 void set_num_threads(int n);
 
 }  // namespace attnscope

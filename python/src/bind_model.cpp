@@ -3,6 +3,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "bindings.h"
 
 namespace attnscope::python {
@@ -137,6 +138,7 @@ void bind_model(py::module_& m) {
       .def_property_readonly("config", [](const Model& mdl) { return config_dict(mdl.config()); })
       .def_property_readonly("dtype", &Model::dtype)
       .def_property_readonly("source", &Model::source)
+      .def_property_readonly("threads", &Model::threads)
       .def_property_readonly("has_tokenizer", &Model::has_tokenizer)
       .def("hook_names", &Model::hook_names)
       .def("encode", [](const Model& mdl, const std::string& text, bool add_bos) {
@@ -209,6 +211,7 @@ void bind_model(py::module_& m) {
          py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true, py::arg("temperature") = 0.0,
          py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0);
 
+  // The default for models loaded with threads=0 (read at each run); a model's own count wins.
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("canonical_hook_name", [](const std::string& name) -> py::object {
     auto c = canonical_hook_name(name);

@@ -10,6 +10,7 @@
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/predictions.h"
 #include "trace/interventions_detail.h"
 

@@ -10,7 +10,9 @@
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "tensor/ops.h"
+#include "tensor/threading.h"
 
 namespace attnscope {
 
@@ -135,6 +137,7 @@ const char* composition_kind_name(CompositionKind kind) {
 }
 
 CompositionScores composition_scores(const Model& model) {
+  const ops::RunThreads threads(model.threads());  // the model's count, as its runs use
   const ModelConfig& c = model.config();
   const int64_t L = c.n_layer, H = c.n_head, Dh = c.head_dim, D = c.n_embd;
   std::vector<LayerFactors> f;

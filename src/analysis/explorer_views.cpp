@@ -6,6 +6,7 @@
 
 #include "attnscope/attribution.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/predictions.h"
 
 namespace attnscope {

@@ -11,6 +11,7 @@
 #include "attnscope/analysis.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "tensor/random.h"
 
 namespace attnscope {

@@ -9,6 +9,7 @@
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 
 namespace attnscope {
 

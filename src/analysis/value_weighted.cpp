@@ -8,7 +8,9 @@
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "tensor/ops.h"
+#include "tensor/threading.h"
 
 namespace attnscope {
 
@@ -89,6 +91,7 @@ std::vector<std::string> value_weighted_hooks(const Model& model, const std::vec
 }
 
 std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace) {
+  const ops::RunThreads threads(model.threads());  // the model's count, as its runs use
   std::map<int, Tensor> out;
   for (int l = 0; l < model.config().n_layer; ++l)
     if (trace.has(hook_name(HookPoint::AttnV, l)))
@@ -102,6 +105,7 @@ std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace)
 
 std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& trace,
                                               bool normalized) {
+  const ops::RunThreads threads(model.threads());
   std::map<int, Tensor> out;
   for (const auto& [l, norms] : value_vector_norms(model, trace)) {
     const Tensor& a = trace.at(hook_name(HookPoint::AttnPattern, l));  // NotFound names it when missing

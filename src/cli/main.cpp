@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : exit_code(attnscope::ErrorKind::InvalidArgument);
   }
   try {
+    // The process default, for work outside a model run (models get --threads at load too).
     if (common.threads > 0) attnscope::set_num_threads(common.threads);
     return run ? run() : 0;
   } catch (const attnscope::Error& e) {

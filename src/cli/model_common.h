@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "cli/command.h"
 
 namespace attnscope::cli {

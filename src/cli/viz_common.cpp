@@ -8,6 +8,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "cli/options.h"
 #include "viz/patterns_json.h"
 #include "viz/synthetic.h"

@@ -7,6 +7,7 @@
 #include "analysis/run_detail.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/scan.h"
 
 namespace attnscope {

@@ -5,6 +5,7 @@
 // one bool per layer), gemma3.rope.freq_base_swa, gemma3.attention.scale; absent ones fall back to
 // the released models' values, reported as assumed.
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
 #include "model/arch_gemma.h"

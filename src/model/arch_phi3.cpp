@@ -5,6 +5,7 @@
 // multiplied by the attention factor. HF applies sliding_window on every layer; so does attnscope
 // (llama.cpp disables Phi-3's window).
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
 #include "model/arch.h"

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
 
@@ -37,6 +38,8 @@ std::optional<std::string> GgufKeys::get_string(const std::string& key) const {
   const std::string k = prefix_ + key;
   return f_.has(k) ? f_.get_string(k) : std::nullopt;
 }
+
+bool JsonKeys::has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
 
 int JsonKeys::get_int(const char* key) const {
   if (!has(key)) fail(ErrorKind::Format, where_ + ": missing '" + key + "'");

@@ -2,13 +2,13 @@
 // file's architecture prefix, "<arch>.block_count") and config.json. Errors name the file and key.
 // Also the readers of the keys most families share (dimensions, RoPE, norm epsilon).
 #pragma once
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // JSON is only named here: json.hpp is ~20k lines per includer
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "attnscope/gguf.h"
-#include "attnscope/model.h"
+#include "attnscope/model_config.h"
 
 namespace attnscope::detail {
 
@@ -40,7 +40,7 @@ class JsonKeys {
   const nlohmann::json& json() const { return j_; }
   const std::string& where() const { return where_; }
   const std::string& architecture() const { return arch_; }  // architectures[0] (or from model_type)
-  bool has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  bool has(const char* key) const;
   int get_int(const char* key) const;  // Format error if missing or not a non-negative integer
   int get_int(const char* key, int fallback) const { return has(key) ? get_int(key) : fallback; }
   double get_float(const char* key, double fallback) const;

@@ -11,6 +11,7 @@
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
 #include "model/sampling.h"
+#include "tensor/threading.h"
 
 namespace attnscope {
 
@@ -63,6 +64,7 @@ Generation Model::generate(std::string_view prompt, const GenerateOptions& optio
 
 Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options) const {
   const Impl& impl = *impl_;
+  const ops::RunThreads threads(impl.threads);
   const ModelConfig& c = impl.config;
   std::vector<std::vector<int32_t>> batch{prompt};
   detail::check_prompt_batch(impl, batch, true);

@@ -12,6 +12,7 @@
 #include "model/model_impl.h"
 #include "model/ragged.h"
 #include "model/toy_model.h"
+#include "tensor/threading.h"
 
 namespace attnscope {
 
@@ -58,33 +59,42 @@ bool looks_like_hub_name(const std::string& s) {
   return true;
 }
 
+// The loaders by what the name points at.
+std::shared_ptr<Model::Impl> load_impl(const std::string& path_or_name, const LoadOptions& options) {
+  namespace fs = std::filesystem;
+  if (path_or_name.empty()) fail(ErrorKind::InvalidArgument, "no model given (empty path)");
+  if (path_or_name == detail::kToyModelName) {
+    auto impl = detail::load_gguf_model(detail::toy_model_path(), options);
+    impl->source = detail::kToyModelName;
+    return impl;
+  }
+  std::error_code ec;
+  fs::path p(path_or_name);
+  if (fs::is_directory(p, ec)) return detail::load_hf_checkpoint(path_or_name, options);
+  if (fs::exists(p, ec)) {
+    if (is_gguf_file(path_or_name)) return detail::load_gguf_model(path_or_name, options);
+    if (p.extension() == ".safetensors" || p.filename() == "config.json")
+      return detail::load_hf_checkpoint(p.parent_path().empty() ? "." : p.parent_path().string(), options);
+    fail(ErrorKind::Format, path_or_name + ": not a GGUF file (no 'GGUF' magic) nor a checkpoint directory");
+  }
+  if (looks_like_hub_name(path_or_name))
+    return detail::load_hf_checkpoint(detail::resolve_hub_model(path_or_name), options);
+  fail(ErrorKind::NotFound, path_or_name + ": no such model file or directory");
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {
   if (!impl_) fail(ErrorKind::InvalidArgument, "Model constructed without an implementation");
 }
 
+void set_num_threads(int n) { ops::set_default_threads(n); }
+
 Model Model::load(const std::string& path_or_name, const LoadOptions& options) {
-  namespace fs = std::filesystem;
-  if (options.threads > 0) set_num_threads(options.threads);
-  if (path_or_name.empty()) fail(ErrorKind::InvalidArgument, "no model given (empty path)");
-  if (path_or_name == detail::kToyModelName) {
-    auto impl = detail::load_gguf_model(detail::toy_model_path(), options);
-    impl->source = detail::kToyModelName;
-    return Model(impl);
-  }
-  std::error_code ec;
-  fs::path p(path_or_name);
-  if (fs::is_directory(p, ec)) return Model(detail::load_hf_checkpoint(path_or_name, options));
-  if (fs::exists(p, ec)) {
-    if (is_gguf_file(path_or_name)) return Model(detail::load_gguf_model(path_or_name, options));
-    if (p.extension() == ".safetensors" || p.filename() == "config.json")
-      return Model(detail::load_hf_checkpoint(p.parent_path().empty() ? "." : p.parent_path().string(), options));
-    fail(ErrorKind::Format, path_or_name + ": not a GGUF file (no 'GGUF' magic) nor a checkpoint directory");
-  }
-  if (looks_like_hub_name(path_or_name))
-    return Model(detail::load_hf_checkpoint(detail::resolve_hub_model(path_or_name), options));
-  fail(ErrorKind::NotFound, path_or_name + ": no such model file or directory");
+  const ops::RunThreads threads(options.threads);  // decoding weights at load runs on the model's count
+  std::shared_ptr<Impl> impl = load_impl(path_or_name, options);
+  impl->threads = options.threads > 0 ? options.threads : 0;
+  return Model(std::move(impl));
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
@@ -95,6 +105,7 @@ const Tokenizer& Model::tokenizer() const {
   return *impl_->tokenizer;
 }
 std::string Model::source() const { return impl_->source; }
+int Model::threads() const { return impl_->threads > 0 ? impl_->threads : ops::default_threads(); }
 
 std::vector<int32_t> Model::encode(std::string_view text, bool add_bos) const {
   return tokenizer().encode(text, add_bos && tokenizer().add_bos_default());
@@ -176,6 +187,7 @@ void fill_trace_tokens(const Model::Impl& impl, const std::vector<std::vector<in
 }  // namespace detail
 
 Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOptions& options) const {
+  const ops::RunThreads threads(impl_->threads);
   detail::check_prompt_batch(*impl_, ids);
   detail::HookRunner hooks(hook_names(), impl_->config.n_layer, options.capture, options.layers, options.interventions);
   Trace trace;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/tensor.h"
 #include "attnscope/tokenizer.h"
 #include "attnscope/trace.h"
@@ -55,6 +56,7 @@ struct Model::Impl {
   detail::ModelWeights bound;                  // pointers into `weights` / `matrices`, set by finalize_model
   std::shared_ptr<const Tokenizer> tokenizer;  // may be null
   std::string source;                          // what it was loaded from
+  int threads = 0;  // LoadOptions::threads: this model's runs use it (0: set_num_threads' default)
   std::vector<std::shared_ptr<const void>> keepalive;  // e.g. file mappings behind weight views
   detail::ForwardFn forward = nullptr;         // set by finalize_model
 

@@ -13,6 +13,7 @@
 
 #include "attnscope/error.h"
 #include "tensor/parallel.h"
+#include "tensor/threading.h"
 
 namespace attnscope::ops {
 
@@ -56,7 +57,7 @@ struct MatmulCall {
   int threads = 0;  // 0: by size (see execute)
 };
 
-Cached get_primitive(const MatmulCall& c) {
+Cached get_primitive(const MatmulCall& c, int threads) {
   std::string key;
   key_append(key, c.src_dims);
   key_append(key, c.src_strides);
@@ -67,7 +68,7 @@ Cached get_primitive(const MatmulCall& c) {
   key += c.bias ? 'b' : '-';
   key += c.accumulate ? 'a' : '-';
   key += c.in_type == dnnl::memory::data_type::bf16 ? 'h' : 'f';
-  key += std::to_string(current_call_threads());
+  key += std::to_string(threads);
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = g_cache.find(key);
   if (it != g_cache.end()) return it->second;
@@ -114,8 +115,9 @@ constexpr double kParallelMacs = 1 << 18;
 void execute(const MatmulCall& c, const void* src, const void* wei, const float* bias, float* dst) {
   double macs = static_cast<double>(c.src_dims.back());
   for (int64_t d : c.dst_dims) macs *= static_cast<double>(d);
-  set_thread_count_for_call(c.threads > 0 ? c.threads : macs < kParallelMacs ? 1 : num_threads());
-  Cached p = get_primitive(c);
+  const int threads = c.threads > 0 ? c.threads : macs < kParallelMacs ? 1 : num_threads();
+  const OmpThreadsForCall omp_threads(threads);  // what oneDNN reads; the caller's value comes back after
+  Cached p = get_primitive(c, threads);
   auto& eng = cpu_engine();
   dnnl::memory src_m(p.src, eng, const_cast<void*>(src));
   dnnl::memory wei_m(p.wei, eng, const_cast<void*>(wei));

@@ -64,12 +64,4 @@ void gelu_tanh(float* x, int64_t n);
 void add(float* y, const float* x, int64_t n);  // y += x
 void add_bias(float* y, const float* bias, int64_t rows, int64_t n);
 
-// Threads used by oneDNN and our loops (set_num_threads in model.h forwards here).
-int num_threads();
-// Makes the calling thread use num_threads() (OpenMP settings are per thread).
-void apply_num_threads();
-// Sets the calling thread's OpenMP thread count for the next oneDNN call (1 for tiny products).
-void set_thread_count_for_call(int n);
-int current_call_threads();
-
 }  // namespace attnscope::ops

@@ -3,6 +3,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 
 namespace attnscope {
 

@@ -3,12 +3,14 @@
 #include "attnscope/model.h"
 #include "attnscope/predictions.h"
 #include "model/model_impl.h"
+#include "tensor/threading.h"
 
 namespace attnscope {
 
 Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm) {
   const Model::Impl& m = model.impl();
   const ModelConfig& c = m.config;
+  const ops::RunThreads threads(model.threads());  // the output head product, on the model's count
   if (hidden.ndim() < 1 || hidden.empty() || hidden.dim(-1) != c.n_embd)
     fail(ErrorKind::InvalidArgument, "unembed: expected [.., " + std::to_string(c.n_embd) + "] hidden states, got " +
                                          hidden.shape_str());

@@ -233,3 +233,17 @@ def test_traces_in_threads_agree(stories):
         th.join()
     for t in texts:
         np.testing.assert_array_equal(results[t], expected[t])
+
+
+def test_each_model_keeps_its_own_thread_count(stories):
+    """Threads belong to the model (issue 22): set_num_threads is only the default for threads=0."""
+    one = _core.Model.load(str(STORIES), "", 1)
+    two = _core.Model.load(str(STORIES), "", 2)
+    follows = _core.Model.load(str(STORIES), "", 0)
+    _core.set_num_threads(1)
+    try:
+        assert (one.threads, two.threads, follows.threads) == (1, 2, 1)
+    finally:
+        _core.set_num_threads(0)
+    assert (one.threads, two.threads) == (1, 2)
+    assert follows.threads >= 1

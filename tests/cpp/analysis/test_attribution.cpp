@@ -15,6 +15,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 
 using namespace attnscope;
 

@@ -15,6 +15,7 @@
 #include "attnscope/analysis.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "model/toy_model.h"
 
 using namespace attnscope;

@@ -17,6 +17,7 @@
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/scan.h"
 #include "common/cli_runner.h"
 #include "corpus/stories_corpus.h"

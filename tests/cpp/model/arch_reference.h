@@ -18,6 +18,7 @@
 
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "common/test_files.h"
 
 namespace attnscope::test {

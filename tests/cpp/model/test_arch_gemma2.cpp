@@ -3,6 +3,7 @@
 // gemma2.attention.scale is obeyed, and without it the released models' scale is assumed and said.
 #include <filesystem>
 
+#include "attnscope/model_config.h"
 #include "arch_reference.h"
 
 using namespace attnscope;

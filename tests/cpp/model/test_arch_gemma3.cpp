@@ -3,6 +3,7 @@
 // sliding_window_pattern is obeyed, and without it the released models' period 6 is assumed.
 #include <filesystem>
 
+#include "attnscope/model_config.h"
 #include "arch_reference.h"
 
 using namespace attnscope;

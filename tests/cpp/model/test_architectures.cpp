@@ -10,6 +10,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/tokenizer.h"
 #include "model/reference_llama.h"
 

@@ -9,6 +9,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "model/reference_llama.h"
 
 using namespace attnscope;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "common/tensor_compare.h"
 #include "formats/half.h"
 #include "model/kv_cache.h"

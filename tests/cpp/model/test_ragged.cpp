@@ -10,6 +10,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "common/tensor_compare.h"
 
 using namespace attnscope;

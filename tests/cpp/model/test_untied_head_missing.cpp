@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/warnings.h"
 #include "formats/safetensors.h"
 

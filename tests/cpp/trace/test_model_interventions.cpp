@@ -10,6 +10,7 @@
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/predictions.h"
 #include "common/tensor_compare.h"
 #include "common/test_files.h"

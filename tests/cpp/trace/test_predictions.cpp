@@ -5,6 +5,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "attnscope/predictions.h"
 
 using namespace attnscope;

@@ -12,11 +12,6 @@
 #include <sstream>
 #include <string>
 
-// fontconfig (used by cairo's text) keeps its configuration cache for the life of the process;
-// LeakSanitizer would report it at exit in the AddressSanitizer build. Each viz test executable
-// includes this header from exactly one file, so the hook is defined once per executable.
-extern "C" __attribute__((used)) const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
-
 namespace viz_test {
 
 // build/<dir>/artifacts/<name>: figures the tests write are kept for people to look at.
