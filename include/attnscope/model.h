@@ -138,6 +138,7 @@ class Model {
   bool has_tokenizer() const;
   const Tokenizer& tokenizer() const;  // InvalidArgument if the model has none
   std::string source() const;          // what it was loaded from
+  int64_t parameter_count() const;     // elements of its weights, each once (a tied head is the embedding)
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos = true) const;
   Trace run(std::string_view text, const RunOptions& options = {}) const;
