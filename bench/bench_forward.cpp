@@ -101,18 +101,16 @@ int main(int argc, char** argv) {
   const double t_all = best_time(all, &share_all);
 
   // oneDNN GEMM alone: the same projections (same weights, same order) with nothing else.
-  const auto& w = model.impl().weights;
+  // (float32 weights: the bound matrices are F32 views, multiplied here straight from their floats.)
+  const detail::ModelWeights& w = model.impl().bound;
   std::vector<float> x(static_cast<size_t>(tokens) * kFf, 0.01f), y(static_cast<size_t>(tokens) * kVocab);
+  auto gemm = [&](const StoredWeight& W) {
+    ops::linear(x.data(), tokens, W.cols, reinterpret_cast<const float*>(W.data), W.rows, nullptr, y.data());
+  };
   auto gemm_pass = [&] {
-    for (int l = 0; l < kLayers; ++l) {
-      const std::string b = "blk." + std::to_string(l) + ".";
-      for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}) {
-        const Tensor& W = w.at(b + n + ".weight");
-        ops::linear(x.data(), tokens, W.dim(1), W.data(), W.dim(0), nullptr, y.data());
-      }
-    }
-    const Tensor& E = w.at("token_embd.weight");
-    ops::linear(x.data(), tokens, kEmbd, E.data(), kVocab, nullptr, y.data());
+    for (const detail::LayerWeights& l : w.layers)
+      for (const StoredWeight* W : {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down}) gemm(*W);
+    gemm(*w.token_embd);
   };
   gemm_pass();
   double t_gemm = 1e30;

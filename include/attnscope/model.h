@@ -88,6 +88,7 @@ class Model {
   bool has_tokenizer() const;
   const Tokenizer& tokenizer() const;  // InvalidArgument if the model has none
   std::string source() const;          // what it was loaded from
+  int64_t parameter_count() const;     // elements of its weights, each once (a tied head is the embedding)
   // Threads this model's runs use: LoadOptions::threads, else set_num_threads' default (read at
   // each run). A run's count is its own: other models and the caller's OpenMP setting are
   // untouched (src/tensor/threading.h).

@@ -56,11 +56,13 @@ LayerFactors layer_factors(const Model& model, int layer) {
   const int64_t H = c.n_head, Dh = c.head_dim, D = c.n_embd;
   const detail::NormWeights ln = detail::attn_norm_weights(model, layer);
   const Tensor post = detail::post_attn_norm_weights(model, layer).w;  // empty: none
+  // The output projection, decoded once for all the heads (and freed on return).
+  const Tensor wo = detail::attn_output_matrix(model, layer);
   const bool center = c.norm == NormKind::LayerNorm;
   LayerFactors f;
   for (Tensor* t : {&f.q_t, &f.k_t, &f.v_t, &f.o}) *t = Tensor({H * Dh, D});
   for (int64_t h = 0; h < H; ++h) {
-    const detail::HeadWeights hw = detail::head_weights(model, layer, static_cast<int>(h));
+    const detail::HeadWeights hw = detail::head_weights(model, layer, static_cast<int>(h), wo);
     float* q = f.q_t.data() + h * Dh * D;
     float* k = f.k_t.data() + h * Dh * D;
     float* v = f.v_t.data() + h * Dh * D;
@@ -140,20 +142,30 @@ CompositionScores composition_scores(const Model& model) {
   const ops::RunThreads threads(model.threads());  // the model's count, as its runs use
   const ModelConfig& c = model.config();
   const int64_t L = c.n_layer, H = c.n_head, Dh = c.head_dim, D = c.n_embd;
+  auto ov_norms = [&](const LayerFactors& f) {
+    std::vector<double> n(static_cast<size_t>(H));
+    for (int64_t a = 0; a < H; ++a) n[a] = std::sqrt(std::max(0.0, frob_dot(f.gv[a], f.go[a])));
+    return n;
+  };
+  // Layers in order, each the later layer of its pairs with every earlier one: its readers (q_t,
+  // k_t, v_t) are dropped once its pairs are done, and only the earlier layers' o and Gram
+  // matrices are kept (o: the size of the model's output projections in float32, 270 MB for a 1B
+  // model). Keeping all four factors of every layer would hold 4x that, more with grouped kv
+  // heads: 1.1 GB for a 1B model, 8.6 GB for an 8B one.
   std::vector<LayerFactors> f;
-  for (int l = 0; l < L; ++l) f.push_back(layer_factors(model, l));
+  std::vector<std::vector<double>> ov_norm;
+  f.reserve(static_cast<size_t>(L));
+  ov_norm.reserve(static_cast<size_t>(L));
   CompositionScores out{Tensor({L, H, L, H}), Tensor({L, H, L, H}), Tensor({L, H, L, H})};
   Tensor all({H * Dh, H * Dh});
-  for (int64_t l1 = 0; l1 < L; ++l1) {
-    std::vector<double> ov_norm(static_cast<size_t>(H));
-    for (int64_t a = 0; a < H; ++a)
-      ov_norm[a] = std::sqrt(std::max(0.0, frob_dot(f[l1].gv[a], f[l1].go[a])));
-    for (int64_t l2 = l1 + 1; l2 < L; ++l2) {
-      std::vector<double> qk_norm(static_cast<size_t>(H)), ov2_norm(static_cast<size_t>(H));
-      for (int64_t b = 0; b < H; ++b) {
-        qk_norm[b] = std::sqrt(std::max(0.0, frob_dot(f[l2].gq[b], f[l2].gk[b])));
-        ov2_norm[b] = std::sqrt(std::max(0.0, frob_dot(f[l2].gv[b], f[l2].go[b])));
-      }
+  for (int64_t l2 = 0; l2 < L; ++l2) {
+    f.push_back(layer_factors(model, static_cast<int>(l2)));
+    ov_norm.push_back(ov_norms(f[l2]));
+    std::vector<double> qk_norm(static_cast<size_t>(H));
+    for (int64_t b = 0; b < H; ++b)
+      qk_norm[b] = std::sqrt(std::max(0.0, frob_dot(f[l2].gq[b], f[l2].gk[b])));
+    const std::vector<double>& ov2_norm = ov_norm[l2];
+    for (int64_t l1 = 0; l1 < l2; ++l1) {
       struct Mode {
         Tensor* dst;
         const Tensor* reader;          // B_L^T rows of the later layer
@@ -167,7 +179,7 @@ CompositionScores composition_scores(const Model& model) {
         ops::linear(f[l1].o.data(), H * Dh, D, m.reader->data(), H * Dh, nullptr, all.data());
         for (int64_t a = 0; a < H; ++a)
           for (int64_t b = 0; b < H; ++b) {
-            const double denom = ov_norm[a] * (*m.norm)[b];
+            const double denom = ov_norm[l1][a] * (*m.norm)[b];
             double score = 0;
             if (denom > 0)
               score = std::sqrt(std::max(
@@ -178,6 +190,7 @@ CompositionScores composition_scores(const Model& model) {
           }
       }
     }
+    f[l2].q_t = f[l2].k_t = f[l2].v_t = Tensor();  // read only as the later layer
   }
   return out;
 }

@@ -1,7 +1,9 @@
-// The one place the analysis code reads model weights (CONTRACTS.md 4): fp32 per-head matrices
-// in TransformerLens' orientation (row vectors: q = x W_Q + b_Q, out = z W_O), whatever layout a
-// family stores them in (separate llama/qwen2 q/k/v, GPT-2's fused qkv, grouped kv heads). When
-// src/model binds weights differently, only head_weights.cpp changes. Private to src/analysis.
+// The one place the analysis code reads model weights: fp32 per-head matrices
+// in TransformerLens' orientation (row vectors: q = x W_Q + b_Q, out = z W_O), read through the
+// structs the model's weights are bound into (model/weights.h), so analysis sees the very weights
+// the forward multiplies with, fused tensors already split and kv groups resolved. Stored
+// (quantised, F16/BF16, MLX) matrices are decoded row by row as they are asked for and nothing
+// decoded is kept: the caller holds what it keeps. Private to src/analysis.
 //
 // RoPE layout: GGUF llama q/k rows are in the interleaved layout; the same permutation applies to
 // q and k, so W_Q W_K^T (all composition needs) does not depend on it. Rotations themselves are
@@ -32,17 +34,21 @@ struct NormWeights {
 
 // InvalidArgument for a layer or head outside the model.
 HeadWeights head_weights(const Model& model, int layer, int head);
+// The same with the layer's output projection already decoded (attn_output_matrix): for callers
+// that visit every head of a layer, so that it is decoded once per layer, not once per head.
+HeadWeights head_weights(const Model& model, int layer, int head, const Tensor& attn_output);
 // The norm before attention (ln1); a weight of ones when the layer has none (OLMo-2's attention
 // reads the residual stream itself).
 NormWeights attn_norm_weights(const Model& model, int layer);
 // The RMSNorm on the attention output (Gemma 2/3, OLMo-2); w empty when the layer has none.
 NormWeights post_attn_norm_weights(const Model& model, int layer);
-NormWeights final_norm_weights(const Model& model);            // ln_final
-Tensor attn_out_bias(const Model& model, int layer);           // [D], or empty (no bias)
-// The output head's row for `token` [D] (the embedding's row when tied); InvalidArgument when
-// the token is outside the vocabulary.
+NormWeights final_norm_weights(const Model& model);   // ln_final
+Tensor attn_out_bias(const Model& model, int layer);  // [D], or empty (no bias)
+// The output head's row for `token` [D] (the embedding's row when tied), that row alone decoded;
+// InvalidArgument when the token is outside the vocabulary.
 Tensor unembed_row(const Model& model, int32_t token);
-// The output projection's [D, H*Dh] matrix of a layer (GGUF layout), for per-head value norms.
-const Tensor& attn_output_matrix(const Model& model, int layer);
+// The output projection's [D, H*Dh] matrix of a layer (GGUF layout), for per-head value norms:
+// a view of a float32 weight, else a decoded copy that lives as long as the caller keeps it.
+Tensor attn_output_matrix(const Model& model, int layer);
 
 }  // namespace attnscope::detail

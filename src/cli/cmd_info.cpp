@@ -59,7 +59,7 @@ int run_info(const Common& common, const InfoArgs& a) {
   }
   if (model) {
     j["model"] = config_json(model->config());
-    j["model"]["parameters"] = parameter_count(*model);
+    j["model"]["parameters"] = model->parameter_count();
     if (model->has_tokenizer()) {
       const Tokenizer& t = model->tokenizer();
       j["tokenizer"] = {{"kind", t.kind()}, {"vocab_size", t.vocab_size()}, {"bos_id", t.bos_id()},
@@ -99,7 +99,7 @@ int run_info(const Common& common, const InfoArgs& a) {
   const ModelConfig& c = model->config();
   std::cout << "name:        " << c.name << "\n"
             << "arch:        " << c.arch << "\n"
-            << "parameters:  " << parameter_count(*model) << "\n"
+            << "parameters:  " << model->parameter_count() << "\n"
             << "layers:      " << c.n_layer << "\n"
             << "width:       " << c.n_embd << " (ffn " << c.n_ff << ")\n"
             << "heads:       " << c.n_head << " (kv heads " << c.n_head_kv << ", head dim " << c.head_dim << ")\n"

@@ -3,7 +3,6 @@
 #include <sstream>
 
 #include "attnscope/error.h"
-#include "model/model_impl.h"
 
 namespace attnscope::cli {
 
@@ -79,14 +78,6 @@ nlohmann::json captured_shapes_json(const Trace& trace) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [name, value] : trace.captured()) j[name] = value.shape();
   return j;
-}
-
-int64_t parameter_count(const Model& model) {
-  int64_t n = 0;
-  for (const auto& [name, t] : model.impl().weights) n += t.numel();
-  for (const auto& [name, w] : model.impl().matrices)
-    if (!model.impl().weights.count(name)) n += w.rows * w.cols;  // stored only (not a view of a tensor)
-  return n;
 }
 
 }  // namespace attnscope::cli

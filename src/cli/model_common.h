@@ -25,7 +25,5 @@ nlohmann::json captured_shapes_json(const Trace& trace);
 // A token given on the command line: `id` when >= 0, else the first token of `text` (without BOS),
 // else -1 when both are empty. InvalidArgument (naming `what`) when the text encodes to nothing.
 int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what);
-// Total parameters of a config's weights (what `info` shows).
-int64_t parameter_count(const Model& model);
 
 }  // namespace attnscope::cli

@@ -5,6 +5,7 @@
 // README, "Architectures as data".
 #pragma once
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "attnscope/model.h"
@@ -23,13 +24,12 @@ enum class HfTransform {
   NeoxQkv,    // GPT-NeoX fused qkv rows per head [q_h; k_h; v_h] -> [q; k; v]
 };
 
-// Where the binder puts a weight (src/model/bind.cpp). None: a fused tensor split into parts.
-enum class Slot {
-  None,
-  TokenEmbd, PositionEmbd, OutputNorm, OutputNormB, Output,
-  AttnNorm, AttnNormB, FfnNorm, FfnNormB, PostAttnNorm, PostFfnNorm, QNorm, KNorm,
-  Q, K, V, O, QBias, KBias, VBias, OBias, Gate, Up, Down, UpBias, DownBias,
-};
+// Where the binder puts a weight (src/model/bind.cpp): its field in the per-layer struct (rows
+// whose name has "{L}") or in the model's, so a row is all the binder needs; std::monostate for a
+// fused tensor that is split into parts. The field's type follows the weight's rank: StoredWeight
+// for a matrix, float32 Tensor for a vector (see Model::Impl).
+using WeightField = std::variant<std::monostate, const Tensor* LayerWeights::*, const StoredWeight* LayerWeights::*,
+                                 const Tensor* ModelWeights::*, const StoredWeight* ModelWeights::*>;
 
 // A fused tensor's rows split into canonical parts at bind time (views, no copy).
 enum class Split {
@@ -43,7 +43,7 @@ struct WeightSpec {
   std::string hf;    // Hugging Face name ("{L}" likewise); empty: never in an HF file by itself
   Shape shape;       // after the HF transform
   bool required = true;
-  Slot slot = Slot::None;
+  WeightField field;  // empty: not bound by itself (a fused tensor)
   HfTransform hf_transform = HfTransform::None;
   Split split = Split::None;
 };

@@ -30,13 +30,15 @@ std::vector<WeightSpec> gemma_weights(const ModelConfig& c, bool with_post_norms
     for (auto& w : t)
       if (w.gguf == "blk.{L}.ffn_norm.weight") w.hf = L + "pre_feedforward_layernorm.weight";
     t.push_back({"blk.{L}.post_attention_norm.weight", L + "post_attention_layernorm.weight", {c.n_embd}, true,
-                 Slot::PostAttnNorm});
+                 &LayerWeights::post_attn_norm});
     t.push_back({"blk.{L}.post_ffw_norm.weight", L + "post_feedforward_layernorm.weight", {c.n_embd}, true,
-                 Slot::PostFfnNorm});
+                 &LayerWeights::post_ffn_norm});
   }
   if (c.qk_norm == QkNorm::PerHead) {
-    t.push_back({"blk.{L}.attn_q_norm.weight", L + "self_attn.q_norm.weight", {c.head_dim}, true, Slot::QNorm});
-    t.push_back({"blk.{L}.attn_k_norm.weight", L + "self_attn.k_norm.weight", {c.head_dim}, true, Slot::KNorm});
+    t.push_back({"blk.{L}.attn_q_norm.weight", L + "self_attn.q_norm.weight", {c.head_dim}, true,
+                 &LayerWeights::q_norm});
+    t.push_back({"blk.{L}.attn_k_norm.weight", L + "self_attn.k_norm.weight", {c.head_dim}, true,
+                 &LayerWeights::k_norm});
   }
   for (auto& w : t)
     if (w.shape.size() == 1 && w.gguf.find("norm") != std::string::npos) w.hf_transform = HfTransform::PlusOne;

@@ -28,16 +28,18 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
 std::vector<WeightSpec> weights(const ModelConfig& c) {
   std::vector<WeightSpec> t;
   for (auto& w : llama_layout_weights(c))
-    if (w.slot != Slot::AttnNorm && w.slot != Slot::FfnNorm) t.push_back(w);
+    if (w.field != WeightField(&LayerWeights::attn_norm) && w.field != WeightField(&LayerWeights::ffn_norm))
+      t.push_back(w);
   const std::string L = "model.layers.{L}.";
   const int64_t D = c.n_embd;
   t.push_back({"blk.{L}.post_attention_norm.weight", L + "post_attention_layernorm.weight", {D}, true,
-               Slot::PostAttnNorm});
-  t.push_back({"blk.{L}.post_ffw_norm.weight", L + "post_feedforward_layernorm.weight", {D}, true, Slot::PostFfnNorm});
+               &LayerWeights::post_attn_norm});
+  t.push_back({"blk.{L}.post_ffw_norm.weight", L + "post_feedforward_layernorm.weight", {D}, true,
+               &LayerWeights::post_ffn_norm});
   t.push_back({"blk.{L}.attn_q_norm.weight", L + "self_attn.q_norm.weight", {int64_t{c.n_head} * c.head_dim}, true,
-               Slot::QNorm});
+               &LayerWeights::q_norm});
   t.push_back({"blk.{L}.attn_k_norm.weight", L + "self_attn.k_norm.weight", {int64_t{c.n_head_kv} * c.head_dim},
-               true, Slot::KNorm});
+               true, &LayerWeights::k_norm});
   return t;
 }
 

@@ -4,6 +4,7 @@
 // long_factor ones once a sequence is longer than original_max_position_embeddings, and cos/sin
 // multiplied by the attention factor. HF applies sliding_window on every layer; so does attnscope
 // (llama.cpp disables Phi-3's window).
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -76,15 +77,17 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
 
 std::vector<WeightSpec> weights(const ModelConfig& c) {
   auto t = llama_layout_weights(c);
-  for (auto& w : t)  // q, k, v, gate and up come from the fused tensors
-    if (w.slot == Slot::Q || w.slot == Slot::K || w.slot == Slot::V || w.slot == Slot::Gate || w.slot == Slot::Up ||
-        w.slot == Slot::QBias || w.slot == Slot::KBias || w.slot == Slot::VBias)
-      w.hf.clear();
+  // q, k, v, gate and up come from the fused tensors
+  const std::vector<WeightField> fused = {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv,
+                                          &LayerWeights::gate, &LayerWeights::up, &LayerWeights::bq,
+                                          &LayerWeights::bk, &LayerWeights::bv};
+  for (auto& w : t)
+    if (std::find(fused.begin(), fused.end(), w.field) != fused.end()) w.hf.clear();
   const int64_t D = c.n_embd, F = c.n_ff, QKV = int64_t{c.n_head + 2 * c.n_head_kv} * c.head_dim;
   const std::string L = "model.layers.{L}.";
-  t.insert(t.begin(), {{"blk.{L}.attn_qkv.weight", L + "self_attn.qkv_proj.weight", {QKV, D}, true, Slot::None,
+  t.insert(t.begin(), {{"blk.{L}.attn_qkv.weight", L + "self_attn.qkv_proj.weight", {QKV, D}, true, {},
                         HfTransform::None, Split::Qkv},
-                       {"blk.{L}.ffn_up.weight", L + "mlp.gate_up_proj.weight", {2 * F, D}, true, Slot::None,
+                       {"blk.{L}.ffn_up.weight", L + "mlp.gate_up_proj.weight", {2 * F, D}, true, {},
                         HfTransform::None, Split::GateUp}});
   return t;
 }

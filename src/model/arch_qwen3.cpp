@@ -27,8 +27,8 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
 std::vector<WeightSpec> weights(const ModelConfig& c) {
   auto t = llama_layout_weights(c);
   const std::string L = "model.layers.{L}.self_attn.";
-  t.push_back({"blk.{L}.attn_q_norm.weight", L + "q_norm.weight", {c.head_dim}, true, Slot::QNorm});
-  t.push_back({"blk.{L}.attn_k_norm.weight", L + "k_norm.weight", {c.head_dim}, true, Slot::KNorm});
+  t.push_back({"blk.{L}.attn_q_norm.weight", L + "q_norm.weight", {c.head_dim}, true, &LayerWeights::q_norm});
+  t.push_back({"blk.{L}.attn_k_norm.weight", L + "k_norm.weight", {c.head_dim}, true, &LayerWeights::k_norm});
   return t;
 }
 

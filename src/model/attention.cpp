@@ -65,7 +65,7 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
                  int64_t n_past, const RowSpans* spans, const HookRunner& hooks, Trace& out) {
   const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), Dh = q.dim(3), Hkv = k.dim(2);
   const int64_t G = H / Hkv, N = B * T, Tk = n_past + T;
-  const WeightMatrix& wo = *w.wo;  // [D, H*Dh]
+  const StoredWeight& wo = *w.wo;  // [D, H*Dh]
   const int64_t D = wo.dim(0);
 
   // Keys/values attended to: this call's, or the cache's (which now gets this call's appended;
@@ -116,7 +116,7 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
       std::fill(zh.data(), zh.data() + zh.numel(), 0.0f);
       for (int64_t n = 0; n < N; ++n)
         std::memcpy(zh.data() + n * H * Dh + hh * Dh, z.data() + n * H * Dh + hh * Dh, sizeof(float) * Dh);
-      linear_weight(zh.data(), N, wo, nullptr, rh.data());
+      linear(zh.data(), N, wo, nullptr, rh.data(), false, wo.compute);
       for (int64_t n = 0; n < N; ++n)
         std::memcpy(result.data() + (n * H + hh) * D, rh.data() + n * D, sizeof(float) * D);
     }
@@ -127,7 +127,7 @@ Tensor attention(int l, const LayerWeights& w, const Tensor& q, const Tensor& k,
     for (int64_t n = 0; n < N; ++n)
       for (int64_t hh = 0; hh < H; ++hh) ops::add(a + n * D, r + (n * H + hh) * D, D);
   } else {
-    linear_weight(z.data(), N, wo, nullptr, attn_out.data());
+    linear(z.data(), N, wo, nullptr, attn_out.data(), false, wo.compute);
   }
   if (w.bo) ops::add_bias(attn_out.data(), w.bo->data(), N, D);
   return attn_out;

@@ -1,6 +1,7 @@
 // finalize_model: the one check of a loaded model against its family's weight table, and the
 // binding of its weights into per-layer structs (no name lookups in the forward afterwards).
 #include <cmath>
+#include <variant>
 
 #include "attnscope/error.h"
 #include "model/arch.h"
@@ -72,69 +73,67 @@ void split_fused(Model::Impl& impl, const std::string& name, Split split) {
   }
 }
 
-// The matrix bound for products under `name`: the stored one, or a float32 view of the tensor,
-// multiplied in the model's dtype. Null if there is neither.
-const WeightMatrix* bind_matrix(Model::Impl& impl, const std::string& name) {
+// A weight's shape in whichever map holds it, without decoding; empty if absent.
+Shape weight_shape(const Model::Impl& impl, const std::string& name) {
+  if (auto t = impl.weights.find(name); t != impl.weights.end()) return t->second.shape();
+  auto m = impl.matrices.find(name);
+  return m == impl.matrices.end() ? Shape{} : m->second.shape();
+}
+
+// A matrix is kept as a StoredWeight (model_impl.h): a float32 one loaded as a Tensor moves, once,
+// into `matrices` as an F32 StoredWeight sharing its storage, so it stays in exactly one map.
+const StoredWeight* bind_matrix(Model::Impl& impl, const std::string& name) {
   auto m = impl.matrices.find(name);
   if (m == impl.matrices.end()) {
     auto t = impl.weights.find(name);
-    if (t == impl.weights.end()) return nullptr;
     if (t->second.ndim() != 2) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is not a matrix");
     m = impl.matrices.emplace(name, StoredWeight::from_tensor(t->second)).first;
+    impl.weights.erase(t);
   }
   m->second.compute = impl.dtype;
   return &m->second;
 }
 
-const Tensor** global_slot(ModelWeights& w, Slot s) {
-  switch (s) {
-    case Slot::PositionEmbd: return &w.position_embd;
-    case Slot::OutputNorm: return &w.output_norm;
-    case Slot::OutputNormB: return &w.output_norm_b;
-    default: return nullptr;
-  }
+// A vector is a float32 Tensor (the loaders keep every 1-d weight so; the table's shape check
+// has made sure this name is one).
+const Tensor* bind_tensor(Model::Impl& impl, const std::string& name) {
+  auto t = impl.weights.find(name);
+  if (t == impl.weights.end() || t->second.ndim() != 1)
+    fail(ErrorKind::Unsupported, "weight table of " + impl.config.arch + ": " + name + " is bound as a vector");
+  return &t->second;
 }
 
-const WeightMatrix** global_matrix_slot(ModelWeights& w, Slot s) {
-  switch (s) {
-    case Slot::TokenEmbd: return &w.token_embd;
-    case Slot::Output: return &w.output;
-    default: return nullptr;
-  }
-}
+// Sets the field a table row points at, for one name (of layer `layer`, or -1 for a model-wide
+// weight), to the weight or to null when it is absent.
+struct BindField {
+  Model::Impl& impl;
+  ModelWeights& bound;
+  const std::string& name;
+  int layer;
+  bool present;
 
-const WeightMatrix** layer_matrix_slot(LayerWeights& w, Slot s) {
-  switch (s) {
-    case Slot::Q: return &w.wq;
-    case Slot::K: return &w.wk;
-    case Slot::V: return &w.wv;
-    case Slot::O: return &w.wo;
-    case Slot::Gate: return &w.gate;
-    case Slot::Up: return &w.up;
-    case Slot::Down: return &w.down;
-    default: return nullptr;
+  void operator()(std::monostate) const {}
+  void operator()(const Tensor* LayerWeights::*f) const { in_layer().*f = present ? bind_tensor(impl, name) : nullptr; }
+  void operator()(const StoredWeight* LayerWeights::*f) const {
+    in_layer().*f = present ? bind_matrix(impl, name) : nullptr;
   }
-}
-
-const Tensor** layer_slot(LayerWeights& w, Slot s) {
-  switch (s) {
-    case Slot::AttnNorm: return &w.attn_norm;
-    case Slot::AttnNormB: return &w.attn_norm_b;
-    case Slot::FfnNorm: return &w.ffn_norm;
-    case Slot::FfnNormB: return &w.ffn_norm_b;
-    case Slot::PostAttnNorm: return &w.post_attn_norm;
-    case Slot::PostFfnNorm: return &w.post_ffn_norm;
-    case Slot::QNorm: return &w.q_norm;
-    case Slot::KNorm: return &w.k_norm;
-    case Slot::QBias: return &w.bq;
-    case Slot::KBias: return &w.bk;
-    case Slot::VBias: return &w.bv;
-    case Slot::OBias: return &w.bo;
-    case Slot::UpBias: return &w.b_up;
-    case Slot::DownBias: return &w.b_down;
-    default: return nullptr;
+  void operator()(const Tensor* ModelWeights::*f) const { in_model().*f = present ? bind_tensor(impl, name) : nullptr; }
+  void operator()(const StoredWeight* ModelWeights::*f) const {
+    in_model().*f = present ? bind_matrix(impl, name) : nullptr;
   }
-}
+  LayerWeights& in_layer() const {
+    if (layer < 0) wrong_kind();
+    return bound.layers[static_cast<size_t>(layer)];
+  }
+  ModelWeights& in_model() const {
+    if (layer >= 0) wrong_kind();
+    return bound;
+  }
+  [[noreturn]] void wrong_kind() const {
+    fail(ErrorKind::Unsupported, "weight table of " + impl.config.arch + ": " + name +
+                                     (layer < 0 ? " has no layer but a per-layer field" : " has a model-wide field"));
+  }
+};
 
 AttentionDesc attention_desc(const ModelConfig& c, int l) {
   AttentionDesc a;
@@ -162,7 +161,7 @@ void finalize_model(Model::Impl& impl) {
   };
   // Shapes are checked without decoding stored matrices.
   auto check = [&](const WeightSpec& w, const std::string& name) -> bool {
-    const Shape have = impl.weight_shape(name);
+    const Shape have = weight_shape(impl, name);
     if (have.empty()) {
       if (w.required) fail(ErrorKind::Format, impl.source + ": weight '" + name + "' is missing");
       return false;
@@ -178,23 +177,15 @@ void finalize_model(Model::Impl& impl) {
   for (const WeightSpec& w : table)
     if (w.split != Split::None)
       for_each_name(w, [&](const std::string& name, int) {
-        if (impl.weight_shape(name) == w.shape) split_fused(impl, name, w.split);
+        if (weight_shape(impl, name) == w.shape) split_fused(impl, name, w.split);
       });
 
   ModelWeights bound;
   bound.layers.resize(static_cast<size_t>(c.n_layer));
   for (const WeightSpec& w : table) {
-    if (w.slot == Slot::None) continue;
+    if (std::holds_alternative<std::monostate>(w.field)) continue;
     for_each_name(w, [&](const std::string& name, int l) {
-      const bool present = check(w, name);
-      LayerWeights* layer = l < 0 ? nullptr : &bound.layers[static_cast<size_t>(l)];
-      if (const WeightMatrix** ms = layer ? layer_matrix_slot(*layer, w.slot) : global_matrix_slot(bound, w.slot)) {
-        *ms = present ? bind_matrix(impl, name) : nullptr;
-        return;
-      }
-      const Tensor** slot = layer ? layer_slot(*layer, w.slot) : global_slot(bound, w.slot);
-      if (!slot) fail(ErrorKind::Unsupported, "weight table of " + c.arch + ": " + w.gguf + " has a slot of the wrong kind");
-      *slot = present ? impl.find_weight(name) : nullptr;  // (decodes a stored tensor bound as a Tensor)
+      std::visit(BindField{impl, bound, name, l, check(w, name)}, w.field);
     });
   }
   if (c.tied_embeddings || !bound.output) bound.output = bound.token_embd;

@@ -64,9 +64,9 @@ void scale_rotated(float* x, int64_t rows_heads, int64_t head_dim, int rope_dim,
     for (int i = 0; i < rope_dim; ++i) x[r * head_dim + i] *= f;
 }
 
-Tensor project(const Tensor& h, const WeightMatrix* w, const Tensor* b, Shape shape) {
+Tensor project(const Tensor& h, const StoredWeight* w, const Tensor* b, Shape shape) {
   Tensor y = Tensor::uninitialized(std::move(shape));  // the product overwrites it
-  linear_weight(h.data(), h.numel() / h.dim(-1), *w, b, y.data());
+  linear(h.data(), h.numel() / h.dim(-1), *w, b ? b->data() : nullptr, y.data(), false, w->compute);
   return y;
 }
 
@@ -78,7 +78,7 @@ Tensor final_norm(const Model::Impl& m, const Tensor& hidden) {
 
 void output_head(const Model::Impl& m, const float* hn, int64_t rows, float* logits) {
   const int64_t V = m.config.n_vocab;
-  linear_weight(hn, rows, *m.bound.output, nullptr, logits);
+  linear(hn, rows, *m.bound.output, nullptr, logits, false, m.bound.output->compute);
   if (const float cap = m.config.final_softcap; cap > 0)
     for (int64_t i = 0; i < rows * V; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
 }
@@ -121,8 +121,7 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
       Tensor pos({B, T, D});
       const std::vector<int32_t> rows = row_positions(B, T, n_past, in.spans);
       for (int64_t r = 0; r < N; ++r)
-        std::memcpy(pos.data() + r * D, W.position_embd->data() + int64_t{rows[static_cast<size_t>(r)]} * D,
-                    sizeof(float) * D);
+        W.position_embd->dequantize_rows(rows[static_cast<size_t>(r)], 1, pos.data() + r * D);
       hooks.at(HookPoint::PosEmbed, -1, pos, out);
       ops::add(x.data(), pos.data(), N * D);
     }

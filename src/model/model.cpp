@@ -16,30 +16,6 @@
 
 namespace attnscope {
 
-const Tensor* Model::Impl::find_weight(const std::string& name) const {
-  auto it = weights.find(name);
-  if (it != weights.end()) return &it->second;
-  auto m = matrices.find(name);
-  if (m == matrices.end()) return nullptr;
-  std::lock_guard<std::mutex> lock(decoded_mutex_);
-  auto d = decoded_.find(name);
-  if (d == decoded_.end()) d = decoded_.emplace(name, m->second.to_tensor()).first;
-  return &d->second;
-}
-
-const Tensor& Model::Impl::weight(const std::string& name) const {
-  const Tensor* t = find_weight(name);
-  if (!t) fail(ErrorKind::NotFound, source + ": weight '" + name + "' is missing");
-  return *t;
-}
-
-Shape Model::Impl::weight_shape(const std::string& name) const {
-  auto it = weights.find(name);
-  if (it != weights.end()) return it->second.shape();
-  auto m = matrices.find(name);
-  return m == matrices.end() ? Shape{} : m->second.shape();
-}
-
 namespace {
 
 bool is_gguf_file(const std::string& path) {
@@ -106,6 +82,14 @@ const Tokenizer& Model::tokenizer() const {
 }
 std::string Model::source() const { return impl_->source; }
 int Model::threads() const { return impl_->threads > 0 ? impl_->threads : ops::default_threads(); }
+
+// Each weight lives in one of the two maps (model_impl.h), so summing both counts it once.
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : impl_->weights) n += t.numel();
+  for (const auto& [name, m] : impl_->matrices) n += m.rows * m.cols;
+  return n;
+}
 
 std::vector<int32_t> Model::encode(std::string_view text, bool add_bos) const {
   return tokenizer().encode(text, add_bos && tokenizer().add_bos_default());

@@ -1,10 +1,9 @@
-// What a loaded model is inside: configuration, weights by canonical name, the same weights bound
-// into per-layer structs, tokenizer, and the forward function of its family. Loaders (GGUF, HF)
+// What a loaded model is inside: configuration, weights by canonical name (one container each),
+// bound into per-layer structs, tokenizer, and the forward function of its family. Loaders (GGUF, HF)
 // fill config and weights and call finalize_model(), which checks every weight against the family's
 // table, binds them and picks the forward. Private to the library.
 #pragma once
 #include <map>
-#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,18 +39,25 @@ using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, con
                            Trace& out);
 }  // namespace detail
 
-// Weights are stored under GGUF's names with the ".weight"/".bias" suffix, every matrix row-major
-// [out, in] (= GGUF shape() = nn.Linear layout), float32, in llama.cpp's converter layout (q/k
-// rows in the order config.rope_layout says; Gemma norms as 1 + w; fused tensors split into
-// attn_q/attn_k/attn_v and ffn_gate/ffn_up views). The family tables (src/model/arch_*.cpp) list
-// every name.
+// Weights are kept under GGUF's names with the ".weight"/".bias" suffix, every matrix row-major
+// [out, in] (= GGUF shape() = nn.Linear layout), in llama.cpp's converter layout (q/k rows in the
+// order config.rope_layout says; Gemma norms as 1 + w; fused tensors split into attn_q/attn_k/
+// attn_v and ffn_gate/ffn_up views). The family tables (src/model/arch_*.cpp) list every name.
+//
+// Each weight lives in exactly one of two maps, by its rank: every matrix (q/k/v/o, MLP, embedding,
+// head, learned positions) in `matrices` as a StoredWeight, in its stored type or as F32 (one of
+// StoredWeight's types) for the float32 dtype; every vector (norm weights, biases) in `weights` as
+// a float32 Tensor. Why not one map of StoredWeights: the vectors are small and are read as plain
+// float arrays by the norm and bias kernels, so wrapping them would add a cast or a decode at every
+// use for nothing; why not float32 Tensors for matrices: a stored matrix is never expanded whole.
+// The loaders put a name in either map; finalize_model moves a float32 matrix, once, into
+// `matrices` (sharing its storage), and the structs in `bound` point into the maps: they are the
+// only way in for the forward and the analysis code, which decodes the rows it needs when it needs
+// them (nothing decoded is kept).
 struct Model::Impl {
   ModelConfig config;
-  std::map<std::string, Tensor> weights;
-  // Matrices for products, by the same names: the stored (quantised, F16/BF16, MLX, mapped) ones
-  // the GGUF and Hugging Face loaders keep for dtype bfloat16, and float32 views of `weights` made when binding. weight(name) of a
-  // stored-only matrix decodes it on first use (for analysis code) and keeps the copy.
-  std::map<std::string, StoredWeight> matrices;
+  std::map<std::string, Tensor> weights;         // vectors, float32
+  std::map<std::string, StoredWeight> matrices;  // matrices, in their stored type
   ComputeDtype dtype = ComputeDtype::Float32;
   detail::ModelWeights bound;                  // pointers into `weights` / `matrices`, set by finalize_model
   std::shared_ptr<const Tokenizer> tokenizer;  // may be null
@@ -59,14 +65,6 @@ struct Model::Impl {
   int threads = 0;  // LoadOptions::threads: this model's runs use it (0: set_num_threads' default)
   std::vector<std::shared_ptr<const void>> keepalive;  // e.g. file mappings behind weight views
   detail::ForwardFn forward = nullptr;         // set by finalize_model
-
-  const Tensor& weight(const std::string& name) const;  // NotFound naming the tensor
-  const Tensor* find_weight(const std::string& name) const;
-  Shape weight_shape(const std::string& name) const;  // without decoding; empty if absent
-
- private:
-  mutable std::mutex decoded_mutex_;
-  mutable std::map<std::string, Tensor> decoded_;  // weight() of stored-only matrices
 };
 
 namespace detail {

@@ -1,9 +1,12 @@
 // The weights a forward pass uses, bound once at load (src/model/bind.cpp) into per-layer structs
-// of pointers, so the forward never looks a weight up by name. Storage stays in Model::Impl::weights
-// under canonical (GGUF) names; these structs only point into it.
+// of pointers, so the forward never looks a weight up by name. Storage stays in Model::Impl (one
+// container per weight); these structs only point into it, and they are the only way the forward
+// and the analysis code reach a weight.
 //
-// Every matrix product with a weight goes through linear_weight() and every bound matrix has the
-// type WeightMatrix: a weight kept in its stored precision (quantised) only has to change these two.
+// Matrices are StoredWeights in the type they are stored in (F32 for the float32 dtype), multiplied
+// with linear() of src/tensor/stored_weight.h in the precision they were bound with
+// (StoredWeight::compute) or read a row at a time (embeddings); vectors (norms, biases) are
+// float32 Tensors.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -12,14 +15,6 @@
 #include "tensor/stored_weight.h"
 
 namespace attnscope::detail {
-
-// A [out, in] row-major weight matrix (nn.Linear / GGUF layout) in the type it is stored in
-// (a float32 view for the float32 dtype), multiplied by the kernels of src/tensor/stored_weight.h.
-using WeightMatrix = StoredWeight;
-
-// y[rows, out] = x[rows, in] · W^T (+ bias[out]); accumulate adds into y. in/out come from W.
-void linear_weight(const float* x, int64_t rows, const WeightMatrix& W, const Tensor* bias, float* y,
-                   bool accumulate = false);
 
 // How one layer attends: what the attention function (src/model/attention.cpp) needs besides the
 // activations, including everything that masks. Filled from ModelConfig at bind time.
@@ -41,19 +36,19 @@ struct LayerWeights {
   const Tensor *post_attn_norm = nullptr, *post_ffn_norm = nullptr;
   const Tensor *q_norm = nullptr, *k_norm = nullptr;  // [Dh] (per head) or [H*Dh] / [Hkv*Dh] (full)
   // attention
-  const WeightMatrix *wq = nullptr, *wk = nullptr, *wv = nullptr, *wo = nullptr;
+  const StoredWeight *wq = nullptr, *wk = nullptr, *wv = nullptr, *wo = nullptr;
   const Tensor *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;
   // MLP: gated (gate, up, down) or plain (up, down)
-  const WeightMatrix *gate = nullptr, *up = nullptr, *down = nullptr;
+  const StoredWeight *gate = nullptr, *up = nullptr, *down = nullptr;
   const Tensor *b_up = nullptr, *b_down = nullptr;
   AttentionDesc attn;
 };
 
 struct ModelWeights {
-  const WeightMatrix* token_embd = nullptr;  // [V, D] (rows looked up, decoded; tied: also the head)
-  const Tensor* position_embd = nullptr;   // [n_ctx, D] (learned positions)
+  const StoredWeight* token_embd = nullptr;     // [V, D] (rows looked up, decoded; tied: also the head)
+  const StoredWeight* position_embd = nullptr;  // [n_ctx, D] (learned positions; rows looked up, decoded)
   const Tensor *output_norm = nullptr, *output_norm_b = nullptr;
-  const WeightMatrix* output = nullptr;    // [V, D]: output.weight or, tied, token_embd.weight
+  const StoredWeight* output = nullptr;         // [V, D]: output.weight or, tied, token_embd.weight
   std::vector<LayerWeights> layers;
 };
 

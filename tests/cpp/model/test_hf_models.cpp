@@ -179,6 +179,7 @@ void write_gpt2_gguf(const Model& m, const std::string& path) {
   w.set_u32("gpt2.attention.head_count", static_cast<uint32_t>(c.n_head));
   w.set_f32("gpt2.attention.layer_norm_epsilon", c.norm_eps);
   for (const auto& [name, t] : m.impl().weights) w.add_tensor(name, t, GgmlType::F32);
+  for (const auto& [name, t] : m.impl().matrices) w.add_tensor(name, t.to_tensor(), GgmlType::F32);
   w.write(path);
 }
 

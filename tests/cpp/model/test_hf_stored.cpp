@@ -21,6 +21,7 @@
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
 #include "model/model_impl.h"
+#include "weight_by_name.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -60,6 +61,7 @@ Model load(const std::string& path, const std::string& dtype) {
   return test::load_with_dtype(path, dtype);
 }
 using test::max_abs_diff;
+using test::weight_f32;
 
 double range(const Tensor& a) {
   double lo = 1e30, hi = -1e30;
@@ -82,7 +84,7 @@ void expect_stored_like_decoded(const Model& stored, const Model& exact,
     EXPECT_TRUE(m.is_f32()) << what << ": " << name;
   for (const auto& [name, m] : stored.impl().matrices) {
     EXPECT_EQ(m.type_name(), type_name) << what << ": " << name;
-    EXPECT_EQ(max_abs_diff(stored.impl().weight(name), exact.impl().weight(name)), 0.0)
+    EXPECT_EQ(max_abs_diff(weight_f32(stored, name), weight_f32(exact, name)), 0.0)
         << what << ": " << name;
   }
 }
@@ -141,9 +143,9 @@ TEST_P(HfStoredFamilies, HalfCheckpointsStayStoredAndMatchFloat32) {
     // float32 on the half file is the exact path: its matrices are the half values, decoded
     // (1-d Gemma norms are 1 + w, rounded differently).
     const Model original = load(test::arch_fixture(family), "float32");
-    for (const auto& [name, t] : original.impl().weights) {
-      if (t.ndim() != 2) continue;
-      const Tensor& got = exact.impl().weight(name);
+    for (const auto& [name, m] : original.impl().matrices) {
+      const Tensor t = m.to_tensor();
+      const Tensor got = weight_f32(exact, name);
       ASSERT_EQ(got.shape(), t.shape()) << name;
       for (int64_t i = 0; i < t.numel(); ++i) {
         const float want = dtype == StDtype::BF16 ? st_bf16_to_f32(st_f32_to_bf16(t.data()[i]))
@@ -242,7 +244,7 @@ TEST(HfStored, MlxCheckpointsStayQuantisedAndMatchFloat32) {
       } else if (k.floats != StDtype::F32) {
         EXPECT_EQ(m.type_name(), k.floats == StDtype::BF16 ? "BF16" : "F16") << name;
       }
-      EXPECT_EQ(max_abs_diff(fast.impl().weight(name), exact.impl().weight(name)), 0.0) << name;
+      EXPECT_EQ(max_abs_diff(weight_f32(fast, name), weight_f32(exact, name)), 0.0) << name;
     }
     EXPECT_GT(quantised, 0u);
     EXPECT_EQ(fast.impl().matrices.at("blk.0.attn_q.weight").type_name(), mlx);

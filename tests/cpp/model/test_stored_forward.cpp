@@ -14,6 +14,7 @@
 #include "attnscope/model.h"
 #include "dtype_compare.h"
 #include "model/model_impl.h"
+#include "weight_by_name.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -24,6 +25,7 @@ const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.g
 
 Model load(const std::string& path, const std::string& dtype) { return test::load_with_dtype(path, dtype); }
 using test::max_abs_diff;
+using test::weight_f32;
 
 double max_abs(const Tensor& a) {
   double d = 0;
@@ -107,7 +109,7 @@ TEST_F(StoredForward, QuantisedFileStaysStoredAndCloseToTheDecodedReference) {
   EXPECT_EQ(fast.impl().matrices.at("blk.0.attn_q.weight").type, GgmlType::Q8_0);
   EXPECT_FALSE(fast.impl().weights.count("blk.0.attn_q.weight"));
   // Analysis code still reads any weight by name: decoded on demand, the same values.
-  EXPECT_EQ(max_abs_diff(fast.impl().weight("blk.0.attn_q.weight"), ref.impl().weight("blk.0.attn_q.weight")), 0.0);
+  EXPECT_EQ(max_abs_diff(weight_f32(fast, "blk.0.attn_q.weight"), weight_f32(ref, "blk.0.attn_q.weight")), 0.0);
 
   const auto ids = ref.encode("Once upon a time, there was a little girl named Lily. She loved to play");
   RunOptions ro;
