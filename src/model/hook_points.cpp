@@ -6,7 +6,7 @@
 #include <set>
 
 #include "attnscope/error.h"
-#include "attnscope/model.h"
+#include "attnscope/model_config.h"
 
 namespace attnscope {
 
