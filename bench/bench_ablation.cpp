@@ -31,13 +31,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--tokens") tokens = std::stoi(next());
-    else if (a == "--max-batch") max_batch = std::stoi(next());
-    else if (a == "--naive-layers") naive_layers = std::stoi(next());
-    else if (a == "--f32") f32 = true;
-    else if (a == "--file") path = next();
-    else if (a == "--keep") keep = true;
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--tokens")
+      tokens = std::stoi(next());
+    else if (a == "--max-batch")
+      max_batch = std::stoi(next());
+    else if (a == "--naive-layers")
+      naive_layers = std::stoi(next());
+    else if (a == "--f32")
+      f32 = true;
+    else if (a == "--file")
+      path = next();
+    else if (a == "--keep")
+      keep = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--threads N] [--tokens T] [--max-batch B] [--naive-layers N] [--f32] [--file PATH] "
@@ -48,9 +55,10 @@ int main(int argc, char** argv) {
   }
   set_num_threads(threads);
   const GgmlType type = f32 ? GgmlType::F32 : GgmlType::F16;
-  std::printf("head-ablation sweep, synthetic Llama-3.2-1B shapes (%d layers x %d heads), %s weights, %d-token "
-              "prompt, %d threads\n",
-              kLayers, kHeads, f32 ? "F32" : "F16", tokens, threads);
+  std::printf(
+      "head-ablation sweep, synthetic Llama-3.2-1B shapes (%d layers x %d heads), %s weights, %d-token "
+      "prompt, %d threads\n",
+      kLayers, kHeads, f32 ? "F32" : "F16", tokens, threads);
   double t0 = now();
   if (!std::filesystem::exists(path)) {
     write_model(path, type, /*with_rope_freqs=*/false);

@@ -52,8 +52,7 @@ void BM_Dequant(benchmark::State& state) {
 
 void BM_OpenGguf(benchmark::State& state) {
   const std::string path =
-      std::string(ATTNSCOPE_MODELS_DIR) +
-      (state.range(0) == 0 ? "/stories260K.gguf" : "/llama-2-tiny-random.gguf");
+      std::string(ATTNSCOPE_MODELS_DIR) + (state.range(0) == 0 ? "/stories260K.gguf" : "/llama-2-tiny-random.gguf");
   for (auto _ : state) {
     GgufFile f = GgufFile::open(path);
     benchmark::DoNotOptimize(f.tensors().data());

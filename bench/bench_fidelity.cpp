@@ -47,7 +47,8 @@ void compare(const std::string& label, const Outputs& ref, const Outputs& got) {
   double dp = 0;
   for (const auto& [l, p] : ref.patterns) dp = std::max(dp, max_abs_diff(p, got.patterns.at(l)));
   double lmax = 0;
-  for (int64_t i = 0; i < ref.logits.numel(); ++i) lmax = std::max(lmax, std::fabs(static_cast<double>(ref.logits.data()[i])));
+  for (int64_t i = 0; i < ref.logits.numel(); ++i)
+    lmax = std::max(lmax, std::fabs(static_cast<double>(ref.logits.data()[i])));
   const double dl = max_abs_diff(ref.logits, got.logits);
   std::printf("%-28s %14.3g %14.3g %12.3g\n", label.c_str(), dp, dl, dl / lmax);
   std::fflush(stdout);
@@ -61,10 +62,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--stories") stories = next();
-    else if (a == "--dir") dir = next();
-    else if (a == "--tokens") tokens = std::stoi(next());
-    else if (a == "--threads") threads = std::stoi(next());
+    if (a == "--stories")
+      stories = next();
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--tokens")
+      tokens = std::stoi(next());
+    else if (a == "--threads")
+      threads = std::stoi(next());
     else {
       std::fprintf(stderr, "usage: %s [--stories PATH] [--dir DIR] [--tokens 64] [--threads 2]\n", argv[0]);
       return 2;
@@ -77,7 +82,8 @@ int main(int argc, char** argv) {
   const fs::path tmp = fs::temp_directory_path() / ("attnscope_fidelity_" + std::to_string(::getpid()));
   fs::create_directories(tmp);
   const Model sm = Model::load(stories);
-  const std::vector<int32_t> sids = sm.encode("Once upon a time, there was a little girl named Lily. She loved to play outside");
+  const std::vector<int32_t> sids =
+      sm.encode("Once upon a time, there was a little girl named Lily. She loved to play outside");
   const Outputs sref = run(stories, "float32", sids);
   std::printf("stories260K (%zu tokens; reference: F32 file, float32)\n", sids.size());
   compare("  F32 bfloat16", sref, run(stories, "bfloat16", sids));
@@ -90,9 +96,12 @@ int main(int argc, char** argv) {
 
   // The 1B-shaped model (files from bench_quant --keep).
   if (!dir.empty()) {
-    auto file = [&](const std::string& t) { return (fs::path(dir) / ("attnscope-synthetic-llama-1b-" + t + ".gguf")).string(); };
+    auto file = [&](const std::string& t) {
+      return (fs::path(dir) / ("attnscope-synthetic-llama-1b-" + t + ".gguf")).string();
+    };
     std::vector<int32_t> ids(static_cast<size_t>(tokens));
-    for (int i = 0; i < tokens; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(bench::mix(static_cast<uint64_t>(i)) % bench::kVocab);
+    for (int i = 0; i < tokens; ++i)
+      ids[static_cast<size_t>(i)] = static_cast<int32_t>(bench::mix(static_cast<uint64_t>(i)) % bench::kVocab);
     if (!fs::exists(file("F16"))) {
       std::fprintf(stderr, "no %s (run bench_quant --keep --dir %s first)\n", file("F16").c_str(), dir.c_str());
       return 1;

@@ -26,8 +26,8 @@
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
 #include "model/model_impl.h"
-#include "tensor/ops.h"
 #include "synthetic_llama.h"
+#include "tensor/ops.h"
 
 using namespace attnscope;
 using namespace bench;
@@ -39,12 +39,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--tokens") tokens = std::stoi(next());
-    else if (a == "--reps") reps = std::stoi(next());
-    else if (a == "--f32") f32 = true;
-    else if (a == "--file") path = next();
-    else if (a == "--keep") keep = true;
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--tokens")
+      tokens = std::stoi(next());
+    else if (a == "--reps")
+      reps = std::stoi(next());
+    else if (a == "--f32")
+      f32 = true;
+    else if (a == "--file")
+      path = next();
+    else if (a == "--keep")
+      keep = true;
     else {
       std::fprintf(stderr, "usage: %s [--threads N] [--tokens T] [--reps R] [--f32] [--file PATH] [--keep]\n", argv[0]);
       return 2;

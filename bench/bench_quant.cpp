@@ -76,7 +76,8 @@ int measure(const Args& a) {
   std::fflush(stdout);
   for (int T : a.prefill) {
     std::vector<int32_t> ids(static_cast<size_t>(T));
-    for (int i = 0; i < T; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(mix(static_cast<uint64_t>(i)) % kVocab);
+    for (int i = 0; i < T; ++i)
+      ids[static_cast<size_t>(i)] = static_cast<int32_t>(mix(static_cast<uint64_t>(i)) % kVocab);
     double best = 1e30;
     for (int r = 0; r < (T >= 2048 ? 1 : a.reps); ++r) {
       RunOptions opt;
@@ -133,8 +134,8 @@ std::map<std::string, std::string> parse_result(const std::string& out) {
 std::map<std::string, std::string> run_child(const char* self, const Args& a, const std::string& type,
                                              const std::string& dtype) {
   std::string cmd = std::string(self) + " --one " + type + " --dtype " + dtype + " --threads " +
-                    std::to_string(a.threads) + " --reps " + std::to_string(a.reps) + " --gen " + std::to_string(a.gen) +
-                    " --dir '" + a.dir + "'" + (a.mmap ? " --mmap" : "") + " --prefill ";
+                    std::to_string(a.threads) + " --reps " + std::to_string(a.reps) + " --gen " +
+                    std::to_string(a.gen) + " --dir '" + a.dir + "'" + (a.mmap ? " --mmap" : "") + " --prefill ";
   for (size_t i = 0; i < a.prefill.size(); ++i) cmd += (i ? "," : "") + std::to_string(a.prefill[i]);
   std::string out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
@@ -160,24 +161,35 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string s = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (s == "--types") a.types = split(next());
+    if (s == "--types")
+      a.types = split(next());
     else if (s == "--prefill") {
       a.prefill.clear();
       for (const auto& p : split(next())) a.prefill.push_back(std::stoi(p));
-    } else if (s == "--gen") a.gen = std::stoi(next());
-    else if (s == "--threads") a.threads = std::stoi(next());
-    else if (s == "--reps") a.reps = std::stoi(next());
-    else if (s == "--dir") a.dir = next();
-    else if (s == "--keep") a.keep = true;
-    else if (s == "--no-fp32") a.fp32 = false;
-    else if (s == "--mmap") a.mmap = true;
-    else if (s == "--one") a.one_type = next();
-    else if (s == "--dtype") a.one_dtype = next();
+    } else if (s == "--gen")
+      a.gen = std::stoi(next());
+    else if (s == "--threads")
+      a.threads = std::stoi(next());
+    else if (s == "--reps")
+      a.reps = std::stoi(next());
+    else if (s == "--dir")
+      a.dir = next();
+    else if (s == "--keep")
+      a.keep = true;
+    else if (s == "--no-fp32")
+      a.fp32 = false;
+    else if (s == "--mmap")
+      a.mmap = true;
+    else if (s == "--one")
+      a.one_type = next();
+    else if (s == "--dtype")
+      a.one_dtype = next();
     else {
-      std::fprintf(stderr,
-                   "usage: %s [--types F16,BF16,Q8_0,Q4_K_M] [--prefill 128,512,2048] [--gen 32] [--threads 2] "
-                   "[--reps 2] [--dir DIR] [--keep] [--no-fp32] [--mmap] [--one TYPE --dtype DTYPE (one file, this process)]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--types F16,BF16,Q8_0,Q4_K_M] [--prefill 128,512,2048] [--gen 32] [--threads 2] "
+          "[--reps 2] [--dir DIR] [--keep] [--no-fp32] [--mmap] [--one TYPE --dtype DTYPE (one file, this process)]\n",
+          argv[0]);
       return 2;
     }
   }

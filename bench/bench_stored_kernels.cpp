@@ -20,8 +20,10 @@ int main(int argc, char** argv) {
   int threads = 2, reps = 5;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
-    else if (a == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
+    if (a == "--threads" && i + 1 < argc)
+      threads = std::stoi(argv[++i]);
+    else if (a == "--reps" && i + 1 < argc)
+      reps = std::stoi(argv[++i]);
     else {
       std::fprintf(stderr, "usage: %s [--threads N] [--reps R]\n", argv[0]);
       return 2;

@@ -76,6 +76,7 @@ BENCHMARK_CAPTURE(BM_Mixed, llama_spm, "llama.cpp-vocab/ggml-vocab-llama-spm.ggu
 BENCHMARK_CAPTURE(BM_OneMegabyteOfA, llama3, "tokenizers/llama3/tokenizer.json")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_OneMegabyteOfA, gpt2, "tokenizers/gpt2")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_OneMegabyteOfA, qwen3, "tokenizers/qwen3/tokenizer.json")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_OneMegabyteOfA, llama_spm, "llama.cpp-vocab/ggml-vocab-llama-spm.gguf")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_OneMegabyteOfA, llama_spm, "llama.cpp-vocab/ggml-vocab-llama-spm.gguf")
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -36,16 +36,14 @@ inline GgufWriter::RowFill random_rows(uint64_t seed, int64_t row_len, float sca
       uint64_t s = mix(seed * 1000003ull + static_cast<uint64_t>(first_row + r));
       for (int64_t i = 0; i < row_len; ++i) {
         s = mix(s);
-        dst[r * row_len + i] =
-            (static_cast<float>(s >> 40) / static_cast<float>(1ull << 24) * 2.0f - 1.0f) * scale;
+        dst[r * row_len + i] = (static_cast<float>(s >> 40) / static_cast<float>(1ull << 24) * 2.0f - 1.0f) * scale;
       }
     }
   };
 }
 
 inline GgufWriter::RowFill constant_rows(int64_t row_len, float value) {
-  return
-      [=](float* dst, int64_t, int64_t n_rows) { std::fill(dst, dst + n_rows * row_len, value); };
+  return [=](float* dst, int64_t, int64_t n_rows) { std::fill(dst, dst + n_rows * row_len, value); };
 }
 
 // The type of each matrix in a file of llama.cpp file type `ftype` ("F32", "F16", "BF16", "Q8_0",
@@ -56,8 +54,7 @@ inline GgmlType matrix_type(const std::string& ftype, const std::string& name, i
 }
 
 // Writes the model with random weights; with_rope_freqs adds llama3-style frequency divisors.
-inline void write_model(const std::string& path, const std::string& ftype,
-                        bool with_rope_freqs = true) {
+inline void write_model(const std::string& path, const std::string& ftype, bool with_rope_freqs = true) {
   GgufWriter w;
   w.set_string("general.architecture", "llama");
   w.set_string("general.name", "synthetic-llama-3.2-1b-shapes");
@@ -75,32 +72,27 @@ inline void write_model(const std::string& path, const std::string& ftype,
   w.set_string("tokenizer.ggml.model", "no_vocab");
   w.set_u32("llama.vocab_size", kVocab);
   uint64_t seed = 1;
-  const float s_embd = 1.0f / std::sqrt(static_cast<float>(kEmbd)),
-              s_ff = 1.0f / std::sqrt(static_cast<float>(kFf));
+  const float s_embd = 1.0f / std::sqrt(static_cast<float>(kEmbd)), s_ff = 1.0f / std::sqrt(static_cast<float>(kFf));
   w.add_tensor_generated("token_embd.weight", {kVocab, kEmbd}, matrix_type(ftype, "token_embd", -1),
                          random_rows(seed++, kEmbd, 0.5f));
   w.add_tensor_generated("output_norm.weight", {kEmbd}, GgmlType::F32, constant_rows(kEmbd, 1.0f));
   // llama3 scaling: per-frequency divisors between 1 and 8.
   if (with_rope_freqs) {
     std::vector<float> freqs(kHeadDim / 2);
-    for (size_t i = 0; i < freqs.size(); ++i)
-      freqs[i] = 1.0f + 7.0f * static_cast<float>(i) / (freqs.size() - 1);
+    for (size_t i = 0; i < freqs.size(); ++i) freqs[i] = 1.0f + 7.0f * static_cast<float>(i) / (freqs.size() - 1);
     w.add_tensor("rope_freqs.weight", Tensor({kHeadDim / 2}, freqs), GgmlType::F32);
   }
   for (int l = 0; l < kLayers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    w.add_tensor_generated(b + "attn_norm.weight", {kEmbd}, GgmlType::F32,
-                           constant_rows(kEmbd, 1.0f));
-    w.add_tensor_generated(b + "ffn_norm.weight", {kEmbd}, GgmlType::F32,
-                           constant_rows(kEmbd, 1.0f));
+    w.add_tensor_generated(b + "attn_norm.weight", {kEmbd}, GgmlType::F32, constant_rows(kEmbd, 1.0f));
+    w.add_tensor_generated(b + "ffn_norm.weight", {kEmbd}, GgmlType::F32, constant_rows(kEmbd, 1.0f));
     w.add_tensor_generated(b + "attn_q.weight", {kEmbd, kEmbd}, matrix_type(ftype, "attn_q", l),
                            random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "attn_k.weight", {kKvHeads * kHeadDim, kEmbd},
-                           matrix_type(ftype, "attn_k", l), random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "attn_v.weight", {kKvHeads * kHeadDim, kEmbd},
-                           matrix_type(ftype, "attn_v", l), random_rows(seed++, kEmbd, s_embd));
-    w.add_tensor_generated(b + "attn_output.weight", {kEmbd, kEmbd},
-                           matrix_type(ftype, "attn_output", l),
+    w.add_tensor_generated(b + "attn_k.weight", {kKvHeads * kHeadDim, kEmbd}, matrix_type(ftype, "attn_k", l),
+                           random_rows(seed++, kEmbd, s_embd));
+    w.add_tensor_generated(b + "attn_v.weight", {kKvHeads * kHeadDim, kEmbd}, matrix_type(ftype, "attn_v", l),
+                           random_rows(seed++, kEmbd, s_embd));
+    w.add_tensor_generated(b + "attn_output.weight", {kEmbd, kEmbd}, matrix_type(ftype, "attn_output", l),
                            random_rows(seed++, kEmbd, s_embd));
     w.add_tensor_generated(b + "ffn_gate.weight", {kFf, kEmbd}, matrix_type(ftype, "ffn_gate", l),
                            random_rows(seed++, kEmbd, s_embd));

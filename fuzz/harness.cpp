@@ -41,10 +41,14 @@ std::string scratch_file(const std::string& name, std::string_view bytes) {
 
 const std::vector<Target>& targets() {
   static const std::vector<Target> all = {
-      {"gguf_model", gguf_model},         {"safetensors", safetensors},
-      {"hf_config", hf_config},           {"tokenizer_json", tokenizer_json},
-      {"sentencepiece_model", sentencepiece_model}, {"bpe_files", bpe_files},
-      {"patterns_json", patterns_json},   {"tokenizer_encode", tokenizer_encode},
+      {"gguf_model", gguf_model},
+      {"safetensors", safetensors},
+      {"hf_config", hf_config},
+      {"tokenizer_json", tokenizer_json},
+      {"sentencepiece_model", sentencepiece_model},
+      {"bpe_files", bpe_files},
+      {"patterns_json", patterns_json},
+      {"tokenizer_encode", tokenizer_encode},
   };
   return all;
 }

@@ -1,6 +1,6 @@
 // Hugging Face config.json -> ModelConfig (through the public parser entry point).
-#include "model/hf_checkpoint.h"
 #include "harness.h"
+#include "model/hf_checkpoint.h"
 
 namespace attnscope::fuzz {
 

@@ -1,7 +1,8 @@
 // The explorer's --patterns JSON file, read and drawn (explorer data) when it loads.
+#include "viz/patterns_json.h"
+
 #include "attnscope/viz.h"
 #include "harness.h"
-#include "viz/patterns_json.h"
 
 namespace attnscope::fuzz {
 

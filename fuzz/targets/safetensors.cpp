@@ -1,5 +1,6 @@
 // safetensors: header length, JSON header, tensor table, and every tensor's data as float.
 #include "formats/safetensors.h"
+
 #include "harness.h"
 
 namespace attnscope::fuzz {

@@ -63,8 +63,7 @@ double current_token_score(const Tensor& pattern, const ScoreOptions& options = 
 // seq_len: length of the repeated segment (n_random_tokens); >= 1.
 double induction_score(const Tensor& pattern, int seq_len, const ScoreOptions& options = {});
 // Token-based induction for any text; tokens.size() must equal the pattern's key length.
-double induction_score(const Tensor& pattern, const std::vector<int32_t>& tokens,
-                       const ScoreOptions& options = {});
+double induction_score(const Tensor& pattern, const std::vector<int32_t>& tokens, const ScoreOptions& options = {});
 double duplicate_token_score(const Tensor& pattern, const std::vector<int32_t>& tokens,
                              const ScoreOptions& options = {});
 
@@ -105,10 +104,8 @@ inline constexpr const char* kNonFinite = "non_finite";
 // scores: set options.chance_corrected = false). Thresholds must lie in [0, 1].
 class AttentionPatternDetector {
  public:
-  explicit AttentionPatternDetector(double induction_threshold = 0.4,
-                                    double previous_token_threshold = 0.5,
-                                    double first_token_threshold = 0.3,
-                                    double current_token_threshold = 0.3,
+  explicit AttentionPatternDetector(double induction_threshold = 0.4, double previous_token_threshold = 0.5,
+                                    double first_token_threshold = 0.3, double current_token_threshold = 0.3,
                                     double duplicate_token_threshold = 0.3);
   // The same threshold for every type.
   static AttentionPatternDetector uniform_threshold(double threshold);
@@ -154,7 +151,7 @@ struct HeadTypeReport {
   std::vector<std::string> str_tokens;  // empty without a tokenizer
   bool has_repeats = false;             // induction / duplicate were scored on the text
   AttentionPatternDetector detector;
-  std::vector<HeadReport> heads;        // every analysed head, by layer then head
+  std::vector<HeadReport> heads;  // every analysed head, by layer then head
   // type -> (layer, head) of every head of that type ("unknown" included), layer/head order.
   std::map<std::string, std::vector<std::pair<int, int>>> by_type() const;
   std::vector<std::pair<int, int>> heads_of(const std::string& type) const;
@@ -169,10 +166,8 @@ HeadTypeReport classify_heads(const std::map<int, Tensor>& patterns, const std::
 // Errors (InvalidArgument): empty text, fewer than 2 text tokens, a layer outside the model,
 // a threshold outside [0, 1].
 HeadTypeReport detect_head_types(const Model& model, std::string_view text,
-                                 std::optional<double> threshold = std::nullopt,
-                                 const std::vector<int>& layers = {});
-HeadTypeReport detect_head_types(const Model& model, std::string_view text,
-                                 const AttentionPatternDetector& detector,
+                                 std::optional<double> threshold = std::nullopt, const std::vector<int>& layers = {});
+HeadTypeReport detect_head_types(const Model& model, std::string_view text, const AttentionPatternDetector& detector,
                                  const std::vector<int>& layers = {});
 
 struct InductionOptions {
@@ -209,15 +204,13 @@ struct InductionScan {
 std::vector<int32_t> random_token_pool(const Model& model);
 // BOS (when the model has one) + n random pool tokens, repeated n_repeats times. Deterministic
 // for a seed on every platform.
-std::vector<int32_t> random_repeated_tokens(const std::vector<int32_t>& pool, int32_t bos,
-                                            int n_random_tokens, int n_repeats, uint64_t seed,
-                                            bool distinct = true);
+std::vector<int32_t> random_repeated_tokens(const std::vector<int32_t>& pool, int32_t bos, int n_random_tokens,
+                                            int n_repeats, uint64_t seed, bool distinct = true);
 // Errors (InvalidArgument): n_random_tokens < 2, n_repeats < 2, a sequence longer than the
 // model's context, threshold outside [0, 1], n_seeds < 1, a bad layer.
 InductionScan detect_induction_heads(const Model& model, const InductionOptions& options = {});
-InductionScan detect_induction_heads(const Model& model, int n_random_tokens, int n_repeats = 2,
-                                     double threshold = 0.3, uint64_t seed = 42,
-                                     const std::vector<int>& layers = {});
+InductionScan detect_induction_heads(const Model& model, int n_random_tokens, int n_repeats = 2, double threshold = 0.3,
+                                     uint64_t seed = 42, const std::vector<int>& layers = {});
 
 // ---- custom patterns ---------------------------------------------------------------------
 
@@ -232,13 +225,11 @@ struct PatternMatch {
 
 // Every head of `patterns` (layer -> [B, H, Q, K], batch row 0) whose score >= threshold, best
 // first (ties: layer, head).
-std::vector<PatternMatch> find_attention_pattern(const std::map<int, Tensor>& patterns,
-                                                 const PatternFn& pattern_fn, double threshold = 0.3,
-                                                 const std::string& name = "custom");
+std::vector<PatternMatch> find_attention_pattern(const std::map<int, Tensor>& patterns, const PatternFn& pattern_fn,
+                                                 double threshold = 0.3, const std::string& name = "custom");
 // One traced run of `text` (with BOS). Errors as detect_head_types (one-token text allowed).
-std::vector<PatternMatch> find_attention_pattern(const Model& model, std::string_view text,
-                                                 const PatternFn& pattern_fn, double threshold = 0.3,
-                                                 const std::vector<int>& layers = {},
+std::vector<PatternMatch> find_attention_pattern(const Model& model, std::string_view text, const PatternFn& pattern_fn,
+                                                 double threshold = 0.3, const std::vector<int>& layers = {},
                                                  AttentionWeighting weighting = AttentionWeighting::Weight);
 
 // Named custom detectors, all evaluated in one pass.

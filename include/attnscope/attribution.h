@@ -36,8 +36,7 @@ class Model;
 // The hook points value_weighted_patterns needs for `layers` (empty: all):
 // blocks.L.attn.hook_pattern and blocks.L.attn.hook_v (and blocks.L.attn.hook_z with a
 // post-attention norm).
-std::vector<std::string> value_weighted_hooks(const Model& model,
-                                              const std::vector<int>& layers = {});
+std::vector<std::string> value_weighted_hooks(const Model& model, const std::vector<int>& layers = {});
 // ||f_h(x_j)|| per layer: [B, H, K] (with a post-attention norm: its weight applied, not its
 // per-query scale). NotFound naming the hook if hook_v was not captured.
 std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace);
@@ -46,12 +45,10 @@ std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace)
 // its sum, so it is a distribution over keys like the attention weights (Kobayashi's share of
 // the contribution norm; a row whose head writes nothing (all norms 0) stays all 0). The
 // detectors score the normalized form.
-std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& trace,
-                                              bool normalized = false);
+std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& trace, bool normalized = false);
 // One forward pass of `ids` capturing pattern and v for `layers` (empty: all).
 std::map<int, Tensor> value_weighted_patterns(const Model& model, const std::vector<int32_t>& ids,
-                                              bool normalized = false,
-                                              const std::vector<int>& layers = {});
+                                              bool normalized = false, const std::vector<int>& layers = {});
 
 // ---- direct logit attribution --------------------------------------------------------------
 //
@@ -69,10 +66,9 @@ std::map<int, Tensor> value_weighted_patterns(const Model& model, const std::vec
 
 // Every additive part of the final residual stream of one batch row.
 struct ResidStack {
-  Tensor stack;  // [C, T, D]: component, position, d_model
-  std::vector<std::string>
-      labels;  // "embed", "pos_embed", "L0H0".."L{l}H{h}", "{l}_attn_bias",
-               // "{l}_mlp_out" (in forward order, heads before their layer's bias and MLP)
+  Tensor stack;                     // [C, T, D]: component, position, d_model
+  std::vector<std::string> labels;  // "embed", "pos_embed", "L0H0".."L{l}H{h}", "{l}_attn_bias",
+                                    // "{l}_mlp_out" (in forward order, heads before their layer's bias and MLP)
 };
 // Hook points get_full_resid_decomposition needs (hook_embed, hook_pos_embed for GPT-2,
 // every layer's attn.hook_result and hook_mlp_out, and the last layer's hook_resid_post).
@@ -82,34 +78,32 @@ ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, 
 // Each part through the final norm with the scale frozen from the clean final residual stream
 // of `trace` (and the norm weight applied; the LayerNorm bias is not added): [C, T, D] -> [C, T,
 // D].
-Tensor apply_ln_to_stack(const Model& model, const Trace& trace, const Tensor& stack,
-                         int batch = 0);
+Tensor apply_ln_to_stack(const Model& model, const Trace& trace, const Tensor& stack, int batch = 0);
 // Logit of `token` (minus the logit of `minus` when given) of each part: normalized stack
 // [C, T, D] -> [C, T]. Units: logits.
 Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, int32_t token,
                    std::optional<int32_t> minus = std::nullopt);
 // The same with one target per position (tokens.size() == T; as TransformerLens' [pos] tokens),
 // e.g. each position's actual next token or its top prediction. minus: empty, or one per position.
-Tensor logit_attrs(const Model& model, const Tensor& normalized_stack,
-                   const std::vector<int32_t>& tokens, const std::vector<int32_t>& minus = {});
+Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, const std::vector<int32_t>& tokens,
+                   const std::vector<int32_t>& minus = {});
 
 struct DirectLogitAttribution {
   int32_t token = -1;
-  std::optional<int32_t> minus;     // logit difference token - minus when set
-  std::vector<int> positions;       // query positions (absolute)
-  std::vector<std::string> labels;  // parts, as ResidStack::labels (+ "ln_final.b" for LayerNorm)
-  Tensor attribution;               // [P, C] logits
-  Tensor heads;                     // [P, L, H] the head parts of `attribution`
-  Tensor mlp;                       // [P, L]
-  std::vector<double> logit;        // [P] the model's own logit (difference) at each position,
-                                    // before a final soft-cap (Gemma 2)
+  std::optional<int32_t> minus;         // logit difference token - minus when set
+  std::vector<int> positions;           // query positions (absolute)
+  std::vector<std::string> labels;      // parts, as ResidStack::labels (+ "ln_final.b" for LayerNorm)
+  Tensor attribution;                   // [P, C] logits
+  Tensor heads;                         // [P, L, H] the head parts of `attribution`
+  Tensor mlp;                           // [P, L]
+  std::vector<double> logit;            // [P] the model's own logit (difference) at each position,
+                                        // before a final soft-cap (Gemma 2)
   std::vector<std::string> str_tokens;  // of the run (empty without a tokenizer)
   int n_layers = 0, n_heads = 0;
 };
 // One forward pass of `ids`; positions: query positions (negative count from the end; empty:
 // the last). InvalidArgument for a bad position or token.
-DirectLogitAttribution direct_logit_attribution(const Model& model, const std::vector<int32_t>& ids,
-                                                int32_t token,
+DirectLogitAttribution direct_logit_attribution(const Model& model, const std::vector<int32_t>& ids, int32_t token,
                                                 std::optional<int32_t> minus = std::nullopt,
                                                 const std::vector<int>& positions = {});
 
@@ -144,10 +138,9 @@ struct CompositionScores {
   Tensor q, k, v;  // [L, H, L, H] each
   const Tensor& of(CompositionKind kind) const;
   // The n strongest edges (all kinds, or one), best first; into / out of one head when given.
-  std::vector<CompositionEdge> top_edges(
-      int n, std::optional<CompositionKind> kind = std::nullopt,
-      std::optional<std::pair<int, int>> into = std::nullopt,
-      std::optional<std::pair<int, int>> out_of = std::nullopt) const;
+  std::vector<CompositionEdge> top_edges(int n, std::optional<CompositionKind> kind = std::nullopt,
+                                         std::optional<std::pair<int, int>> into = std::nullopt,
+                                         std::optional<std::pair<int, int>> out_of = std::nullopt) const;
 };
 CompositionScores composition_scores(const Model& model);
 
@@ -163,8 +156,7 @@ Tensor attention_rollout(const std::map<int, Tensor>& patterns, int batch = 0);
 // [Q, T]: for each query position in `queries` (empty: all), the maximum flow from that position
 // at the top of the network to each input token j, in the layered graph whose edges (l+1, i) ->
 // (l, j) have capacity A~_l[i, j] (Abnar & Zuidema's attention flow). Values in [0, 1].
-Tensor attention_flow(const std::map<int, Tensor>& patterns, const std::vector<int>& queries = {},
-                      int batch = 0);
+Tensor attention_flow(const std::map<int, Tensor>& patterns, const std::vector<int>& queries = {}, int batch = 0);
 
 // ---- the explorer's views -----------------------------------------------------------------------
 

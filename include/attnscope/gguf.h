@@ -153,8 +153,7 @@ class GgufWriter {
   // in memory as a whole: fill(dst, first_row, n_rows) writes n_rows rows (of shape.back()
   // floats each, row-major over all leading dimensions) starting at row first_row.
   using RowFill = std::function<void(float* dst, int64_t first_row, int64_t n_rows)>;
-  void add_tensor_generated(const std::string& name, const Shape& shape, GgmlType type,
-                            RowFill fill);
+  void add_tensor_generated(const std::string& name, const Shape& shape, GgmlType type, RowFill fill);
   // Writes to path + ".tmp" then renames, so a failed write never leaves a partial file at `path`.
   void write(const std::string& path, uint32_t alignment = 32) const;
 
@@ -165,8 +164,8 @@ class GgufWriter {
     Shape shape;
     GgmlType type;
     std::vector<uint8_t> bytes;  // unused: data is encoded while writing
-    Tensor source;  // encoded while writing (keeps only one copy of the floats in memory)
-    RowFill fill;   // or generated while writing
+    Tensor source;               // encoded while writing (keeps only one copy of the floats in memory)
+    RowFill fill;                // or generated while writing
   };
   void check_new_tensor(const std::string& name, const Shape& shape, GgmlType type) const;
   std::vector<Pending> tensors_;

@@ -64,8 +64,7 @@ Intervention on(const std::string& target, Edit edit);
 void validate(const Model& model, const std::vector<Intervention>& interventions);
 // The hook names an intervention target matches among `hook_names`: a canonical name, an alias,
 // or a glob over either ("model.layers.*.self_attn"); the same matcher Model::run uses.
-std::vector<std::string> matching_hooks(const std::string& target,
-                                        const std::vector<std::string>& hook_names);
+std::vector<std::string> matching_hooks(const std::string& target, const std::vector<std::string>& hook_names);
 
 // --- Head-level edits -------------------------------------------------------------------------
 // Heads are query heads. They act on blocks.L.attn.hook_z ([B, T, H, Dh], one slice per query
@@ -111,14 +110,14 @@ int head_axis(const std::string& canonical_hook);
 enum class AblationKind { Zero, Mean };
 
 struct AblationSweepOptions {
-  int32_t target = -1;        // the token whose logit / probability is watched (required)
-  int position = -1;          // the position predicting it (-1: the last)
+  int32_t target = -1;                     // the token whose logit / probability is watched (required)
+  int position = -1;                       // the position predicting it (-1: the last)
   AblationKind kind = AblationKind::Zero;  // Mean: the head's mean output over the prompt
-  std::vector<int> layers;    // restrict to these layers (empty: all)
+  std::vector<int> layers;                 // restrict to these layers (empty: all)
   // Run each layer's heads as batch rows of one pass that starts from the cached residual stream
   // before the layer, instead of one full pass per head. Off: the plain (slow) reference way.
   bool reuse_prefix = true;
-  int max_batch = 0;          // heads per pass when reusing the prefix (0: all heads of a layer)
+  int max_batch = 0;  // heads per pass when reusing the prefix (0: all heads of a layer)
 };
 
 struct HeadEffect {
@@ -130,7 +129,7 @@ struct HeadEffect {
 struct AblationSweepResult {
   int n_layer = 0, n_head = 0;
   int32_t target = -1;
-  std::string target_str;   // empty without tokenizer
+  std::string target_str;  // empty without tokenizer
   int position = 0;
   AblationKind kind = AblationKind::Zero;
   float clean_logit = 0, clean_prob = 0;

@@ -22,11 +22,11 @@ enum class QkNorm { None, PerHead, Full };
 // An architecture as data. Every field is read by the forward pass (src/model/forward.cpp) or
 // the loaders; the family tables in src/model/arch_*.cpp fill it from GGUF metadata or config.json.
 struct ModelConfig {
-  std::string arch;   // the family: "llama", "mistral", "qwen2", "gpt2", ... (arch_*.cpp)
-  std::string name;   // general.name or the checkpoint's name
+  std::string arch;  // the family: "llama", "mistral", "qwen2", "gpt2", ... (arch_*.cpp)
+  std::string name;  // general.name or the checkpoint's name
   int n_vocab = 0, n_ctx = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0;
   int head_dim = 0, n_ff = 0;
-  int rope_dim = 0;              // dimensions rotated per head (<= head_dim); 0: no RoPE
+  int rope_dim = 0;  // dimensions rotated per head (<= head_dim); 0: no RoPE
   float rope_base = 10000.0f;
   float rope_base_local = 0.0f;  // base on sliding-window layers (Gemma 3); 0: rope_base
   RopeLayout rope_layout = RopeLayout::Interleaved;
@@ -40,19 +40,19 @@ struct ModelConfig {
   NormKind norm = NormKind::RMSNorm;
   Activation act = Activation::SwiGLU;
   QkNorm qk_norm = QkNorm::None;
-  bool qkv_bias = false;         // qwen2, gpt2, gptneox
-  bool out_bias = false;         // gpt2, gptneox: attention output and MLP biases
-  bool tied_embeddings = false;  // output head is token_embd
-  bool pre_norms = true;         // norms before attention and MLP (OLMo-2 has none)
-  bool post_norms = false;       // norms on the attention and MLP outputs (Gemma 2/3, OLMo-2)
-  bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX)
-  bool learned_positions = false;  // position_embd added to the token embedding (GPT-2)
-  float embed_scale = 1.0f;      // token embeddings multiplied by this (Gemma: sqrt(n_embd))
-  float attn_scale = 0.0f;       // q.k multiplier; 0: 1/sqrt(head_dim)
-  float attn_softcap = 0.0f;     // scores -> cap * tanh(scores / cap) before the softmax; 0: off
-  float final_softcap = 0.0f;    // the same on the logits
-  int sliding_window = 0;        // keys further back than this get no weight (0: none)
-  std::vector<bool> layer_sliding;  // which layers use the window (empty: all, when it is set)
+  bool qkv_bias = false;             // qwen2, gpt2, gptneox
+  bool out_bias = false;             // gpt2, gptneox: attention output and MLP biases
+  bool tied_embeddings = false;      // output head is token_embd
+  bool pre_norms = true;             // norms before attention and MLP (OLMo-2 has none)
+  bool post_norms = false;           // norms on the attention and MLP outputs (Gemma 2/3, OLMo-2)
+  bool parallel_residual = false;    // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX)
+  bool learned_positions = false;    // position_embd added to the token embedding (GPT-2)
+  float embed_scale = 1.0f;          // token embeddings multiplied by this (Gemma: sqrt(n_embd))
+  float attn_scale = 0.0f;           // q.k multiplier; 0: 1/sqrt(head_dim)
+  float attn_softcap = 0.0f;         // scores -> cap * tanh(scores / cap) before the softmax; 0: off
+  float final_softcap = 0.0f;        // the same on the logits
+  int sliding_window = 0;            // keys further back than this get no weight (0: none)
+  std::vector<bool> layer_sliding;   // which layers use the window (empty: all, when it is set)
   std::vector<std::string> assumed;  // defaults assumed because the file did not say (attnscope info)
 };
 

@@ -13,9 +13,9 @@ class Model;
 
 struct TokenPrediction {
   int32_t id = -1;
-  float score = 0;     // the logit (return_scores); 0 when scores were not asked for
-  float logprob = 0;   // log-softmax over the vocabulary (return_scores)
-  std::string token;   // token_to_str(id); empty if the model has no tokenizer
+  float score = 0;    // the logit (return_scores); 0 when scores were not asked for
+  float logprob = 0;  // log-softmax over the vocabulary (return_scores)
+  std::string token;  // token_to_str(id); empty if the model has no tokenizer
 };
 
 // What the last dimension of a tensor handed to get_token_predictions holds.
@@ -38,8 +38,8 @@ struct PredictionOptions {
 // ([X], [T, X] or [B, T, X]).
 std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& logits_or_hidden,
                                                    const PredictionOptions& options);
-std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& logits_or_hidden,
-                                                   int top_k = 10, bool return_scores = true);
+std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& logits_or_hidden, int top_k = 10,
+                                                   bool return_scores = true);
 
 // Final norm + output head applied to hidden states [.., D] -> logits [.., V] (the logit lens).
 Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm = true);
@@ -48,8 +48,7 @@ Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm =
 std::string token_to_str(const Model& model, int32_t id);
 
 // Top-k of one logit row [V] (no model needed). Ties go to the smaller id.
-std::vector<TokenPrediction> top_k_logits(const float* logits, int64_t n_vocab, int top_k,
-                                          bool return_scores = true);
+std::vector<TokenPrediction> top_k_logits(const float* logits, int64_t n_vocab, int top_k, bool return_scores = true);
 // log-softmax of every row of [.., V] (numerically stable).
 Tensor log_softmax_rows(const Tensor& logits);
 // softmax of every row of [.., V].

@@ -27,8 +27,8 @@ namespace attnscope {
 class Model;
 
 struct ScanOptions {
-  std::vector<int> layers;  // empty: all
-  bool add_bos = true;      // prepend BOS to each prompt when the tokenizer's rules say so
+  std::vector<int> layers;                               // empty: all
+  bool add_bos = true;                                   // prepend BOS to each prompt when the tokenizer's rules say so
   BadInputPolicy on_bad_input = BadInputPolicy::Refuse;  // for prompts longer than the context
   // Random-repeat induction (see detect_induction_heads): one unit per seed
   // induction_seed, induction_seed + 1, ...; 0 seeds: off.
@@ -68,10 +68,10 @@ struct ScanPlan {
   std::vector<std::string> metrics;  // see scan_metrics()
   std::vector<int> layers;           // sorted
   int n_head = 0;
-  std::vector<ScanUnit> units;                 // prompts in corpus order, then seeds
-  std::vector<std::vector<int64_t>> batches;   // unit indices per forward pass
-  Corpus corpus;                               // skipped now includes over-long prompts
-  std::string fingerprint;  // hex digest of model, options and every unit's tokens (resume check)
+  std::vector<ScanUnit> units;                // prompts in corpus order, then seeds
+  std::vector<std::vector<int64_t>> batches;  // unit indices per forward pass
+  Corpus corpus;                              // skipped now includes over-long prompts
+  std::string fingerprint;                    // hex digest of model, options and every unit's tokens (resume check)
   int64_t values_per_unit() const {
     return static_cast<int64_t>(metrics.size()) * static_cast<int64_t>(layers.size()) * n_head;
   }
@@ -132,8 +132,8 @@ class ScanStats {
  public:
   ScanStats() = default;
   explicit ScanStats(const ScanPlan& plan);
-  void add(const ScanRow& row);  // NaN values are not counted
-  void merge(const ScanStats& other);  // InvalidArgument when the shapes differ
+  void add(const ScanRow& row);              // NaN values are not counted
+  void merge(const ScanStats& other);        // InvalidArgument when the shapes differ
   std::vector<HeadSummary> summary() const;  // metric-major, then layer, head
   // Serialised form (JSON text) so partial statistics can cross process boundaries.
   std::string to_json() const;
@@ -163,7 +163,7 @@ struct ScanResult {
   std::vector<ScanRow> rows;  // by unit index
   std::vector<HeadSummary> summary;
   int64_t resumed_units = 0;
-  bool interrupted = false;   // stop() returned true before the end
+  bool interrupted = false;        // stop() returned true before the end
   std::vector<std::string> files;  // written into the output directory
 };
 

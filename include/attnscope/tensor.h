@@ -56,8 +56,8 @@ class Tensor {
 
  private:
   Shape shape_;
-  std::shared_ptr<float> storage_;  // owning case (an array; deleted as one)
-  std::shared_ptr<const void> keepalive_;        // view case
+  std::shared_ptr<float> storage_;         // owning case (an array; deleted as one)
+  std::shared_ptr<const void> keepalive_;  // view case
   float* data_ = nullptr;
   bool writable_ = false;
 };

@@ -18,7 +18,13 @@ std::string valid_utf8(std::string_view bytes);
 
 // What kind of vocabulary entry a token is (GGUF token_type values).
 enum class TokenType : int32_t {
-  Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+  Undefined = 0,
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6,
 };
 
 class Tokenizer {
@@ -28,8 +34,7 @@ class Tokenizer {
   // Text to ids. add_bos: prepend BOS when the model's rules say so (the tokenizer's default
   // add-BOS flag decides when add_bos is std::nullopt-like "default"; here true/false is explicit).
   // parse_special: match special/added tokens such as <|begin_of_text|> in the text.
-  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
-                                      bool parse_special = true) const = 0;
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const = 0;
   // Ids back to text (BOS/EOS and other control tokens are dropped).
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   // The raw vocabulary entry (e.g. "▁the", "Ġthe", "<0x0A>").
@@ -50,16 +55,22 @@ class Tokenizer {
   // Added for the tokenizer issue (all have defaults, so other implementations keep compiling).
   virtual int32_t unk_id() const { return -1; }
   // Id of a vocabulary entry given its raw text ("▁the", "Ġthe", "<|begin_of_text|>"), -1 if none.
-  virtual int32_t token_to_id(std::string_view text) const { (void)text; return -1; }
+  virtual int32_t token_to_id(std::string_view text) const {
+    (void)text;
+    return -1;
+  }
   // SentencePiece score of a token (0 when the vocabulary has none).
-  virtual float token_score(int32_t id) const { (void)id; return 0.0f; }
+  virtual float token_score(int32_t id) const {
+    (void)id;
+    return 0.0f;
+  }
   // The chat template string (tokenizer_config.json / tokenizer.chat_template), "" if none.
   virtual std::string chat_template() const { return {}; }
   // The pre-tokenizer name or description, e.g. "llama-bpe" or "tokenizer.json regex".
   virtual std::string pre_tokenizer() const { return {}; }
   // encode() on each text.
-  std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts,
-                                                 bool add_bos, bool parse_special = true) const;
+  std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool add_bos,
+                                                 bool parse_special = true) const;
 
   // Builds the tokenizer described by a GGUF file's tokenizer.ggml.* metadata.
   static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& file);

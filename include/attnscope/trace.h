@@ -39,9 +39,9 @@ Padding padding_from_name(const std::string& name);
 // The result of a forward pass.
 class Trace {
  public:
-  std::vector<std::vector<int32_t>> tokens;         // per batch row (real tokens only, no pads)
-  std::vector<std::vector<std::string>> str_tokens; // per batch row (empty without tokenizer)
-  Tensor logits;                                    // [B, T, V]; empty if not requested
+  std::vector<std::vector<int32_t>> tokens;          // per batch row (real tokens only, no pads)
+  std::vector<std::vector<std::string>> str_tokens;  // per batch row (empty without tokenizer)
+  Tensor logits;                                     // [B, T, V]; empty if not requested
 
   bool has(const std::string& name) const;  // canonical or alias
   // The captured value; NotFound naming what was captured if the name was not.

@@ -73,10 +73,10 @@ struct FigureOptions {
   bool mask_upper = false;     // leave future positions (key > query) blank
   std::optional<double> vmin;  // colour range; unset: from the data (0 .. max for patterns)
   std::optional<double> vmax;
-  std::string title;           // empty: automatic (e.g. "L5H0")
+  std::string title;  // empty: automatic (e.g. "L5H0")
   HeadNotation notation = HeadNotation::LH;
-  int batch = 0;               // batch row of a [B, H, Q, K] pattern
-  double cell = 0;             // cell size in points; 0: automatic from the token count
+  int batch = 0;    // batch row of a [B, H, Q, K] pattern
+  double cell = 0;  // cell size in points; 0: automatic from the token count
   bool colorbar = true;
   // Grids: at most this many panels on one page; more go to further pages (PDF: pages of one
   // file; PNG/SVG: name-2.png, name-3.png, ...). Panels are also scaled down for large grids.
@@ -89,11 +89,9 @@ void save_head_heatmap(const std::string& path, const Tensor& pattern, int layer
                        const std::vector<std::string>& tokens, const FigureOptions& options = {});
 
 // Layers x heads. Empty `layers`/`heads` mean all. Returns the files written (one unless paged).
-std::vector<std::string> save_attention_grid(const std::string& path,
-                                             const std::map<int, Tensor>& patterns,
+std::vector<std::string> save_attention_grid(const std::string& path, const std::map<int, Tensor>& patterns,
                                              const std::vector<std::string>& tokens,
-                                             const std::vector<int>& layers = {},
-                                             const std::vector<int>& heads = {},
+                                             const std::vector<int>& layers = {}, const std::vector<int>& heads = {},
                                              const FigureOptions& options = {});
 
 // Mean and max over the heads of one layer, side by side.
@@ -102,9 +100,8 @@ void save_layer_summary(const std::string& path, const Tensor& layer_pattern, in
 
 // The same head on several prompts, side by side. patterns[i] is [B,H,Q,K] or [Q,K].
 void save_prompt_comparison(const std::string& path, const std::vector<Tensor>& patterns,
-                            const std::vector<std::vector<std::string>>& tokens,
-                            const std::vector<std::string>& titles, int layer, int head,
-                            const FigureOptions& options = {});
+                            const std::vector<std::vector<std::string>>& tokens, const std::vector<std::string>& titles,
+                            int layer, int head, const FigureOptions& options = {});
 
 // A minus B (same shape), diverging colormap (RdBu unless options.colormap is diverging), range
 // symmetric around 0 unless fixed by vmin/vmax.
@@ -112,13 +109,12 @@ void save_difference(const std::string& path, const Tensor& a, const Tensor& b, 
                      const std::vector<std::string>& tokens, const FigureOptions& options = {});
 
 // Layers x heads coloured by detected type (first mark per head wins; unmarked heads grey).
-void save_head_type_map(const std::string& path, int n_layers, int n_heads,
-                        const std::vector<HeadTypeMark>& marks, const FigureOptions& options = {});
+void save_head_type_map(const std::string& path, int n_layers, int n_heads, const std::vector<HeadTypeMark>& marks,
+                        const FigureOptions& options = {});
 
 // Bars of per-head scores (sorted high to low) with the threshold drawn as a line.
-void save_score_bars(const std::string& path, const std::vector<HeadScore>& scores,
-                     double threshold, const std::string& title = "Induction scores",
-                     const FigureOptions& options = {});
+void save_score_bars(const std::string& path, const std::vector<HeadScore>& scores, double threshold,
+                     const std::string& title = "Induction scores", const FigureOptions& options = {});
 
 // Direct logit attribution (attribution.h) as a layers x (heads + MLP) grid, diverging colormap
 // (RdBu unless options.colormap is diverging) symmetric around 0. heads: [L, H] logits; mlp: L
@@ -161,12 +157,12 @@ struct ExplorerAnalysis {
 struct ExplorerOptions {
   std::string title = "attnscope attention explorer";
   std::string colormap = "Blues";
-  int bits = 0;        // quantisation of the stored weights: 8, 16, or 0 = automatic
-                       // (16 bits while the data stays small, else 8)
+  int bits = 0;  // quantisation of the stored weights: 8, 16, or 0 = automatic
+                 // (16 bits while the data stays small, else 8)
   int batch = 0;
-  int heatmap_size = 560;  // pixels of the main heatmap before zooming
-  std::vector<HeadTypeMark> head_types;  // overlay on the thumbnails (may be empty)
-  std::string subtitle;  // e.g. model name and prompt, shown under the title
+  int heatmap_size = 560;                    // pixels of the main heatmap before zooming
+  std::vector<HeadTypeMark> head_types;      // overlay on the thumbnails (may be empty)
+  std::string subtitle;                      // e.g. model name and prompt, shown under the title
   std::optional<ExplorerAnalysis> analysis;  // extra views (absent: weights only)
 };
 

@@ -26,26 +26,23 @@ CompositionKind kind_of(const std::string& s) {
   if (s == "Q" || s == "q") return CompositionKind::Q;
   if (s == "K" || s == "k") return CompositionKind::K;
   if (s == "V" || s == "v") return CompositionKind::V;
-  throw Error(ErrorKind::InvalidArgument,
-              "composition mode must be 'Q', 'K' or 'V', got '" + s + "'");
+  throw Error(ErrorKind::InvalidArgument, "composition mode must be 'Q', 'K' or 'V', got '" + s + "'");
 }
 
 py::list edge_list(const std::vector<CompositionEdge>& edges) {
   py::list out;
   for (const auto& e : edges)
-    out.append(py::make_tuple(e.src_layer, e.src_head, e.dst_layer, e.dst_head,
-                              composition_kind_name(e.kind), e.score));
+    out.append(
+        py::make_tuple(e.src_layer, e.src_head, e.dst_layer, e.dst_head, composition_kind_name(e.kind), e.score));
   return out;
 }
 
 }  // namespace
 
 void bind_attribution(py::module_& m) {
-  m.def("value_weighted_hooks", &value_weighted_hooks, py::arg("model"),
-        py::arg("layers") = std::vector<int>{});
+  m.def("value_weighted_hooks", &value_weighted_hooks, py::arg("model"), py::arg("layers") = std::vector<int>{});
   m.def(
-      "value_vector_norms",
-      [](const Model& model, const Trace& t) { return tensor_map(value_vector_norms(model, t)); },
+      "value_vector_norms", [](const Model& model, const Trace& t) { return tensor_map(value_vector_norms(model, t)); },
       py::arg("model"), py::arg("trace"));
   m.def(
       "value_weighted_patterns",
@@ -71,15 +68,12 @@ void bind_attribution(py::module_& m) {
   m.def(
       "logit_attrs",
       [](const Model& model, const py::handle& stack, const std::vector<int32_t>& tokens,
-         const std::vector<int32_t>& minus) {
-        return to_numpy(logit_attrs(model, from_numpy(stack), tokens, minus));
-      },
-      py::arg("model"), py::arg("stack"), py::arg("tokens"),
-      py::arg("minus") = std::vector<int32_t>{});
+         const std::vector<int32_t>& minus) { return to_numpy(logit_attrs(model, from_numpy(stack), tokens, minus)); },
+      py::arg("model"), py::arg("stack"), py::arg("tokens"), py::arg("minus") = std::vector<int32_t>{});
   m.def(
       "direct_logit_attribution",
-      [](const Model& model, const std::vector<int32_t>& ids, int32_t token,
-         std::optional<int32_t> minus, const std::vector<int>& positions) {
+      [](const Model& model, const std::vector<int32_t>& ids, int32_t token, std::optional<int32_t> minus,
+         const std::vector<int>& positions) {
         DirectLogitAttribution r;
         {
           py::gil_scoped_release release;
@@ -127,10 +121,8 @@ void bind_attribution(py::module_& m) {
       py::arg("model"), py::arg("top") = 20);
   m.def(
       "top_composition_edges",
-      [](const py::dict& scores, int n, const std::string& kind, const py::object& into,
-         const py::object& out_of) {
-        CompositionScores s{from_numpy(scores["Q"]), from_numpy(scores["K"]),
-                            from_numpy(scores["V"])};
+      [](const py::dict& scores, int n, const std::string& kind, const py::object& into, const py::object& out_of) {
+        CompositionScores s{from_numpy(scores["Q"]), from_numpy(scores["K"]), from_numpy(scores["V"])};
         std::optional<CompositionKind> k;
         if (!kind.empty()) k = kind_of(kind);
         std::optional<std::pair<int, int>> i, o;
@@ -143,9 +135,7 @@ void bind_attribution(py::module_& m) {
 
   m.def(
       "attention_rollout",
-      [](const py::dict& patterns, int batch) {
-        return to_numpy(attention_rollout(pattern_map(patterns), batch));
-      },
+      [](const py::dict& patterns, int batch) { return to_numpy(attention_rollout(pattern_map(patterns), batch)); },
       py::arg("patterns"), py::arg("batch") = 0);
   m.def(
       "attention_flow",

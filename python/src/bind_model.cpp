@@ -89,135 +89,175 @@ void bind_model(py::module_& m) {
   py::class_<Trace>(m, "Trace")
       .def_readonly("tokens", &Trace::tokens)
       .def_readonly("str_tokens", &Trace::str_tokens)
-      .def_property_readonly("logits", [](const Trace& t) -> py::object {
-        if (t.logits.numel() == 0) return py::none();
-        return to_numpy(t.logits);
-      })
+      .def_property_readonly("logits",
+                             [](const Trace& t) -> py::object {
+                               if (t.logits.numel() == 0) return py::none();
+                               return to_numpy(t.logits);
+                             })
       .def("has", &Trace::has, py::arg("name"))
-      .def("get", [](const Trace& t, const std::string& name) { return to_numpy(t.at(name)); }, py::arg("name"))
-      .def("names", [](const Trace& t) {
-        std::vector<std::string> names;
-        for (const auto& [k, v] : t.captured()) names.push_back(k);
-        return names;
-      })
-      .def("captured", [](const Trace& t) {
-        py::dict d;
-        for (const auto& [k, v] : t.captured()) d[py::str(k)] = to_numpy(v);
-        return d;
-      })
-      .def("attention_patterns", [](const Trace& t) {
-        py::dict d;
-        for (const auto& [layer, v] : t.attention_patterns()) d[py::int_(layer)] = to_numpy(v);
-        return d;
-      })
-      .def_property_readonly("padding_side", [](const Trace& t) { return t.padding == Padding::Left ? "left" : "right"; })
+      .def(
+          "get", [](const Trace& t, const std::string& name) { return to_numpy(t.at(name)); }, py::arg("name"))
+      .def("names",
+           [](const Trace& t) {
+             std::vector<std::string> names;
+             for (const auto& [k, v] : t.captured()) names.push_back(k);
+             return names;
+           })
+      .def("captured",
+           [](const Trace& t) {
+             py::dict d;
+             for (const auto& [k, v] : t.captured()) d[py::str(k)] = to_numpy(v);
+             return d;
+           })
+      .def("attention_patterns",
+           [](const Trace& t) {
+             py::dict d;
+             for (const auto& [layer, v] : t.attention_patterns()) d[py::int_(layer)] = to_numpy(v);
+             return d;
+           })
+      .def_property_readonly("padding_side",
+                             [](const Trace& t) { return t.padding == Padding::Left ? "left" : "right"; })
       .def_property_readonly("padded", &Trace::padded)
       // int32 [B, T]: 1 at real tokens, 0 at pads.
-      .def_property_readonly("attention_mask", [](const Trace& t) {
-        const auto mask = t.attention_mask();
-        const auto B = static_cast<py::ssize_t>(mask.size()), T = static_cast<py::ssize_t>(t.padded_length());
-        py::array_t<int32_t> a({B, T});
-        for (py::ssize_t b = 0; b < B; ++b)
-          std::copy(mask[static_cast<size_t>(b)].begin(), mask[static_cast<size_t>(b)].end(), a.mutable_data() + b * T);
-        return a;
-      })
+      .def_property_readonly("attention_mask",
+                             [](const Trace& t) {
+                               const auto mask = t.attention_mask();
+                               const auto B = static_cast<py::ssize_t>(mask.size()),
+                                          T = static_cast<py::ssize_t>(t.padded_length());
+                               py::array_t<int32_t> a({B, T});
+                               for (py::ssize_t b = 0; b < B; ++b)
+                                 std::copy(mask[static_cast<size_t>(b)].begin(), mask[static_cast<size_t>(b)].end(),
+                                           a.mutable_data() + b * T);
+                               return a;
+                             })
       .def("row", &Trace::row, py::arg("b"));
 
   py::class_<Model>(m, "Model")
-      .def_static("load", [](const std::string& path, const std::string& tokenizer, int threads,
-                             const std::string& dtype, bool mmap) {
-        LoadOptions o;
-        o.tokenizer = tokenizer;
-        o.threads = threads;
-        o.dtype = dtype;
-        o.mmap = mmap;
-        py::gil_scoped_release release;
-        return Model::load(path, o);
-      }, py::arg("path_or_name"), py::arg("tokenizer") = "", py::arg("threads") = 0, py::arg("dtype") = "auto",
-         py::arg("mmap") = false)
+      .def_static(
+          "load",
+          [](const std::string& path, const std::string& tokenizer, int threads, const std::string& dtype, bool mmap) {
+            LoadOptions o;
+            o.tokenizer = tokenizer;
+            o.threads = threads;
+            o.dtype = dtype;
+            o.mmap = mmap;
+            py::gil_scoped_release release;
+            return Model::load(path, o);
+          },
+          py::arg("path_or_name"), py::arg("tokenizer") = "", py::arg("threads") = 0, py::arg("dtype") = "auto",
+          py::arg("mmap") = false)
       .def_property_readonly("config", [](const Model& mdl) { return config_dict(mdl.config()); })
       .def_property_readonly("dtype", &Model::dtype)
       .def_property_readonly("source", &Model::source)
       .def_property_readonly("threads", &Model::threads)
       .def_property_readonly("has_tokenizer", &Model::has_tokenizer)
       .def("hook_names", &Model::hook_names)
-      .def("encode", [](const Model& mdl, const std::string& text, bool add_bos) {
-        return mdl.encode(text, add_bos);
-      }, py::arg("text"), py::arg("add_bos") = true)
+      .def(
+          "encode", [](const Model& mdl, const std::string& text, bool add_bos) { return mdl.encode(text, add_bos); },
+          py::arg("text"), py::arg("add_bos") = true)
       // Python strings must be valid UTF-8: bytes that are not (half a character) become U+FFFD
       // as in Hugging Face decoding; decode_bytes gives the exact bytes.
-      .def("decode", [](const Model& mdl, const std::vector<int32_t>& ids) {
-        return valid_utf8(mdl.tokenizer().decode(ids));
-      }, py::arg("ids"))
-      .def("decode_bytes", [](const Model& mdl, const std::vector<int32_t>& ids) {
-        return py::bytes(mdl.tokenizer().decode(ids));
-      }, py::arg("ids"))
-      .def("token_to_str", [](const Model& mdl, int32_t id) {
-        const auto& tok = mdl.tokenizer();
-        if (id < 0 || id >= tok.vocab_size())
-          throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
-        return tok.token_to_str(id);
-      }, py::arg("id"))
-      .def("token_text", [](const Model& mdl, int32_t id) {
-        const auto& tok = mdl.tokenizer();
-        if (id < 0 || id >= tok.vocab_size())
-          throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
-        return valid_utf8(tok.token_text(id));
-      }, py::arg("id"))
-      .def("to_str_tokens", [](const Model& mdl, const std::vector<int32_t>& ids) {
-        const auto& tok = mdl.tokenizer();
-        for (int32_t id : ids)
-          if (id < 0 || id >= tok.vocab_size())
-            throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
-        return tok.to_str_tokens(ids);
-      }, py::arg("ids"))
-      .def_property_readonly("vocab_size", [](const Model& mdl) {
-        return mdl.has_tokenizer() ? mdl.tokenizer().vocab_size() : mdl.config().n_vocab;
-      })
-      .def_property_readonly("bos_id", [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().bos_id() : -1; })
-      .def_property_readonly("eos_id", [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().eos_id() : -1; })
+      .def(
+          "decode",
+          [](const Model& mdl, const std::vector<int32_t>& ids) { return valid_utf8(mdl.tokenizer().decode(ids)); },
+          py::arg("ids"))
+      .def(
+          "decode_bytes",
+          [](const Model& mdl, const std::vector<int32_t>& ids) { return py::bytes(mdl.tokenizer().decode(ids)); },
+          py::arg("ids"))
+      .def(
+          "token_to_str",
+          [](const Model& mdl, int32_t id) {
+            const auto& tok = mdl.tokenizer();
+            if (id < 0 || id >= tok.vocab_size())
+              throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) +
+                                                          " is outside the vocabulary (size " +
+                                                          std::to_string(tok.vocab_size()) + ")");
+            return tok.token_to_str(id);
+          },
+          py::arg("id"))
+      .def(
+          "token_text",
+          [](const Model& mdl, int32_t id) {
+            const auto& tok = mdl.tokenizer();
+            if (id < 0 || id >= tok.vocab_size())
+              throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) +
+                                                          " is outside the vocabulary (size " +
+                                                          std::to_string(tok.vocab_size()) + ")");
+            return valid_utf8(tok.token_text(id));
+          },
+          py::arg("id"))
+      .def(
+          "to_str_tokens",
+          [](const Model& mdl, const std::vector<int32_t>& ids) {
+            const auto& tok = mdl.tokenizer();
+            for (int32_t id : ids)
+              if (id < 0 || id >= tok.vocab_size())
+                throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) +
+                                                            " is outside the vocabulary (size " +
+                                                            std::to_string(tok.vocab_size()) + ")");
+            return tok.to_str_tokens(ids);
+          },
+          py::arg("ids"))
+      .def_property_readonly(
+          "vocab_size",
+          [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().vocab_size() : mdl.config().n_vocab; })
+      .def_property_readonly("bos_id",
+                             [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().bos_id() : -1; })
+      .def_property_readonly("eos_id",
+                             [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().eos_id() : -1; })
       .def("token_type", [](const Model& mdl, int32_t id) { return static_cast<int>(mdl.tokenizer().token_type(id)); })
-      .def("run", [](const Model& mdl, const Input& input, const std::vector<std::string>& capture,
-                     const std::vector<int>& layers, const py::list& interventions, bool return_logits,
-                     bool add_bos, const std::string& padding_side) {
-        RunOptions o = run_options(capture, layers, interventions, return_logits, add_bos);
-        o.padding = padding_from_name(padding_side);
-        return run_model(mdl, input, o);
-      }, py::arg("input"), py::arg("capture") = std::vector<std::string>{},
-         py::arg("layers") = std::vector<int>{}, py::arg("interventions") = py::list(),
-         py::arg("return_logits") = true, py::arg("add_bos") = true, py::arg("padding_side") = "right")
-      .def("generate", [](const Model& mdl, const std::variant<std::string, std::vector<int32_t>>& prompt,
-                          int max_tokens, const std::vector<std::string>& capture,
-                          const std::vector<int>& layers, bool stop_at_eos, double temperature, int top_k,
-                          double top_p, uint64_t seed) {
-        GenerateOptions o;
-        o.temperature = temperature;
-        o.top_k = top_k;
-        o.top_p = top_p;
-        o.seed = seed;
-        o.max_tokens = max_tokens;
-        o.capture = capture;
-        o.layers = layers;
-        o.stop_at_eos = stop_at_eos;
-        Generation g;
-        {
-          py::gil_scoped_release release;
-          if (auto* text = std::get_if<std::string>(&prompt)) g = mdl.generate(*text, o);
-          else g = mdl.generate(std::get<std::vector<int32_t>>(prompt), o);
-        }
-        // The text is for reading (U+FFFD where the bytes are not UTF-8); the ids are the result.
-        return py::make_tuple(g.prompt_tokens, g.new_tokens, valid_utf8(g.text), std::move(g.trace));
-      }, py::arg("prompt"), py::arg("max_tokens") = 64, py::arg("capture") = std::vector<std::string>{},
-         py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true, py::arg("temperature") = 0.0,
-         py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0);
+      .def(
+          "run",
+          [](const Model& mdl, const Input& input, const std::vector<std::string>& capture,
+             const std::vector<int>& layers, const py::list& interventions, bool return_logits, bool add_bos,
+             const std::string& padding_side) {
+            RunOptions o = run_options(capture, layers, interventions, return_logits, add_bos);
+            o.padding = padding_from_name(padding_side);
+            return run_model(mdl, input, o);
+          },
+          py::arg("input"), py::arg("capture") = std::vector<std::string>{}, py::arg("layers") = std::vector<int>{},
+          py::arg("interventions") = py::list(), py::arg("return_logits") = true, py::arg("add_bos") = true,
+          py::arg("padding_side") = "right")
+      .def(
+          "generate",
+          [](const Model& mdl, const std::variant<std::string, std::vector<int32_t>>& prompt, int max_tokens,
+             const std::vector<std::string>& capture, const std::vector<int>& layers, bool stop_at_eos,
+             double temperature, int top_k, double top_p, uint64_t seed) {
+            GenerateOptions o;
+            o.temperature = temperature;
+            o.top_k = top_k;
+            o.top_p = top_p;
+            o.seed = seed;
+            o.max_tokens = max_tokens;
+            o.capture = capture;
+            o.layers = layers;
+            o.stop_at_eos = stop_at_eos;
+            Generation g;
+            {
+              py::gil_scoped_release release;
+              if (auto* text = std::get_if<std::string>(&prompt))
+                g = mdl.generate(*text, o);
+              else
+                g = mdl.generate(std::get<std::vector<int32_t>>(prompt), o);
+            }
+            // The text is for reading (U+FFFD where the bytes are not UTF-8); the ids are the result.
+            return py::make_tuple(g.prompt_tokens, g.new_tokens, valid_utf8(g.text), std::move(g.trace));
+          },
+          py::arg("prompt"), py::arg("max_tokens") = 64, py::arg("capture") = std::vector<std::string>{},
+          py::arg("layers") = std::vector<int>{}, py::arg("stop_at_eos") = true, py::arg("temperature") = 0.0,
+          py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0);
 
   // The default for models loaded with threads=0 (read at each run); a model's own count wins.
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
-  m.def("canonical_hook_name", [](const std::string& name) -> py::object {
-    auto c = canonical_hook_name(name);
-    if (!c) return py::none();
-    return py::str(*c);
-  }, py::arg("name"));
+  m.def(
+      "canonical_hook_name",
+      [](const std::string& name) -> py::object {
+        auto c = canonical_hook_name(name);
+        if (!c) return py::none();
+        return py::str(*c);
+      },
+      py::arg("name"));
   m.def("hook_glob_match", &hook_glob_match, py::arg("pattern"), py::arg("name"));
   // The hook table (attnscope/hook_points.h): Python builds and parses names through it.
   py::enum_<HookPoint> point(m, "HookPoint");
@@ -225,14 +265,17 @@ void bind_model(py::module_& m) {
     const auto p = static_cast<HookPoint>(i);
     point.value(hook_suffix(p), p);  // e.g. HookPoint.__members__["attn.hook_pattern"]
   }
-  m.def("hook_name", [](HookPoint p, int layer) { return hook_name(p, layer); }, py::arg("point"),
-        py::arg("layer") = -1);
+  m.def(
+      "hook_name", [](HookPoint p, int layer) { return hook_name(p, layer); }, py::arg("point"), py::arg("layer") = -1);
   m.def("hook_glob", &hook_glob, py::arg("point"));
-  m.def("parse_hook_name", [](const std::string& name) -> py::object {
-    auto r = parse_hook_name(name);
-    if (!r) return py::none();
-    return py::make_tuple(r->point, r->layer);
-  }, py::arg("canonical"));
+  m.def(
+      "parse_hook_name",
+      [](const std::string& name) -> py::object {
+        auto r = parse_hook_name(name);
+        if (!r) return py::none();
+        return py::make_tuple(r->point, r->layer);
+      },
+      py::arg("canonical"));
 }
 
 }  // namespace attnscope::python

@@ -33,9 +33,9 @@ PatternFn threaded_pattern_fn(py::object fn) {
   };
 }
 
-ScanOptions make_options(const std::vector<int>& layers, bool add_bos, const std::string& on_bad, int seeds,
-                         int tokens, int repeats, uint64_t seed, bool ablation, int32_t target,
-                         const py::dict& custom, int max_batch, const std::string& padding_side) {
+ScanOptions make_options(const std::vector<int>& layers, bool add_bos, const std::string& on_bad, int seeds, int tokens,
+                         int repeats, uint64_t seed, bool ablation, int32_t target, const py::dict& custom,
+                         int max_batch, const std::string& padding_side) {
   ScanOptions o;
   o.layers = layers;
   o.add_bos = add_bos;
@@ -63,7 +63,8 @@ py::tuple rows_to_numpy(const ScanPlan& plan, const std::vector<ScanRow>& rows) 
   double* v = values.mutable_data();
   for (py::ssize_t i = 0; i < N; ++i) {
     units.mutable_data()[i] = rows[static_cast<size_t>(i)].unit;
-    std::copy(rows[static_cast<size_t>(i)].values.begin(), rows[static_cast<size_t>(i)].values.end(), v + i * M * L * H);
+    std::copy(rows[static_cast<size_t>(i)].values.begin(), rows[static_cast<size_t>(i)].values.end(),
+              v + i * M * L * H);
   }
   return py::make_tuple(units, values);
 }
@@ -142,23 +143,32 @@ ScanPlan shard_plan(const ScanPlan& p, const std::vector<int64_t>& batch_ids) {
 
 void bind_scan(py::module_& m) {
   py::class_<Corpus>(m, "Corpus")
-      .def_property_readonly("prompts", [](const Corpus& c) {
-        py::list out;
-        for (const auto& p : c.prompts) out.append(py::make_tuple(p.index, p.source, p.line, p.text));
-        return out;
-      })
-      .def_property_readonly("skipped", [](const Corpus& c) {
-        py::list out;
-        for (const auto& s : c.skipped) out.append(py::make_tuple(s.source, s.line, s.reason));
-        return out;
-      })
+      .def_property_readonly("prompts",
+                             [](const Corpus& c) {
+                               py::list out;
+                               for (const auto& p : c.prompts)
+                                 out.append(py::make_tuple(p.index, p.source, p.line, p.text));
+                               return out;
+                             })
+      .def_property_readonly("skipped",
+                             [](const Corpus& c) {
+                               py::list out;
+                               for (const auto& s : c.skipped) out.append(py::make_tuple(s.source, s.line, s.reason));
+                               return out;
+                             })
       .def("__len__", [](const Corpus& c) { return c.prompts.size(); });
-  m.def("read_corpus", [](const std::vector<std::string>& paths, const std::string& on_bad) {
-    return read_corpus(paths, to_policy(on_bad));
-  }, py::arg("paths"), py::arg("on_bad_input") = "refuse");
-  m.def("corpus_from_texts", [](const std::vector<std::string>& texts, const std::string& on_bad) {
-    return corpus_from_texts(texts, to_policy(on_bad));
-  }, py::arg("texts"), py::arg("on_bad_input") = "refuse");
+  m.def(
+      "read_corpus",
+      [](const std::vector<std::string>& paths, const std::string& on_bad) {
+        return read_corpus(paths, to_policy(on_bad));
+      },
+      py::arg("paths"), py::arg("on_bad_input") = "refuse");
+  m.def(
+      "corpus_from_texts",
+      [](const std::vector<std::string>& texts, const std::string& on_bad) {
+        return corpus_from_texts(texts, to_policy(on_bad));
+      },
+      py::arg("texts"), py::arg("on_bad_input") = "refuse");
 
   py::class_<ScanOptions>(m, "ScanOptions")
       .def(py::init(&make_options), py::arg("layers") = std::vector<int>{}, py::arg("add_bos") = true,
@@ -175,39 +185,48 @@ void bind_scan(py::module_& m) {
       .def_readonly("fingerprint", &ScanPlan::fingerprint)
       .def_property_readonly("corpus", [](const ScanPlan& p) { return p.corpus; })
       // (index, kind 'prompt'|'random_induction', corpus prompt index or -1, seed, n_tokens) per unit.
-      .def_property_readonly("units", [](const ScanPlan& p) {
-        py::list out;
-        for (const auto& u : p.units)
-          out.append(py::make_tuple(u.index, u.kind == ScanUnit::Kind::Prompt ? "prompt" : "random_induction",
-                                    u.prompt, u.seed, u.ids.size()));
-        return out;
-      })
+      .def_property_readonly(
+          "units",
+          [](const ScanPlan& p) {
+            py::list out;
+            for (const auto& u : p.units)
+              out.append(py::make_tuple(u.index, u.kind == ScanUnit::Kind::Prompt ? "prompt" : "random_induction",
+                                        u.prompt, u.seed, u.ids.size()));
+            return out;
+          })
       .def("shard", &shard_plan, py::arg("batches"))
       .def(py::pickle([](const ScanPlan& p) { return plan_state(p); },
                       [](const py::tuple& t) { return plan_from_state(t); }));
 
-  m.def("plan_scan", [](const Model& model, const Corpus& corpus, const ScanOptions& o) {
-    return plan_scan(model, corpus, o);
-  }, py::arg("model"), py::arg("corpus"), py::arg("options"));
+  m.def(
+      "plan_scan",
+      [](const Model& model, const Corpus& corpus, const ScanOptions& o) { return plan_scan(model, corpus, o); },
+      py::arg("model"), py::arg("corpus"), py::arg("options"));
 
   // Runs batch `batch` of `plan` (an index into plan.batches): (units, values) as rows_to_numpy.
-  m.def("scan_batch", [](const Model& model, const ScanPlan& plan, int64_t batch, const ScanOptions& o) {
-    if (batch < 0 || batch >= static_cast<int64_t>(plan.batches.size()))
-      throw Error(ErrorKind::InvalidArgument, "scan_batch: batch " + std::to_string(batch) + " is not in the plan");
-    std::vector<ScanRow> rows;
-    {
-      py::gil_scoped_release release;
-      rows = scan_batch(model, plan, plan.batches[static_cast<size_t>(batch)], o);
-    }
-    return rows_to_numpy(plan, rows);
-  }, py::arg("model"), py::arg("plan"), py::arg("batch"), py::arg("options"));
+  m.def(
+      "scan_batch",
+      [](const Model& model, const ScanPlan& plan, int64_t batch, const ScanOptions& o) {
+        if (batch < 0 || batch >= static_cast<int64_t>(plan.batches.size()))
+          throw Error(ErrorKind::InvalidArgument, "scan_batch: batch " + std::to_string(batch) + " is not in the plan");
+        std::vector<ScanRow> rows;
+        {
+          py::gil_scoped_release release;
+          rows = scan_batch(model, plan, plan.batches[static_cast<size_t>(batch)], o);
+        }
+        return rows_to_numpy(plan, rows);
+      },
+      py::arg("model"), py::arg("plan"), py::arg("batch"), py::arg("options"));
 
   py::class_<ScanStats>(m, "ScanStats")
       .def(py::init<const ScanPlan&>(), py::arg("plan"))
-      .def("add", [](ScanStats& s, const ScanPlan& plan, const py::array_t<int64_t>& units,
-                     const py::array_t<double, py::array::c_style | py::array::forcecast>& values) {
-        for (const auto& r : rows_from_numpy(plan, units, values)) s.add(r);
-      }, py::arg("plan"), py::arg("units"), py::arg("values"))
+      .def(
+          "add",
+          [](ScanStats& s, const ScanPlan& plan, const py::array_t<int64_t>& units,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& values) {
+            for (const auto& r : rows_from_numpy(plan, units, values)) s.add(r);
+          },
+          py::arg("plan"), py::arg("units"), py::arg("values"))
       .def("merge", &ScanStats::merge, py::arg("other"))
       // (metric, layer, head, count, mean, std, ci_low, ci_high) per head, metric-major.
       .def("summary", [](const ScanStats& s) { return summary_records(s.summary()); })
@@ -226,39 +245,45 @@ void bind_scan(py::module_& m) {
   // The whole scan (see attnscope/scan.h run_scan). mode: "new", "resume" or "force". progress:
   // called as progress(done, total, seconds, resumed) after each batch. Ctrl-C stops after the
   // batch in flight (its rows are journaled) and raises KeyboardInterrupt.
-  m.def("run_scan", [](const Model& model, const ScanPlan& plan, const ScanOptions& o, const std::string& dir,
-                       const std::string& mode, py::object progress) {
-    OutputMode om = OutputMode::New;
-    if (mode == "resume") om = OutputMode::Resume;
-    else if (mode == "force") om = OutputMode::Force;
-    else if (mode != "new") throw Error(ErrorKind::InvalidArgument, "mode must be 'new', 'resume' or 'force'");
-    bool signalled = false;
-    std::function<void(const ScanProgress&)> report;
-    if (!progress.is_none())
-      report = [&progress](const ScanProgress& p) {
-        py::gil_scoped_acquire gil;
-        progress(p.done, p.total, p.seconds, p.resumed);
-      };
-    auto stop = [&signalled]() {
-      py::gil_scoped_acquire gil;
-      if (PyErr_CheckSignals() != 0) {
-        PyErr_Clear();
-        signalled = true;
-      }
-      return signalled;
-    };
-    ScanResult r;
-    {
-      py::gil_scoped_release release;
-      r = run_scan(model, plan, o, dir, om, report, stop);
-    }
-    if (signalled) {
-      PyErr_SetNone(PyExc_KeyboardInterrupt);
-      throw py::error_already_set();
-    }
-    return r;
-  }, py::arg("model"), py::arg("plan"), py::arg("options"), py::arg("output_dir") = "", py::arg("mode") = "new",
-     py::arg("progress") = py::none());
+  m.def(
+      "run_scan",
+      [](const Model& model, const ScanPlan& plan, const ScanOptions& o, const std::string& dir,
+         const std::string& mode, py::object progress) {
+        OutputMode om = OutputMode::New;
+        if (mode == "resume")
+          om = OutputMode::Resume;
+        else if (mode == "force")
+          om = OutputMode::Force;
+        else if (mode != "new")
+          throw Error(ErrorKind::InvalidArgument, "mode must be 'new', 'resume' or 'force'");
+        bool signalled = false;
+        std::function<void(const ScanProgress&)> report;
+        if (!progress.is_none())
+          report = [&progress](const ScanProgress& p) {
+            py::gil_scoped_acquire gil;
+            progress(p.done, p.total, p.seconds, p.resumed);
+          };
+        auto stop = [&signalled]() {
+          py::gil_scoped_acquire gil;
+          if (PyErr_CheckSignals() != 0) {
+            PyErr_Clear();
+            signalled = true;
+          }
+          return signalled;
+        };
+        ScanResult r;
+        {
+          py::gil_scoped_release release;
+          r = run_scan(model, plan, o, dir, om, report, stop);
+        }
+        if (signalled) {
+          PyErr_SetNone(PyExc_KeyboardInterrupt);
+          throw py::error_already_set();
+        }
+        return r;
+      },
+      py::arg("model"), py::arg("plan"), py::arg("options"), py::arg("output_dir") = "", py::arg("mode") = "new",
+      py::arg("progress") = py::none());
 }
 
 }  // namespace attnscope::python

@@ -10,12 +10,18 @@ namespace attnscope::python {
 namespace {
 const char* kind_name(ErrorKind k) {
   switch (k) {
-    case ErrorKind::InvalidArgument: return "InvalidArgument";
-    case ErrorKind::NotFound: return "NotFound";
-    case ErrorKind::Format: return "Format";
-    case ErrorKind::Unsupported: return "Unsupported";
-    case ErrorKind::Io: return "Io";
-    case ErrorKind::Network: return "Network";
+    case ErrorKind::InvalidArgument:
+      return "InvalidArgument";
+    case ErrorKind::NotFound:
+      return "NotFound";
+    case ErrorKind::Format:
+      return "Format";
+    case ErrorKind::Unsupported:
+      return "Unsupported";
+    case ErrorKind::Io:
+      return "Io";
+    case ErrorKind::Network:
+      return "Network";
   }
   return "InvalidArgument";
 }
@@ -44,10 +50,12 @@ void bind_errors(py::module_& m) {
   });
   // Lets tests check the mapping without needing a model that fails in each way.
   m.def("_raise_error", [](const std::string& kind, const std::string& message) {
-    static const std::pair<const char*, ErrorKind> kinds[] = {
-        {"InvalidArgument", ErrorKind::InvalidArgument}, {"NotFound", ErrorKind::NotFound},
-        {"Format", ErrorKind::Format},           {"Unsupported", ErrorKind::Unsupported},
-        {"Io", ErrorKind::Io},                   {"Network", ErrorKind::Network}};
+    static const std::pair<const char*, ErrorKind> kinds[] = {{"InvalidArgument", ErrorKind::InvalidArgument},
+                                                              {"NotFound", ErrorKind::NotFound},
+                                                              {"Format", ErrorKind::Format},
+                                                              {"Unsupported", ErrorKind::Unsupported},
+                                                              {"Io", ErrorKind::Io},
+                                                              {"Network", ErrorKind::Network}};
     for (const auto& [name, k] : kinds)
       if (kind == name) throw Error(k, message);
     throw std::runtime_error(message);

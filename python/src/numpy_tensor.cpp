@@ -45,16 +45,15 @@ InterventionFn python_intervention(py::object fn) {
   return [held](Tensor& value, const HookContext& ctx) {
     py::gil_scoped_acquire gil;
     if (value.is_view()) value = value.clone();  // read-only memory cannot be handed out writeable
-    py::array_t<float> array = value.numel() == 0
-                                   ? to_numpy(value)
-                                   : wrap(value.shape(), value.data(), value, /*writeable=*/true);
+    py::array_t<float> array =
+        value.numel() == 0 ? to_numpy(value) : wrap(value.shape(), value.data(), value, /*writeable=*/true);
     py::object result = (*held)(array, ctx.name, ctx.layer);
     if (result.is_none() || result.is(array)) return;
     Tensor replacement = from_numpy(result);
     if (replacement.shape() != value.shape())
-      throw Error(ErrorKind::InvalidArgument,
-                  "intervention on " + ctx.name + " returned shape " + replacement.shape_str() +
-                      " but the hook's value has shape " + value.shape_str());
+      throw Error(ErrorKind::InvalidArgument, "intervention on " + ctx.name + " returned shape " +
+                                                  replacement.shape_str() + " but the hook's value has shape " +
+                                                  value.shape_str());
     std::memcpy(value.data(), replacement.data(), sizeof(float) * value.numel());
   };
 }

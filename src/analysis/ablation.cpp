@@ -69,8 +69,8 @@ AblationSweepResult head_ablation_sweep(const Model& model, const std::vector<in
     for (int l = 0; l < c.n_layer; ++l) layers.push_back(l);
   for (int l : layers)
     if (l < 0 || l >= c.n_layer)
-      fail(ErrorKind::InvalidArgument, "ablation sweep: layer " + std::to_string(l) + " does not exist (the model has " +
-                                           std::to_string(c.n_layer) + " layers)");
+      fail(ErrorKind::InvalidArgument, "ablation sweep: layer " + std::to_string(l) +
+                                           " does not exist (the model has " + std::to_string(c.n_layer) + " layers)");
   std::sort(layers.begin(), layers.end());
   layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
 

@@ -75,7 +75,9 @@ std::string AblationSweepResult::to_json() const {
   json top = json::array();
   auto r = ranked();
   for (size_t i = 0; i < r.size() && i < 10; ++i)
-    top.push_back({{"layer", r[i].layer}, {"head", r[i].head}, {"delta_logit", r[i].delta_logit},
+    top.push_back({{"layer", r[i].layer},
+                   {"head", r[i].head},
+                   {"delta_logit", r[i].delta_logit},
                    {"delta_prob", r[i].delta_prob}});
   j["top"] = top;
   j["forward_passes"] = forward_passes;

@@ -36,8 +36,8 @@ HeadTypeReport classify_heads(const std::map<int, Tensor>& patterns, const std::
   report.has_repeats = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
   for (const auto& [layer, t] : patterns) {
     if (t.ndim() != 4)
-      fail(ErrorKind::InvalidArgument, "classify_heads: layer " + std::to_string(layer) +
-                                           " pattern must be [B, H, Q, K], got " + t.shape_str());
+      fail(ErrorKind::InvalidArgument,
+           "classify_heads: layer " + std::to_string(layer) + " pattern must be [B, H, Q, K], got " + t.shape_str());
     for (int h = 0; h < t.dim(1); ++h) {
       const Tensor a = head_pattern(t, h, 0);
       HeadReport r;
@@ -106,9 +106,12 @@ std::map<std::string, std::vector<PatternMatch>> PatternRegistry::detect_all(
 
 PatternRegistry PatternRegistry::with_builtin() {
   PatternRegistry r;
-  r.register_pattern(kPreviousToken, [](const Tensor& a) { return previous_token_score(a); }, 0.5);
-  r.register_pattern(kFirstToken, [](const Tensor& a) { return first_token_score(a); }, 0.3);
-  r.register_pattern(kCurrentToken, [](const Tensor& a) { return current_token_score(a); }, 0.3);
+  r.register_pattern(
+      kPreviousToken, [](const Tensor& a) { return previous_token_score(a); }, 0.5);
+  r.register_pattern(
+      kFirstToken, [](const Tensor& a) { return first_token_score(a); }, 0.3);
+  r.register_pattern(
+      kCurrentToken, [](const Tensor& a) { return current_token_score(a); }, 0.3);
   return r;
 }
 

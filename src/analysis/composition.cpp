@@ -100,8 +100,7 @@ LayerFactors layer_factors(const Model& model, int layer) {
 }
 
 // tr(G_A X G_B X^T) for X = block (a, b) of the [H*Dh, H*Dh] matrix `all`.
-double trace_form(const Gram& ga, const float* all, int64_t a, int64_t b, const Gram& gb, int64_t H,
-                  int64_t Dh) {
+double trace_form(const Gram& ga, const float* all, int64_t a, int64_t b, const Gram& gb, int64_t H, int64_t Dh) {
   const int64_t ld = H * Dh;
   std::vector<double> x(static_cast<size_t>(Dh * Dh)), gx(static_cast<size_t>(Dh * Dh), 0.0);
   for (int64_t i = 0; i < Dh; ++i)
@@ -162,8 +161,7 @@ CompositionScores composition_scores(const Model& model) {
     f.push_back(layer_factors(model, static_cast<int>(l2)));
     ov_norm.push_back(ov_norms(f[l2]));
     std::vector<double> qk_norm(static_cast<size_t>(H));
-    for (int64_t b = 0; b < H; ++b)
-      qk_norm[b] = std::sqrt(std::max(0.0, frob_dot(f[l2].gq[b], f[l2].gk[b])));
+    for (int64_t b = 0; b < H; ++b) qk_norm[b] = std::sqrt(std::max(0.0, frob_dot(f[l2].gq[b], f[l2].gk[b])));
     const std::vector<double>& ov2_norm = ov_norm[l2];
     for (int64_t l1 = 0; l1 < l2; ++l1) {
       struct Mode {
@@ -172,9 +170,9 @@ CompositionScores composition_scores(const Model& model) {
         const std::vector<Gram>* g_b;  // B_R B_R^T
         const std::vector<double>* norm;
       };
-      for (const Mode& m : {Mode{&out.q, &f[l2].q_t, &f[l2].gk, &qk_norm},
-                            Mode{&out.k, &f[l2].k_t, &f[l2].gq, &qk_norm},
-                            Mode{&out.v, &f[l2].v_t, &f[l2].go, &ov2_norm}}) {
+      for (const Mode& m :
+           {Mode{&out.q, &f[l2].q_t, &f[l2].gk, &qk_norm}, Mode{&out.k, &f[l2].k_t, &f[l2].gq, &qk_norm},
+            Mode{&out.v, &f[l2].v_t, &f[l2].go, &ov2_norm}}) {
         // all[(a, i), (b, j)] = (W_O'^a B_L^b)[i, j] for every head pair of the two layers at once.
         ops::linear(f[l1].o.data(), H * Dh, D, m.reader->data(), H * Dh, nullptr, all.data());
         for (int64_t a = 0; a < H; ++a)
@@ -182,11 +180,8 @@ CompositionScores composition_scores(const Model& model) {
             const double denom = ov_norm[l1][a] * (*m.norm)[b];
             double score = 0;
             if (denom > 0)
-              score = std::sqrt(std::max(
-                          0.0, trace_form(f[l1].gv[a], all.data(), a, b, (*m.g_b)[b], H, Dh))) /
-                      denom;
-            m.dst->data()[((l1 * H + a) * L + l2) * H + b] =
-                static_cast<float>(std::min(1.0, score));
+              score = std::sqrt(std::max(0.0, trace_form(f[l1].gv[a], all.data(), a, b, (*m.g_b)[b], H, Dh))) / denom;
+            m.dst->data()[((l1 * H + a) * L + l2) * H + b] = static_cast<float>(std::min(1.0, score));
           }
       }
     }
@@ -204,9 +199,9 @@ const Tensor& CompositionScores::of(CompositionKind kind) const {
   return kind == CompositionKind::Q ? q : kind == CompositionKind::K ? k : v;
 }
 
-std::vector<CompositionEdge> CompositionScores::top_edges(
-    int n, std::optional<CompositionKind> kind, std::optional<std::pair<int, int>> into,
-    std::optional<std::pair<int, int>> out_of) const {
+std::vector<CompositionEdge> CompositionScores::top_edges(int n, std::optional<CompositionKind> kind,
+                                                          std::optional<std::pair<int, int>> into,
+                                                          std::optional<std::pair<int, int>> out_of) const {
   if (n < 0) fail(ErrorKind::InvalidArgument, "top_edges: n must be >= 0");
   std::vector<CompositionEdge> edges;
   if (q.ndim() != 4) return edges;
@@ -224,9 +219,8 @@ std::vector<CompositionEdge> CompositionScores::top_edges(
           }
       }
   }
-  std::stable_sort(
-      edges.begin(), edges.end(),
-      [](const CompositionEdge& x, const CompositionEdge& y) { return x.score > y.score; });
+  std::stable_sort(edges.begin(), edges.end(),
+                   [](const CompositionEdge& x, const CompositionEdge& y) { return x.score > y.score; });
   if (static_cast<int>(edges.size()) > n) edges.resize(static_cast<size_t>(n));
   return edges;
 }

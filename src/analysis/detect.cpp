@@ -26,8 +26,8 @@ std::vector<int> checked_layers(const Model& model, const std::vector<int>& laye
   for (int l : layers) {
     if (l < 0 || l >= n)
       fail(ErrorKind::InvalidArgument, std::string(what) + ": layer " + std::to_string(l) +
-                                           " does not exist (the model has " + std::to_string(n) +
-                                           " layers: 0.." + std::to_string(n - 1) + ")");
+                                           " does not exist (the model has " + std::to_string(n) + " layers: 0.." +
+                                           std::to_string(n - 1) + ")");
     out.push_back(l);
   }
   std::sort(out.begin(), out.end());
@@ -38,8 +38,8 @@ std::vector<int> checked_layers(const Model& model, const std::vector<int>& laye
 std::vector<int32_t> encode_text(const Model& model, std::string_view text, const char* what) {
   if (text.empty()) fail(ErrorKind::InvalidArgument, std::string(what) + ": the text is empty");
   if (!model.has_tokenizer())
-    fail(ErrorKind::InvalidArgument, std::string(what) + ": model " + model.source() +
-                                         " has no tokenizer to encode the text");
+    fail(ErrorKind::InvalidArgument,
+         std::string(what) + ": model " + model.source() + " has no tokenizer to encode the text");
   std::vector<int32_t> ids = model.encode(text, true);
   const int ctx = model.config().n_ctx;
   if (ctx > 0 && static_cast<int64_t>(ids.size()) > ctx)
@@ -69,8 +69,8 @@ WeightAndValuePatterns run_weight_and_value_patterns(const Model& model, const s
   return out;
 }
 
-std::map<int, Tensor> run_patterns(const Model& model, const std::vector<int32_t>& ids,
-                                   const std::vector<int>& layers, AttentionWeighting weighting) {
+std::map<int, Tensor> run_patterns(const Model& model, const std::vector<int32_t>& ids, const std::vector<int>& layers,
+                                   AttentionWeighting weighting) {
   if (weighting == AttentionWeighting::Value) return run_weight_and_value_patterns(model, ids, layers).value;
   RunOptions ro;
   for (int l : layers) ro.capture.push_back(hook_name(HookPoint::AttnPattern, l));
@@ -92,8 +92,8 @@ std::map<int, Tensor> run_patterns(const Model& model, const std::vector<int32_t
 
 const char* weighting_name(AttentionWeighting w) { return w == AttentionWeighting::Value ? "value" : "weight"; }
 
-HeadTypeReport detect_head_types(const Model& model, std::string_view text,
-                                 const AttentionPatternDetector& detector, const std::vector<int>& layers) {
+HeadTypeReport detect_head_types(const Model& model, std::string_view text, const AttentionPatternDetector& detector,
+                                 const std::vector<int>& layers) {
   const std::vector<int> ls = detail::checked_layers(model, layers, "detect_head_types");
   const std::vector<int32_t> ids = detail::encode_text(model, text, "detect_head_types");
   if (detail::text_token_count(model, ids) < 2)
@@ -122,9 +122,9 @@ HeadTypeReport detect_head_types(const Model& model, std::string_view text, std:
   return detect_head_types(model, text, AttentionPatternDetector(), layers);
 }
 
-std::vector<PatternMatch> find_attention_pattern(const Model& model, std::string_view text,
-                                                 const PatternFn& pattern_fn, double threshold,
-                                                 const std::vector<int>& layers, AttentionWeighting weighting) {
+std::vector<PatternMatch> find_attention_pattern(const Model& model, std::string_view text, const PatternFn& pattern_fn,
+                                                 double threshold, const std::vector<int>& layers,
+                                                 AttentionWeighting weighting) {
   detail::check_threshold(threshold, "find_attention_pattern");
   if (!pattern_fn) fail(ErrorKind::InvalidArgument, "find_attention_pattern: pattern_fn is empty");
   const std::vector<int> ls = detail::checked_layers(model, layers, "find_attention_pattern");
@@ -133,8 +133,8 @@ std::vector<PatternMatch> find_attention_pattern(const Model& model, std::string
 }
 
 std::map<std::string, std::vector<PatternMatch>> PatternRegistry::detect_all(const Model& model, std::string_view text,
-                                                                              const std::vector<int>& layers,
-                                                                              AttentionWeighting weighting) const {
+                                                                             const std::vector<int>& layers,
+                                                                             AttentionWeighting weighting) const {
   const std::vector<int> ls = detail::checked_layers(model, layers, "detect_all");
   const std::vector<int32_t> ids = detail::encode_text(model, text, "detect_all");
   return detect_all(detail::run_patterns(model, ids, ls, weighting));

@@ -12,8 +12,8 @@ namespace attnscope {
 namespace detail {
 void check_threshold(double threshold, const char* what) {
   if (!(threshold >= 0.0 && threshold <= 1.0))
-    fail(ErrorKind::InvalidArgument, std::string(what) + ": threshold must be in [0, 1], got " +
-                                         std::to_string(threshold));
+    fail(ErrorKind::InvalidArgument,
+         std::string(what) + ": threshold must be in [0, 1], got " + std::to_string(threshold));
 }
 }  // namespace detail
 
@@ -81,8 +81,8 @@ HeadScores AttentionPatternDetector::analyze_head(const Tensor& pattern, const H
 std::vector<std::string> AttentionPatternDetector::classify(const HeadScores& s) const {
   std::vector<std::string> types;
   const auto nan = [](const std::optional<double>& v) { return v && std::isnan(*v); };
-  if (std::isnan(s.previous_token) || std::isnan(s.first_token) || std::isnan(s.current_token) ||
-      nan(s.induction) || nan(s.duplicate_token))
+  if (std::isnan(s.previous_token) || std::isnan(s.first_token) || std::isnan(s.current_token) || nan(s.induction) ||
+      nan(s.duplicate_token))
     return {kNonFinite};
   if (s.previous_token >= previous_) types.push_back(kPreviousToken);
   if (s.first_token >= first_) types.push_back(kFirstToken);

@@ -66,11 +66,10 @@ ExplorerAnalysis explorer_analysis(const Model& model, const std::vector<int32_t
     std::set<std::tuple<int, int, int, int, int>> seen;
     auto keep = [&](const std::vector<CompositionEdge>& edges) {
       for (const auto& e : edges)
-        if (e.score > 0 && seen.insert({e.src_layer, e.src_head, e.dst_layer, e.dst_head,
-                                        static_cast<int>(e.kind)})
-                               .second)
-          a.composition.push_back({e.src_layer, e.src_head, e.dst_layer, e.dst_head,
-                                   composition_kind_name(e.kind), e.score});
+        if (e.score > 0 &&
+            seen.insert({e.src_layer, e.src_head, e.dst_layer, e.dst_head, static_cast<int>(e.kind)}).second)
+          a.composition.push_back(
+              {e.src_layer, e.src_head, e.dst_layer, e.dst_head, composition_kind_name(e.kind), e.score});
     };
     for (int l = 0; l < c.n_layer; ++l)
       for (int h = 0; h < c.n_head; ++h) {

@@ -15,12 +15,10 @@ namespace {
 
 void check_layer_head(const ModelConfig& c, int layer, int head) {
   if (layer < 0 || layer >= c.n_layer)
-    fail(ErrorKind::InvalidArgument, "layer " + std::to_string(layer) +
-                                         " does not exist (the model has " +
-                                         std::to_string(c.n_layer) + " layers)");
+    fail(ErrorKind::InvalidArgument,
+         "layer " + std::to_string(layer) + " does not exist (the model has " + std::to_string(c.n_layer) + " layers)");
   if (head < 0 || head >= c.n_head)
-    fail(ErrorKind::InvalidArgument, "head " + std::to_string(head) +
-                                         " does not exist (the model has " +
+    fail(ErrorKind::InvalidArgument, "head " + std::to_string(head) + " does not exist (the model has " +
                                          std::to_string(c.n_head) + " heads per layer)");
 }
 
@@ -102,23 +100,18 @@ NormWeights final_norm_weights(const Model& model) {
   return {w.output_norm->clone(), copy_or_empty(w.output_norm_b)};
 }
 
-Tensor attn_out_bias(const Model& model, int layer) {
-  return copy_or_empty(layer_weights(model, layer).bo);
-}
+Tensor attn_out_bias(const Model& model, int layer) { return copy_or_empty(layer_weights(model, layer).bo); }
 
 Tensor unembed_row(const Model& model, int32_t token) {
   const StoredWeight& head = *model.impl().bound.output;  // the embedding when tied
   if (token < 0 || token >= head.rows)
-    fail(ErrorKind::InvalidArgument, "token id " + std::to_string(token) +
-                                         " is outside the vocabulary [0, " +
-                                         std::to_string(head.rows) + ")");
+    fail(ErrorKind::InvalidArgument,
+         "token id " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(head.rows) + ")");
   Tensor row({head.cols});
   head.dequantize_rows(token, 1, row.data());
   return row;
 }
 
-Tensor attn_output_matrix(const Model& model, int layer) {
-  return layer_weights(model, layer).wo->to_tensor();
-}
+Tensor attn_output_matrix(const Model& model, int layer) { return layer_weights(model, layer).wo->to_tensor(); }
 
 }  // namespace attnscope::detail

@@ -57,7 +57,8 @@ std::vector<int32_t> random_token_pool(const Model& model) {
 std::vector<int32_t> random_repeated_tokens(const std::vector<int32_t>& pool, int32_t bos, int n_random_tokens,
                                             int n_repeats, uint64_t seed, bool distinct) {
   if (n_random_tokens < 2)
-    fail(ErrorKind::InvalidArgument, "induction scan: n_random_tokens must be >= 2, got " + std::to_string(n_random_tokens));
+    fail(ErrorKind::InvalidArgument,
+         "induction scan: n_random_tokens must be >= 2, got " + std::to_string(n_random_tokens));
   if (n_repeats < 2)
     fail(ErrorKind::InvalidArgument, "induction scan: n_repeats must be >= 2, got " + std::to_string(n_repeats));
   if (pool.empty()) fail(ErrorKind::InvalidArgument, "induction scan: no ordinary tokens to draw from");
@@ -83,7 +84,8 @@ std::vector<int32_t> random_repeated_tokens(const std::vector<int32_t>& pool, in
 InductionScan detect_induction_heads(const Model& model, const InductionOptions& options) {
   detail::check_threshold(options.threshold, "detect_induction_heads");
   if (options.n_seeds < 1)
-    fail(ErrorKind::InvalidArgument, "detect_induction_heads: n_seeds must be >= 1, got " + std::to_string(options.n_seeds));
+    fail(ErrorKind::InvalidArgument,
+         "detect_induction_heads: n_seeds must be >= 1, got " + std::to_string(options.n_seeds));
   if (options.n_random_tokens < 2 || options.n_repeats < 2)
     fail(ErrorKind::InvalidArgument, "detect_induction_heads: need n_random_tokens >= 2 and n_repeats >= 2, got " +
                                          std::to_string(options.n_random_tokens) + " and " +
@@ -103,9 +105,9 @@ InductionScan detect_induction_heads(const Model& model, const InductionOptions&
   scan.options = options;
   std::map<std::pair<int, int>, std::vector<double>> scores;
   for (int s = 0; s < options.n_seeds; ++s) {
-    const std::vector<int32_t> ids = random_repeated_tokens(pool, bos, options.n_random_tokens, options.n_repeats,
-                                                            options.seed + static_cast<uint64_t>(s),
-                                                            options.distinct_tokens);
+    const std::vector<int32_t> ids =
+        random_repeated_tokens(pool, bos, options.n_random_tokens, options.n_repeats,
+                               options.seed + static_cast<uint64_t>(s), options.distinct_tokens);
     for (const auto& [layer, t] : detail::run_patterns(model, ids, layers, options.weighting))
       for (int h = 0; h < t.dim(1); ++h)
         scores[{layer, h}].push_back(induction_score(head_pattern(t, h, 0), options.n_random_tokens, options.score));

@@ -20,9 +20,8 @@ bool has_pos_embed(const Model& model) { return model.config().learned_positions
 // Row `batch` of a [B, T, X] tensor as a [T, X] copy.
 Tensor batch_row(const Tensor& t, int batch, const std::string& name) {
   if (t.ndim() != 3 || batch < 0 || batch >= t.dim(0))
-    fail(ErrorKind::InvalidArgument, name + " is " + t.shape_str() + "; batch row " +
-                                         std::to_string(batch) +
-                                         " of a [B, T, D] tensor asked for");
+    fail(ErrorKind::InvalidArgument,
+         name + " is " + t.shape_str() + "; batch row " + std::to_string(batch) + " of a [B, T, D] tensor asked for");
   return t.slice0(batch).clone();
 }
 
@@ -34,8 +33,7 @@ void freeze_post_attn_norm(const Model& model, int layer, std::vector<Tensor>& p
   const Tensor w = detail::post_attn_norm_weights(model, layer).w;
   if (w.empty()) return;
   const ModelConfig& c = model.config();
-  if (c.norm != NormKind::RMSNorm)
-    fail(ErrorKind::Unsupported, "a post-attention LayerNorm (only RMSNorm is handled)");
+  if (c.norm != NormKind::RMSNorm) fail(ErrorKind::Unsupported, "a post-attention LayerNorm (only RMSNorm is handled)");
   const int64_t T = parts[0].dim(0), D = parts[0].dim(1);
   for (int64_t p = 0; p < T; ++p) {
     double ss = 0;
@@ -82,9 +80,8 @@ ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, 
     const std::string rname = hook_name(HookPoint::AttnResult, l);
     const Tensor& r = trace.at(rname);  // [B, T, H, D]
     if (r.ndim() != 4 || r.dim(1) != T || r.dim(2) != H || r.dim(3) != D || batch >= r.dim(0))
-      fail(ErrorKind::InvalidArgument, rname + " is " + r.shape_str() + ", expected [B, " +
-                                           std::to_string(T) + ", " + std::to_string(H) + ", " +
-                                           std::to_string(D) + "]");
+      fail(ErrorKind::InvalidArgument, rname + " is " + r.shape_str() + ", expected [B, " + std::to_string(T) + ", " +
+                                           std::to_string(H) + ", " + std::to_string(D) + "]");
     std::vector<Tensor> heads;  // the layer's head parts, then its output bias if it has one
     for (int h = 0; h < H; ++h) {
       Tensor t({T, D});
@@ -108,9 +105,8 @@ ResidStack get_full_resid_decomposition(const Model& model, const Trace& trace, 
   out.stack = Tensor({C, T, D});
   for (int64_t i = 0; i < C; ++i) {
     if (parts[i].shape() != Shape{T, D})
-      fail(ErrorKind::InvalidArgument, "resid decomposition: part " + out.labels[i] + " is " +
-                                           parts[i].shape_str() + ", expected [" +
-                                           std::to_string(T) + ", " + std::to_string(D) + "]");
+      fail(ErrorKind::InvalidArgument, "resid decomposition: part " + out.labels[i] + " is " + parts[i].shape_str() +
+                                           ", expected [" + std::to_string(T) + ", " + std::to_string(D) + "]");
     std::memcpy(out.stack.data() + i * T * D, parts[i].data(), sizeof(float) * T * D);
   }
   return out;
@@ -122,9 +118,8 @@ Tensor apply_ln_to_stack(const Model& model, const Trace& trace, const Tensor& s
   const Tensor x = batch_row(trace.at(final_name), batch, final_name);  // [T, D]
   const int64_t T = x.dim(0), D = x.dim(1);
   if (stack.ndim() != 3 || stack.dim(1) != T || stack.dim(2) != D)
-    fail(ErrorKind::InvalidArgument, "apply_ln_to_stack: the stack is " + stack.shape_str() +
-                                         ", expected [C, " + std::to_string(T) + ", " +
-                                         std::to_string(D) + "]");
+    fail(ErrorKind::InvalidArgument, "apply_ln_to_stack: the stack is " + stack.shape_str() + ", expected [C, " +
+                                         std::to_string(T) + ", " + std::to_string(D) + "]");
   const bool layernorm = c.norm == NormKind::LayerNorm;
   const detail::NormWeights nw = detail::final_norm_weights(model);
   // The frozen scale of every position, from the clean final residual stream.
@@ -148,14 +143,12 @@ Tensor apply_ln_to_stack(const Model& model, const Trace& trace, const Tensor& s
       if (layernorm)
         for (int64_t d = 0; d < D; ++d) mean += in[d];
       mean /= static_cast<double>(D);
-      for (int64_t d = 0; d < D; ++d)
-        o[d] = static_cast<float>((in[d] - mean) * scale[p] * nw.w.data()[d]);
+      for (int64_t d = 0; d < D; ++d) o[d] = static_cast<float>((in[d] - mean) * scale[p] * nw.w.data()[d]);
     }
   return out;
 }
 
-Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, int32_t token,
-                   std::optional<int32_t> minus) {
+Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, int32_t token, std::optional<int32_t> minus) {
   if (normalized_stack.ndim() != 3)
     fail(ErrorKind::InvalidArgument,
          "logit_attrs: the stack is " + normalized_stack.shape_str() + ", expected [C, T, D]");
@@ -164,18 +157,17 @@ Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, int32_t t
                      minus ? std::vector<int32_t>(T, *minus) : std::vector<int32_t>{});
 }
 
-Tensor logit_attrs(const Model& model, const Tensor& normalized_stack,
-                   const std::vector<int32_t>& tokens, const std::vector<int32_t>& minus) {
+Tensor logit_attrs(const Model& model, const Tensor& normalized_stack, const std::vector<int32_t>& tokens,
+                   const std::vector<int32_t>& minus) {
   const int64_t D = model.config().n_embd;
   if (normalized_stack.ndim() != 3 || normalized_stack.dim(2) != D)
-    fail(ErrorKind::InvalidArgument, "logit_attrs: the stack is " + normalized_stack.shape_str() +
-                                         ", expected [C, T, " + std::to_string(D) + "]");
+    fail(ErrorKind::InvalidArgument,
+         "logit_attrs: the stack is " + normalized_stack.shape_str() + ", expected [C, T, " + std::to_string(D) + "]");
   const int64_t C = normalized_stack.dim(0), T = normalized_stack.dim(1);
-  if (static_cast<int64_t>(tokens.size()) != T ||
-      (!minus.empty() && static_cast<int64_t>(minus.size()) != T))
-    fail(ErrorKind::InvalidArgument, "logit_attrs: " + std::to_string(tokens.size()) +
-                                         " target tokens (and " + std::to_string(minus.size()) +
-                                         " subtracted) for " + std::to_string(T) + " positions");
+  if (static_cast<int64_t>(tokens.size()) != T || (!minus.empty() && static_cast<int64_t>(minus.size()) != T))
+    fail(ErrorKind::InvalidArgument, "logit_attrs: " + std::to_string(tokens.size()) + " target tokens (and " +
+                                         std::to_string(minus.size()) + " subtracted) for " + std::to_string(T) +
+                                         " positions");
   Tensor out({C, T});
   for (int64_t p = 0; p < T; ++p) {
     Tensor u = detail::unembed_row(model, tokens[p]);
@@ -193,9 +185,8 @@ Tensor logit_attrs(const Model& model, const Tensor& normalized_stack,
   return out;
 }
 
-DirectLogitAttribution direct_logit_attribution(const Model& model, const std::vector<int32_t>& ids,
-                                                int32_t token, std::optional<int32_t> minus,
-                                                const std::vector<int>& positions) {
+DirectLogitAttribution direct_logit_attribution(const Model& model, const std::vector<int32_t>& ids, int32_t token,
+                                                std::optional<int32_t> minus, const std::vector<int>& positions) {
   const ModelConfig& c = model.config();
   const int64_t T = static_cast<int64_t>(ids.size());
   DirectLogitAttribution r;
@@ -207,9 +198,8 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
   if (minus) detail::unembed_row(model, *minus);
   for (int p : positions.empty() ? std::vector<int>{-1} : positions) {
     if (p < -T || p >= T)
-      fail(ErrorKind::InvalidArgument, "direct_logit_attribution: position " + std::to_string(p) +
-                                           " is outside the " + std::to_string(T) +
-                                           "-token sequence");
+      fail(ErrorKind::InvalidArgument, "direct_logit_attribution: position " + std::to_string(p) + " is outside the " +
+                                           std::to_string(T) + "-token sequence");
     r.positions.push_back(p < 0 ? static_cast<int>(T + p) : p);
   }
   RunOptions ro;
@@ -217,8 +207,7 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
   const Trace trace = model.run(ids, ro);
   if (!trace.str_tokens.empty()) r.str_tokens = trace.str_tokens[0];
   const ResidStack rs = get_full_resid_decomposition(model, trace);
-  Tensor attrs =
-      logit_attrs(model, apply_ln_to_stack(model, trace, rs.stack), token, minus);  // [C, T]
+  Tensor attrs = logit_attrs(model, apply_ln_to_stack(model, trace, rs.stack), token, minus);  // [C, T]
   r.labels = rs.labels;
   double bias_term = 0;
   const Tensor ln_b = detail::final_norm_weights(model).b;
@@ -227,8 +216,7 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
     const Tensor u = detail::unembed_row(model, token);
     const Tensor um = minus ? detail::unembed_row(model, *minus) : Tensor();
     for (int64_t d = 0; d < ln_b.dim(0); ++d)
-      bias_term +=
-          static_cast<double>(ln_b.data()[d]) * (u.data()[d] - (minus ? um.data()[d] : 0.0f));
+      bias_term += static_cast<double>(ln_b.data()[d]) * (u.data()[d] - (minus ? um.data()[d] : 0.0f));
     r.labels.push_back("ln_final.b");
   }
   // Gemma 2 soft-caps its logits (cap * tanh(z / cap)) and the parts add up to z, so z is the
@@ -243,8 +231,7 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
   // Where each head's and MLP's part sits in the stack, by its label.
   std::map<std::string, int64_t> index;
   for (size_t k = 0; k < rs.labels.size(); ++k) index[rs.labels[k]] = static_cast<int64_t>(k);
-  const int64_t C = static_cast<int64_t>(r.labels.size()),
-                P = static_cast<int64_t>(r.positions.size());
+  const int64_t C = static_cast<int64_t>(r.labels.size()), P = static_cast<int64_t>(r.positions.size());
   const int64_t C0 = attrs.dim(0), V = trace.logits.dim(2);
   r.attribution = Tensor({P, C});
   r.heads = Tensor({P, c.n_layer, c.n_head});
@@ -254,15 +241,13 @@ DirectLogitAttribution direct_logit_attribution(const Model& model, const std::v
     for (int64_t k = 0; k < C0; ++k) r.attribution.data()[i * C + k] = attrs.data()[k * T + p];
     if (ln_bias) r.attribution.data()[i * C + C0] = static_cast<float>(bias_term);
     const float* lrow = trace.logits.data() + p * V;
-    r.logit.push_back(uncapped.empty()
-                          ? static_cast<double>(lrow[token]) - (minus ? lrow[*minus] : 0.0f)
-                          : uncapped.data()[p] + bias_term);
+    r.logit.push_back(uncapped.empty() ? static_cast<double>(lrow[token]) - (minus ? lrow[*minus] : 0.0f)
+                                       : uncapped.data()[p] + bias_term);
     for (int l = 0; l < c.n_layer; ++l) {
       for (int h = 0; h < c.n_head; ++h)
         r.heads.data()[(i * c.n_layer + l) * c.n_head + h] =
             attrs.data()[index.at("L" + std::to_string(l) + "H" + std::to_string(h)) * T + p];
-      r.mlp.data()[i * c.n_layer + l] =
-          attrs.data()[index.at(std::to_string(l) + "_mlp_out") * T + p];
+      r.mlp.data()[i * c.n_layer + l] = attrs.data()[index.at(std::to_string(l) + "_mlp_out") * T + p];
     }
   }
   return r;

@@ -1,10 +1,9 @@
 // Results as a readable table, JSON (nlohmann) or CSV.
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "attnscope/analysis.h"
 
@@ -66,16 +65,25 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
     j["chance_corrected"] = d.options.chance_corrected;
     j["exclude_bos"] = d.options.exclude_bos;
     j["weighting"] = weighting_name(d.weighting);
-    j["thresholds"] = {{kPreviousToken, d.previous_token_threshold()}, {kFirstToken, d.first_token_threshold()},
-                       {kCurrentToken, d.current_token_threshold()}, {kInduction, d.induction_threshold()},
+    j["thresholds"] = {{kPreviousToken, d.previous_token_threshold()},
+                       {kFirstToken, d.first_token_threshold()},
+                       {kCurrentToken, d.current_token_threshold()},
+                       {kInduction, d.induction_threshold()},
                        {kDuplicateToken, d.duplicate_token_threshold()}};
     json heads = json::array();
     for (const auto& h : r.heads)
-      heads.push_back({{"layer", h.layer}, {"head", h.head}, {"types", h.types}, {"entropy", h.entropy},
-                       {"scores", {{kPreviousToken, h.scores.previous_token}, {kFirstToken, h.scores.first_token},
-                                   {kCurrentToken, h.scores.current_token}, {kInduction, opt_json(h.scores.induction)},
-                                   {kDuplicateToken, opt_json(h.scores.duplicate_token)}}},
-                       {"value_first_token", opt_json(h.value_first_token)}, {"sink", h.sink}});
+      heads.push_back({{"layer", h.layer},
+                       {"head", h.head},
+                       {"types", h.types},
+                       {"entropy", h.entropy},
+                       {"scores",
+                        {{kPreviousToken, h.scores.previous_token},
+                         {kFirstToken, h.scores.first_token},
+                         {kCurrentToken, h.scores.current_token},
+                         {kInduction, opt_json(h.scores.induction)},
+                         {kDuplicateToken, opt_json(h.scores.duplicate_token)}}},
+                       {"value_first_token", opt_json(h.value_first_token)},
+                       {"sink", h.sink}});
     j["heads"] = heads;
     json by = json::object();
     for (const auto& [type, list] : r.by_type()) {
@@ -100,8 +108,8 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
   os << non_finite_warning(r.heads_of(kNonFinite));
   os << r.tokens.size() << " tokens; " << (d.weighting == AttentionWeighting::Value ? "value-weighted " : "")
      << "scores " << (d.options.chance_corrected ? "chance-corrected" : "raw")
-     << (d.options.exclude_bos ? ", BOS excluded" : "")
-     << "; induction/duplicate " << (r.has_repeats ? "scored on the text's repeated tokens" : "not scored (no repeated token)")
+     << (d.options.exclude_bos ? ", BOS excluded" : "") << "; induction/duplicate "
+     << (r.has_repeats ? "scored on the text's repeated tokens" : "not scored (no repeated token)")
      << "\nthresholds: previous " << fmt(d.previous_token_threshold()) << ", first " << fmt(d.first_token_threshold())
      << ", current " << fmt(d.current_token_threshold()) << ", induction " << fmt(d.induction_threshold())
      << ", duplicate " << fmt(d.duplicate_token_threshold()) << "\n\n";
@@ -134,7 +142,11 @@ std::string format_report(const InductionScan& s, ReportFormat format) {
     auto heads = [](const std::vector<InductionHead>& v) {
       json a = json::array();
       for (const auto& h : v)
-        a.push_back({{"layer", h.layer}, {"head", h.head}, {"score", h.score}, {"stddev", h.stddev}, {"min", h.min},
+        a.push_back({{"layer", h.layer},
+                     {"head", h.head},
+                     {"score", h.score},
+                     {"stddev", h.stddev},
+                     {"min", h.min},
                      {"max", h.max}});
       return a;
     };
@@ -189,7 +201,8 @@ std::string format_report(const std::map<std::string, std::vector<PatternMatch>>
   if (format == ReportFormat::Csv) {
     os << "pattern,layer,head,score\n";
     for (const auto& [name, list] : matches)
-      for (const auto& m : list) os << csv_field(name) << ',' << m.layer << ',' << m.head << ',' << fmt(m.score) << '\n';
+      for (const auto& m : list)
+        os << csv_field(name) << ',' << m.layer << ',' << m.head << ',' << fmt(m.score) << '\n';
     return os.str();
   }
   for (const auto& [name, list] : matches) {
@@ -207,8 +220,10 @@ std::string format_report(const std::vector<LayerSummary>& summaries, ReportForm
       j.push_back({{"layer", s.layer}, {"entropy", s.entropy}, {"normalized_entropy", s.norm_entropy}});
     return j.dump(2) + "\n";
   }
-  if (format == ReportFormat::Csv) os << "layer,head,entropy,normalized_entropy\n";
-  else os << "layer head  entropy  normalized\n";
+  if (format == ReportFormat::Csv)
+    os << "layer,head,entropy,normalized_entropy\n";
+  else
+    os << "layer head  entropy  normalized\n";
   for (const auto& s : summaries)
     for (size_t h = 0; h < s.entropy.size(); ++h) {
       if (format == ReportFormat::Csv)

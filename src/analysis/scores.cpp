@@ -15,8 +15,7 @@ namespace detail {
 
 PatternView pattern_view(const Tensor& pattern, const char* what) {
   if (pattern.ndim() != 2)
-    fail(ErrorKind::InvalidArgument, std::string(what) + ": pattern must be 2-D [q, k], got " +
-                                         pattern.shape_str());
+    fail(ErrorKind::InvalidArgument, std::string(what) + ": pattern must be 2-D [q, k], got " + pattern.shape_str());
   PatternView v;
   v.q = pattern.dim(0);
   v.k = pattern.dim(1);
@@ -50,8 +49,8 @@ using detail::RowScore;
 
 // Rows with a single fixed target column per position; target(p) < 0 means "no such row".
 template <class Target>
-double single_target_score(const Tensor& pattern, const ScoreOptions& options, const char* what,
-                           bool allow_target0, Target target) {
+double single_target_score(const Tensor& pattern, const ScoreOptions& options, const char* what, bool allow_target0,
+                           Target target) {
   const PatternView v = detail::pattern_view(pattern, what);
   RowScore acc;
   acc.non_finite = !v.finite;
@@ -77,8 +76,8 @@ void check_tokens(const PatternView& v, const std::vector<int32_t>& tokens, cons
 // Rows whose targets are a set of earlier positions picked by the tokens. `shift` = 0: the
 // earlier copies j of tokens[p] (duplicate); shift = 1: the positions j with tokens[j-1] ==
 // tokens[p] (induction). Earlier occurrences are tracked with a map so this is O(K * copies).
-double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tokens,
-                          const ScoreOptions& options, const char* what, int shift) {
+double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tokens, const ScoreOptions& options,
+                          const char* what, int shift) {
   const PatternView v = detail::pattern_view(pattern, what);
   check_tokens(v, tokens, what);
   std::unordered_map<int32_t, std::vector<int64_t>> seen;  // token -> positions (of j - shift)
@@ -115,8 +114,7 @@ double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tok
 }  // namespace
 
 double previous_token_score(const Tensor& pattern, const ScoreOptions& options) {
-  return single_target_score(pattern, options, "previous_token_score", false,
-                             [](int64_t p) { return p - 1; });
+  return single_target_score(pattern, options, "previous_token_score", false, [](int64_t p) { return p - 1; });
 }
 
 double first_token_score(const Tensor& pattern, const ScoreOptions& options) {
@@ -138,8 +136,7 @@ double induction_score(const Tensor& pattern, const std::vector<int32_t>& tokens
   return token_target_score(pattern, tokens, options, "induction_score", 1);
 }
 
-double duplicate_token_score(const Tensor& pattern, const std::vector<int32_t>& tokens,
-                             const ScoreOptions& options) {
+double duplicate_token_score(const Tensor& pattern, const std::vector<int32_t>& tokens, const ScoreOptions& options) {
   return token_target_score(pattern, tokens, options, "duplicate_token_score", 0);
 }
 
@@ -163,8 +160,8 @@ Tensor head_pattern(const Tensor& patterns, int head, int batch) {
     fail(ErrorKind::InvalidArgument, "head_pattern: expected [B, H, Q, K] or [H, Q, K], got " + t.shape_str());
   }
   if (head < 0 || head >= t.dim(0))
-    fail(ErrorKind::InvalidArgument, "head_pattern: head " + std::to_string(head) + " outside " +
-                                         std::to_string(t.dim(0)) + " heads");
+    fail(ErrorKind::InvalidArgument,
+         "head_pattern: head " + std::to_string(head) + " outside " + std::to_string(t.dim(0)) + " heads");
   return t.slice0(head);
 }
 

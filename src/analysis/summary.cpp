@@ -45,12 +45,12 @@ LayerSummary layer_attention_summary(const Tensor& patterns, int layer, int batc
   Tensor t = patterns;
   if (t.ndim() == 4) {
     if (batch < 0 || batch >= t.dim(0))
-      fail(ErrorKind::InvalidArgument, "layer_attention_summary: batch " + std::to_string(batch) + " outside " +
-                                           t.shape_str());
+      fail(ErrorKind::InvalidArgument,
+           "layer_attention_summary: batch " + std::to_string(batch) + " outside " + t.shape_str());
     t = t.slice0(batch);
   } else if (t.ndim() != 3) {
-    fail(ErrorKind::InvalidArgument, "layer_attention_summary: expected [B, H, Q, K] or [H, Q, K], got " +
-                                         t.shape_str());
+    fail(ErrorKind::InvalidArgument,
+         "layer_attention_summary: expected [B, H, Q, K] or [H, Q, K], got " + t.shape_str());
   }
   const int64_t heads = t.dim(0), q = t.dim(1), k = t.dim(2);
   if (heads < 1 || q < 1 || k < 1)

@@ -16,7 +16,6 @@ namespace attnscope {
 
 namespace {
 
-
 // ||v_j W_O^h|| for every batch row, head and key: [B, H, K] from hook_v [B, K, Hkv, Dh].
 Tensor norms_of_layer(const Model& model, int layer, const Tensor& v) {
   const ModelConfig& c = model.config();
@@ -24,9 +23,8 @@ Tensor norms_of_layer(const Model& model, int layer, const Tensor& v) {
     fail(ErrorKind::InvalidArgument, hook_name(HookPoint::AttnV, layer) + " has shape " + v.shape_str() +
                                          ", expected [B, T, " + std::to_string(c.n_head_kv) + ", " +
                                          std::to_string(c.head_dim) + "]");
-  const int64_t B = v.dim(0), K = v.dim(1), Hkv = v.dim(2), Dh = v.dim(3), H = c.n_head,
-                D = c.n_embd;
-  const Tensor& wo = detail::attn_output_matrix(model, layer);  // [D, H*Dh]
+  const int64_t B = v.dim(0), K = v.dim(1), Hkv = v.dim(2), Dh = v.dim(3), H = c.n_head, D = c.n_embd;
+  const Tensor& wo = detail::attn_output_matrix(model, layer);         // [D, H*Dh]
   const Tensor post = detail::post_attn_norm_weights(model, layer).w;  // empty: none
   Tensor norms({B, H, K});
   Tensor vh({B * K, Dh}), wo_h({D, Dh}), f({B * K, D});
@@ -74,9 +72,7 @@ std::vector<double> post_norm_scales(const Model& model, int layer, const Tensor
   return scale;
 }
 
-bool has_post_norm(const Model& model, int layer) {
-  return !detail::post_attn_norm_weights(model, layer).w.empty();
-}
+bool has_post_norm(const Model& model, int layer) { return !detail::post_attn_norm_weights(model, layer).w.empty(); }
 
 }  // namespace
 
@@ -103,17 +99,15 @@ std::map<int, Tensor> value_vector_norms(const Model& model, const Trace& trace)
   return out;
 }
 
-std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& trace,
-                                              bool normalized) {
+std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& trace, bool normalized) {
   const ops::RunThreads threads(model.threads());
   std::map<int, Tensor> out;
   for (const auto& [l, norms] : value_vector_norms(model, trace)) {
     const Tensor& a = trace.at(hook_name(HookPoint::AttnPattern, l));  // NotFound names it when missing
     const int64_t B = a.dim(0), H = a.dim(1), Q = a.dim(2), K = a.dim(3);
     if (a.ndim() != 4 || norms.dim(0) != B || norms.dim(1) != H || norms.dim(2) != K)
-      fail(ErrorKind::InvalidArgument, hook_name(HookPoint::AttnPattern, l) + " " + a.shape_str() +
-                                           " does not match " + hook_name(HookPoint::AttnV, l) + " (norms " +
-                                           norms.shape_str() + ")");
+      fail(ErrorKind::InvalidArgument, hook_name(HookPoint::AttnPattern, l) + " " + a.shape_str() + " does not match " +
+                                           hook_name(HookPoint::AttnV, l) + " (norms " + norms.shape_str() + ")");
     std::vector<double> scale;  // per (b, i); empty: no post-attention norm
     if (has_post_norm(model, l)) {
       scale = post_norm_scales(model, l, trace.at(hook_name(HookPoint::AttnZ, l)));
@@ -140,8 +134,8 @@ std::map<int, Tensor> value_weighted_patterns(const Model& model, const Trace& t
   return out;
 }
 
-std::map<int, Tensor> value_weighted_patterns(const Model& model, const std::vector<int32_t>& ids,
-                                              bool normalized, const std::vector<int>& layers) {
+std::map<int, Tensor> value_weighted_patterns(const Model& model, const std::vector<int32_t>& ids, bool normalized,
+                                              const std::vector<int>& layers) {
   RunOptions ro;
   ro.capture = value_weighted_hooks(model, layers);
   ro.return_logits = false;

@@ -33,9 +33,9 @@ struct AblateArgs {
   std::vector<std::string> uniform;      // L:h
   std::vector<std::string> patch_heads;  // L:h,h (from --patch-from)
   std::string patch_from;
-  std::string target;     // token text (its first token)
+  std::string target;  // token text (its first token)
   int target_id = -1;
-  std::string contrast;   // second token for a logit difference
+  std::string contrast;  // second token for a logit difference
   int position = -1;
   int top_k = 5;
   bool sweep = false;
@@ -107,13 +107,14 @@ iv::Edit parse_op(const std::string& op) {
     const int64_t n = static_cast<int64_t>(v.size());
     return iv::add_vector(Tensor({n}, std::move(v)));
   }
-  fail(ErrorKind::InvalidArgument, "--edit: unknown operation '" + op +
-                                       "' (zero, scale:F, clamp:LO:HI, noise:STD[:SEED], add:v1,v2,...)");
+  fail(ErrorKind::InvalidArgument,
+       "--edit: unknown operation '" + op + "' (zero, scale:F, clamp:LO:HI, noise:STD[:SEED], add:v1,v2,...)");
 }
 
 nlohmann::json predictions_json(const std::vector<TokenPrediction>& preds) {
   nlohmann::json a = nlohmann::json::array();
-  for (const auto& p : preds) a.push_back({{"id", p.id}, {"token", p.token}, {"logit", p.score}, {"logprob", p.logprob}});
+  for (const auto& p : preds)
+    a.push_back({{"id", p.id}, {"token", p.token}, {"logit", p.score}, {"logprob", p.logprob}});
   return a;
 }
 
@@ -165,9 +166,12 @@ int run_sweep(const Common& common, const AblateArgs& a, const Model& model, con
 int run_ablate(const Common& common, const AblateArgs& a) {
   Model model = load_model(common);
   std::vector<int32_t> ids;
-  if (!a.ids.empty()) ids = parse_id_list(a.ids);
-  else if (!a.prompt.empty()) ids = model.encode(a.prompt, !a.no_bos);
-  else fail(ErrorKind::InvalidArgument, "no prompt given (pass text, or --ids)");
+  if (!a.ids.empty())
+    ids = parse_id_list(a.ids);
+  else if (!a.prompt.empty())
+    ids = model.encode(a.prompt, !a.no_bos);
+  else
+    fail(ErrorKind::InvalidArgument, "no prompt given (pass text, or --ids)");
   const int32_t target = resolve_token(model, a.target, a.target_id, "--target");
   if (a.sweep) return run_sweep(common, a, model, ids, target);
 
@@ -202,7 +206,8 @@ int run_ablate(const Common& common, const AblateArgs& a) {
     }
   }
   if (ivs.empty() && target < 0)
-    fail(ErrorKind::InvalidArgument, "nothing to do: give interventions (--edit, --zero-heads, ...), --sweep, or --target");
+    fail(ErrorKind::InvalidArgument,
+         "nothing to do: give interventions (--edit, --zero-heads, ...), --sweep, or --target");
   iv::validate(model, ivs);
 
   Trace clean = model.run(ids);

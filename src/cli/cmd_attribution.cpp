@@ -27,16 +27,13 @@ std::string fmt(double v, const char* f = "%.3f") {
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
-std::string padded(const std::string& s, size_t w) {
-  return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;
-}
+std::string padded(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
 
 // "L:H" or "LhH" -> (layer, head).
 std::pair<int, int> parse_head(const std::string& s, const std::string& what) {
   int l = -1, h = -1;
   char sep = 0;
-  if (std::sscanf(s.c_str(), "%d%c%d", &l, &sep, &h) != 3 ||
-      (sep != ':' && sep != 'H' && sep != 'h') || l < 0 || h < 0)
+  if (std::sscanf(s.c_str(), "%d%c%d", &l, &sep, &h) != 3 || (sep != ':' && sep != 'H' && sep != 'h') || l < 0 || h < 0)
     fail(ErrorKind::InvalidArgument, what + " expects LAYER:HEAD (e.g. 1:0), got '" + s + "'");
   return {l, h};
 }
@@ -63,9 +60,7 @@ int run_dla(const Common& common, const DlaArgs& a) {
   const int32_t minus = resolve_token(model, a.minus, a.minus_id, "--minus");
   if (target < 0) {  // the model's own top prediction at the (first) position
     const Trace t = model.run(ids);
-    target = top_k_logits(row_at(t.logits, a.positions.empty() ? -1 : a.positions[0], 0),
-                          t.logits.dim(2), 1)[0]
-                 .id;
+    target = top_k_logits(row_at(t.logits, a.positions.empty() ? -1 : a.positions[0], 0), t.logits.dim(2), 1)[0].id;
   }
   const DirectLogitAttribution r = direct_logit_attribution(
       model, ids, target, minus >= 0 ? std::optional<int32_t>(minus) : std::nullopt, a.positions);
@@ -76,11 +71,8 @@ int run_dla(const Common& common, const DlaArgs& a) {
                            (minus >= 0 ? " - logit " + token_str(model, minus) : "") +
                            (cap > 0 ? " before the soft-cap " + fmt(cap, "%g") : "");
   json j;
-  j["target"] = {{"id", target},
-                 {"token", model.has_tokenizer() ? token_to_str(model, target) : ""}};
-  if (minus >= 0)
-    j["minus"] = {{"id", minus},
-                  {"token", model.has_tokenizer() ? token_to_str(model, minus) : ""}};
+  j["target"] = {{"id", target}, {"token", model.has_tokenizer() ? token_to_str(model, target) : ""}};
+  if (minus >= 0) j["minus"] = {{"id", minus}, {"token", model.has_tokenizer() ? token_to_str(model, minus) : ""}};
   j["tokens"] = ids;
   if (cap > 0) j["final_softcap"] = cap;  // "logit" is then before the cap
   j["positions"] = json::array();
@@ -88,8 +80,7 @@ int run_dla(const Common& common, const DlaArgs& a) {
     const int p = r.positions[i];
     const int64_t C = r.attribution.dim(1);
     json parts = json::object();
-    for (int64_t k = 0; k < C; ++k)
-      parts[r.labels[k]] = r.attribution.at({static_cast<int64_t>(i), k});
+    for (int64_t k = 0; k < C; ++k) parts[r.labels[k]] = r.attribution.at({static_cast<int64_t>(i), k});
     json heads = json::array();
     for (int l = 0; l < L; ++l) {
       json row = json::array();
@@ -98,26 +89,22 @@ int run_dla(const Common& common, const DlaArgs& a) {
     }
     json mlp = json::array();
     for (int l = 0; l < L; ++l) mlp.push_back(r.mlp.at({static_cast<int64_t>(i), l}));
-    j["positions"].push_back(
-        {{"position", p},
-         {"token", r.str_tokens.empty() ? "" : r.str_tokens[static_cast<size_t>(p)]},
-         {"logit", r.logit[i]},
-         {"heads", heads},
-         {"mlp", mlp},
-         {"parts", parts}});
+    j["positions"].push_back({{"position", p},
+                              {"token", r.str_tokens.empty() ? "" : r.str_tokens[static_cast<size_t>(p)]},
+                              {"logit", r.logit[i]},
+                              {"heads", heads},
+                              {"mlp", mlp},
+                              {"parts", parts}});
     if (common.json) continue;
     std::cout << "position " << p
-              << (r.str_tokens.empty() ? ""
-                                       : " " + dump_json(json(r.str_tokens[static_cast<size_t>(p)]), -1))
-              << ": " << what << " = " << fmt(r.logit[i]) << " (embedding "
-              << fmt(parts["embed"].get<double>()) << ")\n";
+              << (r.str_tokens.empty() ? "" : " " + dump_json(json(r.str_tokens[static_cast<size_t>(p)]), -1)) << ": "
+              << what << " = " << fmt(r.logit[i]) << " (embedding " << fmt(parts["embed"].get<double>()) << ")\n";
     std::cout << "layer";
     for (int h = 0; h < H; ++h) std::cout << padded("H" + std::to_string(h), 8);
     std::cout << padded("MLP", 8) << "\n";
     for (int l = 0; l < L; ++l) {
       std::cout << padded(std::to_string(l), 5);
-      for (int h = 0; h < H; ++h)
-        std::cout << padded(fmt(r.heads.at({static_cast<int64_t>(i), l, h}), "%+.3f"), 8);
+      for (int h = 0; h < H; ++h) std::cout << padded(fmt(r.heads.at({static_cast<int64_t>(i), l, h}), "%+.3f"), 8);
       std::cout << padded(fmt(r.mlp.at({static_cast<int64_t>(i), l}), "%+.3f"), 8) << "\n";
     }
     std::cout << "\n";
@@ -152,14 +139,11 @@ const CommandRegistrar kDla{{
       auto a = std::make_shared<DlaArgs>();
       add_common_options(sub, common);
       sub.add_option("text", a->text, "the text to run")->required();
-      sub.add_option("--target", a->target,
-                     "target token (text; its first token). Default: the top prediction");
+      sub.add_option("--target", a->target, "target token (text; its first token). Default: the top prediction");
       sub.add_option("--target-id", a->target_id, "target token id");
-      sub.add_option("--minus", a->minus,
-                     "second token: attribute the logit difference target - minus");
+      sub.add_option("--minus", a->minus, "second token: attribute the logit difference target - minus");
       sub.add_option("--minus-id", a->minus_id, "second token id");
-      sub.add_option("--pos", a->positions,
-                     "query positions, e.g. 3,-1 (negative: from the end; default: the last)")
+      sub.add_option("--pos", a->positions, "query positions, e.g. 3,-1 (negative: from the end; default: the last)")
           ->delimiter(',');
       sub.add_option("-o,--output", a->output, "figure of the first position (PNG, SVG or PDF)");
       sub.add_flag("--force", a->force, "overwrite an existing file not written by attnscope");
@@ -188,15 +172,14 @@ int run_composition(const Common& common, const CompositionArgs& a) {
     fail(ErrorKind::InvalidArgument, "--kind must be q, k, v or all, got '" + a.kind + "'");
   const Model model = load_model(common);
   if (model.config().n_layer < 2)
-    fail(ErrorKind::InvalidArgument, "composition needs at least 2 layers; the model has " +
-                                         std::to_string(model.config().n_layer));
+    fail(ErrorKind::InvalidArgument,
+         "composition needs at least 2 layers; the model has " + std::to_string(model.config().n_layer));
   std::optional<std::pair<int, int>> into, out_of;
   if (!a.into.empty()) into = parse_head(a.into, "--into");
   if (!a.out_of.empty()) out_of = parse_head(a.out_of, "--out-of");
   for (const auto& h : {into, out_of})
     if (h && (h->first >= model.config().n_layer || h->second >= model.config().n_head))
-      fail(ErrorKind::InvalidArgument, "head " + head_label(h->first, h->second) +
-                                           " does not exist (" +
+      fail(ErrorKind::InvalidArgument, "head " + head_label(h->first, h->second) + " does not exist (" +
                                            std::to_string(model.config().n_layer) + " layers x " +
                                            std::to_string(model.config().n_head) + " heads)");
   const CompositionScores s = composition_scores(model);
@@ -219,15 +202,13 @@ int run_composition(const Common& common, const CompositionArgs& a) {
     std::cout << dump_json(out, 2) << "\n";
     return 0;
   }
-  std::cout << "top " << edges.size()
-            << " composition edges (Elhage et al. 2021; scores in [0, 1]):\n";
+  std::cout << "top " << edges.size() << " composition edges (Elhage et al. 2021; scores in [0, 1]):\n";
   std::cout << "  from    to      kind  score\n";
   for (const auto& e : edges)
     std::cout << "  " << head_label(e.src_layer, e.src_head)
-              << std::string(8 - head_label(e.src_layer, e.src_head).size(), ' ')
-              << head_label(e.dst_layer, e.dst_head)
-              << std::string(8 - head_label(e.dst_layer, e.dst_head).size(), ' ')
-              << composition_kind_name(e.kind) << "     " << fmt(e.score) << "\n";
+              << std::string(8 - head_label(e.src_layer, e.src_head).size(), ' ') << head_label(e.dst_layer, e.dst_head)
+              << std::string(8 - head_label(e.dst_layer, e.dst_head).size(), ' ') << composition_kind_name(e.kind)
+              << "     " << fmt(e.score) << "\n";
   if (!a.output.empty()) std::cout << "wrote " << a.output << "\n";
   return 0;
 }
@@ -239,9 +220,7 @@ const CommandRegistrar kComposition{{
       auto a = std::make_shared<CompositionArgs>();
       add_common_options(sub, common);
       sub.add_option("--kind", a->kind, "q, k, v or all")->capture_default_str();
-      sub.add_option("--top", a->top, "how many edges to list")
-          ->capture_default_str()
-          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--top", a->top, "how many edges to list")->capture_default_str()->check(CLI::NonNegativeNumber);
       sub.add_option("--into", a->into, "only edges into this head (LAYER:HEAD)");
       sub.add_option("--out-of", a->out_of, "only edges out of this head (LAYER:HEAD)");
       sub.add_option("-o,--output", a->output, "figure of the score matrices (PNG, SVG or PDF)");
@@ -277,8 +256,7 @@ int run_rollout(const Common& common, const RolloutArgs& a) {
     qs.push_back(q < 0 ? static_cast<int>(T + q) : q);
   }
   const Tensor f = a.flow ? attention_flow(patterns, qs) : Tensor();
-  const std::vector<std::string> toks =
-      t.str_tokens.empty() ? std::vector<std::string>{} : t.str_tokens[0];
+  const std::vector<std::string> toks = t.str_tokens.empty() ? std::vector<std::string>{} : t.str_tokens[0];
   json j = {{"tokens", t.tokens[0]}, {"str_tokens", toks}, {"queries", json::array()}};
   for (size_t qi = 0; qi < qs.size(); ++qi) {
     json roll = json::array(), flow = json::array();
@@ -296,8 +274,8 @@ int run_rollout(const Common& common, const RolloutArgs& a) {
     for (int64_t k = 0; k <= qs[qi]; ++k)
       std::cout << padded(std::to_string(k), 5) << "  "
                 << (toks.empty() ? "" : dump_json(json(toks[static_cast<size_t>(k)]), -1)) << "  "
-                << fmt(r.at({L - 1, qs[qi], k}))
-                << (a.flow ? "  " + fmt(f.at({static_cast<int64_t>(qi), k})) : "") << "\n";
+                << fmt(r.at({L - 1, qs[qi], k})) << (a.flow ? "  " + fmt(f.at({static_cast<int64_t>(qi), k})) : "")
+                << "\n";
   }
   if (common.json) std::cout << dump_json(j, 2) << "\n";
   return 0;
@@ -310,8 +288,7 @@ const CommandRegistrar kRollout{{
       auto a = std::make_shared<RolloutArgs>();
       add_common_options(sub, common);
       sub.add_option("text", a->text, "the text to run")->required();
-      sub.add_option("--query", a->queries,
-                     "query positions, e.g. 3,-1 (negative: from the end; default: the last)")
+      sub.add_option("--query", a->queries, "query positions, e.g. 3,-1 (negative: from the end; default: the last)")
           ->delimiter(',');
       sub.add_flag("--flow", a->flow, "also compute attention flow (a max-flow per input token)");
       return [&common, a]() { return run_rollout(common, *a); };

@@ -5,15 +5,15 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 #include <map>
+#include <sstream>
 
 #include "attnscope/analysis.h"
 #include "attnscope/attribution.h"
 #include "attnscope/viz.h"
 #include "cli/command.h"
-#include "cli/options.h"
 #include "cli/model_common.h"
+#include "cli/options.h"
 #include "cli/viz_common.h"
 
 namespace attnscope::cli {
@@ -87,7 +87,8 @@ int run_explore(const Common& common, const ExploreArgs& a) {
         opt.head_types.push_back({h.layer, h.head, type, s == scores.end() ? std::nan("") : s->second});
       }
     }
-    summary = common.json ? format_report(report, ReportFormat::Json) : compact_summary(opt.head_types, report.heads.size());
+    summary =
+        common.json ? format_report(report, ReportFormat::Json) : compact_summary(opt.head_types, report.heads.size());
   }
   // Views beyond the weights need the model itself: only for a model run.
   if (!a.no_analysis && !lp.ids.empty()) opt.analysis = explorer_analysis(load_model(common), lp.ids, lp.patterns);

@@ -62,8 +62,11 @@ int run_info(const Common& common, const InfoArgs& a) {
     j["model"]["parameters"] = model->parameter_count();
     if (model->has_tokenizer()) {
       const Tokenizer& t = model->tokenizer();
-      j["tokenizer"] = {{"kind", t.kind()}, {"vocab_size", t.vocab_size()}, {"bos_id", t.bos_id()},
-                        {"eos_id", t.eos_id()}, {"add_bos", t.add_bos_default()}};
+      j["tokenizer"] = {{"kind", t.kind()},
+                        {"vocab_size", t.vocab_size()},
+                        {"bos_id", t.bos_id()},
+                        {"eos_id", t.eos_id()},
+                        {"add_bos", t.add_bos_default()}};
     } else {
       j["tokenizer"] = nullptr;
     }

@@ -95,17 +95,21 @@ int run_scan_command(const Common& common, ScanArgs a) {
   g_interrupted = false;
   std::signal(SIGINT, on_sigint);
   const OutputMode mode = a.resume ? OutputMode::Resume : a.force ? OutputMode::Force : OutputMode::New;
-  const ScanResult r = run_scan(model, plan, a.opt, a.out, mode, bar ? draw_progress : std::function<void(const ScanProgress&)>(),
-                                [] { return g_interrupted.load(); });
+  const ScanResult r =
+      run_scan(model, plan, a.opt, a.out, mode, bar ? draw_progress : std::function<void(const ScanProgress&)>(),
+               [] { return g_interrupted.load(); });
   std::signal(SIGINT, SIG_DFL);
   if (r.interrupted) {
     std::cerr << (bar ? "\n" : "") << "attnscope: interrupted after " << r.rows.size() << " of " << plan.units.size()
               << " units" << (a.out.empty() ? "" : "; run the same command with --resume to continue") << "\n";
     return 130;
   }
-  if (common.json) std::cout << scan_summary_json(r) << "\n";  // invalid UTF-8 in paths is replaced
-  else print_table(r);
-  if (!a.out.empty() && !common.json) std::cerr << "wrote " << a.out << "/{summary.csv,summary.json,prompts.csv,prompts.npz}\n";
+  if (common.json)
+    std::cout << scan_summary_json(r) << "\n";  // invalid UTF-8 in paths is replaced
+  else
+    print_table(r);
+  if (!a.out.empty() && !common.json)
+    std::cerr << "wrote " << a.out << "/{summary.csv,summary.json,prompts.csv,prompts.npz}\n";
   return 0;
 }
 

@@ -34,8 +34,7 @@ bool names_tokenizer(const std::string& path) {
   if (fs::is_directory(path)) return !fs::exists(fs::path(path) / "config.json");
   const std::string name = fs::path(path).filename().string();
   const std::string ext = fs::path(path).extension().string();
-  return ext == ".json" || ext == ".model" || ext == ".bpe" || name == "merges.txt" ||
-         is_tokenizer_only_gguf(path);
+  return ext == ".json" || ext == ".model" || ext == ".bpe" || name == "merges.txt" || is_tokenizer_only_gguf(path);
 }
 
 int run_tokens(const Common& common, const TokensArgs& a) {
@@ -83,20 +82,21 @@ int run_tokens(const Common& common, const TokensArgs& a) {
     return 0;
   }
   std::cout << ids.size() << " tokens\n";
-  for (size_t i = 0; i < ids.size(); ++i)
-    std::cout << i << "\t" << ids[i] << "\t" << dump_json(strs[i], -1) << "\n";
+  for (size_t i = 0; i < ids.size(); ++i) std::cout << i << "\t" << ids[i] << "\t" << dump_json(strs[i], -1) << "\n";
   if (!a.ids.empty()) std::cout << "text: " << valid_utf8(text) << "\n";
   return 0;
 }
 
-const CommandRegistrar reg{{"tokens", "split a text into tokens (ids and strings) with a model's or a tokenizer file's vocabulary, or decode --ids",
-                            [](CLI::App& sub, Common& common) -> std::function<int()> {
-                              auto a = std::make_shared<TokensArgs>();
-                              add_common_options(sub, common);
-                              add_text_argument(sub, a->text, "text to tokenize");
-                              add_ids_options(sub, a->ids, a->no_bos);
-                              return [&common, a] { return run_tokens(common, *a); };
-                            }}};
+const CommandRegistrar reg{
+    {"tokens",
+     "split a text into tokens (ids and strings) with a model's or a tokenizer file's vocabulary, or decode --ids",
+     [](CLI::App& sub, Common& common) -> std::function<int()> {
+       auto a = std::make_shared<TokensArgs>();
+       add_common_options(sub, common);
+       add_text_argument(sub, a->text, "text to tokenize");
+       add_ids_options(sub, a->ids, a->no_bos);
+       return [&common, a] { return run_tokens(common, *a); };
+     }}};
 
 }  // namespace
 }  // namespace attnscope::cli

@@ -86,42 +86,44 @@ int run_trace(const Common& common, const TraceArgs& a) {
   for (size_t b = 0; b < t.tokens.size(); ++b) {
     std::cout << "prompt " << b << ": " << t.tokens[b].size() << " tokens:";
     for (size_t i = 0; i < t.tokens[b].size(); ++i)
-      std::cout << " " << (b < t.str_tokens.size() ? dump_json(t.str_tokens[b][i], -1) : "")
-                << "(" << t.tokens[b][i] << ")";
+      std::cout << " " << (b < t.str_tokens.size() ? dump_json(t.str_tokens[b][i], -1) : "") << "(" << t.tokens[b][i]
+                << ")";
     std::cout << "\n";
   }
   std::cout << "captured " << shapes.size() << " hooks";
-  if (!shapes.empty()) std::cout << " (" << shapes.begin().key() << " " << shapes.begin().value().dump() << (shapes.size() > 1 ? ", ..." : "") << ")";
+  if (!shapes.empty())
+    std::cout << " (" << shapes.begin().key() << " " << shapes.begin().value().dump()
+              << (shapes.size() > 1 ? ", ..." : "") << ")";
   std::cout << " in " << model.dtype() << "\n";
   if (!a.out.empty()) std::cout << "wrote " << a.out << "\n";
   return 0;
 }
 
-const CommandRegistrar reg{{"trace", "run prompts and save attention patterns (or any hooks) to .npz",
-                            [](CLI::App& sub, Common& common) -> std::function<int()> {
-                              auto a = std::make_shared<TraceArgs>();
-                              add_common_options(sub, common);
-                              sub.add_option("text", a->prompts, "text(s) to run; several of different lengths are padded (--padding-side)");
-                              add_ids_options(sub, a->ids, a->no_bos);
-                              add_output_option(sub, a->out, "write the captured hooks to this .npz");
-                              a->capture_option =
-                                  sub.add_option("--capture", a->capture,
-                                                 "hook names, aliases or globs (default blocks.*.attn.hook_pattern; "
-                                                 "none given: capture nothing)")
-                                      ->delimiter(',')
-                                      ->expected(0, 1)
-                                      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-                              add_layers_option(sub, a->layers, "only these layers (\"0,2,5\")");
-                              sub.add_flag("--logits", a->logits, "also save the logits (every position)");
-                              sub.add_option("--capture-dtype", a->capture_dtype,
-                                             "precision of the saved hooks: float32 (default) or float16 (half the "
-                                             "size; patterns keep ~3 significant digits)")
-                                  ->check(CLI::IsMember({"float32", "float16"}));
-                              sub.add_flag("--compress", a->compress, "deflate-compress the .npz (as numpy.savez_compressed)");
-                              sub.add_option("--padding-side", a->padding,
-                                             "prompts of different lengths: pads on the right (default) or left");
-                              return [&common, a] { return run_trace(common, *a); };
-                            }}};
+const CommandRegistrar reg{
+    {"trace", "run prompts and save attention patterns (or any hooks) to .npz",
+     [](CLI::App& sub, Common& common) -> std::function<int()> {
+       auto a = std::make_shared<TraceArgs>();
+       add_common_options(sub, common);
+       sub.add_option("text", a->prompts, "text(s) to run; several of different lengths are padded (--padding-side)");
+       add_ids_options(sub, a->ids, a->no_bos);
+       add_output_option(sub, a->out, "write the captured hooks to this .npz");
+       a->capture_option = sub.add_option("--capture", a->capture,
+                                          "hook names, aliases or globs (default blocks.*.attn.hook_pattern; "
+                                          "none given: capture nothing)")
+                               ->delimiter(',')
+                               ->expected(0, 1)
+                               ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+       add_layers_option(sub, a->layers, "only these layers (\"0,2,5\")");
+       sub.add_flag("--logits", a->logits, "also save the logits (every position)");
+       sub.add_option("--capture-dtype", a->capture_dtype,
+                      "precision of the saved hooks: float32 (default) or float16 (half the "
+                      "size; patterns keep ~3 significant digits)")
+           ->check(CLI::IsMember({"float32", "float16"}));
+       sub.add_flag("--compress", a->compress, "deflate-compress the .npz (as numpy.savez_compressed)");
+       sub.add_option("--padding-side", a->padding,
+                      "prompts of different lengths: pads on the right (default) or left");
+       return [&common, a] { return run_trace(common, *a); };
+     }}};
 
 }  // namespace
 }  // namespace attnscope::cli

@@ -10,12 +10,12 @@ namespace attnscope::cli {
 
 // Options every command shares.
 struct Common {
-  std::string model;      // -m; empty means the built-in toy model
-  std::string tokenizer;  // --tokenizer: another tokenizer source for checkpoints without one
-  int threads = 0;    // -t
+  std::string model;           // -m; empty means the built-in toy model
+  std::string tokenizer;       // --tokenizer: another tokenizer source for checkpoints without one
+  int threads = 0;             // -t
   std::string dtype = "auto";  // --dtype: compute precision (LoadOptions::dtype)
-  bool mmap = false;  // --mmap: map the weights instead of reading them (LoadOptions::mmap)
-  bool json = false;  // --json
+  bool mmap = false;           // --mmap: map the weights instead of reading them (LoadOptions::mmap)
+  bool json = false;           // --json
 };
 
 struct CommandSpec {

@@ -10,12 +10,18 @@ inline constexpr int kExitInternal = 1;  // an unexpected failure (a bug: please
 
 inline int exit_code(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::InvalidArgument: return 2;  // also command-line usage errors
-    case ErrorKind::NotFound: return 3;
-    case ErrorKind::Format: return 4;
-    case ErrorKind::Unsupported: return 5;
-    case ErrorKind::Io: return 6;
-    case ErrorKind::Network: return 7;
+    case ErrorKind::InvalidArgument:
+      return 2;  // also command-line usage errors
+    case ErrorKind::NotFound:
+      return 3;
+    case ErrorKind::Format:
+      return 4;
+    case ErrorKind::Unsupported:
+      return 5;
+    case ErrorKind::Io:
+      return 6;
+    case ErrorKind::Network:
+      return 7;
   }
   return kExitInternal;
 }

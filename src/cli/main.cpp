@@ -24,10 +24,9 @@ void add_common_options(CLI::App& sub, Common& common, bool with_model) {
                    "compute precision: float32 (exact), bfloat16 (weights as stored, fast), auto (default: "
                    "float32 up to 1 GiB of float32 weights)")
         ->check(CLI::IsMember({"auto", "float32", "bfloat16"}));
-    sub.add_flag(
-        "--mmap", common.mmap,
-        "map the model file instead of reading its weights into memory: opens at once and shares "
-        "pages with other processes (on some virtual machines threads then scale worse)");
+    sub.add_flag("--mmap", common.mmap,
+                 "map the model file instead of reading its weights into memory: opens at once and shares "
+                 "pages with other processes (on some virtual machines threads then scale worse)");
   }
   sub.add_option("-t,--threads", common.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub.add_flag("--json", common.json, "machine-readable JSON output");

@@ -3,8 +3,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
@@ -59,8 +59,10 @@ LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
     const Trace trace = model.run(src.prompt, run);
     out.patterns = trace.attention_patterns();
     out.ids = trace.tokens.empty() ? std::vector<int32_t>{} : trace.tokens[0];
-    if (!trace.str_tokens.empty() && !trace.str_tokens[0].empty()) out.tokens = trace.str_tokens[0];
-    else for (int32_t id : out.ids) out.tokens.push_back("#" + std::to_string(id));
+    if (!trace.str_tokens.empty() && !trace.str_tokens[0].empty())
+      out.tokens = trace.str_tokens[0];
+    else
+      for (int32_t id : out.ids) out.tokens.push_back("#" + std::to_string(id));
     out.model_name = model.config().name.empty() ? model.source() : model.config().name;
     return out;
   }
@@ -68,7 +70,8 @@ LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
     std::map<int, Tensor> keep;
     for (int l : src.layers) {
       auto it = out.patterns.find(l);
-      if (it == out.patterns.end()) fail(ErrorKind::InvalidArgument, "layer " + std::to_string(l) + " is not in the patterns");
+      if (it == out.patterns.end())
+        fail(ErrorKind::InvalidArgument, "layer " + std::to_string(l) + " is not in the patterns");
       keep.emplace(l, it->second);
     }
     out.patterns = std::move(keep);
@@ -86,7 +89,8 @@ void check_overwrite(const std::string& path, bool force) {
 }
 
 void add_figure_options(CLI::App& sub, FigureFlags& f) {
-  sub.add_option("--colormap", f.colormap, "colormap name (Blues, Reds, viridis, magma, RdBu, ...)")->capture_default_str();
+  sub.add_option("--colormap", f.colormap, "colormap name (Blues, Reds, viridis, magma, RdBu, ...)")
+      ->capture_default_str();
   sub.add_flag("--mask-upper", f.mask_upper, "leave future positions (key after query) blank");
   sub.add_option("--vmin", f.vmin, "lower end of the colour range (default: 0 or the data minimum)");
   sub.add_option("--vmax", f.vmax, "upper end of the colour range (default: the data maximum)");

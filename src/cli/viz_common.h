@@ -1,11 +1,10 @@
 // Shared by the figure and explorer commands (heatmap, grid, explore): getting patterns and
 // tokens (from a model run, a JSON file or synthetic data) and the overwrite rule for outputs.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "attnscope/tensor.h"
 #include "attnscope/viz.h"
@@ -18,8 +17,8 @@ namespace attnscope::cli {
 struct PatternSource {
   std::string prompt;
   std::string patterns_json;
-  std::string synthetic;  // "tokens,layers,heads"
-  std::vector<int> layers;  // restrict the run to these layers (empty: all)
+  std::string synthetic;                           // "tokens,layers,heads"
+  std::vector<int> layers;                         // restrict the run to these layers (empty: all)
   const CLI::Option* deprecated_prompt = nullptr;  // -p, warned about when used
 };
 // The positional text (default_prompt when absent), the deprecated -p alias, --patterns,
@@ -30,8 +29,8 @@ void add_pattern_source_options(CLI::App& sub, PatternSource& src, const std::st
 struct LoadedPatterns {
   std::map<int, Tensor> patterns;  // layer -> [B, H, Q, K]
   std::vector<std::string> tokens;
-  std::vector<int32_t> ids;        // empty unless from a model run
-  std::string model_name;          // what to show as the source
+  std::vector<int32_t> ids;  // empty unless from a model run
+  std::string model_name;    // what to show as the source
 };
 LoadedPatterns load_patterns(const Common& common, const PatternSource& src);
 

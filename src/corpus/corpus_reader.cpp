@@ -17,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 bool blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; });
 }
 
 std::string read_file(const fs::path& path) {
@@ -126,8 +127,9 @@ class Reader {
     if (corpus_.prompts.empty())
       fail(ErrorKind::InvalidArgument,
            "the corpus holds no usable prompt" +
-               (corpus_.skipped.empty() ? std::string() : " (" + std::to_string(corpus_.skipped.size()) +
-                                                              " skipped, the first: " + describe(corpus_.skipped[0]) + ")"));
+               (corpus_.skipped.empty() ? std::string()
+                                        : " (" + std::to_string(corpus_.skipped.size()) +
+                                              " skipped, the first: " + describe(corpus_.skipped[0]) + ")"));
     return std::move(corpus_);
   }
 
@@ -144,7 +146,8 @@ std::string describe(const CorpusIssue& issue) {
 
 void reject_input(Corpus& corpus, const CorpusIssue& issue, BadInputPolicy policy) {
   if (policy == BadInputPolicy::Refuse)
-    fail(ErrorKind::InvalidArgument, describe(issue) + " (to skip bad input instead: --on-bad-input skip, or on_bad_input=\"skip\" in Python)");
+    fail(ErrorKind::InvalidArgument,
+         describe(issue) + " (to skip bad input instead: --on-bad-input skip, or on_bad_input=\"skip\" in Python)");
   corpus.skipped.push_back(issue);
 }
 

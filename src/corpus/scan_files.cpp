@@ -1,12 +1,13 @@
 // What a scan leaves in its output directory besides the journal: summary.csv / summary.json
 // (per head), prompts.csv (per unit, layer and head, one column per metric) and prompts.npz
 // (one float64 [units, layers, heads] array per metric, NaN where a metric does not apply).
+#include "corpus/scan_files.h"
+
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "attnscope/scan.h"
-#include "corpus/scan_files.h"
 #include "formats/npz.h"
 
 namespace attnscope {
@@ -37,8 +38,8 @@ const char* kind_name(ScanUnit::Kind k) { return k == ScanUnit::Kind::Prompt ? "
 std::string scan_summary_csv(const ScanResult& r) {
   std::string out = "metric,layer,head,count,mean,std,ci_low,ci_high\n";
   for (const auto& s : r.summary)
-    out += s.metric + "," + std::to_string(s.layer) + "," + std::to_string(s.head) + "," + std::to_string(s.count) + "," +
-           num(s.mean) + "," + num(s.std) + "," + num(s.ci_low) + "," + num(s.ci_high) + "\n";
+    out += s.metric + "," + std::to_string(s.layer) + "," + std::to_string(s.head) + "," + std::to_string(s.count) +
+           "," + num(s.mean) + "," + num(s.std) + "," + num(s.ci_low) + "," + num(s.ci_high) + "\n";
   return out;
 }
 
@@ -60,8 +61,13 @@ std::string scan_summary_json(const ScanResult& r) {
     j["skipped"].push_back({{"source", s.source}, {"line", s.line}, {"reason", s.reason}});
   j["heads"] = nlohmann::json::array();
   for (const auto& s : r.summary)
-    j["heads"].push_back({{"metric", s.metric}, {"layer", s.layer}, {"head", s.head}, {"count", s.count},
-                          {"mean", jnum(s.mean)}, {"std", jnum(s.std)}, {"ci_low", jnum(s.ci_low)},
+    j["heads"].push_back({{"metric", s.metric},
+                          {"layer", s.layer},
+                          {"head", s.head},
+                          {"count", s.count},
+                          {"mean", jnum(s.mean)},
+                          {"std", jnum(s.std)},
+                          {"ci_low", jnum(s.ci_low)},
                           {"ci_high", jnum(s.ci_high)}});
   j["files"] = r.files;
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);  // a path need not be UTF-8
@@ -81,8 +87,10 @@ std::string scan_prompts_csv(const ScanResult& r) {
     const ScanUnit& u = p.units[static_cast<size_t>(row.unit)];
     const CorpusPrompt* cp = u.kind == ScanUnit::Kind::Prompt ? prompt_of.at(u.prompt) : nullptr;
     std::string head = std::to_string(u.index) + "," + kind_name(u.kind) + ",";
-    if (cp) head += std::to_string(cp->index) + "," + csv_field(cp->source) + "," + std::to_string(cp->line) + ",";
-    else head += ",,," + std::to_string(u.seed);
+    if (cp)
+      head += std::to_string(cp->index) + "," + csv_field(cp->source) + "," + std::to_string(cp->line) + ",";
+    else
+      head += ",,," + std::to_string(u.seed);
     head += "," + std::to_string(u.ids.size());
     for (size_t li = 0; li < L; ++li)
       for (size_t h = 0; h < H; ++h) {

@@ -43,7 +43,8 @@ bool parse_batch(const std::string& line, const ScanPlan& plan, int64_t& batch, 
       const auto& v = jr[i].at("values");
       if (!v.is_array() || v.size() != n) return false;
       r.values.reserve(n);
-      for (const auto& x : v) r.values.push_back(x.is_null() ? std::numeric_limits<double>::quiet_NaN() : x.get<double>());
+      for (const auto& x : v)
+        r.values.push_back(x.is_null() ? std::numeric_limits<double>::quiet_NaN() : x.get<double>());
       rows.push_back(std::move(r));
     }
   } catch (const nlohmann::json::exception&) {
@@ -86,8 +87,10 @@ ScanJournal::ScanJournal(const std::string& path, const ScanPlan& plan) : path_(
       std::vector<ScanRow> rows;
       if (!parse_batch(line, plan, batch, rows)) {
         if (end + 1 < data.size())
-          fail(ErrorKind::Format, path + ": line " + std::to_string(std::count(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(pos), '\n') + 1) +
-                                      " is damaged and is not the last line; the journal cannot be trusted");
+          fail(ErrorKind::Format,
+               path + ": line " +
+                   std::to_string(std::count(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(pos), '\n') + 1) +
+                   " is damaged and is not the last line; the journal cannot be trusted");
         break;
       }
       done_.emplace(batch, std::move(rows));  // a batch written twice keeps its first copy

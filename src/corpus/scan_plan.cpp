@@ -60,7 +60,8 @@ std::vector<std::string> scan_metrics(const ScanOptions& o) {
 
 ScanPlan plan_scan(const Model& model, const Corpus& corpus, const ScanOptions& o) {
   const ModelConfig& c = model.config();
-  if (o.max_batch < 1) fail(ErrorKind::InvalidArgument, "scan: max_batch must be >= 1, got " + std::to_string(o.max_batch));
+  if (o.max_batch < 1)
+    fail(ErrorKind::InvalidArgument, "scan: max_batch must be >= 1, got " + std::to_string(o.max_batch));
   if (o.induction_seeds < 0) fail(ErrorKind::InvalidArgument, "scan: induction_seeds must be >= 0");
   if (o.ablation && o.ablation_target >= c.n_vocab)
     fail(ErrorKind::InvalidArgument, "scan: ablation target " + std::to_string(o.ablation_target) +
@@ -118,7 +119,8 @@ ScanPlan plan_scan(const Model& model, const Corpus& corpus, const ScanOptions& 
     return plan.units[static_cast<size_t>(a)].ids.size() < plan.units[static_cast<size_t>(b)].ids.size();
   });
   for (int64_t u : order) {
-    if (plan.batches.empty() || static_cast<int>(plan.batches.back().size()) >= o.max_batch) plan.batches.emplace_back();
+    if (plan.batches.empty() || static_cast<int>(plan.batches.back().size()) >= o.max_batch)
+      plan.batches.emplace_back();
     plan.batches.back().push_back(u);
   }
 

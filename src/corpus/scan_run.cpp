@@ -21,7 +21,8 @@ const char* const kScanFiles[] = {"journal.jsonl", "summary.csv", "summary.json"
 void prepare_directory(const std::string& dir, OutputMode mode) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
-    fail(ErrorKind::InvalidArgument, dir + " exists and is not a directory (a scan writes several files into a directory)");
+    fail(ErrorKind::InvalidArgument,
+         dir + " exists and is not a directory (a scan writes several files into a directory)");
   fs::create_directories(dir, ec);
   if (ec) fail(ErrorKind::Io, dir + ": cannot create the output directory: " + ec.message());
   std::vector<std::string> present;
@@ -41,9 +42,9 @@ void prepare_directory(const std::string& dir, OutputMode mode) {
 
 }  // namespace
 
-ScanResult run_scan(const Model& model, const ScanPlan& plan, const ScanOptions& options,
-                    const std::string& output_dir, OutputMode mode,
-                    const std::function<void(const ScanProgress&)>& progress, const std::function<bool()>& stop) {
+ScanResult run_scan(const Model& model, const ScanPlan& plan, const ScanOptions& options, const std::string& output_dir,
+                    OutputMode mode, const std::function<void(const ScanProgress&)>& progress,
+                    const std::function<bool()>& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   ScanResult result;
   result.plan = plan;

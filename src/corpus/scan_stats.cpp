@@ -73,8 +73,7 @@ double t_quantile_975(int64_t dof) {
          (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * v * v * v);
 }
 
-ScanStats::ScanStats(const ScanPlan& plan)
-    : metrics_(plan.metrics), layers_(plan.layers), n_head_(plan.n_head) {
+ScanStats::ScanStats(const ScanPlan& plan) : metrics_(plan.metrics), layers_(plan.layers), n_head_(plan.n_head) {
   const size_t n = static_cast<size_t>(plan.values_per_unit());
   count_.assign(n, 0);
   sum_.assign(n, ExactSum());
@@ -98,7 +97,8 @@ void ScanStats::add(const ScanRow& row) {
 
 void ScanStats::merge(const ScanStats& other) {
   if (other.metrics_ != metrics_ || other.layers_ != layers_ || other.n_head_ != n_head_)
-    fail(ErrorKind::InvalidArgument, "ScanStats::merge: statistics of different scans (metrics, layers or heads differ)");
+    fail(ErrorKind::InvalidArgument,
+         "ScanStats::merge: statistics of different scans (metrics, layers or heads differ)");
   for (size_t i = 0; i < count_.size(); ++i) {
     count_[i] += other.count_[i];
     sum_[i].merge(other.sum_[i]);
@@ -128,7 +128,8 @@ std::vector<HeadSummary> ScanStats::summary() const {
         } else {
           s.mean = std::nan("");
         }
-        const double half = s.count > 1 ? t_quantile_975(s.count - 1) * s.std / std::sqrt(static_cast<double>(s.count)) : 0.0;
+        const double half =
+            s.count > 1 ? t_quantile_975(s.count - 1) * s.std / std::sqrt(static_cast<double>(s.count)) : 0.0;
         s.ci_low = s.mean - half;
         s.ci_high = s.mean + half;
         out.push_back(std::move(s));

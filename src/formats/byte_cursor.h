@@ -13,14 +13,12 @@
 
 namespace attnscope::detail {
 
-static_assert(std::endian::native == std::endian::little,
-              "the file parsers read little-endian data by memcpy");
+static_assert(std::endian::native == std::endian::little, "the file parsers read little-endian data by memcpy");
 
 class ByteCursor {
  public:
   // `what` names the source in error messages (usually the file path).
-  ByteCursor(const uint8_t* data, uint64_t size, std::string what)
-      : data_(data), size_(size), what_(std::move(what)) {}
+  ByteCursor(const uint8_t* data, uint64_t size, std::string what) : data_(data), size_(size), what_(std::move(what)) {}
 
   uint64_t pos() const { return pos_; }
   uint64_t size() const { return size_; }
@@ -29,8 +27,7 @@ class ByteCursor {
   const uint8_t* ptr() const { return data_ + pos_; }
 
   [[noreturn]] void error(const std::string& message) const {
-    fail(ErrorKind::Format,
-         what_ + ": " + message + " (at byte offset " + std::to_string(pos_) + ")");
+    fail(ErrorKind::Format, what_ + ": " + message + " (at byte offset " + std::to_string(pos_) + ")");
   }
 
   // Ensures `n` more bytes exist; `field` names what was being read.

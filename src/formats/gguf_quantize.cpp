@@ -14,8 +14,8 @@ GgmlType plain_type(const std::string& ftype) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
                      GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q6_K})
     if (ggml_type_name(t) == ftype) return t;
-  fail(ErrorKind::InvalidArgument, "unknown GGUF file type '" + ftype +
-                                       "' (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K, Q4_K_M)");
+  fail(ErrorKind::InvalidArgument,
+       "unknown GGUF file type '" + ftype + "' (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K, Q4_K_M)");
 }
 
 // "blk.7.ffn_down.weight" -> 7 (-1 outside the blocks).

@@ -107,8 +107,7 @@ struct GgufParser {
         break;
       case GgufValueType::ARRAY: {
         if (depth >= kMaxArrayDepth)
-          c.error("metadata arrays nested deeper than " + std::to_string(kMaxArrayDepth) +
-                  " levels");
+          c.error("metadata arrays nested deeper than " + std::to_string(kMaxArrayDepth) + " levels");
         const uint32_t et = c.read<uint32_t>("array element type");
         const uint64_t per = min_value_bytes(static_cast<GgufValueType>(et));
         if (per == 0) c.error("unknown metadata array element type id " + std::to_string(et));
@@ -158,9 +157,8 @@ struct GgufParser {
       const uint32_t swapped = __builtin_bswap32(version);
       if (swapped == 2 || swapped == 3)
         fail(ErrorKind::Unsupported, f.path_ + ": big-endian GGUF files are not supported");
-      fail(ErrorKind::Unsupported, f.path_ + ": unsupported GGUF version " +
-                                       std::to_string(version) +
-                                       " (only versions 2 and 3 are read)");
+      fail(ErrorKind::Unsupported,
+           f.path_ + ": unsupported GGUF version " + std::to_string(version) + " (only versions 2 and 3 are read)");
     }
     f.version_ = version;
     const uint64_t n_tensors = c.read<uint64_t>("tensor count");
@@ -168,11 +166,11 @@ struct GgufParser {
     // Each metadata entry takes at least 13 bytes (key length, type, 1-byte value) and each
     // tensor entry at least 24 (name length, n_dims, type, offset): bound the counts first.
     if (n_kv > c.remaining() / 13)
-      c.error("metadata count " + std::to_string(n_kv) + " is impossible in a file of " +
-              std::to_string(f.size_) + " bytes");
+      c.error("metadata count " + std::to_string(n_kv) + " is impossible in a file of " + std::to_string(f.size_) +
+              " bytes");
     if (n_tensors > c.remaining() / 24)
-      c.error("tensor count " + std::to_string(n_tensors) + " is impossible in a file of " +
-              std::to_string(f.size_) + " bytes");
+      c.error("tensor count " + std::to_string(n_tensors) + " is impossible in a file of " + std::to_string(f.size_) +
+              " bytes");
 
     for (uint64_t i = 0; i < n_kv; ++i) {
       std::string key = c.read_string("metadata key");
@@ -204,8 +202,7 @@ struct GgufParser {
       const std::string who = "tensor '" + t.name + "'";
       const uint32_t n_dims = c.read<uint32_t>("tensor n_dims");
       if (n_dims > kMaxDims)
-        c.error(who + ": n_dims " + std::to_string(n_dims) + " exceeds the maximum of " +
-                std::to_string(kMaxDims));
+        c.error(who + ": n_dims " + std::to_string(n_dims) + " exceeds the maximum of " + std::to_string(kMaxDims));
       uint64_t numel = 1;
       for (uint32_t d = 0; d < n_dims; ++d) {
         const uint64_t ne = c.read<uint64_t>("tensor dimension");
@@ -218,24 +215,22 @@ struct GgufParser {
       }
       const uint32_t type = c.read<uint32_t>("tensor type");
       if (!is_known_ggml_type(type))
-        fail(ErrorKind::Unsupported,
-             f.path_ + ": " + who + " has unsupported ggml type id " + std::to_string(type));
+        fail(ErrorKind::Unsupported, f.path_ + ": " + who + " has unsupported ggml type id " + std::to_string(type));
       t.type = static_cast<GgmlType>(type);
       const int64_t be = ggml_block_elems(t.type);
       const int64_t row = t.ne.empty() ? 1 : t.ne[0];
       if (row % be != 0)
-        c.error(who + ": row length " + std::to_string(row) + " is not a multiple of the " +
-                ggml_type_name(t.type) + " block size " + std::to_string(be));
+        c.error(who + ": row length " + std::to_string(row) + " is not a multiple of the " + ggml_type_name(t.type) +
+                " block size " + std::to_string(be));
       // numel <= INT64_MAX and block_bytes <= 292 bytes per >= 1 element... compute safely.
       const uint64_t blocks = numel / static_cast<uint64_t>(be);
       const uint64_t bb = static_cast<uint64_t>(ggml_block_bytes(t.type));
-      if (blocks > std::numeric_limits<uint64_t>::max() / bb)
-        c.error(who + ": byte size overflows");
+      if (blocks > std::numeric_limits<uint64_t>::max() / bb) c.error(who + ": byte size overflows");
       t.nbytes = blocks * bb;
       t.offset = c.read<uint64_t>("tensor offset");
       if (t.offset % f.alignment_ != 0)
-        c.error(who + ": offset " + std::to_string(t.offset) +
-                " is not a multiple of the alignment " + std::to_string(f.alignment_));
+        c.error(who + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
+                std::to_string(f.alignment_));
       for (const auto& other : f.tensors_)
         if (other.name == t.name && f.tensors_.size() < 100000) c.error("duplicate " + who);
       f.tensors_.push_back(std::move(t));
@@ -247,21 +242,17 @@ struct GgufParser {
     f.data_offset_ = data_offset;
     const uint64_t data_size = data_offset <= f.size_ ? f.size_ - data_offset : 0;
     if (!f.tensors_.empty() && data_offset > f.size_)
-      c.error("data section would start at byte " + std::to_string(data_offset) +
-              ", past the end of the file");
+      c.error("data section would start at byte " + std::to_string(data_offset) + ", past the end of the file");
     for (auto& t : f.tensors_) {
       if (t.offset > data_size || t.nbytes > data_size - t.offset)
-        c.error("tensor '" + t.name + "' (offset " + std::to_string(t.offset) + ", " +
-                std::to_string(t.nbytes) +
-                " bytes) extends past the end of the file (data section is " +
-                std::to_string(data_size) + " bytes)");
+        c.error("tensor '" + t.name + "' (offset " + std::to_string(t.offset) + ", " + std::to_string(t.nbytes) +
+                " bytes) extends past the end of the file (data section is " + std::to_string(data_size) + " bytes)");
       t.data = mf->data() + data_offset + t.offset;
     }
     // Tensors must not overlap: sort a copy of (offset, size) and compare neighbours.
     std::vector<std::pair<uint64_t, const GgufTensorInfo*>> order;
     for (const auto& t : f.tensors_) order.emplace_back(t.offset, &t);
-    std::sort(order.begin(), order.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (size_t i = 1; i < order.size(); ++i) {
       const auto* prev = order[i - 1].second;
       if (prev->nbytes > 0 && prev->offset + prev->nbytes > order[i].first)

@@ -42,8 +42,7 @@ std::string gguf_value_type_name(GgufValueType type) {
 
 namespace {
 [[noreturn]] void wrong_type(const GgufValue& v, const char* wanted) {
-  fail(ErrorKind::Format,
-       std::string("metadata value is ") + gguf_value_type_name(v.type) + ", expected " + wanted);
+  fail(ErrorKind::Format, std::string("metadata value is ") + gguf_value_type_name(v.type) + ", expected " + wanted);
 }
 }  // namespace
 
@@ -107,10 +106,8 @@ std::string GgufValue::to_display(size_t max_items) const {
         } else if constexpr (std::is_same_v<T, std::shared_ptr<GgufArray>>) {
           const GgufArray& a = as_array();
           os << "[";
-          for (size_t i = 0; i < a.size() && i < max_items; ++i)
-            os << (i ? ", " : "") << a[i].to_display(max_items);
-          if (a.size() > max_items)
-            os << ", ... (" << a.size() << " " << gguf_value_type_name(array_type) << ")";
+          for (size_t i = 0; i < a.size() && i < max_items; ++i) os << (i ? ", " : "") << a[i].to_display(max_items);
+          if (a.size() > max_items) os << ", ... (" << a.size() << " " << gguf_value_type_name(array_type) << ")";
           os << "]";
         } else if constexpr (std::is_same_v<T, double>) {
           os.precision(type == GgufValueType::F32 ? 9 : 17);

@@ -36,16 +36,14 @@ struct Buf {
 uint64_t get_u(const std::string& key, const GgufValue& v, uint64_t max) {
   const auto* u = std::get_if<uint64_t>(&v.value);
   if (!u) bad_value(key, gguf_value_type_name(v.type) + " value does not hold an unsigned integer");
-  if (*u > max)
-    bad_value(key, std::to_string(*u) + " does not fit in " + gguf_value_type_name(v.type));
+  if (*u > max) bad_value(key, std::to_string(*u) + " does not fit in " + gguf_value_type_name(v.type));
   return *u;
 }
 
 int64_t get_i(const std::string& key, const GgufValue& v, int64_t lo, int64_t hi) {
   const auto* i = std::get_if<int64_t>(&v.value);
   if (!i) bad_value(key, gguf_value_type_name(v.type) + " value does not hold a signed integer");
-  if (*i < lo || *i > hi)
-    bad_value(key, std::to_string(*i) + " does not fit in " + gguf_value_type_name(v.type));
+  if (*i < lo || *i > hi) bad_value(key, std::to_string(*i) + " does not fit in " + gguf_value_type_name(v.type));
   return *i;
 }
 
@@ -81,8 +79,7 @@ void put_value(Buf& out, const std::string& key, const GgufValue& v) {
           get_i(key, v, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())));
       break;
     case GgufValueType::I64:
-      out.put<int64_t>(
-          get_i(key, v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+      out.put<int64_t>(get_i(key, v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
       break;
     case GgufValueType::F32:
       out.put<float>(static_cast<float>(get_f(key, v)));
@@ -134,8 +131,7 @@ struct TmpFile {
     if (!keep) std::remove(path.c_str());
   }
   void write(const void* p, size_t n) {
-    if (n != 0 && std::fwrite(p, 1, n, f) != n)
-      fail(ErrorKind::Io, "writing " + path + " failed (disk full?)");
+    if (n != 0 && std::fwrite(p, 1, n, f) != n) fail(ErrorKind::Io, "writing " + path + " failed (disk full?)");
   }
   void zeros(uint64_t n) {
     static const uint8_t z[256] = {};
@@ -158,18 +154,10 @@ void GgufWriter::set(const std::string& key, GgufValue value) {
   kv_.emplace_back(key, std::move(value));
 }
 
-void GgufWriter::set_string(const std::string& key, const std::string& v) {
-  set(key, GgufValue::of_string(v));
-}
-void GgufWriter::set_u32(const std::string& key, uint32_t v) {
-  set(key, GgufValue::of_uint(GgufValueType::U32, v));
-}
-void GgufWriter::set_i32(const std::string& key, int32_t v) {
-  set(key, GgufValue::of_int(GgufValueType::I32, v));
-}
-void GgufWriter::set_f32(const std::string& key, float v) {
-  set(key, GgufValue::of_float(GgufValueType::F32, v));
-}
+void GgufWriter::set_string(const std::string& key, const std::string& v) { set(key, GgufValue::of_string(v)); }
+void GgufWriter::set_u32(const std::string& key, uint32_t v) { set(key, GgufValue::of_uint(GgufValueType::U32, v)); }
+void GgufWriter::set_i32(const std::string& key, int32_t v) { set(key, GgufValue::of_int(GgufValueType::I32, v)); }
+void GgufWriter::set_f32(const std::string& key, float v) { set(key, GgufValue::of_float(GgufValueType::F32, v)); }
 void GgufWriter::set_bool(const std::string& key, bool v) { set(key, GgufValue::of_bool(v)); }
 
 void GgufWriter::set_strings(const std::string& key, const std::vector<std::string>& values) {
@@ -191,26 +179,22 @@ void GgufWriter::set_i32s(const std::string& key, const std::vector<int32_t>& va
   set(key, GgufValue::of_array(GgufValueType::I32, std::move(a)));
 }
 
-void GgufWriter::check_new_tensor(const std::string& name, const Shape& shape,
-                                  GgmlType type) const {
+void GgufWriter::check_new_tensor(const std::string& name, const Shape& shape, GgmlType type) const {
   if (name.empty()) fail(ErrorKind::InvalidArgument, "GGUF tensor name must not be empty");
   for (const auto& t : tensors_)
     if (t.name == name) fail(ErrorKind::InvalidArgument, "GGUF tensor '" + name + "' added twice");
   if (shape.empty() || shape.size() > 4)
-    fail(ErrorKind::InvalidArgument, "GGUF tensor '" + name +
-                                         "' must have 1 to 4 dimensions, not " +
-                                         std::to_string(shape.size()));
+    fail(ErrorKind::InvalidArgument,
+         "GGUF tensor '" + name + "' must have 1 to 4 dimensions, not " + std::to_string(shape.size()));
   (void)shape_numel(shape);  // rejects negative dimensions
   const int64_t be = ggml_block_elems(type);
   if (shape.back() % be != 0)
-    fail(ErrorKind::InvalidArgument, "GGUF tensor '" + name + "': row length " +
-                                         std::to_string(shape.back()) +
-                                         " is not a multiple of the " + ggml_type_name(type) +
-                                         " block size " + std::to_string(be));
-  if (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::BF16 &&
-      type != GgmlType::Q8_0 && type != GgmlType::Q4_0 && type != GgmlType::Q4_1 &&
-      type != GgmlType::Q5_0 && type != GgmlType::Q5_1 && type != GgmlType::Q4_K &&
-      type != GgmlType::Q6_K)
+    fail(ErrorKind::InvalidArgument, "GGUF tensor '" + name + "': row length " + std::to_string(shape.back()) +
+                                         " is not a multiple of the " + ggml_type_name(type) + " block size " +
+                                         std::to_string(be));
+  if (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::BF16 && type != GgmlType::Q8_0 &&
+      type != GgmlType::Q4_0 && type != GgmlType::Q4_1 && type != GgmlType::Q5_0 && type != GgmlType::Q5_1 &&
+      type != GgmlType::Q4_K && type != GgmlType::Q6_K)
     fail(ErrorKind::Unsupported, "GGUF writer cannot encode " + ggml_type_name(type));
 }
 
@@ -222,8 +206,7 @@ void GgufWriter::add_tensor(const std::string& name, const Tensor& tensor, GgmlT
   tensors_.push_back(std::move(p));
 }
 
-void GgufWriter::add_tensor_generated(const std::string& name, const Shape& shape, GgmlType type,
-                                      RowFill fill) {
+void GgufWriter::add_tensor_generated(const std::string& name, const Shape& shape, GgmlType type, RowFill fill) {
   check_new_tensor(name, shape, type);
   if (!fill) fail(ErrorKind::InvalidArgument, "GGUF tensor '" + name + "': no fill function");
   Pending p{name, shape, type, {}, Tensor(), std::move(fill)};
@@ -232,8 +215,7 @@ void GgufWriter::add_tensor_generated(const std::string& name, const Shape& shap
 
 void GgufWriter::write(const std::string& path, uint32_t alignment) const {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0)
-    fail(ErrorKind::InvalidArgument,
-         "GGUF alignment " + std::to_string(alignment) + " is not a power of two");
+    fail(ErrorKind::InvalidArgument, "GGUF alignment " + std::to_string(alignment) + " is not a power of two");
 
   // Metadata, with general.alignment recorded whenever it is not the default.
   std::vector<std::pair<std::string, GgufValue>> kv;
@@ -262,8 +244,7 @@ void GgufWriter::write(const std::string& path, uint32_t alignment) const {
     off += n;
     h.put_string(t.name);
     h.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
-    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
-      h.put<uint64_t>(static_cast<uint64_t>(*it));
+    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) h.put<uint64_t>(static_cast<uint64_t>(*it));
     h.put<uint32_t>(static_cast<uint32_t>(t.type));
     h.put<uint64_t>(offsets.back());
   }
@@ -301,11 +282,9 @@ void GgufWriter::write(const std::string& path, uint32_t alignment) const {
       pos += bytes.size();
     }
     if (pos != offsets[i] + sizes[i])
-      fail(ErrorKind::Io,
-           "GGUF writer: tensor '" + t.name + "' wrote an unexpected number of bytes");
+      fail(ErrorKind::Io, "GGUF writer: tensor '" + t.name + "' wrote an unexpected number of bytes");
   }
-  if (std::fflush(tmp.f) != 0)
-    fail(ErrorKind::Io, "writing " + tmp.path + " failed: " + std::strerror(errno));
+  if (std::fflush(tmp.f) != 0) fail(ErrorKind::Io, "writing " + tmp.path + " failed: " + std::strerror(errno));
   const int rc = std::fclose(tmp.f);
   tmp.f = nullptr;
   if (rc != 0) fail(ErrorKind::Io, "closing " + tmp.path + " failed: " + std::strerror(errno));

@@ -43,15 +43,12 @@ inline uint16_t f32_to_fp16(float f) {
   return sign | static_cast<uint16_t>(h);
 }
 
-inline float bf16_to_f32(uint16_t b) {
-  return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
-}
+inline float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
 
 inline uint16_t f32_to_bf16(float f) {
   uint32_t x = std::bit_cast<uint32_t>(f);
-  if ((x & 0x7FFFFFFFu) > 0x7F800000u)
-    return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-  x += 0x7FFFu + ((x >> 16) & 1u);                    // round to nearest even
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
+  x += 0x7FFFu + ((x >> 16) & 1u);                                                       // round to nearest even
   return static_cast<uint16_t>(x >> 16);
 }
 

@@ -38,8 +38,8 @@ HfQuantization parse_mlx_block(const json& q, const std::string& where) {
   out.bits = json_int(q, "bits", 4, where);
   auto check = [&](int gs, int bits, const std::string& what) {
     if (bits != 2 && bits != 4 && bits != 8)
-      fail(ErrorKind::Unsupported, where + ": " + what + std::to_string(bits) +
-                                       "-bit MLX quantization is not supported (2, 4 and 8 are)");
+      fail(ErrorKind::Unsupported,
+           where + ": " + what + std::to_string(bits) + "-bit MLX quantization is not supported (2, 4 and 8 are)");
     if (gs <= 0) fail(ErrorKind::Format, where + ": " + what + "group_size must be positive");
   };
   check(out.group_size, out.bits, "");
@@ -69,9 +69,8 @@ HfQuantization parse_hf_quantization(const json& j, const std::string& where) {
   if (!j.contains("quantization_config") || !j["quantization_config"].is_object()) return {};
   const json& qc = j["quantization_config"];
   if (qc.contains("bits") && !qc.contains("quant_method")) return parse_mlx_block(qc, where);  // MLX writes both
-  const std::string method = qc.contains("quant_method") && qc["quant_method"].is_string()
-                                 ? qc["quant_method"].get<std::string>()
-                                 : "?";
+  const std::string method =
+      qc.contains("quant_method") && qc["quant_method"].is_string() ? qc["quant_method"].get<std::string>() : "?";
   fail(ErrorKind::Unsupported, where + ": quantization_config with quant_method '" + method +
                                    "' is not supported (MLX affine quantization and unquantised checkpoints are)");
 }
@@ -83,7 +82,8 @@ bool is_hf_checkpoint_dir(const std::string& dir) {
 
 Tensor HfStoredTensor::to_tensor() const {
   if (!mlx()) return st_to_tensor(info, keepalive);
-  return mlx_dequantize(info, st_to_tensor(scales, scales_keepalive), st_to_tensor(biases, biases_keepalive), bits, group_size, where);
+  return mlx_dequantize(info, st_to_tensor(scales, scales_keepalive), st_to_tensor(biases, biases_keepalive), bits,
+                        group_size, where);
 }
 
 std::optional<StoredWeight> HfStoredTensor::stored() const {
@@ -107,8 +107,7 @@ std::optional<StoredWeight> HfStoredTensor::stored() const {
   return w;
 }
 
-std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir,
-                                                      const HfQuantization& quant,
+std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, const HfQuantization& quant,
                                                       FileBacking backing) {
   const SafetensorsCheckpoint st = SafetensorsCheckpoint::open_dir(dir, backing);
   std::map<std::string, HfStoredTensor> out;
@@ -127,7 +126,8 @@ std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir,
       const std::string module = name.substr(0, name.size() - 7);
       if (!quant.enabled()) fail(ErrorKind::Format, t.where + " has MLX scales but config.json has no 'quantization'");
       std::tie(t.group_size, t.bits) = quant.for_module(module);
-      if (t.bits == 0) fail(ErrorKind::Format, t.where + " is quantised but config.json says module " + module + " is not");
+      if (t.bits == 0)
+        fail(ErrorKind::Format, t.where + " is quantised but config.json says module " + module + " is not");
       if (!st.find(module + ".biases")) fail(ErrorKind::Format, t.where + ": MLX scales without biases");
       t.scales = st.at(module + ".scales");
       t.biases = st.at(module + ".biases");

@@ -41,7 +41,7 @@ struct HfStoredTensor {
   int bits = 0, group_size = 0;          // MLX only (bits 0: not quantised)
   Shape shape;                           // logical shape (MLX: [rows, cols], checked against scales/biases)
   std::shared_ptr<const void> keepalive, scales_keepalive, biases_keepalive;  // the mappings behind them
-  std::string where;                     // "<file>: tensor '<name>'", for errors
+  std::string where;                                                          // "<file>: tensor '<name>'", for errors
 
   bool mlx() const { return bits != 0; }
   uint64_t nbytes() const { return info.nbytes() + scales.nbytes() + biases.nbytes(); }  // in the files
@@ -56,8 +56,7 @@ struct HfStoredTensor {
 // Every tensor of the safetensors files in `dir` as stored (MLX .scales/.biases attached to their
 // weight), keyed by the checkpoint's own names. Errors: NotFound (no weights), Format (scales
 // without a quantization config, unmatched scales, shapes that do not fit), Unsupported (dtype).
-std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir,
-                                                      const HfQuantization& quant,
+std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, const HfQuantization& quant,
                                                       FileBacking backing = FileBacking::Mapped);
 // The same tensors decoded to float32.
 std::map<std::string, Tensor> read_hf_tensors(const std::string& dir, const HfQuantization& quant);

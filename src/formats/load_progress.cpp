@@ -7,11 +7,15 @@
 namespace attnscope::detail {
 
 LoadProgress::LoadProgress(std::string what, uint64_t total_bytes)
-    : what_(std::move(what)), total_(total_bytes), start_(std::chrono::steady_clock::now()), last_print_(start_),
+    : what_(std::move(what)),
+      total_(total_bytes),
+      start_(std::chrono::steady_clock::now()),
+      last_print_(start_),
       tty_(::isatty(STDERR_FILENO) == 1) {}
 
 LoadProgress::~LoadProgress() {
-  if (printed_) std::fprintf(stderr, "\rloading %s: done (%.1f GB)      \n", what_.c_str(), static_cast<double>(done_) / 1e9);
+  if (printed_)
+    std::fprintf(stderr, "\rloading %s: done (%.1f GB)      \n", what_.c_str(), static_cast<double>(done_) / 1e9);
 }
 
 void LoadProgress::advance(uint64_t bytes) {

@@ -21,11 +21,9 @@ class MappedFile {
   // 2 MiB and advised for huge pages (Memory). Errors: NotFound if the file does not exist, Io if
   // it cannot be opened, stat'ed, mapped, allocated or read in full (or is not a regular file).
   // An empty file is valid and yields size() == 0 and data() == nullptr.
-  static std::shared_ptr<const MappedFile> open(const std::string& path,
-                                                FileBacking backing = FileBacking::Mapped);
+  static std::shared_ptr<const MappedFile> open(const std::string& path, FileBacking backing = FileBacking::Mapped);
   // Wraps a copy-free, owned buffer; `name` stands in for the path in error messages.
-  static std::shared_ptr<const MappedFile> from_bytes(std::vector<uint8_t> bytes,
-                                                      std::string name = "<memory>");
+  static std::shared_ptr<const MappedFile> from_bytes(std::vector<uint8_t> bytes, std::string name = "<memory>");
 
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -20,22 +20,21 @@ Shape mlx_weight_shape(const SafetensorsTensorInfo& packed, const Shape& scales,
   const int64_t rows = packed.shape[0], words = packed.shape[1];
   const int64_t cols = words * (32 / bits);
   if (group_size <= 0 || cols % group_size != 0)
-    fail(ErrorKind::Format, where + ": " + std::to_string(cols) + " columns do not split into groups of " +
-                                std::to_string(group_size));
+    fail(ErrorKind::Format,
+         where + ": " + std::to_string(cols) + " columns do not split into groups of " + std::to_string(group_size));
   const int64_t groups = cols / group_size;
   const Shape sshape{rows, groups};
   auto str = [](const Shape& s) { return Tensor::view(s, nullptr, nullptr).shape_str(); };
   if (scales != sshape || biases != sshape)
-    fail(ErrorKind::Format, where + ": scales " + str(scales) + " / biases " + str(biases) +
-                                " do not match " + std::to_string(bits) + "-bit weight of [" +
-                                std::to_string(rows) + ", " + std::to_string(cols) + "] in groups of " +
-                                std::to_string(group_size) + " (expected [" + std::to_string(rows) + ", " +
-                                std::to_string(groups) + "])");
+    fail(ErrorKind::Format, where + ": scales " + str(scales) + " / biases " + str(biases) + " do not match " +
+                                std::to_string(bits) + "-bit weight of [" + std::to_string(rows) + ", " +
+                                std::to_string(cols) + "] in groups of " + std::to_string(group_size) + " (expected [" +
+                                std::to_string(rows) + ", " + std::to_string(groups) + "])");
   return {rows, cols};
 }
 
-Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases,
-                      int bits, int group_size, const std::string& where) {
+Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases, int bits,
+                      int group_size, const std::string& where) {
   const Shape shape = mlx_weight_shape(packed, scales.shape(), biases.shape(), bits, group_size, where);
   const int64_t rows = shape[0], cols = shape[1], words = packed.shape[1];
   const int per_word = 32 / bits;

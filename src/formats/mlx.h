@@ -18,15 +18,15 @@ namespace attnscope {
 Shape mlx_weight_shape(const SafetensorsTensorInfo& packed, const Shape& scales, const Shape& biases, int bits,
                        int group_size, const std::string& where);
 // Dequantises; `where` names the tensor in errors. Shapes are checked against each other.
-Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases,
-                      int bits, int group_size, const std::string& where);
+Tensor mlx_dequantize(const SafetensorsTensorInfo& packed, const Tensor& scales, const Tensor& biases, int bits,
+                      int group_size, const std::string& where);
 
 // A quantiser written from the format description, for tests and for making MLX checkpoints:
 // per group, bias = min, scale = (max - min) / (2^bits - 1), q = round((w - bias) / scale).
 struct MlxQuantized {
-  Shape packed_shape;            // [rows, cols * bits / 32]
+  Shape packed_shape;  // [rows, cols * bits / 32]
   std::vector<uint32_t> packed;
-  Tensor scales, biases;         // [rows, cols / group_size]
+  Tensor scales, biases;  // [rows, cols / group_size]
 };
 MlxQuantized mlx_quantize(const Tensor& w, int bits, int group_size);
 

@@ -14,10 +14,17 @@ namespace fs = std::filesystem;
 namespace {
 void add_float(SafetensorsWriter& w, const std::string& name, const Tensor& t, StDtype dtype) {
   switch (dtype) {
-    case StDtype::F32: w.add_f32(name, t); break;
-    case StDtype::F16: w.add_f16(name, t); break;
-    case StDtype::BF16: w.add_bf16(name, t); break;
-    default: fail(ErrorKind::InvalidArgument, "MLX checkpoints store floats as F32, F16 or BF16");
+    case StDtype::F32:
+      w.add_f32(name, t);
+      break;
+    case StDtype::F16:
+      w.add_f16(name, t);
+      break;
+    case StDtype::BF16:
+      w.add_bf16(name, t);
+      break;
+    default:
+      fail(ErrorKind::InvalidArgument, "MLX checkpoints store floats as F32, F16 or BF16");
   }
 }
 }  // namespace

@@ -28,14 +28,12 @@ constexpr uint64_t kHugePage = uint64_t{2} << 20;
 // that the kernel can back all of it with transparent huge pages: one TLB entry per 2 MiB of
 // weights instead of 512. Over-allocates by 2 MiB and returns the ends to the kernel.
 void* aligned_anonymous(uint64_t len, const std::string& path) {
-  void* p =
-      ::mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = ::mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
-    fail(ErrorKind::Io, "cannot allocate " + std::to_string(len >> 20) + " MiB to read " + path +
-                            " into: " + std::strerror(errno));
+    fail(ErrorKind::Io,
+         "cannot allocate " + std::to_string(len >> 20) + " MiB to read " + path + " into: " + std::strerror(errno));
   auto* base = static_cast<uint8_t*>(p);
-  auto* start = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) &
-                                           ~(kHugePage - 1));
+  auto* start = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) & ~(kHugePage - 1));
   if (start > base) ::munmap(base, static_cast<size_t>(start - base));
   if (uint8_t* end = start + len; end < base + len + kHugePage)
     ::munmap(end, static_cast<size_t>(base + len + kHugePage - end));
@@ -51,8 +49,8 @@ void read_all(int fd, uint8_t* dst, uint64_t size, const std::string& path) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail(ErrorKind::Io, "cannot read " + path + ": " + std::strerror(errno));
     if (n == 0)
-      fail(ErrorKind::Io, "cannot read " + path + ": it ended at byte " + std::to_string(done) +
-                              " of " + std::to_string(size) + " (changed while being read?)");
+      fail(ErrorKind::Io, "cannot read " + path + ": it ended at byte " + std::to_string(done) + " of " +
+                              std::to_string(size) + " (changed while being read?)");
     done += static_cast<uint64_t>(n);
   }
 }
@@ -67,8 +65,7 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, File
   }
   FdGuard guard{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0)
-    fail(ErrorKind::Io, "cannot stat " + path + ": " + std::strerror(errno));
+  if (::fstat(fd, &st) != 0) fail(ErrorKind::Io, "cannot stat " + path + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) fail(ErrorKind::Io, path + " is not a regular file");
 
   std::shared_ptr<MappedFile> mf(new MappedFile());
@@ -92,8 +89,7 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, File
   return mf;
 }
 
-std::shared_ptr<const MappedFile> MappedFile::from_bytes(std::vector<uint8_t> bytes,
-                                                         std::string name) {
+std::shared_ptr<const MappedFile> MappedFile::from_bytes(std::vector<uint8_t> bytes, std::string name) {
   std::shared_ptr<MappedFile> mf(new MappedFile());
   mf->path_ = std::move(name);
   mf->owned_ = std::move(bytes);

@@ -42,8 +42,8 @@ std::vector<uint32_t> utf32(const std::string& s) {
       if ((d >> 6) != 2) ok = false;
       cp = (cp << 6) | (d & 0x3F);
     }
-    if (ok && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (len == 2 && cp < 0x80) ||
-               (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)))
+    if (ok && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+               (len == 4 && cp < 0x10000)))
       ok = false;
     if (!ok) {
       out.push_back(0xFFFD);
@@ -97,15 +97,14 @@ void NpzWriter::put(const void* p, size_t n) {
 namespace {
 
 // Local file header; sizes and crc are patched in once the data is written.
-std::string local_header(const std::string& name, bool z64, bool deflate, uint32_t crc, uint64_t size,
-                         uint64_t csize) {
+std::string local_header(const std::string& name, bool z64, bool deflate, uint32_t crc, uint64_t size, uint64_t csize) {
   std::string lh;
   le32(lh, 0x04034b50);
   le16(lh, z64 ? 45 : 20);
-  le16(lh, 0);              // flags
+  le16(lh, 0);                // flags
   le16(lh, deflate ? 8 : 0);  // method: deflate / stored
-  le16(lh, 0);              // time
-  le16(lh, 0x21);           // date: 1980-01-01
+  le16(lh, 0);                // time
+  le16(lh, 0x21);             // date: 1980-01-01
   le32(lh, crc);
   le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(csize));
   le32(lh, z64 ? static_cast<uint32_t>(k32) : static_cast<uint32_t>(size));
@@ -184,8 +183,8 @@ void NpzWriter::add_entry(const std::string& name_in, const std::string& descr, 
   e.csize = pos_ - data_start;
   // Patch the local header with the real crc and sizes.
   const std::string lh = local_header(name, e.z64, compress_, e.crc, e.size, e.csize);
-  if (std::fseek(file_, static_cast<long>(e.offset), SEEK_SET) != 0 || std::fwrite(lh.data(), 1, lh.size(), file_) != lh.size() ||
-      std::fseek(file_, 0, SEEK_END) != 0)
+  if (std::fseek(file_, static_cast<long>(e.offset), SEEK_SET) != 0 ||
+      std::fwrite(lh.data(), 1, lh.size(), file_) != lh.size() || std::fseek(file_, 0, SEEK_END) != 0)
     fail(ErrorKind::Io, "write to '" + path_ + ".tmp' failed");
   entries_.push_back(e);
 }

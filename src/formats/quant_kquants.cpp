@@ -42,8 +42,7 @@ void dequant_q2_k(const uint8_t* src, float* dst, int64_t nblocks) {
       for (int k = 0; k < 4; ++k) {
         for (int half16 = 0; half16 < 2; ++half16) {
           const uint8_t sc = scales[8 * h + 2 * k + half16];
-          const float dl = d * static_cast<float>(sc & 0x0F),
-                      ml = dmin * static_cast<float>(sc >> 4);
+          const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
           for (int l = 16 * half16; l < 16 * half16 + 16; ++l)
             *dst++ = dl * static_cast<float>((q[l] >> (2 * k)) & 3) - ml;
         }

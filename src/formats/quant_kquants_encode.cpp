@@ -21,9 +21,7 @@ namespace attnscope::detail {
 
 namespace {
 
-int clamp_round(float v, int lo, int hi) {
-  return std::clamp(static_cast<int>(std::nearbyint(v)), lo, hi);
-}
+int clamp_round(float v, int lo, int hi) { return std::clamp(static_cast<int>(std::nearbyint(v)), lo, hi); }
 
 // Best (scale, min) for x[0..n) coded as q in [0, levels] with x ~ scale*q - min, min >= 0.
 void fit_affine(const float* x, int n, int levels, float& scale, float& min) {
@@ -104,13 +102,11 @@ void quant_q4_k(const float* src, uint8_t* dst, int64_t nblocks) {
     for (int j = 0; j < 8; ++j) {
       const float ds = d * static_cast<float>(sc[j]), dm = dmin * static_cast<float>(mn[j]);
       for (int l = 0; l < 32; ++l)
-        q[32 * j + l] =
-            static_cast<uint8_t>(ds > 0.0f ? clamp_round((src[32 * j + l] + dm) / ds, 0, 15) : 0);
+        q[32 * j + l] = static_cast<uint8_t>(ds > 0.0f ? clamp_round((src[32 * j + l] + dm) / ds, 0, 15) : 0);
     }
     uint8_t* qs = dst + 16;
     for (int p = 0; p < 4; ++p)
-      for (int l = 0; l < 32; ++l)
-        qs[32 * p + l] = static_cast<uint8_t>(q[64 * p + l] | (q[64 * p + 32 + l] << 4));
+      for (int l = 0; l < 32; ++l) qs[32 * p + l] = static_cast<uint8_t>(q[64 * p + l] | (q[64 * p + 32 + l] << 4));
   }
 }
 
@@ -128,8 +124,7 @@ void quant_q6_k(const float* src, uint8_t* dst, int64_t nblocks) {
     for (int i = 0; i < 16; ++i) {
       sc[i] = static_cast<int8_t>(d > 0.0f ? clamp_round(scale[i] / d, -128, 127) : 0);
       const float ds = d * static_cast<float>(sc[i]);
-      for (int l = 0; l < 16; ++l)
-        q[16 * i + l] = (ds != 0.0f ? clamp_round(src[16 * i + l] / ds, -32, 31) : 0) + 32;
+      for (int l = 0; l < 16; ++l) q[16 * i + l] = (ds != 0.0f ? clamp_round(src[16 * i + l] / ds, -32, 31) : 0) + 32;
     }
     for (int h = 0; h < 2; ++h) {
       uint8_t* ql = dst + 64 * h;
@@ -139,8 +134,7 @@ void quant_q6_k(const float* src, uint8_t* dst, int64_t nblocks) {
         const int q0 = Q[l], q1 = Q[l + 32], q2 = Q[l + 64], q3 = Q[l + 96];
         ql[l] = static_cast<uint8_t>((q0 & 15) | ((q2 & 15) << 4));
         ql[l + 32] = static_cast<uint8_t>((q1 & 15) | ((q3 & 15) << 4));
-        qh[l] = static_cast<uint8_t>((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) |
-                                     ((q3 >> 4) << 6));
+        qh[l] = static_cast<uint8_t>((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6));
       }
     }
   }

@@ -45,8 +45,7 @@ void dequant_q5_0(const uint8_t* src, float* dst, int64_t nblocks) {
     const float d = load_f16(src);
     const uint8_t* qh = src + 2;
     const uint8_t* qs = src + 6;
-    for (int i = 0; i < kQK; ++i)
-      dst[i] = d * static_cast<float>((nibble(qs, i) | (qh_bit(qh, i) << 4)) - 16);
+    for (int i = 0; i < kQK; ++i) dst[i] = d * static_cast<float>((nibble(qs, i) | (qh_bit(qh, i) << 4)) - 16);
   }
 }
 
@@ -55,8 +54,7 @@ void dequant_q5_1(const uint8_t* src, float* dst, int64_t nblocks) {
     const float d = load_f16(src), m = load_f16(src + 2);
     const uint8_t* qh = src + 4;
     const uint8_t* qs = src + 8;
-    for (int i = 0; i < kQK; ++i)
-      dst[i] = d * static_cast<float>(nibble(qs, i) | (qh_bit(qh, i) << 4)) + m;
+    for (int i = 0; i < kQK; ++i) dst[i] = d * static_cast<float>(nibble(qs, i) | (qh_bit(qh, i) << 4)) + m;
   }
 }
 

@@ -68,17 +68,15 @@ const float* fp16_table() {
 TypeInfo checked_info(GgmlType type) {
   TypeInfo t = type_info(type);
   if (t.name == nullptr)
-    fail(ErrorKind::Unsupported,
-         "unsupported ggml tensor type id " + std::to_string(static_cast<uint32_t>(type)));
+    fail(ErrorKind::Unsupported, "unsupported ggml tensor type id " + std::to_string(static_cast<uint32_t>(type)));
   return t;
 }
 
 void check_multiple(GgmlType type, int64_t n, const char* what) {
   TypeInfo t = checked_info(type);
   if (n < 0 || n % t.block_elems != 0)
-    fail(ErrorKind::InvalidArgument,
-         std::string(what) + ": " + std::to_string(n) + " elements of " + t.name +
-             " is not a multiple of its block size " + std::to_string(t.block_elems));
+    fail(ErrorKind::InvalidArgument, std::string(what) + ": " + std::to_string(n) + " elements of " + t.name +
+                                         " is not a multiple of its block size " + std::to_string(t.block_elems));
 }
 }  // namespace
 
@@ -174,16 +172,29 @@ std::vector<uint8_t> quantize(GgmlType type, const float* src, int64_t n) {
         std::memcpy(out.data() + 2 * i, &b, 2);
       }
       return out;
-    case GgmlType::Q4_0: enc = &quant_q4_0; break;
-    case GgmlType::Q4_1: enc = &quant_q4_1; break;
-    case GgmlType::Q5_0: enc = &quant_q5_0; break;
-    case GgmlType::Q5_1: enc = &quant_q5_1; break;
-    case GgmlType::Q8_0: enc = &quant_q8_0; break;
-    case GgmlType::Q4_K: enc = &quant_q4_k; break;
-    case GgmlType::Q6_K: enc = &quant_q6_k; break;
+    case GgmlType::Q4_0:
+      enc = &quant_q4_0;
+      break;
+    case GgmlType::Q4_1:
+      enc = &quant_q4_1;
+      break;
+    case GgmlType::Q5_0:
+      enc = &quant_q5_0;
+      break;
+    case GgmlType::Q5_1:
+      enc = &quant_q5_1;
+      break;
+    case GgmlType::Q8_0:
+      enc = &quant_q8_0;
+      break;
+    case GgmlType::Q4_K:
+      enc = &quant_q4_k;
+      break;
+    case GgmlType::Q6_K:
+      enc = &quant_q6_k;
+      break;
     default:
-      fail(ErrorKind::Unsupported,
-           "quantize: writing " + ggml_type_name(type) + " is not supported");
+      fail(ErrorKind::Unsupported, "quantize: writing " + ggml_type_name(type) + " is not supported");
   }
   // Blocks are independent: encode them on every thread (the K-quant scale search is the slow
   // part of writing a quantised model).

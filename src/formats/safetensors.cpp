@@ -16,11 +16,14 @@ namespace {
 using json = nlohmann::json;
 
 bool parse_dtype(const std::string& s, StDtype& out) {
-  static const std::pair<const char*, StDtype> known[] = {
-      {"F32", StDtype::F32}, {"F16", StDtype::F16}, {"BF16", StDtype::BF16},
-      {"I32", StDtype::I32}, {"U32", StDtype::U32}, {"U8", StDtype::U8}};
+  static const std::pair<const char*, StDtype> known[] = {{"F32", StDtype::F32},   {"F16", StDtype::F16},
+                                                          {"BF16", StDtype::BF16}, {"I32", StDtype::I32},
+                                                          {"U32", StDtype::U32},   {"U8", StDtype::U8}};
   for (const auto& [name, d] : known)
-    if (s == name) { out = d; return true; }
+    if (s == name) {
+      out = d;
+      return true;
+    }
   return false;
 }
 
@@ -31,8 +34,10 @@ void check_nesting(const char* p, uint64_t n, const std::string& where) {
   for (uint64_t i = 0; i < n; ++i) {
     char c = p[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -47,21 +52,33 @@ void check_nesting(const char* p, uint64_t n, const std::string& where) {
 
 std::string st_dtype_name(StDtype dtype) {
   switch (dtype) {
-    case StDtype::F32: return "F32";
-    case StDtype::F16: return "F16";
-    case StDtype::BF16: return "BF16";
-    case StDtype::I32: return "I32";
-    case StDtype::U32: return "U32";
-    case StDtype::U8: return "U8";
+    case StDtype::F32:
+      return "F32";
+    case StDtype::F16:
+      return "F16";
+    case StDtype::BF16:
+      return "BF16";
+    case StDtype::I32:
+      return "I32";
+    case StDtype::U32:
+      return "U32";
+    case StDtype::U8:
+      return "U8";
   }
   return "?";
 }
 
 size_t st_dtype_size(StDtype dtype) {
   switch (dtype) {
-    case StDtype::F32: case StDtype::I32: case StDtype::U32: return 4;
-    case StDtype::F16: case StDtype::BF16: return 2;
-    case StDtype::U8: return 1;
+    case StDtype::F32:
+    case StDtype::I32:
+    case StDtype::U32:
+      return 4;
+    case StDtype::F16:
+    case StDtype::BF16:
+      return 2;
+    case StDtype::U8:
+      return 1;
   }
   return 1;
 }
@@ -74,7 +91,10 @@ float st_f16_to_f32(uint16_t h) {
       bits = sign;
     } else {  // subnormal: renormalise
       int e = -1;
-      do { mant <<= 1; ++e; } while ((mant & 0x400u) == 0);
+      do {
+        mant <<= 1;
+        ++e;
+      } while ((mant & 0x400u) == 0);
       bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
     }
   } else if (exp == 31) {
@@ -109,7 +129,7 @@ uint16_t st_f32_to_f16(float f) {
   uint32_t ax = x & 0x7fffffffu;
   if (ax > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
   if (ax >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
-  if (ax < 0x38800000u) {  // subnormal or zero in half precision
+  if (ax < 0x38800000u) {                                               // subnormal or zero in half precision
     float a;
     std::memcpy(&a, &ax, 4);
     // Scaled so that one half subnormal step is 1; nearbyint rounds to even.
@@ -129,7 +149,9 @@ void st_to_float(const SafetensorsTensorInfo& info, float* dst) {
   const uint8_t* p = info.data;
   int64_t n = info.numel();
   switch (info.dtype) {
-    case StDtype::F32: std::memcpy(dst, p, static_cast<size_t>(n) * 4); break;
+    case StDtype::F32:
+      std::memcpy(dst, p, static_cast<size_t>(n) * 4);
+      break;
     case StDtype::F16:
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
@@ -186,14 +208,13 @@ SafetensorsFile SafetensorsFile::open(const std::string& path, FileBacking backi
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | base[i];
   if (header_len > kSafetensorsMaxHeader)
-    fail(ErrorKind::Format, path + ": header length " + std::to_string(header_len) +
-                                " bytes exceeds the " + std::to_string(kSafetensorsMaxHeader) +
-                                "-byte limit");
+    fail(ErrorKind::Format, path + ": header length " + std::to_string(header_len) + " bytes exceeds the " +
+                                std::to_string(kSafetensorsMaxHeader) + "-byte limit");
   if (header_len > f.size_ - 8)
     fail(ErrorKind::Format, path + ": header length " + std::to_string(header_len) +
-                                " runs past the end of the file (" + std::to_string(f.size_) +
-                                " bytes)");
-  if (header_len < 2) fail(ErrorKind::Format, path + ": header of " + std::to_string(header_len) + " bytes cannot hold a JSON object");
+                                " runs past the end of the file (" + std::to_string(f.size_) + " bytes)");
+  if (header_len < 2)
+    fail(ErrorKind::Format, path + ": header of " + std::to_string(header_len) + " bytes cannot hold a JSON object");
   const char* hp = reinterpret_cast<const char*>(base + 8);
   check_nesting(hp, header_len, path);
 
@@ -233,10 +254,12 @@ SafetensorsFile SafetensorsFile::open(const std::string& path, FileBacking backi
     info.name = name;
     const std::string dts = dt->get<std::string>();
     if (!parse_dtype(dts, info.dtype)) {
-      static const char* known_unsupported[] = {"F64", "I64", "U64", "I16", "U16", "I8", "BOOL",
-                                                "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2"};
+      static const char* known_unsupported[] = {"F64",     "I64",     "U64",     "I16", "U16",     "I8",     "BOOL",
+                                                "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2"};
       for (const char* k : known_unsupported)
-        if (dts == k) fail(ErrorKind::Unsupported, where + ": dtype " + dts + " is not supported (F32, F16, BF16, I32, U32, U8 are)");
+        if (dts == k)
+          fail(ErrorKind::Unsupported,
+               where + ": dtype " + dts + " is not supported (F32, F16, BF16, I32, U32, U8 are)");
       fail(ErrorKind::Format, where + ": unknown dtype '" + dts + "'");
     }
     // Element count with overflow checks: a hostile shape must not wrap around.
@@ -257,17 +280,17 @@ SafetensorsFile SafetensorsFile::open(const std::string& path, FileBacking backi
     info.begin = (*off)[0].get<uint64_t>();
     info.end = (*off)[1].get<uint64_t>();
     if (info.end < info.begin)
-      fail(ErrorKind::Format, where + ": data_offsets end " + std::to_string(info.end) +
-                                  " is before begin " + std::to_string(info.begin));
+      fail(ErrorKind::Format,
+           where + ": data_offsets end " + std::to_string(info.end) + " is before begin " + std::to_string(info.begin));
     if (info.end > data_size)
       fail(ErrorKind::Format, where + ": data_offsets [" + std::to_string(info.begin) + ", " +
                                   std::to_string(info.end) + ") run past the data section (" +
                                   std::to_string(data_size) + " bytes)");
     uint64_t expect = count * st_dtype_size(info.dtype);
     if (expect != info.nbytes())
-      fail(ErrorKind::Format, where + ": shape " + Tensor::view(info.shape, nullptr, nullptr).shape_str() +
-                                  " of " + dts + " needs " + std::to_string(expect) +
-                                  " bytes but data_offsets give " + std::to_string(info.nbytes()));
+      fail(ErrorKind::Format, where + ": shape " + Tensor::view(info.shape, nullptr, nullptr).shape_str() + " of " +
+                                  dts + " needs " + std::to_string(expect) + " bytes but data_offsets give " +
+                                  std::to_string(info.nbytes()));
     info.data = base + data_start + info.begin;
     f.tensors_.push_back(std::move(info));
   }
@@ -276,12 +299,11 @@ SafetensorsFile SafetensorsFile::open(const std::string& path, FileBacking backi
   std::vector<const SafetensorsTensorInfo*> by_offset;
   for (const auto& t : f.tensors_)
     if (t.nbytes() > 0) by_offset.push_back(&t);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](auto* a, auto* b) { return a->begin < b->begin; });
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i]->begin < by_offset[i - 1]->end)
-      fail(ErrorKind::Format, path + ": tensors '" + by_offset[i - 1]->name + "' and '" +
-                                  by_offset[i]->name + "' have overlapping data ranges");
+      fail(ErrorKind::Format, path + ": tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+                                  "' have overlapping data ranges");
   // nlohmann's object keeps keys sorted, so tensors_ is sorted by name: find() can bisect.
   return f;
 }

@@ -24,8 +24,8 @@ struct SafetensorsTensorInfo {
   std::string name;
   StDtype dtype = StDtype::F32;
   Shape shape;
-  uint64_t begin = 0, end = 0;     // within the data section
-  const uint8_t* data = nullptr;   // into the mapping
+  uint64_t begin = 0, end = 0;    // within the data section
+  const uint8_t* data = nullptr;  // into the mapping
   uint64_t nbytes() const { return end - begin; }
   int64_t numel() const { return shape_numel(shape); }
 };
@@ -67,8 +67,7 @@ Tensor st_to_tensor(const SafetensorsTensorInfo& info, const std::shared_ptr<con
 // model.safetensors.index.json (weight_map: tensor name -> shard file), or any single *.safetensors.
 class SafetensorsCheckpoint {
  public:
-  static SafetensorsCheckpoint open_dir(const std::string& dir,
-                                        FileBacking backing = FileBacking::Mapped);
+  static SafetensorsCheckpoint open_dir(const std::string& dir, FileBacking backing = FileBacking::Mapped);
   std::vector<std::string> names() const;  // sorted
   const SafetensorsTensorInfo* find(const std::string& name) const;
   const SafetensorsTensorInfo& at(const std::string& name) const;
@@ -96,7 +95,12 @@ class SafetensorsWriter {
   void write(const std::string& path) const;
 
  private:
-  struct Entry { std::string name; StDtype dtype; Shape shape; std::vector<uint8_t> bytes; };
+  struct Entry {
+    std::string name;
+    StDtype dtype;
+    Shape shape;
+    std::vector<uint8_t> bytes;
+  };
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;
 };

@@ -97,8 +97,6 @@ const SafetensorsFile& SafetensorsCheckpoint::file_of(const std::string& name) c
   return files_[it->second];
 }
 
-Tensor SafetensorsCheckpoint::load_tensor(const std::string& name) const {
-  return file_of(name).load_tensor(name);
-}
+Tensor SafetensorsCheckpoint::load_tensor(const std::string& name) const { return file_of(name).load_tensor(name); }
 
 }  // namespace attnscope

@@ -11,11 +11,10 @@
 namespace attnscope {
 using json = nlohmann::json;
 
-void SafetensorsWriter::add(const std::string& name, StDtype dtype, const Shape& shape,
-                            std::vector<uint8_t> bytes) {
+void SafetensorsWriter::add(const std::string& name, StDtype dtype, const Shape& shape, std::vector<uint8_t> bytes) {
   if (static_cast<uint64_t>(shape_numel(shape)) * st_dtype_size(dtype) != bytes.size())
-    fail(ErrorKind::InvalidArgument, "safetensors writer: '" + name + "' has " +
-                                         std::to_string(bytes.size()) + " bytes for its shape");
+    fail(ErrorKind::InvalidArgument,
+         "safetensors writer: '" + name + "' has " + std::to_string(bytes.size()) + " bytes for its shape");
   entries_.push_back({name, dtype, shape, std::move(bytes)});
 }
 
@@ -54,9 +53,8 @@ void SafetensorsWriter::write(const std::string& path) const {
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t off = 0;
   for (const auto& e : entries_) {
-    header[e.name] = {{"dtype", st_dtype_name(e.dtype)},
-                      {"shape", e.shape},
-                      {"data_offsets", {off, off + e.bytes.size()}}};
+    header[e.name] = {
+        {"dtype", st_dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.bytes.size()}}};
     off += e.bytes.size();
   }
   std::string h = header.dump();

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -73,7 +72,8 @@ std::optional<std::string> RepoCache::commit_for(const std::string& revision) co
   std::ifstream in(fs::path(dir_) / "refs" / revision);
   std::string commit;
   if (in && std::getline(in, commit)) {
-    while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r' || commit.back() == ' ')) commit.pop_back();
+    while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r' || commit.back() == ' '))
+      commit.pop_back();
     if (is_commit_hash(commit)) return commit;
   }
   return std::nullopt;

@@ -2,10 +2,9 @@
 #include "hub/http.h"
 
 #include <curl/curl.h>
-
-#include <algorithm>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -25,9 +24,9 @@ struct Ctx {
   std::string* body = nullptr;
   uint64_t max_body = 0;
   std::FILE* file = nullptr;
-  long cur_status = 0;           // status line of the response being received
-  bool started = false;          // first data byte seen
-  bool restart = false;          // the server ignored our Range: the file starts over
+  long cur_status = 0;   // status line of the response being received
+  bool started = false;  // first data byte seen
+  bool restart = false;  // the server ignored our Range: the file starts over
   std::string label;
   uint64_t base = 0, total = 0;
   double last_draw = -1;

@@ -9,10 +9,10 @@ namespace attnscope::hub::detail {
 
 struct HttpRequest {
   std::string url;
-  std::string token;          // bearer token; libcurl keeps it to the original host on redirects
+  std::string token;  // bearer token; libcurl keeps it to the original host on redirects
   bool head = false;
   bool follow_redirects = true;
-  uint64_t range_from = 0;    // > 0: ask for bytes from here on ("Range: bytes=N-")
+  uint64_t range_from = 0;  // > 0: ask for bytes from here on ("Range: bytes=N-")
 };
 
 struct HttpResponse {
@@ -22,9 +22,9 @@ struct HttpResponse {
   std::string effective_url;
   // Transport failure (no response at all, or the transfer broke off).
   bool transport_error = false;
-  bool unreachable = false;     // could not resolve / connect: the "no network" case
-  std::string error;            // libcurl's description
-  uint64_t bytes = 0;           // body bytes received
+  bool unreachable = false;  // could not resolve / connect: the "no network" case
+  std::string error;         // libcurl's description
+  uint64_t bytes = 0;        // body bytes received
   std::string header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
     return it == headers.end() ? std::string() : it->second;

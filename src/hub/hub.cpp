@@ -17,10 +17,10 @@
 namespace attnscope::hub {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using detail::FileLock;
 using detail::HttpRequest;
 using detail::HttpResponse;
 using detail::RepoCache;
-using detail::FileLock;
 
 namespace {
 
@@ -36,8 +36,7 @@ bool env_true(const char* name) {
 }
 
 bool valid_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-         c == '.';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
 bool valid_segment(const std::string& s) {
@@ -88,7 +87,8 @@ bool is_sha256(const std::string& s) {
   if (code == "GatedRepo" || ((r.status == 401 || r.status == 403) && code.empty())) {
     if (o.token.empty())
       fail(ErrorKind::Network, "HTTP " + std::to_string(r.status) + " for " + what + " of " + repo +
-                                   ": the model is gated or private; accept its terms on the hub and set HF_TOKEN" + tail);
+                                   ": the model is gated or private; accept its terms on the hub and set HF_TOKEN" +
+                                   tail);
     fail(ErrorKind::Network, "HTTP " + std::to_string(r.status) + " for " + what + " of " + repo +
                                  ": the token in HF_TOKEN was refused or has no access to this gated/private model" +
                                  tail);
@@ -99,10 +99,10 @@ bool is_sha256(const std::string& s) {
   if (code == "RevisionNotFound")
     fail(ErrorKind::NotFound, "revision '" + ref.revision + "' not found in " + ref.repo_id + tail);
   if (code == "EntryNotFound" || r.status == 404)
-    fail(ErrorKind::NotFound, "HTTP 404 for " + what + " of " + repo + ": no such repository, revision or file on " +
-                                  o.endpoint + tail);
-  fail(ErrorKind::Network, "HTTP " + std::to_string(r.status) + " for " + what + " of " + repo + " from " +
-                               o.endpoint + tail);
+    fail(ErrorKind::NotFound,
+         "HTTP 404 for " + what + " of " + repo + ": no such repository, revision or file on " + o.endpoint + tail);
+  fail(ErrorKind::Network,
+       "HTTP " + std::to_string(r.status) + " for " + what + " of " + repo + " from " + o.endpoint + tail);
 }
 
 [[noreturn]] void fail_transport(const HttpResponse& r, const HubOptions& o, const RepoRef& ref,
@@ -158,8 +158,8 @@ FileMeta head_file(const HubOptions& o, const RepoRef& ref, const std::string& r
   std::string size = m.lfs ? r.header("x-linked-size") : r.header("content-length");
   if (!size.empty()) m.size = std::strtoull(size.c_str(), nullptr, 10);
   if (m.etag.empty() || m.etag.find('/') != std::string::npos || m.etag.find("..") != std::string::npos)
-    fail(ErrorKind::Network, "the hub gave no usable ETag for '" + filename + "' of " + ref.repo_id + " (" +
-                                 m.etag + "): cannot cache it");
+    fail(ErrorKind::Network,
+         "the hub gave no usable ETag for '" + filename + "' of " + ref.repo_id + " (" + m.etag + "): cannot cache it");
   return m;
 }
 

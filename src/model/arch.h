@@ -28,8 +28,8 @@ enum class HfTransform {
 // whose name has "{L}") or in the model's, so a row is all the binder needs; std::monostate for a
 // fused tensor that is split into parts. The field's type follows the weight's rank: StoredWeight
 // for a matrix, float32 Tensor for a vector (see Model::Impl).
-using WeightField = std::variant<std::monostate, const Tensor* LayerWeights::*, const StoredWeight* LayerWeights::*,
-                                 const Tensor* ModelWeights::*, const StoredWeight* ModelWeights::*>;
+using WeightField = std::variant<std::monostate, const Tensor * LayerWeights::*, const StoredWeight * LayerWeights::*,
+                                 const Tensor * ModelWeights::*, const StoredWeight * ModelWeights::*>;
 
 // A fused tensor's rows split into canonical parts at bind time (views, no copy).
 enum class Split {

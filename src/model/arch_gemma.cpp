@@ -29,16 +29,22 @@ std::vector<WeightSpec> gemma_weights(const ModelConfig& c, bool with_post_norms
   if (with_post_norms) {
     for (auto& w : t)
       if (w.gguf == "blk.{L}.ffn_norm.weight") w.hf = L + "pre_feedforward_layernorm.weight";
-    t.push_back({"blk.{L}.post_attention_norm.weight", L + "post_attention_layernorm.weight", {c.n_embd}, true,
+    t.push_back({"blk.{L}.post_attention_norm.weight",
+                 L + "post_attention_layernorm.weight",
+                 {c.n_embd},
+                 true,
                  &LayerWeights::post_attn_norm});
-    t.push_back({"blk.{L}.post_ffw_norm.weight", L + "post_feedforward_layernorm.weight", {c.n_embd}, true,
+    t.push_back({"blk.{L}.post_ffw_norm.weight",
+                 L + "post_feedforward_layernorm.weight",
+                 {c.n_embd},
+                 true,
                  &LayerWeights::post_ffn_norm});
   }
   if (c.qk_norm == QkNorm::PerHead) {
-    t.push_back({"blk.{L}.attn_q_norm.weight", L + "self_attn.q_norm.weight", {c.head_dim}, true,
-                 &LayerWeights::q_norm});
-    t.push_back({"blk.{L}.attn_k_norm.weight", L + "self_attn.k_norm.weight", {c.head_dim}, true,
-                 &LayerWeights::k_norm});
+    t.push_back(
+        {"blk.{L}.attn_q_norm.weight", L + "self_attn.q_norm.weight", {c.head_dim}, true, &LayerWeights::q_norm});
+    t.push_back(
+        {"blk.{L}.attn_k_norm.weight", L + "self_attn.k_norm.weight", {c.head_dim}, true, &LayerWeights::k_norm});
   }
   for (auto& w : t)
     if (w.shape.size() == 1 && w.gguf.find("norm") != std::string::npos) w.hf_transform = HfTransform::PlusOne;
@@ -50,8 +56,15 @@ std::vector<WeightSpec> weights(const ModelConfig& c) { return gemma_weights(c, 
 }  // namespace
 
 extern const ArchSpec kArchGemma{
-    "gemma", {"gemma"}, {"GemmaForCausalLM", "gemma"}, &gemma_from_gguf, &gemma_from_hf, &weights, &forward_transformer,
-    {"rotary_emb.inv_freq"}, "",
+    "gemma",
+    {"gemma"},
+    {"GemmaForCausalLM", "gemma"},
+    &gemma_from_gguf,
+    &gemma_from_hf,
+    &weights,
+    &forward_transformer,
+    {"rotary_emb.inv_freq"},
+    "",
 };
 
 }  // namespace attnscope::detail

@@ -61,8 +61,8 @@ std::vector<WeightSpec> weights(const ModelConfig& c) { return gemma_weights(c, 
 }  // namespace
 
 extern const ArchSpec kArchGemma2{
-    "gemma2", {"gemma2"}, {"Gemma2ForCausalLM", "gemma2"}, &from_gguf, &from_hf, &weights, &forward_transformer,
-    {"rotary_emb.inv_freq"}, "",
+    "gemma2", {"gemma2"},           {"Gemma2ForCausalLM", "gemma2"}, &from_gguf, &from_hf,
+    &weights, &forward_transformer, {"rotary_emb.inv_freq"},         "",
 };
 
 }  // namespace attnscope::detail

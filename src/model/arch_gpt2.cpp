@@ -21,7 +21,8 @@ void from_gguf(const GgufKeys& k, ModelConfig& c) {
   c.norm = NormKind::LayerNorm;
   read_gguf_common(k, c, true);
   gpt2_defaults(c);
-  if (c.n_embd % c.n_head != 0) fail(ErrorKind::Format, k.path() + ": embedding_length is not a multiple of head_count");
+  if (c.n_embd % c.n_head != 0)
+    fail(ErrorKind::Format, k.path() + ": embedding_length is not a multiple of head_count");
   c.head_dim = c.n_embd / c.n_head;
   // The position table is the context, whatever the metadata says.
   if (const GgufTensorInfo* wpe = k.file().find_tensor("position_embd.weight"))
@@ -37,7 +38,8 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   c.n_head = k.get_int("n_head", 12);
   c.n_ctx = k.get_int("n_positions", k.get_int("n_ctx", 1024));
   c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
-  if (c.n_head > 0 && c.n_embd % c.n_head != 0) fail(ErrorKind::Format, k.where() + ": n_embd is not a multiple of n_head");
+  if (c.n_head > 0 && c.n_embd % c.n_head != 0)
+    fail(ErrorKind::Format, k.where() + ": n_embd is not a multiple of n_head");
   c.n_ff = k.get_int("n_inner", 4 * c.n_embd);
   c.norm_eps = static_cast<float>(k.get_float("layer_norm_epsilon", 1e-5));
   gpt2_defaults(c);
@@ -46,8 +48,9 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
     fail(ErrorKind::Unsupported, k.where() + ": GPT-2 activation '" + k.get_string("activation_function", "") +
                                      "' is not supported (gelu_new, the tanh approximation, is)");
   if (k.get_bool("scale_attn_by_inverse_layer_idx", false) || k.get_bool("reorder_and_upcast_attn", false))
-    fail(ErrorKind::Unsupported, k.where() + ": GPT-2 variants with scale_attn_by_inverse_layer_idx or "
-                                             "reorder_and_upcast_attn are not supported");
+    fail(ErrorKind::Unsupported, k.where() +
+                                     ": GPT-2 variants with scale_attn_by_inverse_layer_idx or "
+                                     "reorder_and_upcast_attn are not supported");
   if (!k.get_bool("scale_attn_weights", true))
     fail(ErrorKind::Unsupported, k.where() + ": GPT-2 without scale_attn_weights is not supported");
   c.tied_embeddings = k.get_bool("tie_word_embeddings", true);

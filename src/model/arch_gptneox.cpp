@@ -49,8 +49,7 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   c.parallel_residual = k.get_bool("use_parallel_residual", true);
   c.act = hf_activation(k, k.get_string("hidden_act", "gelu"), false);
   c.tied_embeddings = k.get_bool("tie_word_embeddings", false);
-  if (k.has("rope_scaling"))
-    fail(ErrorKind::Unsupported, k.where() + ": rope_scaling is not supported for GPT-NeoX");
+  if (k.has("rope_scaling")) fail(ErrorKind::Unsupported, k.where() + ": rope_scaling is not supported for GPT-NeoX");
 }
 
 std::vector<WeightSpec> weights(const ModelConfig& c) {

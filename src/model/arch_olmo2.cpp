@@ -32,22 +32,35 @@ std::vector<WeightSpec> weights(const ModelConfig& c) {
       t.push_back(w);
   const std::string L = "model.layers.{L}.";
   const int64_t D = c.n_embd;
-  t.push_back({"blk.{L}.post_attention_norm.weight", L + "post_attention_layernorm.weight", {D}, true,
+  t.push_back({"blk.{L}.post_attention_norm.weight",
+               L + "post_attention_layernorm.weight",
+               {D},
+               true,
                &LayerWeights::post_attn_norm});
-  t.push_back({"blk.{L}.post_ffw_norm.weight", L + "post_feedforward_layernorm.weight", {D}, true,
+  t.push_back({"blk.{L}.post_ffw_norm.weight",
+               L + "post_feedforward_layernorm.weight",
+               {D},
+               true,
                &LayerWeights::post_ffn_norm});
-  t.push_back({"blk.{L}.attn_q_norm.weight", L + "self_attn.q_norm.weight", {int64_t{c.n_head} * c.head_dim}, true,
+  t.push_back({"blk.{L}.attn_q_norm.weight",
+               L + "self_attn.q_norm.weight",
+               {int64_t{c.n_head} * c.head_dim},
+               true,
                &LayerWeights::q_norm});
-  t.push_back({"blk.{L}.attn_k_norm.weight", L + "self_attn.k_norm.weight", {int64_t{c.n_head_kv} * c.head_dim},
-               true, &LayerWeights::k_norm});
+  t.push_back({"blk.{L}.attn_k_norm.weight",
+               L + "self_attn.k_norm.weight",
+               {int64_t{c.n_head_kv} * c.head_dim},
+               true,
+               &LayerWeights::k_norm});
   return t;
 }
 
 }  // namespace
 
 extern const ArchSpec kArchOlmo2{
-    "olmo2", {"olmo2"}, {"Olmo2ForCausalLM", "olmo2"}, &from_gguf, &from_hf, &weights, &forward_transformer,
-    {"rotary_emb.inv_freq"}, "",
+    "olmo2",  {"olmo2"}, {"Olmo2ForCausalLM", "olmo2"}, &from_gguf,
+    &from_hf, &weights,  &forward_transformer,          {"rotary_emb.inv_freq"},
+    "",
 };
 
 }  // namespace attnscope::detail

@@ -46,11 +46,12 @@ void longrope(const JsonKeys& k, ModelConfig& c) {
   auto list = [&](const char* key) {
     const nlohmann::json& v = rs.json().contains(key) ? rs.json()[key] : nlohmann::json();
     if (!v.is_array() || static_cast<int>(v.size()) != c.rope_dim / 2)
-      fail(ErrorKind::Format, k.where() + ": rope_scaling." + key + " must list rope_dim/2 = " +
-                                  std::to_string(c.rope_dim / 2) + " numbers");
+      fail(ErrorKind::Format, k.where() + ": rope_scaling." + key +
+                                  " must list rope_dim/2 = " + std::to_string(c.rope_dim / 2) + " numbers");
     std::vector<float> out;
     for (const auto& x : v) {
-      if (!x.is_number() || !(x.get<double>() > 0)) fail(ErrorKind::Format, k.where() + ": rope_scaling." + key + " has a non-positive entry");
+      if (!x.is_number() || !(x.get<double>() > 0))
+        fail(ErrorKind::Format, k.where() + ": rope_scaling." + key + " has a non-positive entry");
       out.push_back(static_cast<float>(x.get<double>()));
     }
     return out;
@@ -78,25 +79,31 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
 std::vector<WeightSpec> weights(const ModelConfig& c) {
   auto t = llama_layout_weights(c);
   // q, k, v, gate and up come from the fused tensors
-  const std::vector<WeightField> fused = {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv,
-                                          &LayerWeights::gate, &LayerWeights::up, &LayerWeights::bq,
-                                          &LayerWeights::bk, &LayerWeights::bv};
+  const std::vector<WeightField> fused = {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::gate,
+                                          &LayerWeights::up, &LayerWeights::bq, &LayerWeights::bk, &LayerWeights::bv};
   for (auto& w : t)
     if (std::find(fused.begin(), fused.end(), w.field) != fused.end()) w.hf.clear();
   const int64_t D = c.n_embd, F = c.n_ff, QKV = int64_t{c.n_head + 2 * c.n_head_kv} * c.head_dim;
   const std::string L = "model.layers.{L}.";
-  t.insert(t.begin(), {{"blk.{L}.attn_qkv.weight", L + "self_attn.qkv_proj.weight", {QKV, D}, true, {},
-                        HfTransform::None, Split::Qkv},
-                       {"blk.{L}.ffn_up.weight", L + "mlp.gate_up_proj.weight", {2 * F, D}, true, {},
-                        HfTransform::None, Split::GateUp}});
+  t.insert(
+      t.begin(),
+      {{"blk.{L}.attn_qkv.weight", L + "self_attn.qkv_proj.weight", {QKV, D}, true, {}, HfTransform::None, Split::Qkv},
+       {"blk.{L}.ffn_up.weight",
+        L + "mlp.gate_up_proj.weight",
+        {2 * F, D},
+        true,
+        {},
+        HfTransform::None,
+        Split::GateUp}});
   return t;
 }
 
 }  // namespace
 
 extern const ArchSpec kArchPhi3{
-    "phi3", {"phi3"}, {"Phi3ForCausalLM", "phi3"}, &from_gguf, &from_hf, &weights, &forward_transformer,
-    {"rotary_emb.inv_freq"}, "",
+    "phi3",   {"phi3"}, {"Phi3ForCausalLM", "phi3"}, &from_gguf,
+    &from_hf, &weights, &forward_transformer,        {"rotary_emb.inv_freq"},
+    "",
 };
 
 }  // namespace attnscope::detail

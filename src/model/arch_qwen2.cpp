@@ -29,8 +29,9 @@ std::vector<WeightSpec> weights(const ModelConfig& c) { return llama_layout_weig
 }  // namespace
 
 extern const ArchSpec kArchQwen2{
-    "qwen2", {"qwen2"}, {"Qwen2ForCausalLM", "qwen2"}, &from_gguf, &from_hf, &weights, &forward_transformer,
-    {"rotary_emb.inv_freq"}, "",
+    "qwen2",  {"qwen2"}, {"Qwen2ForCausalLM", "qwen2"}, &from_gguf,
+    &from_hf, &weights,  &forward_transformer,          {"rotary_emb.inv_freq"},
+    "",
 };
 
 }  // namespace attnscope::detail

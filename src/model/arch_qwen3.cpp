@@ -35,8 +35,9 @@ std::vector<WeightSpec> weights(const ModelConfig& c) {
 }  // namespace
 
 extern const ArchSpec kArchQwen3{
-    "qwen3", {"qwen3"}, {"Qwen3ForCausalLM", "qwen3"}, &from_gguf, &from_hf, &weights, &forward_transformer,
-    {"rotary_emb.inv_freq"}, "",
+    "qwen3",  {"qwen3"}, {"Qwen3ForCausalLM", "qwen3"}, &from_gguf,
+    &from_hf, &weights,  &forward_transformer,          {"rotary_emb.inv_freq"},
+    "",
 };
 
 }  // namespace attnscope::detail

@@ -8,13 +8,13 @@
 namespace attnscope::detail {
 
 // One per src/model/arch_<family>.cpp.
-extern const ArchSpec kArchLlama, kArchQwen2, kArchGpt2, kArchQwen3, kArchGemma, kArchGemma2,
-    kArchGemma3, kArchOlmo2, kArchPhi3, kArchGptNeox;
+extern const ArchSpec kArchLlama, kArchQwen2, kArchGpt2, kArchQwen3, kArchGemma, kArchGemma2, kArchGemma3, kArchOlmo2,
+    kArchPhi3, kArchGptNeox;
 
 const std::vector<const ArchSpec*>& all_archs() {
-  static const std::vector<const ArchSpec*> archs = {
-      &kArchLlama,  &kArchQwen2,  &kArchGpt2,  &kArchQwen3, &kArchGemma,
-      &kArchGemma2, &kArchGemma3, &kArchOlmo2, &kArchPhi3,  &kArchGptNeox};
+  static const std::vector<const ArchSpec*> archs = {&kArchLlama, &kArchQwen2,  &kArchGpt2,   &kArchQwen3,
+                                                     &kArchGemma, &kArchGemma2, &kArchGemma3, &kArchOlmo2,
+                                                     &kArchPhi3,  &kArchGptNeox};
   return archs;
 }
 
@@ -43,25 +43,21 @@ const ArchSpec* find(const std::string& name, bool hf) {
 const ArchSpec& arch_for_gguf(const std::string& name, const std::string& where) {
   if (const ArchSpec* a = find(name, false)) return *a;
   fail(ErrorKind::Unsupported,
-       where + ": architecture '" + name +
-           "' is not supported (supported GGUF architectures: " + known(false) + ")");
+       where + ": architecture '" + name + "' is not supported (supported GGUF architectures: " + known(false) + ")");
 }
 
-const ArchSpec& arch_for_hf(const std::string& architecture, const std::string& model_type,
-                            const std::string& where) {
+const ArchSpec& arch_for_hf(const std::string& architecture, const std::string& model_type, const std::string& where) {
   if (const ArchSpec* a = find(architecture, true)) return *a;
   if (architecture.empty())
     if (const ArchSpec* a = find(model_type, true)) return *a;
-  fail(ErrorKind::Unsupported,
-       where + ": architecture '" +
-           (architecture.empty() ? "model_type " + model_type : architecture) +
-           "' is not supported (supported: " + known(true) + "; SmolLM is LlamaForCausalLM)");
+  fail(ErrorKind::Unsupported, where + ": architecture '" +
+                                   (architecture.empty() ? "model_type " + model_type : architecture) +
+                                   "' is not supported (supported: " + known(true) + "; SmolLM is LlamaForCausalLM)");
 }
 
 const ArchSpec& arch_of(const ModelConfig& c) {
   for (const ArchSpec* a : all_archs())
-    if (c.arch == a->name ||
-        std::find(a->gguf_names.begin(), a->gguf_names.end(), c.arch) != a->gguf_names.end())
+    if (c.arch == a->name || std::find(a->gguf_names.begin(), a->gguf_names.end(), c.arch) != a->gguf_names.end())
       return *a;
   fail(ErrorKind::Unsupported, "no forward pass for architecture '" + c.arch + "'");
 }
@@ -72,8 +68,7 @@ std::string layer_name(const std::string& pattern, int layer) {
   return pattern.substr(0, at) + std::to_string(layer) + pattern.substr(at + 3);
 }
 
-std::vector<WeightSpec> llama_layout_weights(const ModelConfig& c, HfTransform q_transform,
-                                             HfTransform k_transform) {
+std::vector<WeightSpec> llama_layout_weights(const ModelConfig& c, HfTransform q_transform, HfTransform k_transform) {
   const int64_t D = c.n_embd, V = c.n_vocab, F = c.n_ff, Q = int64_t{c.n_head} * c.head_dim,
                 KV = int64_t{c.n_head_kv} * c.head_dim;
   const std::string L = "model.layers.{L}.";
@@ -85,26 +80,12 @@ std::vector<WeightSpec> llama_layout_weights(const ModelConfig& c, HfTransform q
       {"blk.{L}.attn_q.weight", L + "self_attn.q_proj.weight", {Q, D}, true, &LayerWeights::wq, q_transform},
       {"blk.{L}.attn_k.weight", L + "self_attn.k_proj.weight", {KV, D}, true, &LayerWeights::wk, k_transform},
       {"blk.{L}.attn_v.weight", L + "self_attn.v_proj.weight", {KV, D}, true, &LayerWeights::wv},
-      {"blk.{L}.attn_q.bias",
-       L + "self_attn.q_proj.bias",
-       {Q},
-       c.qkv_bias,
-       &LayerWeights::bq,
-       q_transform},
-      {"blk.{L}.attn_k.bias",
-       L + "self_attn.k_proj.bias",
-       {KV},
-       c.qkv_bias,
-       &LayerWeights::bk,
-       k_transform},
+      {"blk.{L}.attn_q.bias", L + "self_attn.q_proj.bias", {Q}, c.qkv_bias, &LayerWeights::bq, q_transform},
+      {"blk.{L}.attn_k.bias", L + "self_attn.k_proj.bias", {KV}, c.qkv_bias, &LayerWeights::bk, k_transform},
       {"blk.{L}.attn_v.bias", L + "self_attn.v_proj.bias", {KV}, c.qkv_bias, &LayerWeights::bv},
       {"blk.{L}.attn_output.weight", L + "self_attn.o_proj.weight", {D, Q}, true, &LayerWeights::wo},
       {"blk.{L}.attn_output.bias", L + "self_attn.o_proj.bias", {D}, false, &LayerWeights::bo},
-      {"blk.{L}.ffn_norm.weight",
-       L + "post_attention_layernorm.weight",
-       {D},
-       c.pre_norms,
-       &LayerWeights::ffn_norm},
+      {"blk.{L}.ffn_norm.weight", L + "post_attention_layernorm.weight", {D}, c.pre_norms, &LayerWeights::ffn_norm},
       {"blk.{L}.ffn_gate.weight", L + "mlp.gate_proj.weight", {F, D}, true, &LayerWeights::gate},
       {"blk.{L}.ffn_up.weight", L + "mlp.up_proj.weight", {F, D}, true, &LayerWeights::up},
       {"blk.{L}.ffn_down.weight", L + "mlp.down_proj.weight", {D, F}, true, &LayerWeights::down},
@@ -139,19 +120,17 @@ std::vector<std::string> architecture_features(const ModelConfig& c) {
   if (c.embed_scale != 1.0f) out.push_back("embeddings scaled by " + num(c.embed_scale));
   if (c.learned_positions) out.push_back("learned position embeddings");
   if (c.rope_dim > 0 && c.rope_dim < c.head_dim)
-    out.push_back("partial rotary: " + std::to_string(c.rope_dim) + " of " +
-                  std::to_string(c.head_dim) + " dims per head (" +
-                  num(100.0 * c.rope_dim / c.head_dim) + "%)");
+    out.push_back("partial rotary: " + std::to_string(c.rope_dim) + " of " + std::to_string(c.head_dim) +
+                  " dims per head (" + num(100.0 * c.rope_dim / c.head_dim) + "%)");
   if (c.rope_base_local > 0)
-    out.push_back("rope base " + num(c.rope_base_local) + " on sliding-window layers, " +
-                  num(c.rope_base) + " on global ones");
+    out.push_back("rope base " + num(c.rope_base_local) + " on sliding-window layers, " + num(c.rope_base) +
+                  " on global ones");
   if (c.rope_attn_factor != 1.0f) out.push_back("rope attention factor " + num(c.rope_attn_factor));
   if (c.qk_norm == QkNorm::PerHead) out.push_back("q/k RMSNorm per head");
   if (c.qk_norm == QkNorm::Full) out.push_back("q/k RMSNorm over the whole projection");
   if (!c.pre_norms) out.push_back("no pre-norms");
   if (c.post_norms) out.push_back("post-attention and post-MLP norms");
-  if (c.parallel_residual)
-    out.push_back("parallel residual (attention and MLP read the same stream)");
+  if (c.parallel_residual) out.push_back("parallel residual (attention and MLP read the same stream)");
   if (c.attn_scale != 0.0f) out.push_back("attention scale " + num(c.attn_scale));
   if (c.attn_softcap > 0) out.push_back("attention logit soft-cap " + num(c.attn_softcap));
   if (c.final_softcap > 0) out.push_back("final logit soft-cap " + num(c.final_softcap));
@@ -163,8 +142,7 @@ std::vector<std::string> architecture_features(const ModelConfig& c) {
         layers += (n++ ? ", " : "") + std::to_string(l);
       }
     out.push_back("sliding window " + std::to_string(c.sliding_window) + " on " +
-                  (n == c.n_layer ? std::string("every layer")
-                                  : "layers " + (n ? layers : std::string("none"))));
+                  (n == c.n_layer ? std::string("every layer") : "layers " + (n ? layers : std::string("none"))));
   }
   out.push_back(std::string("MLP: ") + activation_name(c.act));
   for (const auto& a : c.assumed) out.push_back("assumed: " + a);

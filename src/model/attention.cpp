@@ -1,14 +1,14 @@
 #include "model/attention.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "attnscope/error.h"
 #include "tensor/ops.h"
-#include "tensor/softmax_kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/softmax_kernels.h"
 
 namespace attnscope::detail {
 
@@ -20,8 +20,8 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWe
   Tensor x({B, T, D});
   for (int64_t b = 0; b < B; ++b) {
     if (static_cast<int64_t>(ids[b].size()) != T)
-      fail(ErrorKind::InvalidArgument, "batch rows differ in length (" + std::to_string(ids[b].size()) + " vs " +
-                                           std::to_string(T) + ")");
+      fail(ErrorKind::InvalidArgument,
+           "batch rows differ in length (" + std::to_string(ids[b].size()) + " vs " + std::to_string(T) + ")");
     for (int64_t t = 0; t < T; ++t) {
       const int32_t id = ids[b][t];
       if (id < 0 || id >= V)
@@ -33,8 +33,8 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWe
   return x;
 }
 
-void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past,
-                    const AttentionDesc& a, const RowSpans* spans) {
+void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past, const AttentionDesc& a,
+                    const RowSpans* spans) {
   if (spans && n_past != 0) fail(ErrorKind::InvalidArgument, "a ragged batch cannot continue a KV cache");
   const float ninf = -std::numeric_limits<float>::infinity();
   const float scale = a.scale, cap = a.softcap;

@@ -23,15 +23,15 @@ Tensor embed_tokens(const std::vector<std::vector<int32_t>>& ids, const StoredWe
 // not see: later keys (causal), with a window keys at or before query position - a.window, and in
 // a ragged batch (spans, no cache) every key model/ragged.h's key_visible() hides (pads).
 // scores is [B, H, T, Tk] for queries at absolute positions n_past .. n_past + T - 1.
-void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past,
-                    const AttentionDesc& a, const RowSpans* spans = nullptr);
+void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past, const AttentionDesc& a,
+                    const RowSpans* spans = nullptr);
 
 // One layer's attention from its (normed, rotated) q [B, T, H, Dh] and k, v [B, T, Hkv, Dh]:
 // appends k, v to `cache` (when given) at n_past, computes the scores and scale_cap_mask()
 // (hook_attn_scores: the softmax input), softmax (hook_pattern), z = pattern · V (hook_z), and the
 // output projection with its bias (per-head hook_result only when that hook is active). Grouped
 // heads share their kv head without copies. Returns [B, T, D] (before any post-norm).
-Tensor attention(int layer, const LayerWeights& w, const Tensor& q, const Tensor& k, const Tensor& v,
-                 KVCache* cache, int64_t n_past, const RowSpans* spans, const HookRunner& hooks, Trace& out);
+Tensor attention(int layer, const LayerWeights& w, const Tensor& q, const Tensor& k, const Tensor& v, KVCache* cache,
+                 int64_t n_past, const RowSpans* spans, const HookRunner& hooks, Trace& out);
 
 }  // namespace attnscope::detail

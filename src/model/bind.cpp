@@ -167,8 +167,8 @@ void finalize_model(Model::Impl& impl) {
       return false;
     }
     if (have != w.shape)
-      fail(ErrorKind::Format, impl.source + ": weight '" + name + "' has shape " + shape_str(have) + ", expected " +
-                                  shape_str(w.shape));
+      fail(ErrorKind::Format,
+           impl.source + ": weight '" + name + "' has shape " + shape_str(have) + ", expected " + shape_str(w.shape));
     return true;
   };
   // Fused tensors first: split into the parts the rest of the table lists (views). A file that

@@ -77,8 +77,8 @@ void read_gguf_common(const GgufKeys& k, ModelConfig& c, bool ff_default_4d) {
   c.name = f.get_string("general.name").value_or(std::filesystem::path(f.path()).stem().string());
   c.n_layer = k.get_int("block_count", std::nullopt, 1, 10000);
   c.n_embd = k.get_int("embedding_length", std::nullopt, 1, kMaxDim);
-  c.n_ff = k.get_int("feed_forward_length", ff_default_4d ? std::optional<int64_t>(4 * int64_t{c.n_embd}) : std::nullopt, 1,
-                     16 * kMaxDim);
+  c.n_ff = k.get_int("feed_forward_length",
+                     ff_default_4d ? std::optional<int64_t>(4 * int64_t{c.n_embd}) : std::nullopt, 1, 16 * kMaxDim);
   c.n_head = k.get_int("attention.head_count", std::nullopt, 1, 65536);
   c.n_head_kv = k.get_int("attention.head_count_kv", c.n_head, 1, c.n_head);
   if (c.n_head % c.n_head_kv != 0)
@@ -118,7 +118,8 @@ void read_gguf_common(const GgufKeys& k, ModelConfig& c, bool ff_default_4d) {
     const Tensor t = f.load_tensor("rope_freqs.weight");
     c.rope_freq_factors.assign(t.data(), t.data() + t.numel());
     for (float v : c.rope_freq_factors)
-      if (!(v > 0) || !std::isfinite(v)) fail(ErrorKind::Format, f.path() + ": rope_freqs.weight has a non-positive entry");
+      if (!(v > 0) || !std::isfinite(v))
+        fail(ErrorKind::Format, f.path() + ": rope_freqs.weight has a non-positive entry");
   }
   if (auto type = k.get_string("rope.scaling.type")) {
     if (*type == "linear") {
@@ -153,7 +154,8 @@ void parse_rope_scaling(const JsonKeys& k, ModelConfig& c) {
     // Linear position interpolation = every frequency divided by the same factor.
     c.rope_freq_factors.assign(static_cast<size_t>(c.rope_dim / 2), static_cast<float>(factor));
   } else {
-    fail(ErrorKind::Unsupported, k.where() + ": rope_scaling type '" + type + "' is not supported (llama3 and linear are" +
+    fail(ErrorKind::Unsupported, k.where() + ": rope_scaling type '" + type +
+                                     "' is not supported (llama3 and linear are" +
                                      (c.arch == "phi3" ? ", and longrope/su for Phi-3" : "") + ")");
   }
 }

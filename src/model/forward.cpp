@@ -94,14 +94,14 @@ void forward_transformer(const Model::Impl& m, const ForwardInput& in, const Hoo
   const int64_t n_past = in.cache ? in.cache->n_past : 0;
   const int64_t Tk = n_past + T;
   if (in.cache && Tk > in.cache->capacity)
-    fail(ErrorKind::InvalidArgument, "KV cache holds " + std::to_string(in.cache->capacity) + " tokens; " +
-                                         std::to_string(Tk) + " needed");
+    fail(ErrorKind::InvalidArgument,
+         "KV cache holds " + std::to_string(in.cache->capacity) + " tokens; " + std::to_string(Tk) + " needed");
   if (W.position_embd && Tk > W.position_embd->dim(0))
     fail(ErrorKind::InvalidArgument, "the model has learned positions for " + std::to_string(W.position_embd->dim(0)) +
                                          " tokens; position " + std::to_string(Tk - 1) + " asked for");
   if (in.start_layer < 0 || in.start_layer >= c.n_layer)
-    fail(ErrorKind::InvalidArgument, "start_at_layer " + std::to_string(in.start_layer) + " is outside 0.." +
-                                         std::to_string(c.n_layer - 1));
+    fail(ErrorKind::InvalidArgument,
+         "start_at_layer " + std::to_string(in.start_layer) + " is outside 0.." + std::to_string(c.n_layer - 1));
 
   // The residual stream x [B, T, D]: embeddings, or the given stream at start_layer.
   Tensor x;

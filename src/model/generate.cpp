@@ -1,6 +1,6 @@
-// Generation with a KV cache (greedy or sampled, see model/sampling.h). Captured hooks are gathered step by step: per-token hooks
-// are concatenated along the token axis, attention patterns/scores gain one row per new token
-// (the result is the full [B, H, T, T] lower-triangular pattern over prompt + generated tokens).
+// Generation with a KV cache (greedy or sampled, see model/sampling.h). Captured hooks are gathered step by step:
+// per-token hooks are concatenated along the token axis, attention patterns/scores gain one row per new token (the
+// result is the full [B, H, T, T] lower-triangular pattern over prompt + generated tokens).
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -116,7 +116,7 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
     // Square hooks gain rows; the cells of keys a row never saw are masked: -inf scores, 0 pattern.
     const float masked = point == HookPoint::AttnScores ? -std::numeric_limits<float>::infinity() : 0.0f;
     gen.trace.set(name, hook_shape(point) == HookShape::Square ? assemble_square(list, cache.n_past, masked)
-                                                                : concat_tokens(list));
+                                                               : concat_tokens(list));
   }
   if (!logit_pieces.empty()) gen.trace.logits = concat_tokens(logit_pieces);
   if (impl.tokenizer) gen.text = impl.tokenizer->decode(gen.new_tokens);

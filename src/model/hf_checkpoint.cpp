@@ -40,7 +40,8 @@ void check_positive(const ModelConfig& c, const std::string& where) {
   if (c.n_head % c.n_head_kv != 0)
     fail(ErrorKind::Format, where + ": " + std::to_string(c.n_head) + " heads is not a multiple of " +
                                 std::to_string(c.n_head_kv) + " key/value heads");
-  if (c.rope_dim % 2 != 0) fail(ErrorKind::Format, where + ": rotary dimension " + std::to_string(c.rope_dim) + " is odd");
+  if (c.rope_dim % 2 != 0)
+    fail(ErrorKind::Format, where + ": rotary dimension " + std::to_string(c.rope_dim) + " is odd");
 }
 
 // HF name -> (table row, canonical name) for every weight of this config.
@@ -76,7 +77,8 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     out.hf_arch = j["architectures"][0].get<std::string>();
-  const std::string model_type = j.contains("model_type") && j["model_type"].is_string() ? j["model_type"].get<std::string>() : "";
+  const std::string model_type =
+      j.contains("model_type") && j["model_type"].is_string() ? j["model_type"].get<std::string>() : "";
   const detail::ArchSpec& arch = detail::arch_for_hf(out.hf_arch, model_type, where);
   ModelConfig& c = out.model;
   c.arch = arch.name;
@@ -106,7 +108,8 @@ std::optional<HfTensorTarget> map_hf_tensor(const std::string& hf_name, const Mo
     name = name.substr(arch.hf_optional_prefix.size());
   auto it = index.find(name);
   if (it == index.end())
-    fail(ErrorKind::Unsupported, "tensor '" + hf_name + "' is not part of a " + c.arch + " model as attnscope knows it");
+    fail(ErrorKind::Unsupported,
+         "tensor '" + hf_name + "' is not part of a " + c.arch + " model as attnscope knows it");
   return HfTensorTarget{it->second.second, it->second.first->hf_transform};
 }
 
@@ -153,16 +156,19 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
                                        " model with this config.json as attnscope knows it");
     const auto& [spec, canonical] = it->second;
     const std::string where = dir + ": tensor '" + hf_name + "'";
-    if (have(canonical)) fail(ErrorKind::Format, where + " maps to " + canonical + ", which another tensor already gave");
+    if (have(canonical))
+      fail(ErrorKind::Format, where + " maps to " + canonical + ", which another tensor already gave");
     std::optional<StoredWeight> m;
     if (keep_stored)
-      if (std::optional<StoredWeight> w = raw.stored()) m = detail::hf_transform_stored(*w, spec->hf_transform, c, where);
+      if (std::optional<StoredWeight> w = raw.stored())
+        m = detail::hf_transform_stored(*w, spec->hf_transform, c, where);
     Tensor t;
     if (!m) t = detail::hf_transform(raw.to_tensor(), spec->hf_transform, c, where);
     const Shape got = m ? m->shape() : t.shape();
     if (got != spec->shape)
-      fail(ErrorKind::Format, where + " (" + canonical + ") has shape " + Tensor::view(got, nullptr, nullptr).shape_str() +
-                                  " but config.json implies " + Tensor::view(spec->shape, nullptr, nullptr).shape_str());
+      fail(ErrorKind::Format, where + " (" + canonical + ") has shape " +
+                                  Tensor::view(got, nullptr, nullptr).shape_str() + " but config.json implies " +
+                                  Tensor::view(spec->shape, nullptr, nullptr).shape_str());
     if (m)
       ck.matrices.emplace(canonical, std::move(*m));
     else
@@ -176,8 +182,9 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
   if (!have("output.weight")) {
     if (!c.tied_embeddings)
       warn("model.untied_head_missing",
-           "checkpoint " + dir + ": config.json says tie_word_embeddings: false, but there is no lm_head weight; "
-           "using the input embedding as the output head (transformers would initialise a random one)");
+           "checkpoint " + dir +
+               ": config.json says tie_word_embeddings: false, but there is no lm_head weight; "
+               "using the input embedding as the output head (transformers would initialise a random one)");
     c.tied_embeddings = true;
   } else if (c.tied_embeddings) {
     ck.weights.erase("output.weight");

@@ -38,7 +38,7 @@ std::optional<HfTensorTarget> map_hf_tensor(const std::string& hf_name, const Mo
 
 struct HfCheckpoint {
   std::string dir;
-  HfConfig hf;                            // hf.model is the final ModelConfig
+  HfConfig hf;  // hf.model is the final ModelConfig
   ComputeDtype dtype = ComputeDtype::Float32;
   // Canonical names, transforms applied (fused not yet split). float32: every weight decoded
   // here. Otherwise the F16/BF16 and MLX-quantised matrices are in `matrices` in their stored type
@@ -53,7 +53,6 @@ struct HfCheckpoint {
 // quantisation), InvalidArgument (dtype). The output head is tied to token_embd when the config
 // says so or when the checkpoint has no head.
 // `mmap`: LoadOptions::mmap (how stored matrices are held, see weight_backing in loaders.h).
-HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype = "float32",
-                                bool mmap = false);
+HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype = "float32", bool mmap = false);
 
 }  // namespace attnscope

@@ -14,8 +14,8 @@ namespace {
 // makes interleaved rows from rotate-half ones; otherwise its inverse.
 std::vector<int64_t> rope_row_order(int64_t rows, int n_heads, bool to_interleaved) {
   if (n_heads <= 0 || rows % n_heads != 0 || (rows / n_heads) % 2 != 0)
-    fail(ErrorKind::Format, "cannot permute a q/k projection of " + std::to_string(rows) +
-                                " rows into " + std::to_string(n_heads) + " heads of even size");
+    fail(ErrorKind::Format, "cannot permute a q/k projection of " + std::to_string(rows) + " rows into " +
+                                std::to_string(n_heads) + " heads of even size");
   const int64_t hd = rows / n_heads, half = hd / 2;
   std::vector<int64_t> order(static_cast<size_t>(rows));
   for (int64_t h = 0; h < n_heads; ++h)
@@ -36,8 +36,7 @@ std::vector<int64_t> neox_qkv_order(int64_t rows, const ModelConfig& c, const st
   std::vector<int64_t> order(static_cast<size_t>(rows));
   for (int64_t h = 0; h < H; ++h)
     for (int64_t part = 0; part < 3; ++part)
-      for (int64_t d = 0; d < Dh; ++d)
-        order[static_cast<size_t>(part * H * Dh + h * Dh + d)] = (h * 3 + part) * Dh + d;
+      for (int64_t d = 0; d < Dh; ++d) order[static_cast<size_t>(part * H * Dh + h * Dh + d)] = (h * 3 + part) * Dh + d;
   return order;
 }
 
@@ -52,8 +51,7 @@ Tensor gather_rows(const Tensor& w, const std::vector<int64_t>& order) {
 }
 
 Tensor transpose2d(const Tensor& w, const std::string& where) {
-  if (w.ndim() != 2)
-    fail(ErrorKind::Format, where + ": expected a 2-d weight, got " + w.shape_str());
+  if (w.ndim() != 2) fail(ErrorKind::Format, where + ": expected a 2-d weight, got " + w.shape_str());
   const int64_t r = w.dim(0), c = w.dim(1);
   Tensor out(Shape{c, r});
   for (int64_t i = 0; i < r; ++i)
@@ -67,15 +65,13 @@ StoredWeight transpose_half(const StoredWeight& w) {
   std::vector<uint8_t> out(static_cast<size_t>(r * c * 2));
   for (int64_t i = 0; i < r; ++i)
     for (int64_t j = 0; j < c; ++j)
-      std::memcpy(out.data() + (j * r + i) * 2,
-                  w.data + static_cast<uint64_t>(i) * w.row_bytes + j * 2, 2);
+      std::memcpy(out.data() + (j * r + i) * 2, w.data + static_cast<uint64_t>(i) * w.row_bytes + j * 2, 2);
   return StoredWeight::owned(w.type, c, r, std::move(out));
 }
 
 }  // namespace
 
-std::vector<int64_t> hf_row_order(HfTransform tr, int64_t rows, const ModelConfig& c,
-                                  const std::string& where) {
+std::vector<int64_t> hf_row_order(HfTransform tr, int64_t rows, const ModelConfig& c, const std::string& where) {
   switch (tr) {
     case HfTransform::PermuteQ:
       return rope_row_order(rows, c.n_head, true);
@@ -88,8 +84,7 @@ std::vector<int64_t> hf_row_order(HfTransform tr, int64_t rows, const ModelConfi
   }
 }
 
-Tensor hf_transform(const Tensor& t, HfTransform tr, const ModelConfig& c,
-                    const std::string& where) {
+Tensor hf_transform(const Tensor& t, HfTransform tr, const ModelConfig& c, const std::string& where) {
   switch (tr) {
     case HfTransform::None:
       return t;
@@ -110,8 +105,8 @@ Tensor hf_transform(const Tensor& t, HfTransform tr, const ModelConfig& c,
   return t;
 }
 
-std::optional<StoredWeight> hf_transform_stored(const StoredWeight& w, HfTransform tr,
-                                                const ModelConfig& c, const std::string& where) {
+std::optional<StoredWeight> hf_transform_stored(const StoredWeight& w, HfTransform tr, const ModelConfig& c,
+                                                const std::string& where) {
   switch (tr) {
     case HfTransform::None:
       return w;
@@ -120,8 +115,7 @@ std::optional<StoredWeight> hf_transform_stored(const StoredWeight& w, HfTransfo
     case HfTransform::NeoxQkv:
       return w.gather_rows(hf_row_order(tr, w.rows, c, where));
     case HfTransform::Transpose:
-      if (w.mlx_bits == 0 && (w.type == GgmlType::F16 || w.type == GgmlType::BF16))
-        return transpose_half(w);
+      if (w.mlx_bits == 0 && (w.type == GgmlType::F16 || w.type == GgmlType::BF16)) return transpose_half(w);
       return std::nullopt;
     case HfTransform::PlusOne:
       return std::nullopt;
@@ -132,12 +126,10 @@ std::optional<StoredWeight> hf_transform_stored(const StoredWeight& w, HfTransfo
 }  // namespace detail
 
 Tensor permute_rope_rows(const Tensor& w, int n_heads) {
-  return detail::gather_rows(w,
-                             detail::rope_row_order(w.ndim() >= 1 ? w.dim(0) : 0, n_heads, true));
+  return detail::gather_rows(w, detail::rope_row_order(w.ndim() >= 1 ? w.dim(0) : 0, n_heads, true));
 }
 Tensor unpermute_rope_rows(const Tensor& w, int n_heads) {
-  return detail::gather_rows(w,
-                             detail::rope_row_order(w.ndim() >= 1 ? w.dim(0) : 0, n_heads, false));
+  return detail::gather_rows(w, detail::rope_row_order(w.ndim() >= 1 ? w.dim(0) : 0, n_heads, false));
 }
 
 }  // namespace attnscope

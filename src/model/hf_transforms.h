@@ -20,18 +20,16 @@ namespace detail {
 // Source row of every output row of a row-permuting transform (PermuteQ, PermuteK, NeoxQkv) of a
 // tensor with `rows` rows (a weight or its bias): out[r] = in[order[r]]. Format error naming
 // `where` when the rows do not fit the config. Empty for transforms that are not permutations.
-std::vector<int64_t> hf_row_order(HfTransform tr, int64_t rows, const ModelConfig& c,
-                                  const std::string& where);
+std::vector<int64_t> hf_row_order(HfTransform tr, int64_t rows, const ModelConfig& c, const std::string& where);
 
 // The transform of a float32 tensor.
-Tensor hf_transform(const Tensor& t, HfTransform tr, const ModelConfig& c,
-                    const std::string& where);
+Tensor hf_transform(const Tensor& t, HfTransform tr, const ModelConfig& c, const std::string& where);
 // The transform of a stored matrix, staying in its type: permutations gather stored rows (MLX
 // codes, scales and biases together), Transpose moves F16/BF16 elements; the result owns its
 // bytes. None returns `w` itself (still a view). std::nullopt when the matrix cannot stay stored
 // (PlusOne; Transpose of block-quantised or MLX rows): decode it and use hf_transform.
-std::optional<StoredWeight> hf_transform_stored(const StoredWeight& w, HfTransform tr,
-                                                const ModelConfig& c, const std::string& where);
+std::optional<StoredWeight> hf_transform_stored(const StoredWeight& w, HfTransform tr, const ModelConfig& c,
+                                                const std::string& where);
 
 }  // namespace detail
 

@@ -77,9 +77,7 @@ bool is_digits(const std::string& s) {
 bool has_wildcard(const std::string& s) { return s.find_first_of("*?") != std::string::npos; }
 
 // mlxterp writes "model.model.layers.8.self_attn": drop one doubled "model." prefix.
-std::string undouble(const std::string& name) {
-  return name.rfind("model.model.", 0) == 0 ? name.substr(6) : name;
-}
+std::string undouble(const std::string& name) { return name.rfind("model.model.", 0) == 0 ? name.substr(6) : name; }
 
 // "blocks.L.<rest>" -> L, otherwise -1.
 int block_layer(const std::string& name) {
@@ -97,22 +95,32 @@ HookShape hook_shape(HookPoint p) { return row(p).shape; }
 
 int hook_head_axis(HookPoint p) {
   switch (hook_shape(p)) {
-    case HookShape::Square: return 1;
+    case HookShape::Square:
+      return 1;
     case HookShape::QueryHeads:
-    case HookShape::HeadResult: return 2;
-    default: return -1;
+    case HookShape::HeadResult:
+      return 2;
+    default:
+      return -1;
   }
 }
 
 bool hook_applies(HookPoint p, const ModelConfig& c) {
   switch (row(p).needs) {
-    case Needs::Always: return true;
-    case Needs::LearnedPositions: return c.learned_positions;
-    case Needs::PreNorms: return c.pre_norms;
-    case Needs::QkNorm: return c.qk_norm != QkNorm::None;
-    case Needs::Rope: return c.rope_dim > 0;
-    case Needs::SerialResidual: return !c.parallel_residual;
-    case Needs::GatedMlp: return c.act == Activation::SwiGLU || c.act == Activation::GeGLU;
+    case Needs::Always:
+      return true;
+    case Needs::LearnedPositions:
+      return c.learned_positions;
+    case Needs::PreNorms:
+      return c.pre_norms;
+    case Needs::QkNorm:
+      return c.qk_norm != QkNorm::None;
+    case Needs::Rope:
+      return c.rope_dim > 0;
+    case Needs::SerialResidual:
+      return !c.parallel_residual;
+    case Needs::GatedMlp:
+      return c.act == Activation::SwiGLU || c.act == Activation::GeGLU;
   }
   return false;
 }
@@ -120,10 +128,10 @@ bool hook_applies(HookPoint p, const ModelConfig& c) {
 std::string hook_name(HookPoint p, int layer) {
   const HookRow& r = row(p);
   if (r.in_block != (layer >= 0))
-    fail(ErrorKind::InvalidArgument, std::string("hook point ") + r.suffix +
-                                         (r.in_block ? " belongs to a block: it needs a layer"
-                                                     : " is outside the blocks: it takes no layer (got " +
-                                                           std::to_string(layer) + ")"));
+    fail(ErrorKind::InvalidArgument,
+         std::string("hook point ") + r.suffix +
+             (r.in_block ? " belongs to a block: it needs a layer"
+                         : " is outside the blocks: it takes no layer (got " + std::to_string(layer) + ")"));
   return r.in_block ? "blocks." + std::to_string(layer) + "." + r.suffix : r.suffix;
 }
 
@@ -166,7 +174,8 @@ std::optional<std::string> canonical_hook_name(const std::string& input) {
   static const std::string prefix = "model.layers.";
   if (name.rfind(prefix, 0) != 0) return std::nullopt;
   const size_t dot = name.find('.', prefix.size());
-  const std::string layer = name.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
+  const std::string layer =
+      name.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
   if (!is_digits(layer)) return std::nullopt;
   const std::string rest = dot == std::string::npos ? "" : name.substr(dot);  // "" or ".<module path>"
   for (const HookRow& r : kTable)

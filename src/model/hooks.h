@@ -50,7 +50,7 @@ class HookRunner {
     return s < flags_.size() ? flags_[s] : 0;
   }
 
-  std::vector<uint8_t> flags_;                     // per slot: kCapture | kIntervene
+  std::vector<uint8_t> flags_;                      // per slot: kCapture | kIntervene
   std::vector<std::vector<size_t>> interventions_;  // per slot: indices into interventions_list_
   std::vector<Intervention> interventions_list_;
   int n_captured_ = 0;

@@ -7,8 +7,7 @@
 
 namespace attnscope::detail {
 
-KVCache::KVCache(int n_layer, int batch, int capacity, int n_head_kv, int head_dim,
-                 ComputeDtype dtype)
+KVCache::KVCache(int n_layer, int batch, int capacity, int n_head_kv, int head_dim, ComputeDtype dtype)
     : capacity(capacity), dtype_(dtype), batch_(batch), row_(int64_t{n_head_kv} * head_dim) {
   const size_t n = static_cast<size_t>(batch_ * capacity * row_);
   for (int l = 0; l < n_layer; ++l) {
@@ -37,8 +36,7 @@ void KVCache::store(int layer, const Tensor& k, const Tensor& v, int64_t n_past)
   }
 }
 
-KVCache::Rows KVCache::read(const std::vector<Tensor>& f32,
-                            const std::vector<std::vector<uint16_t>>& bf16, int layer,
+KVCache::Rows KVCache::read(const std::vector<Tensor>& f32, const std::vector<std::vector<uint16_t>>& bf16, int layer,
                             int64_t Tk) const {
   const auto l = static_cast<size_t>(layer);
   Rows r;
@@ -49,8 +47,7 @@ KVCache::Rows KVCache::read(const std::vector<Tensor>& f32,
   }
   r.decoded = Tensor::uninitialized({batch_, Tk, row_});  // written in full below
   for (int64_t b = 0; b < batch_; ++b)
-    kernels::bf16_to_f32(bf16[l].data() + b * capacity * row_, r.decoded.data() + b * Tk * row_,
-                         Tk * row_);
+    kernels::bf16_to_f32(bf16[l].data() + b * capacity * row_, r.decoded.data() + b * Tk * row_, Tk * row_);
   r.data = std::as_const(r.decoded).data();
   r.batch_stride = Tk * row_;
   return r;

@@ -47,8 +47,8 @@ struct KVCache {
   size_t nbytes() const;  // keys and values of every layer at full capacity
 
  private:
-  Rows read(const std::vector<Tensor>& f32, const std::vector<std::vector<uint16_t>>& bf16,
-            int layer, int64_t Tk) const;
+  Rows read(const std::vector<Tensor>& f32, const std::vector<std::vector<uint16_t>>& bf16, int layer,
+            int64_t Tk) const;
 
   ComputeDtype dtype_;
   int64_t batch_ = 0, row_ = 0;                   // row_: Hkv * Dh values per position

@@ -30,7 +30,8 @@ bool looks_like_hub_name(const std::string& s) {
   if (slash == std::string::npos || slash == 0 || s.find('/', slash + 1) != std::string::npos) return false;
   if (s[0] == '.' || s[0] == '~') return false;
   for (char ch : s)
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == '/' || ch == '@'))
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == '/' ||
+          ch == '@'))
       return false;
   return true;
 }
@@ -102,9 +103,7 @@ Trace Model::run(std::string_view text, const RunOptions& options) const {
   return run(encode(text, options.add_bos), options);
 }
 
-Trace Model::run(const std::vector<int32_t>& ids, const RunOptions& options) const {
-  return run_batch({ids}, options);
-}
+Trace Model::run(const std::vector<int32_t>& ids, const RunOptions& options) const { return run_batch({ids}, options); }
 
 namespace detail {
 
@@ -136,7 +135,8 @@ FileBacking weight_backing(bool mmap, uint64_t file_bytes) {
 
 void refuse_empty_weight(const std::string& source, const std::string& name, const Shape& shape) {
   if (shape_numel(shape) == 0)
-    fail(ErrorKind::Format, source + ": tensor '" + name + "' has shape " + Tensor::view(shape, nullptr, nullptr).shape_str() +
+    fail(ErrorKind::Format, source + ": tensor '" + name + "' has shape " +
+                                Tensor::view(shape, nullptr, nullptr).shape_str() +
                                 ", no elements; no model weight is empty");
 }
 

@@ -35,8 +35,7 @@ struct ForwardInput {
   const Tensor* residual = nullptr;
   const RowSpans* spans = nullptr;  // a ragged batch (model/ragged.h): where each row's real tokens are
 };
-using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, const HookRunner& hooks,
-                           Trace& out);
+using ForwardFn = void (*)(const Model::Impl& model, const ForwardInput& in, const HookRunner& hooks, Trace& out);
 }  // namespace detail
 
 // Weights are kept under GGUF's names with the ".weight"/".bias" suffix, every matrix row-major
@@ -64,7 +63,7 @@ struct Model::Impl {
   std::string source;                          // what it was loaded from
   int threads = 0;  // LoadOptions::threads: this model's runs use it (0: set_num_threads' default)
   std::vector<std::shared_ptr<const void>> keepalive;  // e.g. file mappings behind weight views
-  detail::ForwardFn forward = nullptr;         // set by finalize_model
+  detail::ForwardFn forward = nullptr;                 // set by finalize_model
 };
 
 namespace detail {

@@ -38,7 +38,8 @@ int32_t TokenSampler::next(const float* logits, int64_t n) {
   std::vector<double> p(keep);
   const double top = logits[ids[0]];
   double total = 0;
-  for (size_t i = 0; i < keep; ++i) total += p[i] = std::exp((static_cast<double>(logits[ids[i]]) - top) / temperature_);
+  for (size_t i = 0; i < keep; ++i)
+    total += p[i] = std::exp((static_cast<double>(logits[ids[i]]) - top) / temperature_);
   if (top_p_ < 1) {
     double cum = 0;
     size_t k = 0;

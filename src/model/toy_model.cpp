@@ -13,17 +13,19 @@
 // over the context and pairs 6..63 hold position-free content):
 //   L0H0 previous token, L0H1 two back (feeds the induction key), L0H2 first token (sink),
 //   L0H3 current token, L1H0 induction (K-composition with L0H0/L0H1); L1H1..3 all-zero.
+#include "model/toy_model.h"
+
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
-#include <unistd.h>
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
-#include "model/toy_model.h"
 
 namespace attnscope::detail {
 
@@ -41,9 +43,9 @@ constexpr double kOneValue = 2.0;
 // These weights (rounded from a linear program) keep the peak >= 12.28 above every other offset
 // in 0..600, so the head puts > 0.9999 on its target.
 constexpr double kPosWeights[5] = {26.0, 11.0, 11.0, 6.5, 8.5};
-constexpr double kSinkScore = 20.0;           // first-token head: BOS logit over every other key
+constexpr double kSinkScore = 20.0;               // first-token head: BOS logit over every other key
 constexpr double kMatchA = 40.0, kMatchB = 16.0;  // induction: current==key's previous, previous==key's two-back
-constexpr int kContentPair0 = 6;              // first rotary pair slow enough for content
+constexpr int kContentPair0 = 6;                  // first rotary pair slow enough for content
 constexpr double kUnembed = 2.0;
 
 // Content index of a token (which code it carries); -1 for BOS (it carries BOSD instead).
@@ -61,9 +63,7 @@ void put_code(float* dst, int c) {
   for (int x = 0; x < kCodePoints; ++x) dst[kQ * x + (a + b * x) % kQ] = v;
 }
 
-double theta(int pair) {
-  return std::pow(static_cast<double>(kRopeBase), -2.0 * pair / kHeadDim);
-}
+double theta(int pair) { return std::pow(static_cast<double>(kRopeBase), -2.0 * pair / kHeadDim); }
 
 struct Mat {
   Tensor t;
@@ -131,22 +131,26 @@ void write_toy_model(const std::string& path) {
   for (int t = 0; t < kVocab; ++t) {
     emb(t, kOne) = static_cast<float>(kOneValue);
     const int c = content_index(t);
-    if (c < 0) emb(t, kBosDim) = 1.0f;
-    else put_code(&emb(t, kTok), c);
+    if (c < 0)
+      emb(t, kBosDim) = 1.0f;
+    else
+      put_code(&emb(t, kTok), c);
   }
   w.add_tensor("token_embd.weight", emb.t);
 
-  const double sq = std::sqrt(static_cast<double>(kHeadDim));  // the forward divides scores by it
+  const double sq = std::sqrt(static_cast<double>(kHeadDim));       // the forward divides scores by it
   const double s0 = std::sqrt(kD / (1.0 + kOneValue * kOneValue));  // layer-0 RMSNorm gain
-  const double one_hat = kOneValue * s0;                              // normalised ONE value
-  const double s1 = std::sqrt(kD / 7.0);  // layer-1 gain: |x|^2 = 5 + |prev|^2 + |two back|^2
+  const double one_hat = kOneValue * s0;                            // normalised ONE value
+  const double s1 = std::sqrt(kD / 7.0);                            // layer-1 gain: |x|^2 = 5 + |prev|^2 + |two back|^2
 
   for (int l = 0; l < kLayers; ++l) {
     Mat q(kD, kD), k(kD, kD), v(kD, kD), o(kD, kD);
     if (l == 0) {
       // Positional heads: q and k come from ONE only, so q_i . k_j depends on i - j through RoPE
       // alone; k is q turned by `shift` steps, which moves the peak of the cosine sum to shift.
-      struct Pos { int head, shift, dst; };
+      struct Pos {
+        int head, shift, dst;
+      };
       for (const Pos& p : {Pos{0, 1, kPrev}, Pos{1, 2, kPP}, Pos{3, 0, -1}}) {
         for (int pair = 0; pair < 5; ++pair) {
           const double r = std::sqrt(kPosWeights[pair] * sq) / one_hat;
@@ -246,8 +250,10 @@ std::string toy_model_path() {
   namespace fs = std::filesystem;
   const fs::path fallback = fs::temp_directory_path() / ("attnscope-" + std::to_string(::getuid()));
   fs::path dir = fallback;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) dir = fs::path(xdg) / "attnscope";
-  else if (const char* home = std::getenv("HOME"); home && *home) dir = fs::path(home) / ".cache" / "attnscope";
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    dir = fs::path(xdg) / "attnscope";
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    dir = fs::path(home) / ".cache" / "attnscope";
   try {
     return toy_model_in(dir);
   } catch (const Error&) {

@@ -48,7 +48,7 @@ struct ModelWeights {
   const StoredWeight* token_embd = nullptr;     // [V, D] (rows looked up, decoded; tied: also the head)
   const StoredWeight* position_embd = nullptr;  // [n_ctx, D] (learned positions; rows looked up, decoded)
   const Tensor *output_norm = nullptr, *output_norm_b = nullptr;
-  const StoredWeight* output = nullptr;         // [V, D]: output.weight or, tied, token_embd.weight
+  const StoredWeight* output = nullptr;  // [V, D]: output.weight or, tied, token_embd.weight
   std::vector<LayerWeights> layers;
 };
 

@@ -10,9 +10,7 @@ namespace {
 
 constexpr std::align_val_t kLine{64};
 
-float* allocate(size_t n) {
-  return static_cast<float*>(::operator new[](n * sizeof(float), kLine));
-}
+float* allocate(size_t n) { return static_cast<float*>(::operator new[](n * sizeof(float), kLine)); }
 void release(float* p) { ::operator delete[](p, kLine); }
 
 class ArrayPool {

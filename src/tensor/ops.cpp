@@ -54,7 +54,7 @@ struct MatmulCall {
   std::vector<int64_t> src_dims, src_strides, wei_dims, wei_strides, dst_dims, dst_strides;
   bool bias = false, accumulate = false;
   dnnl::memory::data_type in_type = dnnl::memory::data_type::f32;  // src and weights (dst is f32)
-  int threads = 0;  // 0: by size (see execute)
+  int threads = 0;                                                 // 0: by size (see execute)
 };
 
 Cached get_primitive(const MatmulCall& c, int threads) {
@@ -92,19 +92,18 @@ Cached get_primitive(const MatmulCall& c, int threads) {
       bdims.back() = c.dst_dims.back();
       bstrides.back() = 1;
       for (int i = static_cast<int>(bdims.size()) - 2; i >= 0; --i) bstrides[i] = bstrides[i + 1] * bdims[i + 1];
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, make_md(bdims, bstrides), dst_md),
-                                        attr, cpu_engine());
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, make_md(bdims, bstrides), dst_md), attr,
+                                        cpu_engine());
     } else {
       pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, cpu_engine());
     }
-    Cached entry{dnnl::matmul(pd), src_md, wei_md, c.bias ? pd.bias_desc() : dnnl::memory::desc(), dst_md,
+    Cached entry{dnnl::matmul(pd),    src_md, wei_md, c.bias ? pd.bias_desc() : dnnl::memory::desc(), dst_md,
                  pd.scratchpad_desc()};
     if (g_cache.size() > 4096) g_cache.clear();  // generation over many lengths: bound the cache
     g_cache.emplace(key, entry);
     return entry;
   } catch (const dnnl::error& e) {
-    fail(ErrorKind::Unsupported, std::string("oneDNN matmul could not be created for shape ") + key +
-                                     ": " + e.what());
+    fail(ErrorKind::Unsupported, std::string("oneDNN matmul could not be created for shape ") + key + ": " + e.what());
   }
 }
 
@@ -122,8 +121,7 @@ void execute(const MatmulCall& c, const void* src, const void* wei, const float*
   dnnl::memory src_m(p.src, eng, const_cast<void*>(src));
   dnnl::memory wei_m(p.wei, eng, const_cast<void*>(wei));
   dnnl::memory dst_m(p.dst, eng, dst);
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m}};
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m}};
   if (c.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias, eng, const_cast<float*>(bias)));
   thread_local std::vector<uint8_t> scratch;  // this thread's; a product runs on one caller thread
   if (const size_t bytes = p.scratchpad.get_size(); bytes > 0) {
@@ -162,8 +160,8 @@ void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, con
   execute(c, x, W, bias, y);
 }
 
-void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data,
-            const MatView& dst, float* dst_data) {
+void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data, const MatView& dst,
+            float* dst_data) {
   MatmulCall c;
   c.src_dims = src.dims;
   c.src_strides = src.strides.empty() ? contiguous_strides(src.dims) : src.strides;
@@ -176,8 +174,8 @@ void matmul(const MatView& src, const float* src_data, const MatView& wei, const
   execute(c, src_data, wei_data, nullptr, dst_data);
 }
 
-void linear_typed(MatDtype dt, const void* x, int64_t M, int64_t K, const void* W, int64_t N, float* y,
-                  int64_t ldy, bool accumulate, int threads) {
+void linear_typed(MatDtype dt, const void* x, int64_t M, int64_t K, const void* W, int64_t N, float* y, int64_t ldy,
+                  bool accumulate, int threads) {
   if (M <= 0 || N <= 0) return;
   MatmulCall c;
   c.src_dims = {M, K};
@@ -202,15 +200,24 @@ bool has_native_bf16() {
 
 std::string cpu_isa_name() {
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::sse41: return "sse41";
-    default: return "other";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    default:
+      return "other";
   }
 }
 
@@ -226,14 +233,14 @@ int64_t grain_rows(int64_t row_len) { return std::max<int64_t>(1, kGrainElems / 
 
 void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t D, float eps) {
   parallel_for(rows, grain_rows(D), [&](int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* xr = x + r * D;
-    float* yr = y + r * D;
-    double ss = 0.0;
-    for (int64_t i = 0; i < D; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(D) + eps));
-    for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] * scale * w[i];
-  }
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * D;
+      float* yr = y + r * D;
+      double ss = 0.0;
+      for (int64_t i = 0; i < D; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+      const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(D) + eps));
+      for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] * scale * w[i];
+    }
   });
 }
 
@@ -262,54 +269,54 @@ void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* posit
     if (freq_factors) inv_freq[i] /= freq_factors[i];
   }
   parallel_for(rows, grain_rows(int64_t{n_head} * head_dim), [&](int64_t r0, int64_t r1) {
-  std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
-  for (int64_t r = r0; r < r1; ++r) {
-    for (int i = 0; i < half; ++i) {
-      const double theta = positions[r] * inv_freq[i];
-      cs[i] = static_cast<float>(std::cos(theta));
-      sn[i] = static_cast<float>(std::sin(theta));
-    }
-    for (int h = 0; h < n_head; ++h) {
-      float* v = x + (r * n_head + h) * head_dim;
+    std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+    for (int64_t r = r0; r < r1; ++r) {
       for (int i = 0; i < half; ++i) {
-        const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
-        const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * cs[i] - x1 * sn[i];
-        v[b] = x0 * sn[i] + x1 * cs[i];
+        const double theta = positions[r] * inv_freq[i];
+        cs[i] = static_cast<float>(std::cos(theta));
+        sn[i] = static_cast<float>(std::sin(theta));
+      }
+      for (int h = 0; h < n_head; ++h) {
+        float* v = x + (r * n_head + h) * head_dim;
+        for (int i = 0; i < half; ++i) {
+          const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+          const float x0 = v[a], x1 = v[b];
+          v[a] = x0 * cs[i] - x1 * sn[i];
+          v[b] = x0 * sn[i] + x1 * cs[i];
+        }
       }
     }
-  }
   });
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t n) {
   const float ninf = -std::numeric_limits<float>::infinity();
   parallel_for(rows, grain_rows(n), [&](int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    float* v = x + r * n;
-    float mx = ninf;
-    bool nan = false;
-    for (int64_t i = 0; i < n; ++i) {
-      nan |= std::isnan(v[i]);
-      mx = std::max(mx, v[i]);
+    for (int64_t r = r0; r < r1; ++r) {
+      float* v = x + r * n;
+      float mx = ninf;
+      bool nan = false;
+      for (int64_t i = 0; i < n; ++i) {
+        nan |= std::isnan(v[i]);
+        mx = std::max(mx, v[i]);
+      }
+      if (nan) {  // softmax over a NaN is NaN (numpy, PyTorch): never mistake it for a masked row
+        std::fill(v, v + n, std::numeric_limits<float>::quiet_NaN());
+        continue;
+      }
+      if (mx == ninf) {  // fully masked row (every entry -inf): all zeros rather than NaN
+        std::fill(v, v + n, 0.0f);
+        continue;
+      }
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float e = v[i] == ninf ? 0.0f : std::exp(v[i] - mx);
+        v[i] = e;
+        sum += e;
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t i = 0; i < n; ++i) v[i] *= inv;
     }
-    if (nan) {  // softmax over a NaN is NaN (numpy, PyTorch): never mistake it for a masked row
-      std::fill(v, v + n, std::numeric_limits<float>::quiet_NaN());
-      continue;
-    }
-    if (mx == ninf) {  // fully masked row (every entry -inf): all zeros rather than NaN
-      std::fill(v, v + n, 0.0f);
-      continue;
-    }
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      const float e = v[i] == ninf ? 0.0f : std::exp(v[i] - mx);
-      v[i] = e;
-      sum += e;
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t i = 0; i < n; ++i) v[i] *= inv;
-  }
   });
 }
 

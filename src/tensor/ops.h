@@ -9,15 +9,15 @@ namespace attnscope::ops {
 
 // y[M,N] = x[M,K] · W[N,K]^T (+ bias[N]): the nn.Linear / GGUF layout (W row-major [out, in]).
 // If accumulate, adds into y instead of overwriting it.
-void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
-            float* y, bool accumulate = false);
+void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias, float* y,
+            bool accumulate = false);
 
 // y[M, N] (rows ldy apart) = x[M, K] · W[N, K]^T (+= y if accumulate), x and W both float32 or
 // both bfloat16 bits, f32 output; on `threads` threads (0: chosen by size as for linear()).
 // Called with threads = 1 from inside parallel_for (stored-weight tiles).
 enum class MatDtype { F32, BF16 };
-void linear_typed(MatDtype dt, const void* x, int64_t M, int64_t K, const void* W, int64_t N, float* y,
-                  int64_t ldy, bool accumulate, int threads);
+void linear_typed(MatDtype dt, const void* x, int64_t M, int64_t K, const void* W, int64_t N, float* y, int64_t ldy,
+                  bool accumulate, int threads);
 // oneDNN runs bf16 products on native instructions here (AVX512-BF16 or AMX); elsewhere its
 // bf16 path is an emulation slower than f32, and the stored-weight products stay f32.
 bool has_native_bf16();
@@ -32,8 +32,8 @@ struct MatView {
   std::vector<int64_t> dims;
   std::vector<int64_t> strides;
 };
-void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data,
-            const MatView& dst, float* dst_data);
+void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data, const MatView& dst,
+            float* dst_data);
 
 // Cumulative seconds spent in oneDNN matmul calls since the last reset (for the benchmark).
 double matmul_seconds();
@@ -43,15 +43,14 @@ void set_matmul_timing(bool on);
 // RMSNorm over rows of length D: y = x / sqrt(mean(x^2) + eps) * w.
 void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t D, float eps);
 // LayerNorm over rows: y = (x - mean) / sqrt(var + eps) * w + b (b may be null).
-void layernorm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t D,
-               float eps);
+void layernorm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t D, float eps);
 
 // Rotary position embedding, in place, on `rows` rows each holding n_head heads of head_dim
 // values; row r is at position positions[r]. Rotates the first rope_dim dims of each head, either
 // pairs (2i, 2i+1) (interleaved) or (i, i + rope_dim/2) (neox). theta_i = pos * base^(-2i/rope_dim)
 // / freq_factors[i] (freq_factors may be null).
-void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* positions, int rope_dim,
-          float base, bool neox, const float* freq_factors);
+void rope(float* x, int64_t rows, int n_head, int head_dim, const int32_t* positions, int rope_dim, float base,
+          bool neox, const float* freq_factors);
 
 // Row-wise softmax of `rows` rows of length n, in place. Entries equal to -inf get 0; a row that
 // is entirely -inf (fully masked) becomes all 0. A row holding a NaN becomes all NaN, and a row

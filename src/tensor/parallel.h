@@ -13,8 +13,7 @@ namespace attnscope::ops {
 // multiple of `align`: with align = kFloatsPerLine over a float output that starts on a cache
 // line (every Tensor does), no two threads write into one 64-byte line (false sharing).
 // body must not throw.
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body,
-                  int64_t align = 1);
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body, int64_t align = 1);
 
 // floats in a 64-byte cache line
 inline constexpr int64_t kFloatsPerLine = 16;

@@ -3,17 +3,22 @@
 // prompts. Same semantics as ops::softmax_rows: -inf entries give 0, a row of only -inf gives all
 // zeros, a row holding a NaN gives all NaN. Values differ from std::exp by an ulp or two, which
 // is why the float32 path keeps ops::softmax_rows.
+// Highway re-includes this file per target: foreach_target.h comes right after HWY_TARGET_INCLUDE
+// and before highway.h, so the include sorter must leave this block alone.
+// clang-format off
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tensor/softmax_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
+// clang-format on
+
+#include "tensor/softmax_kernels.h"
 
 #include <algorithm>
 #include <limits>
 
 #include "tensor/parallel.h"
-#include "tensor/softmax_kernels.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace attnscope::kernels {

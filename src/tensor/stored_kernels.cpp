@@ -5,9 +5,13 @@
 // Decoders compute each value with the same float operations, in the same order, as the scalar
 // decoders of attnscope::dequantize (no fused multiply-add), so a decoded row is bit-identical to
 // the fp32 expansion the float32 path used to keep in memory. Layouts: src/formats/quant_*.cpp.
+// Highway re-includes this file per target: foreach_target.h comes right after HWY_TARGET_INCLUDE
+// and before highway.h, so the include sorter must leave this block alone.
+// clang-format off
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tensor/stored_kernels.cpp"
 #include "tensor/stored_kernels.h"
+// clang-format on
 
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
@@ -43,8 +47,7 @@ HWY_INLINE void DecodeBlocksF16(const uint8_t* src, int64_t n, float* dst) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto h = hn::LoadU(hn::Rebind<hwy::float16_t, DF>(),
-                             reinterpret_cast<const hwy::float16_t*>(src + 2 * i));
+    const auto h = hn::LoadU(hn::Rebind<hwy::float16_t, DF>(), reinterpret_cast<const hwy::float16_t*>(src + 2 * i));
     hn::StoreU(hn::PromoteTo(df, h), df, dst + i);
   }
   for (; i < n; ++i) dst[i] = detail::load_f16(src + 2 * i);
@@ -56,8 +59,7 @@ HWY_INLINE void DecodeBlocksBF16(const uint8_t* src, int64_t n, float* dst) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto u =
-        hn::PromoteTo(du, hn::LoadU(DU16(), reinterpret_cast<const uint16_t*>(src + 2 * i)));
+    const auto u = hn::PromoteTo(du, hn::LoadU(DU16(), reinterpret_cast<const uint16_t*>(src + 2 * i)));
     hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(u)), df, dst + i);
   }
   for (; i < n; ++i) dst[i] = detail::bf16_to_f32(detail::load_u16(src + 2 * i));
@@ -71,8 +73,7 @@ HWY_INLINE void DecodeQ8_0(const uint8_t* src, int64_t nb, float* dst) {
     const auto d = hn::Set(df, detail::load_f16(src));
     const auto* qs = reinterpret_cast<const int8_t*>(src + 2);
     for (size_t j = 0; j < detail::kQK; j += N)
-      hn::StoreU(hn::Mul(d, hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(DI8(), qs + j)))), df,
-                 dst + j);
+      hn::StoreU(hn::Mul(d, hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(DI8(), qs + j)))), df, dst + j);
   }
 }
 
@@ -118,17 +119,13 @@ HWY_INLINE void DecodeQ4_K(const uint8_t* src, int64_t nb, float* dst) {
       int sc0, m0, sc1, m1;
       detail::k4_scale_min(scales, 2 * p, sc0, m0);
       detail::k4_scale_min(scales, 2 * p + 1, sc1, m1);
-      const auto d0 = hn::Set(df, d * static_cast<float>(sc0)),
-                 o0 = hn::Set(df, dmin * static_cast<float>(m0));
-      const auto d1 = hn::Set(df, d * static_cast<float>(sc1)),
-                 o1 = hn::Set(df, dmin * static_cast<float>(m1));
+      const auto d0 = hn::Set(df, d * static_cast<float>(sc0)), o0 = hn::Set(df, dmin * static_cast<float>(m0));
+      const auto d1 = hn::Set(df, d * static_cast<float>(sc1)), o1 = hn::Set(df, dmin * static_cast<float>(m1));
       const uint8_t* q = qs + 32 * p;
       for (size_t l = 0; l < 32; l += N) {
         const auto v = LoadU8(q + l);
-        hn::StoreU(hn::Sub(hn::Mul(d0, hn::ConvertTo(df, hn::And(v, hn::Set(di, 15)))), o0), df,
-                   dst + l);
-        hn::StoreU(hn::Sub(hn::Mul(d1, hn::ConvertTo(df, hn::ShiftRight<4>(v))), o1), df,
-                   dst + 32 + l);
+        hn::StoreU(hn::Sub(hn::Mul(d0, hn::ConvertTo(df, hn::And(v, hn::Set(di, 15)))), o0), df, dst + l);
+        hn::StoreU(hn::Sub(hn::Mul(d1, hn::ConvertTo(df, hn::ShiftRight<4>(v))), o1), df, dst + 32 + l);
       }
     }
   }
@@ -152,21 +149,14 @@ HWY_INLINE void DecodeQ6_K(const uint8_t* src, int64_t nb, float* dst) {
         const size_t s = l / 16;
         const auto l0 = LoadU8(L + l), l1 = LoadU8(L + l + 32), hb = LoadU8(H + l);
         const auto q0 = hn::Sub(hn::Or(hn::And(l0, k15), hn::ShiftLeft<4>(hn::And(hb, k3))), k32);
-        const auto q1 = hn::Sub(
-            hn::Or(hn::And(l1, k15), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<2>(hb), k3))), k32);
-        const auto q2 = hn::Sub(
-            hn::Or(hn::ShiftRight<4>(l0), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<4>(hb), k3))),
-            k32);
-        const auto q3 =
-            hn::Sub(hn::Or(hn::ShiftRight<4>(l1), hn::ShiftLeft<4>(hn::ShiftRight<6>(hb))), k32);
-        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s])), hn::ConvertTo(df, q0)), df,
-                   dst + l);
-        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s + 2])), hn::ConvertTo(df, q1)),
-                   df, dst + l + 32);
-        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s + 4])), hn::ConvertTo(df, q2)),
-                   df, dst + l + 64);
-        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s + 6])), hn::ConvertTo(df, q3)),
-                   df, dst + l + 96);
+        const auto q1 = hn::Sub(hn::Or(hn::And(l1, k15), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<2>(hb), k3))), k32);
+        const auto q2 =
+            hn::Sub(hn::Or(hn::ShiftRight<4>(l0), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<4>(hb), k3))), k32);
+        const auto q3 = hn::Sub(hn::Or(hn::ShiftRight<4>(l1), hn::ShiftLeft<4>(hn::ShiftRight<6>(hb))), k32);
+        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s])), hn::ConvertTo(df, q0)), df, dst + l);
+        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s + 2])), hn::ConvertTo(df, q1)), df, dst + l + 32);
+        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s + 4])), hn::ConvertTo(df, q2)), df, dst + l + 64);
+        hn::StoreU(hn::Mul(hn::Set(df, d * static_cast<float>(S[s + 6])), hn::ConvertTo(df, q3)), df, dst + l + 96);
       }
     }
   }
@@ -188,9 +178,8 @@ HWY_INLINE void DecodeMlxRow(const StoredWeight& W, int64_t r, float* dst) {
     const int64_t c0 = g * W.mlx_group;
     if (W.mlx_bits == 8) {
       for (int64_t j = 0; j < W.mlx_group; j += static_cast<int64_t>(N))
-        hn::StoreU(hn::Add(hn::Mul(hn::Set(df, s), hn::ConvertTo(df, LoadU8(codes + c0 + j))),
-                           hn::Set(df, bb)),
-                   df, out + j);
+        hn::StoreU(hn::Add(hn::Mul(hn::Set(df, s), hn::ConvertTo(df, LoadU8(codes + c0 + j))), hn::Set(df, bb)), df,
+                   out + j);
       (void)di;
     } else {  // 4-bit: two codes per byte, low nibble first
       const uint8_t* p = codes + c0 / 2;
@@ -239,8 +228,8 @@ HWY_INLINE void ToBf16(const float* src, uint16_t* dst, int64_t n) {
   for (; i + N <= n; i += N) {
     const auto bits = hn::BitCast(du, hn::LoadU(df, src + i));
     // round to nearest even: add 0x7FFF + (bit 16)
-    const auto rounded = hn::Add(
-        bits, hn::Add(hn::Set(du, 0x7FFFu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u))));
+    const auto rounded =
+        hn::Add(bits, hn::Add(hn::Set(du, 0x7FFFu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u))));
     hn::StoreU(hn::DemoteTo(DU16(), hn::BitCast(di, hn::ShiftRight<16>(rounded))), DU16(), dst + i);
   }
   for (; i < n; ++i) dst[i] = detail::f32_to_bf16(src[i]);
@@ -252,8 +241,7 @@ void DequantRowsF32(const StoredWeight& W, int64_t r0, int64_t r1, float* dst) {
 
 void DequantRowsBf16(const StoredWeight& W, int64_t r0, int64_t r1, uint16_t* dst) {
   if (W.mlx_bits == 0 && W.type == GgmlType::BF16) {
-    std::memcpy(dst, W.data + static_cast<uint64_t>(r0) * W.row_bytes,
-                static_cast<size_t>(r1 - r0) * W.row_bytes);
+    std::memcpy(dst, W.data + static_cast<uint64_t>(r0) * W.row_bytes, static_cast<size_t>(r1 - r0) * W.row_bytes);
     return;
   }
   // One row at a time through an L1-sized float buffer.
@@ -298,7 +286,8 @@ HWY_INLINE float DotHalf(const float* x, const uint8_t* w, int64_t n) {
       const auto u = hn::PromoteTo(DU(), hn::LoadU(DU16(), reinterpret_cast<const uint16_t*>(w + 2 * i)));
       return hn::BitCast(df, hn::ShiftLeft<16>(u));
     } else {
-      return hn::PromoteTo(df, hn::LoadU(hn::Rebind<hwy::float16_t, DF>(), reinterpret_cast<const hwy::float16_t*>(w + 2 * i)));
+      return hn::PromoteTo(
+          df, hn::LoadU(hn::Rebind<hwy::float16_t, DF>(), reinterpret_cast<const hwy::float16_t*>(w + 2 * i)));
     }
   };
   // Four independent sums: 128 bytes of weights in flight per step (one cache-line pair).
@@ -317,15 +306,15 @@ HWY_INLINE float DotHalf(const float* x, const uint8_t* w, int64_t n) {
   return sum;
 }
 
-void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M,
-              const float* bias, float* y, int64_t ldy, bool accumulate, float* scratch) {
+void GemvRows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M, const float* bias, float* y,
+              int64_t ldy, bool accumulate, float* scratch) {
   const int64_t K = W.cols;
   const bool half = W.mlx_bits == 0 && (W.type == GgmlType::F16 || W.type == GgmlType::BF16);
   if (M == 1 && half) {  // one token: fused, each weight read once straight from the mapping
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* w = W.data + static_cast<uint64_t>(r) * W.row_bytes;
-      const float v = (W.type == GgmlType::BF16 ? DotHalf<true>(x, w, K) : DotHalf<false>(x, w, K)) +
-                      (bias ? bias[r] : 0.0f);
+      const float v =
+          (W.type == GgmlType::BF16 ? DotHalf<true>(x, w, K) : DotHalf<false>(x, w, K)) + (bias ? bias[r] : 0.0f);
       y[r] = accumulate ? y[r] + v : v;
     }
     return;
@@ -416,11 +405,11 @@ HWY_INLINE float DotQ6K(const uint8_t* w, int64_t nb, const int8_t* xq, const fl
           const auto codes = hn::Sub(hn::Or(low4, hn::ShiftLeft<4>(hn::And(hb, k3))), k32);
           // Lanes of elements l + i < 16 take s[0], the others s[1] (all one of them if L <= 16).
           const int half = l / 16;
-          const auto scale = hn::IfThenElse(hn::FirstN(d16, static_cast<size_t>(16 - 16 * half)),
-                                            hn::Set(d16, static_cast<int16_t>(s[0])),
-                                            hn::Set(d16, static_cast<int16_t>(s[1])));
-          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(codes, scale), LoadI8As16(d16, xq + 32 * b + l), isum,
-                                               isum1);
+          const auto scale =
+              hn::IfThenElse(hn::FirstN(d16, static_cast<size_t>(16 - 16 * half)),
+                             hn::Set(d16, static_cast<int16_t>(s[0])), hn::Set(d16, static_cast<int16_t>(s[1])));
+          isum =
+              hn::ReorderWidenMulAccumulate(d32, hn::Mul(codes, scale), LoadI8As16(d16, xq + 32 * b + l), isum, isum1);
         }
       }
     }
@@ -507,7 +496,8 @@ HWY_INLINE float DotQ6KMaddubs(const uint8_t* w, int64_t nb, const int8_t* xq, c
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192)));
     __m256i isum = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const __m256i s = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00) : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+      const __m256i s =
+          h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00) : _mm256_permute2x128_si256(sc16, sc16, 0x11);
       const __m256i lo_a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * h));
       const __m256i lo_b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * h + 32));
       const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 128 + 32 * h));
@@ -562,8 +552,8 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int8_
         const auto s_hi = hn::Set(d16, static_cast<int16_t>(sc[2 * p + 1]));
         for (int i = 0; i < 32; i += L) {
           const auto codes = LoadU8As16(d16, q + i);
-          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::And(codes, k15), s_lo), LoadI8As16(d16, xq + 32 * b + i),
-                                               isum, isum1);
+          isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::And(codes, k15), s_lo),
+                                               LoadI8As16(d16, xq + 32 * b + i), isum, isum1);
           isum = hn::ReorderWidenMulAccumulate(d32, hn::Mul(hn::ShiftRight<4>(codes), s_hi),
                                                LoadI8As16(d16, xq + 32 * (b + 1) + i), isum, isum1);
         }
@@ -583,7 +573,8 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int8_
     const auto k8 = hn::Set(d16, 8);
     for (int64_t b = 0; b < nb; ++b, w += detail::kQ4_0Bytes) {
       const uint8_t* qs = w + 2;  // elements 0..15: low nibbles, 16..31: high nibbles
-      const auto lo = IntDot(d16, xq + 32 * b, 16, [&](int i) { return hn::Sub(hn::And(LoadU8As16(d16, qs + i), k15), k8); });
+      const auto lo =
+          IntDot(d16, xq + 32 * b, 16, [&](int i) { return hn::Sub(hn::And(LoadU8As16(d16, qs + i), k15), k8); });
       const auto hi = IntDot(d16, xq + 32 * b + 16, 16,
                              [&](int i) { return hn::Sub(hn::ShiftRight<4>(LoadU8As16(d16, qs + i)), k8); });
       acc = hn::MulAdd(hn::Add(lo, hi), hn::Set(df, ScaleF16(w) * xd[b]), acc);
@@ -596,8 +587,8 @@ HWY_INLINE float RowDotInt8(const StoredWeight& W, const uint8_t* w, const int8_
   return DotQ6K(w, nb, xq, xd);
 }
 
-void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
-                  const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
+void GemvRowsInt8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd, const int32_t* xs,
+                  int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
   const int64_t nb = W.cols / 32, nd = W.cols / int8_gemv_block(W);
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* w = W.data + static_cast<uint64_t>(r) * W.row_bytes;
@@ -638,20 +629,16 @@ void dequant_rows_f32(const StoredWeight& W, int64_t r0, int64_t r1, float* dst)
 void dequant_rows_bf16(const StoredWeight& W, int64_t r0, int64_t r1, uint16_t* dst) {
   HWY_DYNAMIC_DISPATCH(DequantRowsBf16)(W, r0, r1, dst);
 }
-void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M,
-               const float* bias, float* y, int64_t ldy, bool accumulate, float* scratch) {
+void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M, const float* bias, float* y,
+               int64_t ldy, bool accumulate, float* scratch) {
   HWY_DYNAMIC_DISPATCH(GemvRows)(W, r0, r1, x, M, bias, y, ldy, accumulate, scratch);
 }
-void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(F32ToBf16)(src, dst, n);
-}
-void bf16_to_f32(const uint16_t* src, float* dst, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(Bf16ToF32)(src, dst, n);
-}
+void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) { HWY_DYNAMIC_DISPATCH(F32ToBf16)(src, dst, n); }
+void bf16_to_f32(const uint16_t* src, float* dst, int64_t n) { HWY_DYNAMIC_DISPATCH(Bf16ToF32)(src, dst, n); }
 const char* target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 bool has_int8_gemv(const StoredWeight& W) {
-  return W.mlx_bits == 0 && (W.type == GgmlType::Q8_0 || W.type == GgmlType::Q4_0 || W.type == GgmlType::Q4_K ||
-                             W.type == GgmlType::Q6_K);
+  return W.mlx_bits == 0 &&
+         (W.type == GgmlType::Q8_0 || W.type == GgmlType::Q4_0 || W.type == GgmlType::Q4_K || W.type == GgmlType::Q6_K);
 }
 int64_t int8_gemv_block(const StoredWeight& W) {
   return W.type == GgmlType::Q4_K || W.type == GgmlType::Q6_K ? 256 : 32;
@@ -659,8 +646,8 @@ int64_t int8_gemv_block(const StoredWeight& W) {
 void quantize_rows_q8(const float* x, int64_t M, int64_t K, int64_t block, int8_t* q, float* d, int32_t* sum) {
   HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, M, K, block, q, d, sum);
 }
-void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
-                    const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
+void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd, const int32_t* xs,
+                    int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate) {
   HWY_DYNAMIC_DISPATCH(GemvRowsInt8)(W, r0, r1, xq, xd, xs, M, bias, y, ldy, accumulate);
 }
 

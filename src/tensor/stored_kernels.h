@@ -17,8 +17,8 @@ void dequant_rows_bf16(const StoredWeight& W, int64_t r0, int64_t r1, uint16_t* 
 
 // y[m, n] (+)= x[m, :] · W[n, :] (+ bias[n]) for n in [r0, r1) and m < M; x rows are W.cols long,
 // y rows ldy long. `scratch` holds W.cols floats (one decoded row).
-void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M,
-               const float* bias, float* y, int64_t ldy, bool accumulate, float* scratch);
+void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, int64_t M, const float* bias, float* y,
+               int64_t ldy, bool accumulate, float* scratch);
 
 // Generation with integer dot products (bfloat16 compute): x rows [M, K] quantised to int8 codes
 // with one scale per `block` values (d: M*K/block entries) and the codes'
@@ -28,8 +28,8 @@ void gemv_rows(const StoredWeight& W, int64_t r0, int64_t r1, const float* x, in
 bool has_int8_gemv(const StoredWeight& W);
 int64_t int8_gemv_block(const StoredWeight& W);
 void quantize_rows_q8(const float* x, int64_t M, int64_t K, int64_t block, int8_t* q, float* d, int32_t* sum);
-void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
-                    const int32_t* xs, int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate);
+void gemv_rows_int8(const StoredWeight& W, int64_t r0, int64_t r1, const int8_t* xq, const float* xd, const int32_t* xs,
+                    int64_t M, const float* bias, float* y, int64_t ldy, bool accumulate);
 
 // float32 -> bfloat16 bits, rounded to nearest even.
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n);

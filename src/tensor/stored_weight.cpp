@@ -12,15 +12,12 @@
 
 namespace attnscope {
 
-std::string compute_dtype_name(ComputeDtype d) {
-  return d == ComputeDtype::Float32 ? "float32" : "bfloat16";
-}
+std::string compute_dtype_name(ComputeDtype d) { return d == ComputeDtype::Float32 ? "float32" : "bfloat16"; }
 
 ComputeDtype parse_compute_dtype(const std::string& s) {
   if (s == "float32" || s == "f32") return ComputeDtype::Float32;
   if (s == "bfloat16" || s == "bf16") return ComputeDtype::BFloat16;
-  fail(ErrorKind::InvalidArgument,
-       "unknown compute dtype '" + s + "' (choose float32 or bfloat16)");
+  fail(ErrorKind::InvalidArgument, "unknown compute dtype '" + s + "' (choose float32 or bfloat16)");
 }
 
 StoredWeight StoredWeight::gguf(GgmlType type, int64_t rows, int64_t cols, const void* data,
@@ -36,15 +33,12 @@ StoredWeight StoredWeight::gguf(GgmlType type, int64_t rows, int64_t cols, const
 }
 
 StoredWeight StoredWeight::from_tensor(const Tensor& t) {
-  if (t.ndim() != 2)
-    fail(ErrorKind::InvalidArgument, "a weight matrix must be 2-d, not " + t.shape_str());
+  if (t.ndim() != 2) fail(ErrorKind::InvalidArgument, "a weight matrix must be 2-d, not " + t.shape_str());
   auto keep = std::make_shared<Tensor>(t);
-  return gguf(GgmlType::F32, t.dim(0), t.dim(1), t.data(),
-              std::shared_ptr<const void>(keep, keep.get()));
+  return gguf(GgmlType::F32, t.dim(0), t.dim(1), t.data(), std::shared_ptr<const void>(keep, keep.get()));
 }
 
-StoredWeight StoredWeight::owned(GgmlType type, int64_t rows, int64_t cols,
-                                 std::vector<uint8_t> bytes) {
+StoredWeight StoredWeight::owned(GgmlType type, int64_t rows, int64_t cols, std::vector<uint8_t> bytes) {
   if (bytes.size() != ggml_row_bytes(type, cols) * static_cast<uint64_t>(rows))
     fail(ErrorKind::InvalidArgument, "StoredWeight::owned: byte count does not match the shape");
   auto keep = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
@@ -133,8 +127,7 @@ uint64_t StoredWeight::nbytes() const {
 }
 
 void StoredWeight::dequantize_rows(int64_t r0, int64_t n, float* dst) const {
-  if (r0 < 0 || n < 0 || r0 + n > rows)
-    fail(ErrorKind::InvalidArgument, "StoredWeight: row range out of bounds");
+  if (r0 < 0 || n < 0 || r0 + n > rows) fail(ErrorKind::InvalidArgument, "StoredWeight: row range out of bounds");
   kernels::dequant_rows_f32(*this, r0, r0 + n, dst);
 }
 
@@ -143,9 +136,8 @@ Tensor StoredWeight::to_tensor() const {
     return Tensor::view({rows, cols}, reinterpret_cast<const float*>(data), keepalive);
   }
   Tensor t({rows, cols});
-  ops::parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
-    kernels::dequant_rows_f32(*this, r0, r1, t.data() + r0 * cols);
-  });
+  ops::parallel_for(rows, 16,
+                    [&](int64_t r0, int64_t r1) { kernels::dequant_rows_f32(*this, r0, r1, t.data() + r0 * cols); });
   return t;
 }
 
@@ -158,8 +150,8 @@ int64_t panel_rows(int64_t K) {
 
 }  // namespace
 
-void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias, float* y,
-            bool accumulate, ComputeDtype dtype) {
+void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias, float* y, bool accumulate,
+            ComputeDtype dtype) {
   const int64_t N = W.rows, K = W.cols;
   if (M <= 0 || N <= 0) return;
   if (W.is_f32()) {  // the float32 reference path, unchanged
@@ -176,8 +168,7 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
     ops::parallel_for(
         N, 64,
         [&](int64_t r0, int64_t r1) {
-          kernels::gemv_rows_int8(W, r0, r1, xq.get(), xd.get(), xs.get(), M, bias, y, N,
-                                  accumulate);
+          kernels::gemv_rows_int8(W, r0, r1, xq.get(), xd.get(), xs.get(), M, bias, y, N, accumulate);
         },
         ops::kFloatsPerLine);
     return;
@@ -199,9 +190,8 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
   std::unique_ptr<uint16_t[]> xb;
   if (bf16) {
     xb = std::make_unique_for_overwrite<uint16_t[]>(static_cast<size_t>(M * K));
-    ops::parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
-      kernels::f32_to_bf16(x + m0 * K, xb.get() + m0 * K, (m1 - m0) * K);
-    });
+    ops::parallel_for(
+        M, 1, [&](int64_t m0, int64_t m1) { kernels::f32_to_bf16(x + m0 * K, xb.get() + m0 * K, (m1 - m0) * K); });
   }
   const int64_t P = panel_rows(K);
   const int64_t panels = (N + P - 1) / P;
@@ -219,13 +209,11 @@ void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias,
           kernels::dequant_rows_bf16(W, r0, r1, tile_b.get());
           wt = tile_b.get();
         }
-        ops::linear_typed(ops::MatDtype::BF16, xb.get(), M, K, wt, r1 - r0, y + r0, N, accumulate,
-                          1);
+        ops::linear_typed(ops::MatDtype::BF16, xb.get(), M, K, wt, r1 - r0, y + r0, N, accumulate, 1);
       } else {
         if (!tile_f) tile_f = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(P * K));
         kernels::dequant_rows_f32(W, r0, r1, tile_f.get());
-        ops::linear_typed(ops::MatDtype::F32, x, M, K, tile_f.get(), r1 - r0, y + r0, N,
-                          accumulate, 1);
+        ops::linear_typed(ops::MatDtype::F32, x, M, K, tile_f.get(), r1 - r0, y + r0, N, accumulate, 1);
       }
     }
   });

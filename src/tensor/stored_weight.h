@@ -56,8 +56,7 @@ struct StoredWeight {
   // packed codes [rows, cols * bits / 8 bytes] at `codes` (kept alive by `keepalive`), the
   // scales and biases [rows, cols / group] owned. InvalidArgument for other bits/groups/sizes.
   static StoredWeight mlx(int bits, int group, int64_t rows, int64_t cols, const void* codes,
-                          std::shared_ptr<const void> keepalive, std::vector<float> scales,
-                          std::vector<float> biases);
+                          std::shared_ptr<const void> keepalive, std::vector<float> scales, std::vector<float> biases);
   // True if mlx() takes these settings.
   static bool mlx_supported(int bits, int group, int64_t cols);
 
@@ -81,7 +80,7 @@ struct StoredWeight {
 constexpr int64_t kGemvMaxRows = 8;
 
 // y[M, rows] = x[M, cols] · W^T (+ bias[rows]); accumulate adds into y. See the paths above.
-void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias, float* y,
-            bool accumulate, ComputeDtype dtype);
+void linear(const float* x, int64_t M, const StoredWeight& W, const float* bias, float* y, bool accumulate,
+            ComputeDtype dtype);
 
 }  // namespace attnscope

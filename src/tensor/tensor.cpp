@@ -33,8 +33,8 @@ Tensor Tensor::uninitialized(Shape shape) {
 
 Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)) {
   if (static_cast<int64_t>(values.size()) != shape_numel(shape_))
-    fail(ErrorKind::InvalidArgument, "tensor of shape " + shape_str() + " given " +
-                                         std::to_string(values.size()) + " values");
+    fail(ErrorKind::InvalidArgument,
+         "tensor of shape " + shape_str() + " given " + std::to_string(values.size()) + " values");
   auto owner = std::make_shared<std::vector<float>>(std::move(values));  // kept, not copied
   storage_ = std::shared_ptr<float>(owner, owner->data());
   data_ = storage_.get();
@@ -53,8 +53,7 @@ int64_t Tensor::dim(int i) const {
   int n = ndim();
   if (i < 0) i += n;
   if (i < 0 || i >= n)
-    fail(ErrorKind::InvalidArgument, "dimension " + std::to_string(i) + " of a " +
-                                         std::to_string(n) + "-d tensor");
+    fail(ErrorKind::InvalidArgument, "dimension " + std::to_string(i) + " of a " + std::to_string(n) + "-d tensor");
   return shape_[static_cast<size_t>(i)];
 }
 
@@ -68,8 +67,8 @@ float* Tensor::data() {
 
 static int64_t flat_index(const Shape& shape, std::initializer_list<int64_t> index) {
   if (index.size() != shape.size())
-    fail(ErrorKind::InvalidArgument, "index has " + std::to_string(index.size()) +
-                                         " entries for a " + std::to_string(shape.size()) + "-d tensor");
+    fail(ErrorKind::InvalidArgument,
+         "index has " + std::to_string(index.size()) + " entries for a " + std::to_string(shape.size()) + "-d tensor");
   int64_t flat = 0;
   size_t d = 0;
   for (int64_t i : index) {

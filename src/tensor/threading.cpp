@@ -28,9 +28,7 @@ int default_threads() {
   return hc == 0 ? 1 : static_cast<int>(hc);
 }
 
-void set_default_threads(int n) {
-  g_default_threads.store(n < 0 ? 0 : n, std::memory_order_relaxed);
-}
+void set_default_threads(int n) { g_default_threads.store(n < 0 ? 0 : n, std::memory_order_relaxed); }
 
 int num_threads() { return t_run_threads > 0 ? t_run_threads : default_threads(); }
 
@@ -54,16 +52,13 @@ OmpThreadsForCall::~OmpThreadsForCall() {
 
 std::pair<int64_t, int64_t> chunk_bounds(int64_t n, int64_t parts, int64_t part, int64_t align) {
   const int64_t units = (n + align - 1) / align;  // split whole multiples of align
-  return {std::min(n, units * part / parts * align),
-          std::min(n, units * (part + 1) / parts * align)};
+  return {std::min(n, units * part / parts * align), std::min(n, units * (part + 1) / parts * align)};
 }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body,
-                  int64_t align) {
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body, int64_t align) {
   if (n <= 0) return;
   align = std::max<int64_t>(align, 1);
-  const int64_t threads =
-      std::min<int64_t>({num_threads(), grain > 0 ? n / grain : n, (n + align - 1) / align});
+  const int64_t threads = std::min<int64_t>({num_threads(), grain > 0 ? n / grain : n, (n + align - 1) / align});
   if (threads <= 1 || omp_in_parallel()) {
     body(0, n);
     return;

@@ -9,8 +9,8 @@ namespace attnscope {
 
 namespace {
 std::mutex g_mutex;
-WarningHandler g_handler;           // empty: the default
-std::set<std::string> g_warned;     // keys the default handler has printed
+WarningHandler g_handler;        // empty: the default
+std::set<std::string> g_warned;  // keys the default handler has printed
 
 void default_handler(const std::string& key, const std::string& message) {
   {
@@ -33,8 +33,10 @@ void warn(const std::string& key, const std::string& message) {
     std::lock_guard<std::mutex> lock(g_mutex);
     h = g_handler;
   }
-  if (h) h(key, message);
-  else default_handler(key, message);
+  if (h)
+    h(key, message);
+  else
+    default_handler(key, message);
 }
 
 }  // namespace attnscope

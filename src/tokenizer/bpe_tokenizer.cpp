@@ -11,7 +11,7 @@ namespace attnscope::detail {
 
 namespace {
 
-constexpr size_t kCacheMaxPiece = 128;      // longer pieces are rare; not worth caching
+constexpr size_t kCacheMaxPiece = 128;       // longer pieces are rare; not worth caching
 constexpr size_t kCacheMaxEntries = 200000;  // bound memory; the cache is cleared when full
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
@@ -46,9 +46,8 @@ BpeTokenizer::BpeTokenizer(Vocab vocab, const std::vector<MergeRule>& merges, Bp
     const int32_t im = vocab_.find(a + b);
     if (ia < 0 || ib < 0 || im < 0) {
       const std::string& missing = ia < 0 ? a : ib < 0 ? b : a + b;
-      fail(ErrorKind::Format, vocab_.source + ": merge " + std::to_string(r) + " '" + a + " " +
-                                  b + "' names token '" + utf8_display(missing) +
-                                  "' which is not in the vocabulary");
+      fail(ErrorKind::Format, vocab_.source + ": merge " + std::to_string(r) + " '" + a + " " + b + "' names token '" +
+                                  utf8_display(missing) + "' which is not in the vocabulary");
     }
     entries.emplace_back(pair_key(ia, ib), Merge{static_cast<int32_t>(r), im});
   }
@@ -94,9 +93,12 @@ void BpeTokenizer::build_merge_table(const std::vector<std::pair<uint64_t, Merge
 
 std::string BpeTokenizer::normalize(std::string_view text, bool first) const {
   std::string s;
-  if (opt_.nfkc) s = utf8_nfkc(text);
-  else if (opt_.nfc) s = utf8_nfc(text);
-  else s.assign(text);
+  if (opt_.nfkc)
+    s = utf8_nfkc(text);
+  else if (opt_.nfc)
+    s = utf8_nfc(text);
+  else
+    s.assign(text);
   if (!opt_.prepend.empty() && !s.empty()) s = opt_.prepend + s;
   for (const auto& [from, to] : opt_.replace) replace_all(s, from, to);
   if (!opt_.metaspace.empty()) {
@@ -151,8 +153,10 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& ou
   if (opt_.ignore_merges) {
     whole = opt_.byte_level ? vocab_.find(byte_level_encode(piece)) : vocab_.find(piece);
   }
-  if (whole >= 0) out.push_back(whole);
-  else merge_piece(piece, out);
+  if (whole >= 0)
+    out.push_back(whole);
+  else
+    merge_piece(piece, out);
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     if (cache_.size() >= kCacheMaxEntries) cache_.clear();
@@ -179,8 +183,7 @@ void BpeTokenizer::merge_piece(std::string_view piece, std::vector<int32_t>& out
   if (opt_.byte_level) {
     for (size_t i = 0; i < piece.size(); ++i) {
       const int32_t n = static_cast<int32_t>(syms.size());
-      syms.push_back({byte_symbol_[static_cast<unsigned char>(piece[i])], n - 1, n + 1,
-                      static_cast<uint32_t>(i), 1});
+      syms.push_back({byte_symbol_[static_cast<unsigned char>(piece[i])], n - 1, n + 1, static_cast<uint32_t>(i), 1});
     }
   } else {
     for (size_t i = 0; i < piece.size();) {

@@ -21,21 +21,21 @@ namespace attnscope::detail {
 
 struct BpeOptions {
   bool byte_level = true;
-  bool ignore_merges = false;   // a piece that is a whole vocabulary entry is not merged (Llama 3)
-  bool byte_fallback = false;   // character level: unknown characters become <0xXX> tokens
-  bool fuse_unk = false;        // consecutive unknowns become one unk token
+  bool ignore_merges = false;  // a piece that is a whole vocabulary entry is not merged (Llama 3)
+  bool byte_fallback = false;  // character level: unknown characters become <0xXX> tokens
+  bool fuse_unk = false;       // consecutive unknowns become one unk token
   // Normalizer, in this order: NFC/NFKC, Prepend (each fragment), Replace.
   bool nfc = false;
   bool nfkc = false;
   std::string prepend;
   std::vector<std::pair<std::string, std::string>> replace;
   // Metaspace pre-tokenizer (replaces ' ' with `metaspace`, prepends it per `prepend_scheme`).
-  std::string metaspace;  // empty: no Metaspace step
+  std::string metaspace;                  // empty: no Metaspace step
   std::string prepend_scheme = "always";  // always | first | never
   bool metaspace_split = false;
   bool byte_level_add_prefix_space = false;  // ByteLevel pre-tokenizer option
-  PreTokenizer pre;          // regex chain (byte level: runs on the raw text)
-  std::string pre_name;      // for pre_tokenizer()
+  PreTokenizer pre;                          // regex chain (byte level: runs on the raw text)
+  std::string pre_name;                      // for pre_tokenizer()
   // Decoder for character-level vocabularies: replacements, then up to strip_left leading spaces.
   std::vector<std::pair<std::string, std::string>> decode_replace;
   int strip_left = 0;
@@ -54,8 +54,7 @@ class BpeTokenizer final : public TokenizerBase {
   std::string pre_tokenizer() const override { return opt_.pre_name; }
 
  protected:
-  void encode_fragment(std::string_view text, bool first, bool after_special,
-                       std::vector<int32_t>& out) const override;
+  void encode_fragment(std::string_view text, bool first, bool after_special, std::vector<int32_t>& out) const override;
   std::string token_bytes(int32_t id) const override;
   void finish_decode(std::string& text, bool first_was_text) const override;
 

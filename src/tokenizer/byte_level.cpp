@@ -5,9 +5,7 @@
 namespace attnscope::detail {
 
 namespace {
-bool stands_for_itself(int b) {
-  return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-}
+bool stands_for_itself(int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
 
 struct Tables {
   std::array<uint32_t, 256> cp{};
@@ -45,8 +43,10 @@ std::string byte_level_decode(std::string_view text) {
       continue;
     }
     const int b = codepoint_to_byte(utf8_decode(text, i, n));
-    if (b >= 0) out += static_cast<char>(b);
-    else out.append(text.substr(i, n));
+    if (b >= 0)
+      out += static_cast<char>(b);
+    else
+      out.append(text.substr(i, n));
     i += n;
   }
   return out;

@@ -23,8 +23,8 @@ const GgufArray& array_of(const GgufFile& f, const std::string& key, GgufValueTy
   }
   const GgufArray& a = v.as_array();
   if (!a.empty() && v.array_type != elem) {
-    fail(ErrorKind::Format, where(f, key) + " holds " + gguf_value_type_name(v.array_type) +
-                                " elements, expected " + gguf_value_type_name(elem));
+    fail(ErrorKind::Format, where(f, key) + " holds " + gguf_value_type_name(v.array_type) + " elements, expected " +
+                                gguf_value_type_name(elem));
   }
   return a;
 }
@@ -34,8 +34,8 @@ int32_t optional_id(const GgufFile& f, const std::string& key, int32_t n_vocab) 
   // -1, stored as a u32 by some converters, means "none".
   if (!v || *v < 0 || *v == 0xFFFFFFFFll) return -1;
   if (*v < 0 || *v >= n_vocab) {
-    fail(ErrorKind::Format, where(f, key) + " = " + std::to_string(*v) +
-                                " is outside the vocabulary (size " + std::to_string(n_vocab) + ")");
+    fail(ErrorKind::Format, where(f, key) + " = " + std::to_string(*v) + " is outside the vocabulary (size " +
+                                std::to_string(n_vocab) + ")");
   }
   return static_cast<int32_t>(*v);
 }
@@ -56,9 +56,8 @@ Vocab read_vocab(const GgufFile& f) {
   if (f.has("tokenizer.ggml.token_type")) {
     const GgufArray& types = array_of(f, "tokenizer.ggml.token_type", GgufValueType::I32);
     if (static_cast<int64_t>(types.size()) != n) {
-      fail(ErrorKind::Format, where(f, "tokenizer.ggml.token_type") + " has " +
-                                  std::to_string(types.size()) + " entries for " +
-                                  std::to_string(n) + " tokens");
+      fail(ErrorKind::Format, where(f, "tokenizer.ggml.token_type") + " has " + std::to_string(types.size()) +
+                                  " entries for " + std::to_string(n) + " tokens");
     }
     v.types.reserve(n);
     for (size_t i = 0; i < types.size(); ++i) {
@@ -73,9 +72,8 @@ Vocab read_vocab(const GgufFile& f) {
   if (f.has("tokenizer.ggml.scores")) {
     const GgufArray& scores = array_of(f, "tokenizer.ggml.scores", GgufValueType::F32);
     if (static_cast<int64_t>(scores.size()) != n) {
-      fail(ErrorKind::Format, where(f, "tokenizer.ggml.scores") + " has " +
-                                  std::to_string(scores.size()) + " entries for " +
-                                  std::to_string(n) + " tokens");
+      fail(ErrorKind::Format, where(f, "tokenizer.ggml.scores") + " has " + std::to_string(scores.size()) +
+                                  " entries for " + std::to_string(n) + " tokens");
     }
     v.scores.reserve(n);
     for (const auto& s : scores) v.scores.push_back(static_cast<float>(s.as_float()));
@@ -94,12 +92,14 @@ Vocab read_vocab(const GgufFile& f) {
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
   const auto model = f.get_string("tokenizer.ggml.model");
   if (!model) {
-    fail(ErrorKind::NotFound, f.path() + ": no tokenizer.ggml.model key: the file carries no "
-                                         "tokenizer");
+    fail(ErrorKind::NotFound, f.path() +
+                                  ": no tokenizer.ggml.model key: the file carries no "
+                                  "tokenizer");
   }
   if (*model == "no_vocab") {
-    fail(ErrorKind::NotFound, f.path() + ": tokenizer.ggml.model is 'no_vocab': the file carries "
-                                         "no tokenizer");
+    fail(ErrorKind::NotFound, f.path() +
+                                  ": tokenizer.ggml.model is 'no_vocab': the file carries "
+                                  "no tokenizer");
   }
   if (*model == "llama") {
     Vocab v = read_vocab(f);
@@ -128,9 +128,8 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
         const std::string& s = m[i].as_string();
         const size_t sp = s.find(' ', 1);  // the left part is never empty
         if (sp == std::string::npos) {
-          fail(ErrorKind::Format, where(f, "tokenizer.ggml.merges") + "[" + std::to_string(i) +
-                                      "] = '" + detail::utf8_display(s) +
-                                      "' is not two tokens separated by a space");
+          fail(ErrorKind::Format, where(f, "tokenizer.ggml.merges") + "[" + std::to_string(i) + "] = '" +
+                                      detail::utf8_display(s) + "' is not two tokens separated by a space");
         }
         merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
       }

@@ -2,7 +2,6 @@
 // Only the components the supported model families use are accepted; anything else is named
 // in an Unsupported error rather than silently approximated.
 #include <nlohmann/json.hpp>
-
 #include <optional>
 
 #include "attnscope/error.h"
@@ -130,8 +129,7 @@ struct Parser {
       } else {
         opt.prepend_scheme = j.value("add_prefix_space", true) ? "always" : "never";
       }
-      if (opt.prepend_scheme != "always" && opt.prepend_scheme != "first" &&
-          opt.prepend_scheme != "never") {
+      if (opt.prepend_scheme != "always" && opt.prepend_scheme != "first" && opt.prepend_scheme != "never") {
         unsupported("Metaspace prepend_scheme", opt.prepend_scheme);
       }
       opt.metaspace_split = j.value("split", true);
@@ -172,13 +170,12 @@ struct Parser {
 // tokens right after), but a file is free to give its one token id 10,000,000, and the id table is
 // sized by the largest id: allowing up to twice the entries (+1024 for small vocabularies) keeps
 // memory proportional to the file, not to a number written in it.
-void set_token(Vocab& v, int64_t id, const std::string& text, const std::string& where,
-               size_t entries) {
+void set_token(Vocab& v, int64_t id, const std::string& text, const std::string& where, size_t entries) {
   const int64_t limit = std::min<int64_t>(kMaxVocab, 2 * static_cast<int64_t>(entries) + 1024);
   if (id < 0 || id >= limit) {
-    fail(ErrorKind::Format, where + ": token id " + std::to_string(id) + " for '" +
-                                utf8_display(text) + "' is out of range (the file lists " +
-                                std::to_string(entries) + " tokens; ids must be dense)");
+    fail(ErrorKind::Format, where + ": token id " + std::to_string(id) + " for '" + utf8_display(text) +
+                                "' is out of range (the file lists " + std::to_string(entries) +
+                                " tokens; ids must be dense)");
   }
   if (static_cast<size_t>(id) >= v.tokens.size()) {
     v.tokens.resize(id + 1);
@@ -212,8 +209,7 @@ std::vector<MergeRule> parse_merges(const json& merges, const std::string& where
   return out;
 }
 
-std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path,
-                                                  const std::string& config_path) {
+std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path, const std::string& config_path) {
   const json j = parse_json(path);
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) {
     fail(ErrorKind::Format, path + ": no \"model\" object: not a tokenizer.json");
@@ -264,8 +260,8 @@ std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path,
       fail(ErrorKind::Format, path + ": malformed entry in added_tokens");
     }
     Added ad{a["id"].get<int64_t>(),
-             {a.value("content", std::string()), -1, a.value("special", false),
-              a.value("lstrip", false), a.value("rstrip", false)}};
+             {a.value("content", std::string()), -1, a.value("special", false), a.value("lstrip", false),
+              a.value("rstrip", false)}};
     ad.tok.id = static_cast<int32_t>(ad.id);
     set_token(v, ad.id, ad.tok.text, path, entries);
     added.push_back(ad);
@@ -274,9 +270,8 @@ std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path,
     v.types[a.id] = a.tok.special ? TokenType::Control : TokenType::UserDefined;
   }
   v.index();
-  const std::string unk = model.value("unk_token", json()).is_string()
-                              ? model["unk_token"].get<std::string>()
-                              : std::string();
+  const std::string unk =
+      model.value("unk_token", json()).is_string() ? model["unk_token"].get<std::string>() : std::string();
   if (!unk.empty()) {
     v.unk = v.find(unk);
     if (v.unk >= 0) v.types[v.unk] = TokenType::Unknown;
@@ -287,8 +282,8 @@ std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path,
   std::optional<bool> add_bos;
   bool template_bos = false;
   const json& post = j.value("post_processor", json());
-  if (type_of(post) == "TemplateProcessing" && post.contains("single") &&
-      post["single"].is_array() && !post["single"].empty()) {
+  if (type_of(post) == "TemplateProcessing" && post.contains("single") && post["single"].is_array() &&
+      !post["single"].empty()) {
     const json& first = post["single"][0];
     if (first.is_object() && first.contains("SpecialToken")) {
       bos = first["SpecialToken"].value("id", std::string());
@@ -337,26 +332,23 @@ std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path,
 // nlohmann's value() and get<>() throw their own type_error when a key holds another type than
 // the one read ("ignore_merges": [...], a fuzzing finding): that is a malformed file, whichever
 // key it is.
-std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path,
-                                                  const std::string& config_path) {
+std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path, const std::string& config_path) {
   try {
     return read_hf_tokenizer_json(path, config_path);
   } catch (const json::exception& e) {
-    fail(ErrorKind::Format, path + (config_path.empty() ? "" : " or " + config_path) +
-                                ": a value of the wrong type (" + e.what() + ")");
+    fail(ErrorKind::Format,
+         path + (config_path.empty() ? "" : " or " + config_path) + ": a value of the wrong type (" + e.what() + ")");
   }
 }
 
-std::unique_ptr<Tokenizer> load_gpt2_files(const std::string& encoder_json,
-                                           const std::string& vocab_bpe) {
+std::unique_ptr<Tokenizer> load_gpt2_files(const std::string& encoder_json, const std::string& vocab_bpe) {
   const json enc = parse_json(encoder_json);
   if (!enc.is_object()) fail(ErrorKind::Format, encoder_json + ": not a JSON object of token ids");
   Vocab v;
   v.source = encoder_json;
   for (auto it = enc.begin(); it != enc.end(); ++it) {
     if (!it.value().is_number_integer()) {
-      fail(ErrorKind::Format, encoder_json + ": id of token '" + utf8_display(it.key()) +
-                                  "' is not an integer");
+      fail(ErrorKind::Format, encoder_json + ": id of token '" + utf8_display(it.key()) + "' is not an integer");
     }
     set_token(v, it.value().get<int64_t>(), it.key(), encoder_json, enc.size());
   }
@@ -381,8 +373,8 @@ std::unique_ptr<Tokenizer> load_gpt2_files(const std::string& encoder_json,
     if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0)) continue;
     const size_t sp = line.find(' ');
     if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos) {
-      fail(ErrorKind::Format, vocab_bpe + ":" + std::to_string(line_no) +
-                                  ": merge is not two tokens separated by one space");
+      fail(ErrorKind::Format,
+           vocab_bpe + ":" + std::to_string(line_no) + ": merge is not two tokens separated by one space");
     }
     merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }

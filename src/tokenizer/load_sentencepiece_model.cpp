@@ -56,11 +56,21 @@ struct Reader {
   }
   void skip(uint32_t wire) {
     switch (wire) {
-      case 0: varint(); break;
-      case 1: if (end - p < 8) bad("truncated fixed64"); p += 8; break;
-      case 2: sub(); break;
-      case 5: fixed32(); break;
-      default: bad("unsupported wire type " + std::to_string(wire));
+      case 0:
+        varint();
+        break;
+      case 1:
+        if (end - p < 8) bad("truncated fixed64");
+        p += 8;
+        break;
+      case 2:
+        sub();
+        break;
+      case 5:
+        fixed32();
+        break;
+      default:
+        bad("unsupported wire type " + std::to_string(wire));
     }
   }
 };
@@ -69,8 +79,8 @@ struct Reader {
 
 std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
   const std::string data = read_text_file(path);
-  Reader r{reinterpret_cast<const uint8_t*>(data.data()),
-           reinterpret_cast<const uint8_t*>(data.data()) + data.size(), path};
+  Reader r{reinterpret_cast<const uint8_t*>(data.data()), reinterpret_cast<const uint8_t*>(data.data()) + data.size(),
+           path};
   Vocab v;
   v.source = path;
   int64_t model_type = 1;
@@ -109,10 +119,14 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
         const auto [f, w] = t.key();
         if (w == 0 && (f == 3 || f == 40 || f == 41 || f == 42)) {
           const auto val = static_cast<int64_t>(static_cast<int32_t>(t.varint()));
-          if (f == 3) model_type = val;
-          else if (f == 40) unk = val;
-          else if (f == 41) bos = val;
-          else eos = val;
+          if (f == 3)
+            model_type = val;
+          else if (f == 40)
+            unk = val;
+          else if (f == 41)
+            bos = val;
+          else
+            eos = val;
         } else {
           t.skip(w);
         }
@@ -121,8 +135,10 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
       Reader n = r.sub();
       while (!n.done()) {
         const auto [f, w] = n.key();
-        if (f == 3 && w == 0) add_dummy_prefix = n.varint() != 0;
-        else n.skip(w);
+        if (f == 3 && w == 0)
+          add_dummy_prefix = n.varint() != 0;
+        else
+          n.skip(w);
       }
     } else {
       r.skip(wire);
@@ -131,8 +147,7 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
   if (v.tokens.empty()) r.bad("no pieces");
   if (!saw_trainer_spec) r.bad("no trainer_spec (the file looks truncated)");
   if (model_type != 2) {
-    fail(ErrorKind::Unsupported, path + ": SentencePiece model type " +
-                                     std::to_string(model_type) +
+    fail(ErrorKind::Unsupported, path + ": SentencePiece model type " + std::to_string(model_type) +
                                      " is not supported (only BPE, type 2, as Llama 2 uses)");
   }
   v.index();

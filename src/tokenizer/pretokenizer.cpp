@@ -10,8 +10,7 @@
 
 namespace attnscope::detail {
 
-const char* const kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 const char* const kLlama3Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kQwen2Pattern =
@@ -27,13 +26,11 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   int err = 0;
   PCRE2_SIZE err_off = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err,
-                                   &err_off, nullptr);
+                                   PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &err_off, nullptr);
   if (!code) {
     std::array<PCRE2_UCHAR, 256> msg{};
     pcre2_get_error_message(err, msg.data(), msg.size());
-    fail(ErrorKind::Format, "pre-tokenizer regex does not compile at offset " +
-                                std::to_string(err_off) + " (" +
+    fail(ErrorKind::Format, "pre-tokenizer regex does not compile at offset " + std::to_string(err_off) + " (" +
                                 reinterpret_cast<const char*>(msg.data()) + "): " + pattern);
   }
   // JIT is an optimisation only: if it is unavailable the interpreter gives the same matches.
@@ -43,8 +40,7 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
 
 Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
 
-void Regex::split(std::string_view text, size_t from, size_t to,
-                  std::vector<std::pair<size_t, size_t>>& out) const {
+void Regex::split(std::string_view text, size_t from, size_t to, std::vector<std::pair<size_t, size_t>>& out) const {
   auto* code = static_cast<pcre2_code*>(code_);
   // One match-data block per thread and pattern count is enough: ovector of one pair.
   struct MatchData {
@@ -72,9 +68,7 @@ void Regex::split(std::string_view text, size_t from, size_t to,
   if (to > gap_start) out.emplace_back(gap_start, to);
 }
 
-void PreTokenizer::add_regex(const std::string& pattern) {
-  steps_.push_back(std::make_shared<const Regex>(pattern));
-}
+void PreTokenizer::add_regex(const std::string& pattern) { steps_.push_back(std::make_shared<const Regex>(pattern)); }
 
 void PreTokenizer::split(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const {
   out.clear();

@@ -21,8 +21,7 @@ class Regex {
   Regex& operator=(const Regex&) = delete;
   const std::string& pattern() const { return pattern_; }
   // Appends to `out` the pieces [begin, end) of text[from, to): matches and gaps, in order.
-  void split(std::string_view text, size_t from, size_t to,
-             std::vector<std::pair<size_t, size_t>>& out) const;
+  void split(std::string_view text, size_t from, size_t to, std::vector<std::pair<size_t, size_t>>& out) const;
 
  private:
   std::string pattern_;

@@ -15,9 +15,8 @@ const std::string kSpace = "\xE2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK, Se
 SpmTokenizer::SpmTokenizer(Vocab vocab, bool add_space_prefix)
     : TokenizerBase(std::move(vocab)), add_space_prefix_(add_space_prefix) {
   if (vocab_.scores.size() != vocab_.tokens.size()) {
-    fail(ErrorKind::Format, vocab_.source + ": SentencePiece vocabulary has " +
-                                std::to_string(vocab_.tokens.size()) + " tokens but " +
-                                std::to_string(vocab_.scores.size()) + " scores");
+    fail(ErrorKind::Format, vocab_.source + ": SentencePiece vocabulary has " + std::to_string(vocab_.tokens.size()) +
+                                " tokens but " + std::to_string(vocab_.scores.size()) + " scores");
   }
   for (int b = 0; b < 256; ++b) {
     char name[8];
@@ -30,8 +29,7 @@ int32_t SpmTokenizer::mergeable(std::string_view text) const {
   const int32_t id = vocab_.find(text);
   if (id < 0) return -1;
   const TokenType t = vocab_.types[id];
-  return (t == TokenType::Normal || t == TokenType::UserDefined || t == TokenType::Undefined) ? id
-                                                                                             : -1;
+  return (t == TokenType::Normal || t == TokenType::UserDefined || t == TokenType::Undefined) ? id : -1;
 }
 
 void SpmTokenizer::encode_fragment(std::string_view text, bool first, bool after_special,
@@ -41,8 +39,10 @@ void SpmTokenizer::encode_fragment(std::string_view text, bool first, bool after
   s.reserve(text.size() + 8);
   if (add_space_prefix_ && after_special) s += kSpace;
   for (char c : text) {
-    if (c == ' ') s += kSpace;
-    else s += c;
+    if (c == ' ')
+      s += kSpace;
+    else
+      s += c;
   }
 
   struct Sym {
@@ -54,9 +54,7 @@ void SpmTokenizer::encode_fragment(std::string_view text, bool first, bool after
     int32_t left, right;
     uint32_t size;
   };
-  auto worse = [](const Cand& a, const Cand& b) {
-    return a.score != b.score ? a.score < b.score : a.left > b.left;
-  };
+  auto worse = [](const Cand& a, const Cand& b) { return a.score != b.score ? a.score < b.score : a.left > b.left; };
   std::vector<Sym> syms;
   std::vector<Cand> heap;
   for (size_t i = 0; i < s.size();) {
@@ -104,7 +102,8 @@ void SpmTokenizer::encode_fragment(std::string_view text, bool first, bool after
     // Only a single character can be missing (merges only ever form vocabulary pieces).
     for (char c : piece) {
       const int32_t b = byte_token_[static_cast<unsigned char>(c)];
-      if (b >= 0) out.push_back(b);
+      if (b >= 0)
+        out.push_back(b);
       else if (vocab_.unk >= 0) {
         out.push_back(vocab_.unk);
         break;

@@ -19,8 +19,7 @@ class SpmTokenizer final : public TokenizerBase {
   bool add_space_prefix() const { return add_space_prefix_; }
 
  protected:
-  void encode_fragment(std::string_view text, bool first, bool after_special,
-                       std::vector<int32_t>& out) const override;
+  void encode_fragment(std::string_view text, bool first, bool after_special, std::vector<int32_t>& out) const override;
   std::string token_bytes(int32_t id) const override;
   void finish_decode(std::string& text, bool first_was_text) const override;
 

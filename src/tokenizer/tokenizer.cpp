@@ -22,8 +22,7 @@ std::vector<std::string> Tokenizer::to_str_tokens(const std::vector<int32_t>& id
   return out;
 }
 
-std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts,
-                                                          bool add_bos,
+std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_bos,
                                                           bool parse_special) const {
   std::vector<std::vector<int32_t>> out;
   out.reserve(texts.size());
@@ -78,8 +77,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_path(const std::string& path) {
     const std::string bpe = sibling(p, name == "encoder.json" ? "vocab.bpe" : "merges.txt");
     if (bpe.empty()) {
       fail(ErrorKind::NotFound, "tokenizer: " + path + " needs " +
-                                    (name == "encoder.json" ? "vocab.bpe" : "merges.txt") +
-                                    " in the same directory");
+                                    (name == "encoder.json" ? "vocab.bpe" : "merges.txt") + " in the same directory");
     }
     return detail::load_gpt2_files(path, bpe);
   }

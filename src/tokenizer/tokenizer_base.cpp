@@ -12,17 +12,20 @@ int parse_byte_token(std::string_view text) {
   for (size_t k = 3; k < 5; ++k) {
     const char c = text[k];
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else
+      return -1;
     v = v * 16 + d;
   }
   return v;
 }
 
-std::vector<int32_t> TokenizerBase::encode(std::string_view text, bool add_bos,
-                                           bool parse_special) const {
+std::vector<int32_t> TokenizerBase::encode(std::string_view text, bool add_bos, bool parse_special) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 2);
   if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);

@@ -13,8 +13,7 @@ namespace attnscope::detail {
 
 class TokenizerBase : public Tokenizer {
  public:
-  std::vector<int32_t> encode(std::string_view text, bool add_bos,
-                              bool parse_special = true) const override;
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const override;
   std::string decode(const std::vector<int32_t>& ids) const override;
   const std::string& token_text(int32_t id) const override;
   std::string token_to_str(int32_t id) const override;

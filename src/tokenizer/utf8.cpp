@@ -13,10 +13,17 @@ size_t utf8_char_len(std::string_view s, size_t i) {
   if (b0 < 0x80) return 1;
   size_t n;
   uint32_t min_cp;
-  if ((b0 & 0xE0) == 0xC0) { n = 2; min_cp = 0x80; }
-  else if ((b0 & 0xF0) == 0xE0) { n = 3; min_cp = 0x800; }
-  else if ((b0 & 0xF8) == 0xF0) { n = 4; min_cp = 0x10000; }
-  else return 0;
+  if ((b0 & 0xE0) == 0xC0) {
+    n = 2;
+    min_cp = 0x80;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    n = 3;
+    min_cp = 0x800;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    n = 4;
+    min_cp = 0x10000;
+  } else
+    return 0;
   if (i + n > s.size()) return 0;
   uint32_t cp = b0 & (0x7F >> n);
   for (size_t k = 1; k < n; ++k) {
@@ -70,10 +77,18 @@ size_t maximal_subpart(std::string_view s, size_t i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   size_t n;
   unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
-  else if (b0 >= 0xE0 && b0 <= 0xEF) { n = 3; if (b0 == 0xE0) lo = 0xA0; if (b0 == 0xED) hi = 0x9F; }
-  else if (b0 >= 0xF0 && b0 <= 0xF4) { n = 4; if (b0 == 0xF0) lo = 0x90; if (b0 == 0xF4) hi = 0x8F; }
-  else return 0;
+  if (b0 >= 0xC2 && b0 <= 0xDF)
+    n = 2;
+  else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else
+    return 0;
   size_t k = 1;
   for (; k < n && i + k < s.size(); ++k) {
     const auto b = static_cast<unsigned char>(s[i + k]);
@@ -123,9 +138,9 @@ namespace {
 void normalize_run(std::string_view run, int options, std::string& out) {
   if (run.empty()) return;
   utf8proc_uint8_t* result = nullptr;
-  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(run.data()),
-                                    static_cast<utf8proc_ssize_t>(run.size()), &result,
-                                    static_cast<utf8proc_option_t>(options));
+  utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(run.data()), static_cast<utf8proc_ssize_t>(run.size()),
+                   &result, static_cast<utf8proc_option_t>(options));
   if (n < 0) {
     out.append(run);  // utf8proc refused (should not happen for a well-formed run): keep as is
   } else {
@@ -138,7 +153,10 @@ std::string normalize(std::string_view s, int options) {
   // ASCII is already in every normal form: skip the (comparatively slow) library call.
   bool ascii = true;
   for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) { ascii = false; break; }
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      ascii = false;
+      break;
+    }
   }
   if (ascii) return std::string(s);
   std::string out;
@@ -162,8 +180,6 @@ std::string normalize(std::string_view s, int options) {
 }  // namespace
 
 std::string utf8_nfc(std::string_view s) { return normalize(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE); }
-std::string utf8_nfkc(std::string_view s) {
-  return normalize(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
-}
+std::string utf8_nfkc(std::string_view s) { return normalize(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT); }
 
 }  // namespace attnscope::detail

@@ -17,9 +17,8 @@ void Vocab::index() {
 
 void Vocab::check_id(int32_t id) const {
   if (id < 0 || id >= size()) {
-    fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) +
-                                         " is outside the vocabulary (size " +
-                                         std::to_string(size()) + ")");
+    fail(ErrorKind::InvalidArgument,
+         "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(size()) + ")");
   }
 }
 
@@ -29,17 +28,15 @@ void SpecialMatcher::add(SpecialToken token) {
   tokens_.push_back(std::move(token));
   auto& bucket = by_first_byte_[first];
   bucket.push_back(static_cast<uint32_t>(tokens_.size() - 1));
-  std::stable_sort(bucket.begin(), bucket.end(), [&](uint32_t a, uint32_t b) {
-    return tokens_[a].text.size() > tokens_[b].text.size();
-  });
+  std::stable_sort(bucket.begin(), bucket.end(),
+                   [&](uint32_t a, uint32_t b) { return tokens_[a].text.size() > tokens_[b].text.size(); });
 }
 
 namespace {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 }  // namespace
 
-void SpecialMatcher::split(std::string_view text, bool parse_special,
-                           std::vector<Fragment>& out) const {
+void SpecialMatcher::split(std::string_view text, bool parse_special, std::vector<Fragment>& out) const {
   out.clear();
   size_t raw_start = 0;
   size_t i = 0;

@@ -1,5 +1,7 @@
 // Tensor edits usable at any hook point: zero_out, scale, add_vector, clamp, noise, replace_with,
 // compose, custom.
+#include "attnscope/interventions.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -7,7 +9,6 @@
 #include <sstream>
 
 #include "attnscope/error.h"
-#include "attnscope/interventions.h"
 #include "trace/interventions_detail.h"
 
 namespace attnscope::iv {
@@ -42,7 +43,6 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-
 }  // namespace detail
 
 using detail::fmt;
@@ -74,9 +74,8 @@ Edit add_vector(Tensor vec, float coeff) {
             bool ok = ws.size() <= vs.size() &&
                       std::equal(ws.begin(), ws.end(), vs.end() - static_cast<std::ptrdiff_t>(ws.size()));
             if (!ok)
-              fail(ErrorKind::InvalidArgument, "add_vector at " + ctx.name + ": vector of shape " +
-                                                   vec.shape_str() + " does not match the trailing dimensions of " +
-                                                   v.shape_str());
+              fail(ErrorKind::InvalidArgument, "add_vector at " + ctx.name + ": vector of shape " + vec.shape_str() +
+                                                   " does not match the trailing dimensions of " + v.shape_str());
             float* p = writable(v);
             const float* w = vec.data();
             const int64_t m = vec.numel(), n = v.numel();
@@ -119,9 +118,12 @@ namespace {
 
 const char* align_name(Align a) {
   switch (a) {
-    case Align::Exact: return "exact";
-    case Align::Start: return "start";
-    case Align::End: return "end";
+    case Align::Exact:
+      return "exact";
+    case Align::Start:
+      return "start";
+    case Align::End:
+      return "end";
   }
   return "?";
 }
@@ -168,8 +170,7 @@ void replace_into(Tensor& v, const Tensor& r, Align align, const HookContext& ct
 Edit replace_with(Tensor replacement, Align align) {
   if (replacement.empty()) fail(ErrorKind::InvalidArgument, "replace_with: the replacement is empty");
   std::string desc = "replace_with(" + replacement.shape_str() + ", align=" + align_name(align) + ")";
-  return {[replacement, align](Tensor& v, const HookContext& ctx) { replace_into(v, replacement, align, ctx); },
-          desc};
+  return {[replacement, align](Tensor& v, const HookContext& ctx) { replace_into(v, replacement, align, ctx); }, desc};
 }
 
 Edit compose(std::vector<Edit> edits) {

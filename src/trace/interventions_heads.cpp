@@ -18,8 +18,8 @@ struct HeadLayout {
   int64_t outer = 1, heads = 0, inner = 1;
   HeadLayout(const Tensor& v, int axis, const std::string& where) {
     if (v.ndim() <= axis)
-      fail(ErrorKind::InvalidArgument, where + ": value of shape " + v.shape_str() + " has no head axis " +
-                                           std::to_string(axis));
+      fail(ErrorKind::InvalidArgument,
+           where + ": value of shape " + v.shape_str() + " has no head axis " + std::to_string(axis));
     for (int i = 0; i < axis; ++i) outer *= v.dim(i);
     heads = v.dim(axis);
     for (int i = axis + 1; i < v.ndim(); ++i) inner *= v.dim(i);
@@ -42,8 +42,7 @@ std::vector<int> checked_heads(std::vector<int> heads, const std::string& what) 
   std::set<int> seen;
   for (int h : heads) {
     if (h < 0) fail(ErrorKind::InvalidArgument, what + ": head " + std::to_string(h) + " is negative");
-    if (!seen.insert(h).second)
-      fail(ErrorKind::InvalidArgument, what + ": head " + std::to_string(h) + " given twice");
+    if (!seen.insert(h).second) fail(ErrorKind::InvalidArgument, what + ": head " + std::to_string(h) + " given twice");
   }
   return heads;
 }
@@ -78,14 +77,14 @@ void write_mean(float* dst, const Tensor& means, const HeadLayout& L, const Tens
   const float* src = nullptr;
   if (means.ndim() == 2) {
     if (means.dim(0) != L.heads || means.dim(1) != L.inner)
-      fail(ErrorKind::InvalidArgument, where + ": means of shape " + means.shape_str() + " do not fit hook_z " +
-                                           z.shape_str());
+      fail(ErrorKind::InvalidArgument,
+           where + ": means of shape " + means.shape_str() + " do not fit hook_z " + z.shape_str());
     src = means.data() + h * L.inner;
   } else {
     const int64_t T = z.dim(1);
     if (means.ndim() != 3 || means.dim(0) != T || means.dim(1) != L.heads || means.dim(2) != L.inner)
-      fail(ErrorKind::InvalidArgument, where + ": means of shape " + means.shape_str() + " do not fit hook_z " +
-                                           z.shape_str());
+      fail(ErrorKind::InvalidArgument,
+           where + ": means of shape " + means.shape_str() + " do not fit hook_z " + z.shape_str());
     src = means.data() + ((o % T) * L.heads + h) * L.inner;
   }
   std::memcpy(dst + L.offset(o, h), src, sizeof(float) * static_cast<size_t>(L.inner));
@@ -97,9 +96,10 @@ int head_axis(const std::string& hook) {
   const auto ref = parse_hook_name(hook);
   const int axis = ref ? hook_head_axis(ref->point) : -1;
   if (axis < 0)
-    fail(ErrorKind::InvalidArgument, "'" + hook + "' has no query-head axis (head edits work on attn.hook_q, "
-                                     "attn.hook_z, attn.hook_result, attn.hook_attn_scores, attn.hook_pattern "
-                                     "and the q norm / rotated q)");
+    fail(ErrorKind::InvalidArgument, "'" + hook +
+                                         "' has no query-head axis (head edits work on attn.hook_q, "
+                                         "attn.hook_z, attn.hook_result, attn.hook_attn_scores, attn.hook_pattern "
+                                         "and the q norm / rotated q)");
   return axis;
 }
 
@@ -122,11 +122,11 @@ Intervention mean_ablate_heads(int layer, std::vector<int> heads, Tensor means) 
   check_layer(layer, "mean_ablate_heads");
   heads = checked_heads(std::move(heads), "mean_ablate_heads");
   if (!means.empty() && means.ndim() != 2 && means.ndim() != 3)
-    fail(ErrorKind::InvalidArgument, "mean_ablate_heads: means must be [H, Dh] or [T, H, Dh], got " +
-                                         means.shape_str());
+    fail(ErrorKind::InvalidArgument,
+         "mean_ablate_heads: means must be [H, Dh] or [T, H, Dh], got " + means.shape_str());
   const std::string target = hook_name(HookPoint::AttnZ, layer);
-  std::string desc = "mean-ablate heads " + heads_str(heads) + (means.empty() ? " (mean of this run)" : "") +
-                     " @ " + target;
+  std::string desc =
+      "mean-ablate heads " + heads_str(heads) + (means.empty() ? " (mean of this run)" : "") + " @ " + target;
   return {target,
           [heads, means](Tensor& z, const HookContext& ctx) {
             const std::string where = "mean_ablate_heads at " + ctx.name;
@@ -148,14 +148,15 @@ Intervention set_head_pattern(int layer, int head, Tensor pattern) {
   check_layer(layer, "set_head_pattern");
   checked_heads({head}, "set_head_pattern");
   if (pattern.ndim() != 2 && pattern.ndim() != 3)
-    fail(ErrorKind::InvalidArgument, "set_head_pattern: pattern must be [Tq, Tk] or [B, Tq, Tk], got " +
-                                         pattern.shape_str());
+    fail(ErrorKind::InvalidArgument,
+         "set_head_pattern: pattern must be [Tq, Tk] or [B, Tq, Tk], got " + pattern.shape_str());
   const std::string target = hook_name(HookPoint::AttnPattern, layer);
   std::string desc = "set pattern of head " + std::to_string(head) + " to " + pattern.shape_str() + " @ " + target;
   return {target,
           [head, pattern](Tensor& v, const HookContext& ctx) {
             const std::string where = "set_head_pattern at " + ctx.name;
-            if (v.ndim() != 4) fail(ErrorKind::InvalidArgument, where + ": expected [B, H, Tq, Tk], got " + v.shape_str());
+            if (v.ndim() != 4)
+              fail(ErrorKind::InvalidArgument, where + ": expected [B, H, Tq, Tk], got " + v.shape_str());
             check_head(head, v.dim(1), where);
             const int64_t B = v.dim(0), H = v.dim(1), Tq = v.dim(2), Tk = v.dim(3);
             const int64_t pb = pattern.ndim() == 3 ? pattern.dim(0) : 1;
@@ -178,7 +179,8 @@ Intervention set_head_pattern_uniform(int layer, int head) {
   return {target,
           [head](Tensor& v, const HookContext& ctx) {
             const std::string where = "set_head_pattern_uniform at " + ctx.name;
-            if (v.ndim() != 4) fail(ErrorKind::InvalidArgument, where + ": expected [B, H, Tq, Tk], got " + v.shape_str());
+            if (v.ndim() != 4)
+              fail(ErrorKind::InvalidArgument, where + ": expected [B, H, Tq, Tk], got " + v.shape_str());
             check_head(head, v.dim(1), where);
             const int64_t B = v.dim(0), H = v.dim(1), Tq = v.dim(2), Tk = v.dim(3);
             // With a cache the queries are the last Tq of Tk positions.
@@ -212,21 +214,22 @@ Intervention patch_heads(int layer, std::vector<int> heads, const Trace& source,
   heads = checked_heads(std::move(heads), "patch_heads");
   const std::string target = "blocks." + std::to_string(layer) + "." + hook;
   const int axis = head_axis(target);  // refuses a suffix that is no query-head hook
-  Tensor src = source.at(target);  // shares storage: the source trace may go away
-  return {target,
-          [heads, src, axis](Tensor& v, const HookContext& ctx) {
-            const std::string where = "patch_heads at " + ctx.name;
-            if (v.shape() != src.shape())
-              fail(ErrorKind::InvalidArgument, where + ": source " + src.shape_str() + " and this run " + v.shape_str() +
-                                                   " differ (patching needs prompts of the same length)");
-            HeadLayout L(v, axis, where);
-            for (int h : heads) check_head(h, L.heads, where);
-            float* p = writable(v);
-            for (int64_t o = 0; o < L.outer; ++o)
-              for (int h : heads)
-                std::memcpy(p + L.offset(o, h), src.data() + L.offset(o, h), sizeof(float) * static_cast<size_t>(L.inner));
-          },
-          "patch heads " + heads_str(heads) + " from another trace @ " + target};
+  Tensor src = source.at(target);      // shares storage: the source trace may go away
+  return {
+      target,
+      [heads, src, axis](Tensor& v, const HookContext& ctx) {
+        const std::string where = "patch_heads at " + ctx.name;
+        if (v.shape() != src.shape())
+          fail(ErrorKind::InvalidArgument, where + ": source " + src.shape_str() + " and this run " + v.shape_str() +
+                                               " differ (patching needs prompts of the same length)");
+        HeadLayout L(v, axis, where);
+        for (int h : heads) check_head(h, L.heads, where);
+        float* p = writable(v);
+        for (int64_t o = 0; o < L.outer; ++o)
+          for (int h : heads)
+            std::memcpy(p + L.offset(o, h), src.data() + L.offset(o, h), sizeof(float) * static_cast<size_t>(L.inner));
+      },
+      "patch heads " + heads_str(heads) + " from another trace @ " + target};
 }
 
 Intervention patch_hook(const std::string& target, const Trace& source) {

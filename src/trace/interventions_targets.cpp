@@ -18,8 +18,8 @@ Intervention on(const std::string& target, Edit edit) {
     name = *canonical;
   } else if (!is_glob(target)) {
     fail(ErrorKind::InvalidArgument, "intervention target '" + target +
-                                  "' is not a hook name or alias (e.g. blocks.0.attn.hook_z, "
-                                  "model.layers.0.self_attn, or a glob such as blocks.*.hook_attn_out)");
+                                         "' is not a hook name or alias (e.g. blocks.0.attn.hook_z, "
+                                         "model.layers.0.self_attn, or a glob such as blocks.*.hook_attn_out)");
   }
   return {name, std::move(edit.fn), edit.description + " @ " + name};
 }
@@ -36,7 +36,7 @@ void validate(const Model& model, const std::vector<Intervention>& interventions
     std::string examples;
     for (size_t i = 0; i < names.size() && i < 6; ++i) examples += (i ? ", " : "") + names[i];
     fail(ErrorKind::InvalidArgument, "intervention target '" + iv.target + "' matches no hook point of this model (" +
-                                  std::to_string(names.size()) + " hook points: " + examples + ", ...)");
+                                         std::to_string(names.size()) + " hook points: " + examples + ", ...)");
   }
 }
 

@@ -11,13 +11,12 @@ std::string token_to_str(const Model& model, int32_t id) {
   if (!model.has_tokenizer()) fail(ErrorKind::InvalidArgument, "token_to_str: the model has no tokenizer");
   const Tokenizer& tok = model.tokenizer();
   if (id < 0 || id >= tok.vocab_size())
-    fail(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " out of range (vocabulary of " +
-                                         std::to_string(tok.vocab_size()) + ")");
+    fail(ErrorKind::InvalidArgument,
+         "token id " + std::to_string(id) + " out of range (vocabulary of " + std::to_string(tok.vocab_size()) + ")");
   return tok.token_to_str(id);
 }
 
-std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& x,
-                                                   const PredictionOptions& o) {
+std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& x, const PredictionOptions& o) {
   const ModelConfig& cfg = model.config();
   if (x.ndim() < 1 || x.empty())
     fail(ErrorKind::InvalidArgument, "get_token_predictions: empty input " + x.shape_str());
@@ -27,12 +26,14 @@ std::vector<TokenPrediction> get_token_predictions(const Model& model, const Ten
     if (cfg.n_vocab == cfg.n_embd && last == cfg.n_vocab)
       fail(ErrorKind::InvalidArgument, "get_token_predictions: n_vocab == n_embd == " + std::to_string(last) +
                                            "; say whether the input is logits or hidden states");
-    if (last == cfg.n_vocab) kind = PredictionInput::Logits;
-    else if (last == cfg.n_embd) kind = PredictionInput::Hidden;
+    if (last == cfg.n_vocab)
+      kind = PredictionInput::Logits;
+    else if (last == cfg.n_embd)
+      kind = PredictionInput::Hidden;
     else
       fail(ErrorKind::InvalidArgument, "get_token_predictions: last dimension " + std::to_string(last) +
-                                           " is neither n_vocab (" + std::to_string(cfg.n_vocab) +
-                                           ") nor n_embd (" + std::to_string(cfg.n_embd) + ")");
+                                           " is neither n_vocab (" + std::to_string(cfg.n_vocab) + ") nor n_embd (" +
+                                           std::to_string(cfg.n_embd) + ")");
   }
   const float* row = row_at(x, o.position, o.batch);
   Tensor logits;
@@ -54,8 +55,7 @@ std::vector<TokenPrediction> get_token_predictions(const Model& model, const Ten
   return preds;
 }
 
-std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& x, int top_k,
-                                                   bool return_scores) {
+std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& x, int top_k, bool return_scores) {
   PredictionOptions o;
   o.top_k = top_k;
   o.return_scores = return_scores;

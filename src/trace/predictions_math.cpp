@@ -41,8 +41,8 @@ double log_sum_exp(const float* x, int64_t n) {
 
 void check_token(int32_t token, int64_t n_vocab) {
   if (token < 0 || token >= n_vocab)
-    fail(ErrorKind::InvalidArgument, "token id " + std::to_string(token) + " out of range (vocabulary of " +
-                                         std::to_string(n_vocab) + ")");
+    fail(ErrorKind::InvalidArgument,
+         "token id " + std::to_string(token) + " out of range (vocabulary of " + std::to_string(n_vocab) + ")");
 }
 
 }  // namespace

@@ -12,8 +12,8 @@ Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm) 
   const ModelConfig& c = m.config;
   const ops::RunThreads threads(model.threads());  // the output head product, on the model's count
   if (hidden.ndim() < 1 || hidden.empty() || hidden.dim(-1) != c.n_embd)
-    fail(ErrorKind::InvalidArgument, "unembed: expected [.., " + std::to_string(c.n_embd) + "] hidden states, got " +
-                                         hidden.shape_str());
+    fail(ErrorKind::InvalidArgument,
+         "unembed: expected [.., " + std::to_string(c.n_embd) + "] hidden states, got " + hidden.shape_str());
   const int64_t D = c.n_embd, V = c.n_vocab, rows = hidden.numel() / D;
   // The very final norm and head (with Gemma 2's final soft-cap) the forward pass ends with.
   const Tensor normed = apply_final_norm ? detail::final_norm(m, hidden) : hidden;

@@ -22,9 +22,7 @@ const Tensor& Trace::at(const std::string& name) const {
                                 (have.empty() ? std::string("nothing") : have) + ")");
 }
 
-void Trace::set(const std::string& canonical_name, Tensor value) {
-  captured_[canonical_name] = std::move(value);
-}
+void Trace::set(const std::string& canonical_name, Tensor value) { captured_[canonical_name] = std::move(value); }
 
 std::map<int, Tensor> Trace::attention_patterns() const {
   std::map<int, Tensor> out;

@@ -8,7 +8,6 @@ namespace attnscope {
 
 namespace {
 
-
 // Batch row b of t with positions [start, start + len) kept along each axis in `axes`.
 Tensor cut(const Tensor& t, int64_t b, const std::vector<int>& axes, int64_t start, int64_t len) {
   Shape in = t.shape();
@@ -76,8 +75,8 @@ std::vector<std::vector<int32_t>> Trace::attention_mask() const {
 
 Trace Trace::row(int b) const {
   if (b < 0 || b >= static_cast<int>(tokens.size()))
-    fail(ErrorKind::InvalidArgument, "Trace::row: row " + std::to_string(b) + " outside a batch of " +
-                                         std::to_string(tokens.size()));
+    fail(ErrorKind::InvalidArgument,
+         "Trace::row: row " + std::to_string(b) + " outside a batch of " + std::to_string(tokens.size()));
   const int64_t T = padded_length(), n = static_cast<int64_t>(tokens[static_cast<size_t>(b)].size());
   const int64_t start = padding == Padding::Left ? T - n : 0;
   Trace r;
@@ -89,7 +88,8 @@ Trace Trace::row(int b) const {
       r.captured_[name] = value;  // not per row and position (should not happen): keep as is
       continue;
     }
-    const bool square = hook_shape_of(name) == HookShape::Square && value.ndim() == 4 && value.dim(2) == T && value.dim(3) == T;
+    const bool square =
+        hook_shape_of(name) == HookShape::Square && value.ndim() == 4 && value.dim(2) == T && value.dim(3) == T;
     r.captured_[name] = square ? cut(value, b, {2, 3}, start, n) : cut(value, b, {1}, start, n);
   }
   if (!logits.empty()) {

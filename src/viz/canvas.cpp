@@ -44,8 +44,8 @@ std::string mark_png(const std::string& png) {
   put_be32(chunk, static_cast<uint32_t>(payload.size()));
   const std::string body = "tEXt" + payload;
   chunk += body;
-  put_be32(chunk, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(body.data()),
-                                              static_cast<uInt>(body.size()))));
+  put_be32(chunk, static_cast<uint32_t>(
+                      crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
   return png.substr(0, kAfterIhdr) + chunk + png.substr(kAfterIhdr);
 }
 
@@ -114,16 +114,16 @@ void Canvas::open_surface() {
   if (cairo_surface_status(surface_) != CAIRO_STATUS_SUCCESS)
     fail(ErrorKind::InvalidArgument, "figure '" + path_ + "': cannot create a " +
                                          std::to_string(static_cast<int>(width_)) + "x" +
-                                         std::to_string(static_cast<int>(height_)) + " surface: " +
-                                         cairo_status_to_string(cairo_surface_status(surface_)));
+                                         std::to_string(static_cast<int>(height_)) +
+                                         " surface: " + cairo_status_to_string(cairo_surface_status(surface_)));
   // White background (PNG would otherwise be transparent).
   cairo_set_source_rgb(cr_, 1, 1, 1);
   cairo_rectangle(cr_, 0, 0, width_, height_);
   cairo_fill(cr_);
 }
 
-void Canvas::text(const std::string& s, double x, double y, double size, double anchor_x,
-                  double angle, const std::string& role, bool bold) {
+void Canvas::text(const std::string& s, double x, double y, double size, double anchor_x, double angle,
+                  const std::string& role, bool bold) {
   const std::string t = valid_utf8(s);
   cairo_save(cr_);
   cairo_select_font_face(cr_, kFontFamily, CAIRO_FONT_SLANT_NORMAL,
@@ -175,8 +175,8 @@ void Canvas::close_page() {
     cr_ = nullptr;
     cairo_surface_finish(surface_);
     if (cairo_surface_status(surface_) != CAIRO_STATUS_SUCCESS)
-      fail(ErrorKind::Io, "figure '" + out_path + "': SVG output failed: " +
-                              cairo_status_to_string(cairo_surface_status(surface_)));
+      fail(ErrorKind::Io,
+           "figure '" + out_path + "': SVG output failed: " + cairo_status_to_string(cairo_surface_status(surface_)));
     bytes = buffer_;
     // Mark the file and add the labels as invisible text, so the SVG can be searched and checked.
     const size_t decl = bytes.find("?>");
@@ -232,8 +232,8 @@ std::vector<std::string> Canvas::finish() {
     cr_ = nullptr;
     cairo_surface_finish(surface_);
     if (cairo_surface_status(surface_) != CAIRO_STATUS_SUCCESS)
-      fail(ErrorKind::Io, "figure '" + path_ + "': PDF output failed: " +
-                              cairo_status_to_string(cairo_surface_status(surface_)));
+      fail(ErrorKind::Io,
+           "figure '" + path_ + "': PDF output failed: " + cairo_status_to_string(cairo_surface_status(surface_)));
     write_file_atomically(path_, buffer_);
     written_.push_back(path_);
   } else {

@@ -33,8 +33,8 @@ class Canvas {
   // Text in the figure font. anchor_x: 0 left, 0.5 centre, 1 right of (x, y); y is the baseline
   // centre line (text is vertically centred on y). angle in degrees, counter-clockwise positive.
   // `role` tags the SVG <text> element's class (e.g. "token-label q").
-  void text(const std::string& s, double x, double y, double size, double anchor_x = 0,
-            double angle = 0, const std::string& role = "", bool bold = false);
+  void text(const std::string& s, double x, double y, double size, double anchor_x = 0, double angle = 0,
+            const std::string& role = "", bool bold = false);
   double text_width(const std::string& s, double size, bool bold = false);
 
   // Finishes the current page (writing its file for PNG/SVG) and starts a new one of the given size.

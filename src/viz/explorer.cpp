@@ -1,17 +1,16 @@
 // The interactive explorer: one HTML file = template + CSS + JS (embedded assets) + a JSON block
 // with the tokens, options and the encoded patterns (explorer_data.h).
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
+#include "attnscope/tokenizer.h"
 #include "attnscope/viz.h"
 #include "viz/assets.h"
 #include "viz/canvas.h"
 #include "viz/explorer_analysis.h"
 #include "viz/explorer_data.h"
-#include "attnscope/tokenizer.h"
 #include "viz/text.h"
 
 namespace attnscope {
@@ -21,7 +20,8 @@ namespace {
 std::string_view asset(const std::string& name) {
   const auto& assets = detail::embedded_assets();
   auto it = assets.find(name);
-  if (it == assets.end()) fail(ErrorKind::NotFound, "explorer: embedded asset '" + name + "' is missing from the build");
+  if (it == assets.end())
+    fail(ErrorKind::NotFound, "explorer: embedded asset '" + name + "' is missing from the build");
   return it->second;
 }
 
@@ -32,10 +32,14 @@ std::string script_safe_json(const nlohmann::json& j) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '<') out += "\\u003c";
-    else if (c == '>') out += "\\u003e";
-    else if (c == '&') out += "\\u0026";
-    else out += c;
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else
+      out += c;
   }
   return out;
 }
@@ -46,14 +50,22 @@ std::string fill_template(std::string_view tpl, const std::map<std::string, std:
   size_t i = 0;
   while (i < tpl.size()) {
     const size_t open = tpl.find("{{", i);
-    if (open == std::string_view::npos) { out.append(tpl.substr(i)); break; }
+    if (open == std::string_view::npos) {
+      out.append(tpl.substr(i));
+      break;
+    }
     const size_t close = tpl.find("}}", open);
-    if (close == std::string_view::npos) { out.append(tpl.substr(i)); break; }
+    if (close == std::string_view::npos) {
+      out.append(tpl.substr(i));
+      break;
+    }
     const std::string key(tpl.substr(open + 2, close - open - 2));
     auto it = values.find(key);
     out.append(tpl.substr(i, open - i));
-    if (it != values.end()) out += it->second;
-    else out.append(tpl.substr(open, close + 2 - open));
+    if (it != values.end())
+      out += it->second;
+    else
+      out.append(tpl.substr(open, close + 2 - open));
     i = close + 2;
   }
   return out;
@@ -93,22 +105,24 @@ std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vect
     auto it = std::find(labels.begin(), labels.end(), label);
     if (it == labels.end()) it = labels.insert(labels.end(), label);
     // A non-finite score stays non-finite: null in JSON, shown as NaN, never as 0.
-    const nlohmann::json score = std::isfinite(m.score) ? nlohmann::json(std::round(m.score * 1000) / 1000) : nlohmann::json(nullptr);
+    const nlohmann::json score =
+        std::isfinite(m.score) ? nlohmann::json(std::round(m.score * 1000) / 1000) : nlohmann::json(nullptr);
     types.push_back({m.layer, m.head, it - labels.begin(), score});
   }
   j["typeLabels"] = labels;
   j["headTypes"] = types;
   j["data"] = enc.base64;
-  if (options.analysis) j["analysis"] = detail::explorer_analysis_json(*options.analysis, patterns, options.batch, enc.bits);
+  if (options.analysis)
+    j["analysis"] = detail::explorer_analysis_json(*options.analysis, patterns, options.batch, enc.bits);
 
-  return fill_template(asset("explorer.html"), {
-                                                   {"TITLE", detail::xml_escape(valid_utf8(options.title))},
-                                                   {"CSS", std::string(asset("explorer.css")) + "\n" +
-                                                               std::string(asset("explorer_analysis.css"))},
-                                                   {"JS", std::string(asset("explorer.js")) + "\n" +
-                                                              std::string(asset("explorer_analysis.js"))},
-                                                   {"DATA", script_safe_json(j)},
-                                               });
+  return fill_template(
+      asset("explorer.html"),
+      {
+          {"TITLE", detail::xml_escape(valid_utf8(options.title))},
+          {"CSS", std::string(asset("explorer.css")) + "\n" + std::string(asset("explorer_analysis.css"))},
+          {"JS", std::string(asset("explorer.js")) + "\n" + std::string(asset("explorer_analysis.js"))},
+          {"DATA", script_safe_json(j)},
+      });
 }
 
 void save_explorer(const std::string& path, const std::map<int, Tensor>& patterns,

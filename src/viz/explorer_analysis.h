@@ -12,7 +12,7 @@ namespace attnscope::detail {
 // "head" per layer, "dla": [{name, targets, values: [Q][L][H] to 4 decimals}], "composition":
 // [[l1, h1, l2, h2, kind, score], ...]}. InvalidArgument when the value-weighted patterns do not
 // match the weights' layers and shapes or the rollout does not cover them.
-nlohmann::json explorer_analysis_json(const ExplorerAnalysis& a,
-                                      const std::map<int, Tensor>& patterns, int batch, int bits);
+nlohmann::json explorer_analysis_json(const ExplorerAnalysis& a, const std::map<int, Tensor>& patterns, int batch,
+                                      int bits);
 
 }  // namespace attnscope::detail

@@ -21,8 +21,8 @@ std::string base64_encode(const std::string& in) {
   out.reserve((in.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                       static_cast<uint8_t>(in[i + 2]);
+    const uint32_t v =
+        (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
     out += kB64[v >> 18];
     out += kB64[(v >> 12) & 63];
     out += kB64[(v >> 6) & 63];
@@ -61,30 +61,33 @@ std::string base64_decode(const std::string& text) {
 }
 
 EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch, int bits) {
-  if (patterns.empty()) fail(ErrorKind::InvalidArgument, "explorer: no attention patterns (was hook_pattern captured?)");
+  if (patterns.empty())
+    fail(ErrorKind::InvalidArgument, "explorer: no attention patterns (was hook_pattern captured?)");
   if (bits != 0 && bits != 8 && bits != 16)
     fail(ErrorKind::InvalidArgument, "explorer: bits must be 8 or 16, got " + std::to_string(bits));
   EncodedPatterns e;
   const Tensor& first = patterns.begin()->second;
   for (const auto& [layer, t] : patterns) {
     if (t.ndim() != 4)
-      fail(ErrorKind::InvalidArgument, "explorer: layer " + std::to_string(layer) + " pattern is " + t.shape_str() +
-                                           ", expected [B, H, Q, K]");
+      fail(ErrorKind::InvalidArgument,
+           "explorer: layer " + std::to_string(layer) + " pattern is " + t.shape_str() + ", expected [B, H, Q, K]");
     if (t.shape() != first.shape())
       fail(ErrorKind::InvalidArgument, "explorer: layer " + std::to_string(layer) + " pattern is " + t.shape_str() +
                                            " but layer " + std::to_string(patterns.begin()->first) + " is " +
                                            first.shape_str());
     if (batch < 0 || batch >= t.dim(0))
-      fail(ErrorKind::InvalidArgument, "explorer: batch " + std::to_string(batch) + " out of range for " + t.shape_str());
-    if (!t.data()) fail(ErrorKind::InvalidArgument, "explorer: layer " + std::to_string(layer) + " pattern has no data");
+      fail(ErrorKind::InvalidArgument,
+           "explorer: batch " + std::to_string(batch) + " out of range for " + t.shape_str());
+    if (!t.data())
+      fail(ErrorKind::InvalidArgument, "explorer: layer " + std::to_string(layer) + " pattern has no data");
     e.layers.push_back(layer);
   }
   e.heads = first.dim(1);
   e.queries = first.dim(2);
   e.keys = first.dim(3);
   if (e.heads <= 0 || e.queries <= 0 || e.keys <= 0 || e.queries > e.keys)
-    fail(ErrorKind::InvalidArgument, "explorer: cannot show pattern shape " + first.shape_str() +
-                                         " (need queries <= keys, none empty)");
+    fail(ErrorKind::InvalidArgument,
+         "explorer: cannot show pattern shape " + first.shape_str() + " (need queries <= keys, none empty)");
   const int64_t off = e.keys - e.queries;
   const int64_t plane = e.queries * e.keys;
   // The triangle is enough when every weight above the causal diagonal is (numerically) zero.
@@ -94,7 +97,10 @@ EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch
     for (int64_t h = 0; h < e.heads && e.triangle; ++h)
       for (int64_t q = 0; q < e.queries && e.triangle; ++q)
         for (int64_t k = q + off + 1; k < e.keys; ++k)
-          if (!(std::fabs(base[h * plane + q * e.keys + k]) <= 1e-6f)) { e.triangle = false; break; }
+          if (!(std::fabs(base[h * plane + q * e.keys + k]) <= 1e-6f)) {
+            e.triangle = false;
+            break;
+          }
   }
   const int64_t per_head = e.triangle ? e.queries * (e.queries + 1) / 2 + off * e.queries : plane;
   e.values = per_head * e.heads * static_cast<int64_t>(e.layers.size());
@@ -114,8 +120,9 @@ EncodedPatterns encode_patterns(const std::map<int, Tensor>& patterns, int batch
         const float* row = base + h * plane + q * e.keys;
         for (int64_t k = 0; k < n; ++k) {
           const float v = row[k];
-          const auto u = std::isfinite(v) ? static_cast<uint32_t>(std::lround(std::clamp(static_cast<double>(v), 0.0, 1.0) * scale))
-                                          : non_finite;
+          const auto u = std::isfinite(v)
+                             ? static_cast<uint32_t>(std::lround(std::clamp(static_cast<double>(v), 0.0, 1.0) * scale))
+                             : non_finite;
           if (e.bits == 16) {
             raw[at] = static_cast<char>(u >> 8);
             raw[at + static_cast<size_t>(e.values)] = static_cast<char>(u & 0xFF);

@@ -17,8 +17,8 @@ struct EncodedPatterns {
   int64_t heads = 0, queries = 0, keys = 0;
   bool triangle = false;  // only keys <= query + (keys - queries) are stored
   int bits = 8;
-  int64_t values = 0;     // stored values (all layers and heads)
-  std::string base64;     // zlib stream of the values (see layout), base64
+  int64_t values = 0;  // stored values (all layers and heads)
+  std::string base64;  // zlib stream of the values (see layout), base64
 };
 
 // Layout: for each layer (ascending), head, query row: that row's stored keys in order. 16-bit

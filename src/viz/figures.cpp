@@ -71,17 +71,23 @@ std::vector<std::string> save_attention_grid(const std::string& path, const std:
       fail(ErrorKind::InvalidArgument, "grid: layer " + std::to_string(l) + " was not captured (have " + have + ")");
     }
   // Every panel and the shared range.
-  struct Panel { int layer, head; Mat m; };
+  struct Panel {
+    int layer, head;
+    Mat m;
+  };
   std::vector<Panel> panels;
   int max_heads = 0;
   for (int l : layers) {
     const Tensor& p = patterns.at(l);
-    if (p.ndim() != 4) fail(ErrorKind::InvalidArgument, "grid: layer " + std::to_string(l) + " pattern is " + p.shape_str() + ", expected [B, H, Q, K]");
+    if (p.ndim() != 4)
+      fail(ErrorKind::InvalidArgument,
+           "grid: layer " + std::to_string(l) + " pattern is " + p.shape_str() + ", expected [B, H, Q, K]");
     std::vector<int> heads = heads_in;
     if (heads.empty())
       for (int h = 0; h < p.dim(1); ++h) heads.push_back(h);
     max_heads = std::max(max_heads, static_cast<int>(heads.size()));
-    for (int h : heads) panels.push_back({l, h, head_matrix(p, options.batch, h, "grid " + head_label(l, h, options.notation))});
+    for (int h : heads)
+      panels.push_back({l, h, head_matrix(p, options.batch, h, "grid " + head_label(l, h, options.notation))});
   }
   std::vector<const Mat*> mats;
   for (const auto& p : panels) mats.push_back(&p.m);
@@ -116,14 +122,19 @@ std::vector<std::string> save_attention_grid(const std::string& path, const std:
     std::vector<std::pair<int, int>> pos(end - begin);
     int row = 0, col = 0;
     for (size_t i = begin; i < end; ++i) {
-      if (i > begin && (panels[i].layer != panels[i - 1].layer || col == ncols)) { ++row; col = 0; }
+      if (i > begin && (panels[i].layer != panels[i - 1].layer || col == ncols)) {
+        ++row;
+        col = 0;
+      }
       pos[i - begin] = {row, col++};
     }
     double w, h;
     page_size(end - begin, w, h);
     h = margin * 2 + header + (row + 1) * (panel + title_h + gap);
-    if (!canvas) canvas = std::make_unique<Canvas>(path, w, h);
-    else canvas->new_page(w, h);
+    if (!canvas)
+      canvas = std::make_unique<Canvas>(path, w, h);
+    else
+      canvas->new_page(w, h);
     std::string heading = options.title.empty() ? "Attention patterns" : options.title;
     if (pages > 1) heading += " (page " + std::to_string(pg + 1) + " of " + std::to_string(pages) + ")";
     title_text(*canvas, heading, w / 2, margin + 8);
@@ -163,8 +174,10 @@ void save_layer_summary(const std::string& path, const Tensor& layer_pattern, in
   const double w = margin * 2 + 2 * (L.width + bar) + gap, h = margin * 2 + header + L.height;
   Canvas canvas(path, w, h);
   const std::string heads = std::to_string(layer_pattern.dim(1));
-  title_text(canvas, options.title.empty() ? "Layer " + std::to_string(layer) + " summary over " + heads + " heads"
-                                           : options.title, w / 2, margin + 8);
+  title_text(
+      canvas,
+      options.title.empty() ? "Layer " + std::to_string(layer) + " summary over " + heads + " heads" : options.title,
+      w / 2, margin + 8);
   const double y = margin + header;
   draw_panel(canvas, margin, y, L, mean, q, k, "mean over heads", rmean, cmap, options.mask_upper);
   const double grid_h = std::max(60.0, static_cast<double>(mean.rows) * L.cell);
@@ -204,9 +217,11 @@ void save_prompt_comparison(const std::string& path, const std::vector<Tensor>& 
   w += margin + bar;
   h += margin * 2 + header;
   Canvas canvas(path, w, h);
-  title_text(canvas, options.title.empty() ? head_label(layer, head, options.notation) + " on " +
-                                                 std::to_string(mats.size()) + " prompts"
-                                           : options.title, w / 2, margin + 8);
+  title_text(canvas,
+             options.title.empty()
+                 ? head_label(layer, head, options.notation) + " on " + std::to_string(mats.size()) + " prompts"
+                 : options.title,
+             w / 2, margin + 8);
   double x = margin;
   for (size_t i = 0; i < mats.size(); ++i) {
     const std::string t = i < titles.size() ? display_token(titles[i], 32) : "prompt " + std::to_string(i + 1);
@@ -233,8 +248,8 @@ void save_difference(const std::string& path, const Tensor& a, const Tensor& b, 
   const HeatmapFigureLayout F = head_heatmap_layout(d.rows, d.cols, tokens, options);
   const Range range = value_range({&d}, options, true, options.mask_upper);
   Canvas canvas(path, F.width, F.height);
-  const std::string title = options.title.empty() ? head_label(layer, head, options.notation) + ": A \xE2\x88\x92 B"
-                                                  : options.title;
+  const std::string title =
+      options.title.empty() ? head_label(layer, head, options.notation) + ": A \xE2\x88\x92 B" : options.title;
   draw_panel(canvas, F.margin, F.margin, F.panel, d, q, k, title, range, cmap, options.mask_upper);
   if (options.colorbar)
     draw_colorbar(canvas, F.margin + F.panel.width + 14, F.margin + F.panel.grid_y,
@@ -251,8 +266,8 @@ Rgb type_colour(const std::string& label, const std::vector<std::string>& order)
       {"induction", {0.84, 0.15, 0.16}},
   };
   if (auto it = known.find(label); it != known.end()) return it->second;
-  static const Rgb cycle[] = {{1.0, 0.50, 0.05}, {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76},
-                              {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
+  static const Rgb cycle[] = {
+      {1.0, 0.50, 0.05}, {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
   const size_t i = static_cast<size_t>(std::find(order.begin(), order.end(), label) - order.begin());
   return cycle[i % 5];
 }
@@ -268,13 +283,15 @@ void save_head_type_map(const std::string& path, int n_layers, int n_heads, cons
   for (const auto& m : marks) {
     if (m.layer < 0 || m.layer >= n_layers || m.head < 0 || m.head >= n_heads)
       fail(ErrorKind::InvalidArgument, "head-type map: " + head_label(m.layer, m.head) + " is outside " +
-                                           std::to_string(n_layers) + " layers x " + std::to_string(n_heads) + " heads");
+                                           std::to_string(n_layers) + " layers x " + std::to_string(n_heads) +
+                                           " heads");
     first.emplace(std::make_pair(m.layer, m.head), &m);
     if (std::find(labels.begin(), labels.end(), m.label) == labels.end()) labels.push_back(m.label);
   }
   const double cell = std::clamp(640.0 / std::max(n_heads, n_layers), 6.0, 28.0);
   const double margin = 16, header = 30, left = 40, top_axis = 18, legend_w = 150;
-  const double w = margin * 2 + left + n_heads * cell + legend_w, h = margin * 2 + header + top_axis + n_layers * cell + 30;
+  const double w = margin * 2 + left + n_heads * cell + legend_w,
+               h = margin * 2 + header + top_axis + n_layers * cell + 30;
   Canvas canvas(path, w, std::max(h, margin * 2 + header + 20.0 * (labels.size() + 2)));
   cairo_t* cr = canvas.cr();
   title_text(canvas, options.title.empty() ? "Head types" : options.title, w / 2, margin + 8);
@@ -292,12 +309,12 @@ void save_head_type_map(const std::string& path, int n_layers, int n_heads, cons
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
   const int step_l = std::max(1, static_cast<int>(std::ceil(font * 1.2 / cell)));
   for (int l = 0; l < n_layers; l += step_l)
-    canvas.text(std::string(options.notation == HeadNotation::LH ? "L" : "").append(std::to_string(l)), gx - 4, gy + (l + 0.5) * cell,
-                font, 1.0, 0, "layer-label");
+    canvas.text(std::string(options.notation == HeadNotation::LH ? "L" : "").append(std::to_string(l)), gx - 4,
+                gy + (l + 0.5) * cell, font, 1.0, 0, "layer-label");
   const int step_h = std::max(1, static_cast<int>(std::ceil(font * 2.0 / cell)));
   for (int hd = 0; hd < n_heads; hd += step_h)
-    canvas.text(std::string(options.notation == HeadNotation::LH ? "H" : "").append(std::to_string(hd)), gx + (hd + 0.5) * cell,
-                gy - top_axis / 2, font, 0.5, 0, "head-label");
+    canvas.text(std::string(options.notation == HeadNotation::LH ? "H" : "").append(std::to_string(hd)),
+                gx + (hd + 0.5) * cell, gy - top_axis / 2, font, 0.5, 0, "head-label");
   canvas.text("layer", margin + 2, gy - top_axis / 2, 8, 0, 0, "axis");
   // Legend.
   double ly = gy;
@@ -329,7 +346,8 @@ void save_score_bars(const std::string& path, const std::vector<HeadScore>& scor
     return a.score > b.score;
   });
   double hi = std::max(threshold, 0.0);
-  for (const auto& s : scores) if (std::isfinite(s.score)) hi = std::max(hi, s.score);
+  for (const auto& s : scores)
+    if (std::isfinite(s.score)) hi = std::max(hi, s.score);
   if (options.vmax) hi = *options.vmax;
   if (!(hi > 0)) hi = 1;
   const double n = static_cast<double>(scores.size());
@@ -355,8 +373,10 @@ void save_score_bars(const std::string& path, const std::vector<HeadScore>& scor
   for (size_t i = 0; i < scores.size(); ++i) {
     const double s = std::isfinite(scores[i].score) ? std::clamp(scores[i].score, 0.0, hi) : 0.0;
     const bool above = scores[i].score >= threshold;
-    if (above) cairo_set_source_rgb(cr, 0.84, 0.15, 0.16);
-    else cairo_set_source_rgb(cr, 0.55, 0.65, 0.8);
+    if (above)
+      cairo_set_source_rgb(cr, 0.84, 0.15, 0.16);
+    else
+      cairo_set_source_rgb(cr, 0.55, 0.65, 0.8);
     const double x = x0 + static_cast<double>(i) * bar;
     cairo_rectangle(cr, x + (bar >= 4 ? 1 : 0), y0 - plot_h * s / hi, bar - (bar >= 4 ? 2 : 0), plot_h * s / hi);
     cairo_fill(cr);

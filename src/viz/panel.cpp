@@ -19,7 +19,10 @@ double measure(const std::string& s, double size) {
   struct Scratch {
     cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1);
     cairo_t* cr = cairo_create(surface);
-    ~Scratch() { cairo_destroy(cr); cairo_surface_destroy(surface); }
+    ~Scratch() {
+      cairo_destroy(cr);
+      cairo_surface_destroy(surface);
+    }
   };
   thread_local Scratch scratch;
   cairo_select_font_face(scratch.cr, kFontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
@@ -48,8 +51,8 @@ Mat head_matrix(const Tensor& pattern, int batch, int head, const std::string& w
   } else if (pattern.ndim() == 4) {
     const int64_t B = pattern.dim(0), H = pattern.dim(1);
     if (batch < 0 || batch >= B)
-      fail(ErrorKind::InvalidArgument, what + ": batch " + std::to_string(batch) + " out of range for pattern " +
-                                           pattern.shape_str());
+      fail(ErrorKind::InvalidArgument,
+           what + ": batch " + std::to_string(batch) + " out of range for pattern " + pattern.shape_str());
     if (head < 0 || head >= H)
       fail(ErrorKind::InvalidArgument, what + ": head " + std::to_string(head) + " out of range for pattern " +
                                            pattern.shape_str() + " (" + std::to_string(H) + " heads)");
@@ -67,8 +70,7 @@ Mat head_matrix(const Tensor& pattern, int batch, int head, const std::string& w
   return m;
 }
 
-Range value_range(const std::vector<const Mat*>& mats, const FigureOptions& options, bool symmetric,
-                  bool mask_upper) {
+Range value_range(const std::vector<const Mat*>& mats, const FigureOptions& options, bool symmetric, bool mask_upper) {
   double lo = INFINITY, hi = -INFINITY;
   for (const Mat* m : mats) {
     const int64_t off = m->cols - m->rows;  // causal offset when Q < K
@@ -81,7 +83,10 @@ Range value_range(const std::vector<const Mat*>& mats, const FigureOptions& opti
         hi = std::max(hi, v);
       }
   }
-  if (!std::isfinite(lo) || !std::isfinite(hi)) { lo = 0; hi = 1; }
+  if (!std::isfinite(lo) || !std::isfinite(hi)) {
+    lo = 0;
+    hi = 1;
+  }
   Range r;
   if (symmetric) {
     const double m = std::max(std::fabs(lo), std::fabs(hi));
@@ -93,8 +98,8 @@ Range value_range(const std::vector<const Mat*>& mats, const FigureOptions& opti
   if (options.vmax) r.hi = *options.vmax;
   if (!(r.hi > r.lo)) {
     if (options.vmin && options.vmax)
-      fail(ErrorKind::InvalidArgument, "value range: vmax (" + tick_text(r.hi) + ") must exceed vmin (" +
-                                           tick_text(r.lo) + ")");
+      fail(ErrorKind::InvalidArgument,
+           "value range: vmax (" + tick_text(r.hi) + ") must exceed vmin (" + tick_text(r.lo) + ")");
     r.hi = r.lo + 1;
   }
   return r;
@@ -125,8 +130,10 @@ PanelLayout layout_panel(int64_t rows, int64_t cols, const std::vector<std::stri
   L.font = std::clamp(L.cell * 0.75, 4.0, 10.0);
   L.stride = std::max(1, static_cast<int>(std::ceil(L.font * 1.1 / L.cell)));
   double max_q = 0, max_k = 0;
-  for (size_t i = 0; i < q_tokens.size(); i += L.stride) max_q = std::max(max_q, measure(display_token(q_tokens[i]), L.font));
-  for (size_t i = 0; i < k_tokens.size(); i += L.stride) max_k = std::max(max_k, measure(display_token(k_tokens[i]), L.font));
+  for (size_t i = 0; i < q_tokens.size(); i += L.stride)
+    max_q = std::max(max_q, measure(display_token(q_tokens[i]), L.font));
+  for (size_t i = 0; i < k_tokens.size(); i += L.stride)
+    max_k = std::max(max_k, measure(display_token(k_tokens[i]), L.font));
   L.rotate_keys = max_k > L.cell * L.stride * 0.9;
   const double s45 = std::sqrt(0.5);
   L.label_left = q_tokens.empty() ? 0 : max_q + 6;
@@ -189,8 +196,8 @@ void draw_panel(Canvas& canvas, double x, double y, const PanelLayout& L, const 
   const std::string shown = non_finite ? title + (title.empty() ? "" : " ") + "(non-finite: NaN shown blank)" : title;
   if (!shown.empty()) {
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    canvas.text(shown, gx + gw / 2, y + L.title_h / 2, std::min(13.0, std::max(7.0, L.title_h * 0.55)), 0.5, 0,
-                "title", true);
+    canvas.text(shown, gx + gw / 2, y + L.title_h / 2, std::min(13.0, std::max(7.0, L.title_h * 0.55)), 0.5, 0, "title",
+                true);
   }
   draw_cells(cr, gx, gy, L.cell, L.cell, mat, range, cmap, mask_upper);
   cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);

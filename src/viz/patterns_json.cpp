@@ -62,9 +62,12 @@ PatternsFile read_patterns_json(const std::string& path) {
     std::vector<float> flat;
     std::function<void(const nlohmann::json&, size_t)> walk = [&](const nlohmann::json& a, size_t d) {
       if (d == depth) {
-        if (a.is_null()) flat.push_back(NAN);
-        else if (a.is_number()) flat.push_back(a.get<float>());
-        else fail(ErrorKind::Format, where + "layer " + key + " holds a non-number");
+        if (a.is_null())
+          flat.push_back(NAN);
+        else if (a.is_number())
+          flat.push_back(a.get<float>());
+        else
+          fail(ErrorKind::Format, where + "layer " + key + " holds a non-number");
         return;
       }
       if (!a.is_array() || a.size() != static_cast<size_t>(shape[d]))

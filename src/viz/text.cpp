@@ -1,10 +1,10 @@
 // Token text for display (see text.h).
 #include "viz/text.h"
 
-#include "attnscope/tokenizer.h"
-
 #include <cstdint>
 #include <cstdio>
+
+#include "attnscope/tokenizer.h"
 
 namespace attnscope::detail {
 
@@ -19,9 +19,12 @@ std::string display_token(std::string_view token, size_t max_chars) {
   } else {
     for (char c : clean) {
       const auto u = static_cast<unsigned char>(c);
-      if (c == '\n') out += "\\n";
-      else if (c == '\t') out += "\\t";
-      else if (c == '\r') out += "\\r";
+      if (c == '\n')
+        out += "\\n";
+      else if (c == '\t')
+        out += "\\t";
+      else if (c == '\r')
+        out += "\\r";
       else if (u < 0x20 || u == 0x7F) {
         char buf[8];
         std::snprintf(buf, sizeof buf, "\\x%02X", u);
@@ -36,7 +39,10 @@ std::string display_token(std::string_view token, size_t max_chars) {
   size_t count = 0, cut = std::string::npos;
   for (size_t i = 0; i < out.size(); ++i) {
     if ((static_cast<unsigned char>(out[i]) & 0xC0) != 0x80) {
-      if (count == max_chars) { cut = i; break; }
+      if (count == max_chars) {
+        cut = i;
+        break;
+      }
       ++count;
     }
   }
@@ -52,12 +58,23 @@ std::string xml_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -35,7 +35,8 @@ void expect_same_effects(const AblationSweepResult& a, const AblationSweepResult
   for (size_t i = 0; i < a.effects.size(); ++i) {
     EXPECT_EQ(a.effects[i].layer, b.effects[i].layer);
     EXPECT_EQ(a.effects[i].head, b.effects[i].head);
-    EXPECT_NEAR(a.effects[i].delta_logit, b.effects[i].delta_logit, 1e-4) << "L" << a.effects[i].layer << "H" << a.effects[i].head;
+    EXPECT_NEAR(a.effects[i].delta_logit, b.effects[i].delta_logit, 1e-4)
+        << "L" << a.effects[i].layer << "H" << a.effects[i].head;
     EXPECT_NEAR(a.effects[i].delta_prob, b.effects[i].delta_prob, 1e-5);
   }
 }

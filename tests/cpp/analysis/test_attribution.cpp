@@ -22,13 +22,10 @@ using namespace attnscope;
 namespace {
 
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
-const std::string kGpt2 =
-    std::string(ATTNSCOPE_MODELS_DIR) + "/safetensors/lm-buddy-tiny_gpt2-random";
+const std::string kGpt2 = std::string(ATTNSCOPE_MODELS_DIR) + "/safetensors/lm-buddy-tiny_gpt2-random";
 
 // A row-major [rows, cols] tensor from values.
-Tensor mat(int64_t rows, int64_t cols, std::vector<float> v) {
-  return Tensor({rows, cols}, std::move(v));
-}
+Tensor mat(int64_t rows, int64_t cols, std::vector<float> v) { return Tensor({rows, cols}, std::move(v)); }
 
 // The hand-built model: D = 4, two layers of two query heads sharing one kv head (GQA 2:1),
 // head_dim 2, vocab 4 with one-hot embeddings of length 2 (so every normalised embedding is
@@ -59,16 +56,14 @@ std::string write_tiny(const TinySpec& s, const std::string& tag) {
   w.add_tensor("output_norm.weight", Tensor({4}, {1, 1, 1, 1}));
   for (int l = 0; l < 2; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    w.add_tensor(b + "attn_norm.weight",
-                 Tensor({4}, l == 0 ? std::vector<float>{1, 1, 1, 1} : s.ln1));
+    w.add_tensor(b + "attn_norm.weight", Tensor({4}, l == 0 ? std::vector<float>{1, 1, 1, 1} : s.ln1));
     w.add_tensor(b + "ffn_norm.weight", Tensor({4}, {1, 1, 1, 1}));
     if (l == 0) {
       w.add_tensor(b + "attn_q.weight", Tensor({4, 4}));
       w.add_tensor(b + "attn_k.weight", Tensor({2, 4}));
       w.add_tensor(b + "attn_v.weight", mat(2, 4, {1, 0, 0, 0, 0, 1, 0, 0}));
       // attn_output [D, H*Dh]: head 0's columns 0,1 -> dims 2,3 (x1); head 1's columns 2,3 (x3).
-      w.add_tensor(b + "attn_output.weight",
-                   mat(4, 4, {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3, 0, 0, 1, 0, 3}));
+      w.add_tensor(b + "attn_output.weight", mat(4, 4, {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3, 0, 0, 1, 0, 3}));
     } else {
       w.add_tensor(b + "attn_q.weight", mat(4, 4, s.q1));
       w.add_tensor(b + "attn_k.weight", mat(2, 4, s.k1));
@@ -79,9 +74,9 @@ std::string write_tiny(const TinySpec& s, const std::string& tag) {
     w.add_tensor(b + "ffn_up.weight", Tensor({2, 4}));
     w.add_tensor(b + "ffn_down.weight", Tensor({4, 2}));
   }
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("attnscope_attr_" + std::to_string(::getpid()) + "_" + tag + ".gguf"))
-                               .string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("attnscope_attr_" + std::to_string(::getpid()) + "_" + tag + ".gguf"))
+          .string();
   w.write(path);
   return path;
 }
@@ -130,30 +125,26 @@ TEST(HeadWeights, ReproduceTheForwardPassProjections) {
     for (int l : {0, c.n_layer - 1}) {
       const std::string P = "blocks." + std::to_string(l) + ".";
       RunOptions ro;
-      for (const char* h : {"ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v",
-                            "attn.hook_z", "attn.hook_result"})
+      for (const char* h :
+           {"ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z", "attn.hook_result"})
         ro.capture.push_back(P + h);
       const Trace t = m.run(ids, ro);
-      const Tensor &x = t.at(P + "ln1.hook_normalized"), &q = t.at(P + "attn.hook_q"),
-                   &k = t.at(P + "attn.hook_k"), &v = t.at(P + "attn.hook_v"),
-                   &z = t.at(P + "attn.hook_z"), &r = t.at(P + "attn.hook_result");
+      const Tensor &x = t.at(P + "ln1.hook_normalized"), &q = t.at(P + "attn.hook_q"), &k = t.at(P + "attn.hook_k"),
+                   &v = t.at(P + "attn.hook_v"), &z = t.at(P + "attn.hook_z"), &r = t.at(P + "attn.hook_result");
       const int64_t D = c.n_embd, Dh = c.head_dim, H = c.n_head, Hkv = c.n_head_kv, T = 6;
       double worst = 0;
       for (int h = 0; h < H; ++h) {
         const auto hw = detail::head_weights(m, l, h);
         auto proj = [&](const Tensor& W, const Tensor& b, int64_t p, int64_t j) {
           double s = b.empty() ? 0.0 : b.data()[j];
-          for (int64_t d = 0; d < D; ++d)
-            s += static_cast<double>(x.data()[p * D + d]) * W.data()[d * Dh + j];
+          for (int64_t d = 0; d < D; ++d) s += static_cast<double>(x.data()[p * D + d]) * W.data()[d * Dh + j];
           return s;
         };
         for (int64_t j = 0; j < Dh; ++j) {
           worst = std::max(worst, std::abs(proj(hw.W_Q, hw.b_Q, 0, j) - q.data()[h * Dh + j]));
-          worst =
-              std::max(worst, std::abs(proj(hw.W_K, hw.b_K, 0, j) - k.data()[hw.kv_head * Dh + j]));
+          worst = std::max(worst, std::abs(proj(hw.W_K, hw.b_K, 0, j) - k.data()[hw.kv_head * Dh + j]));
           for (int64_t p = 0; p < T; ++p)
-            worst = std::max(worst, std::abs(proj(hw.W_V, hw.b_V, p, j) -
-                                             v.data()[(p * Hkv + hw.kv_head) * Dh + j]));
+            worst = std::max(worst, std::abs(proj(hw.W_V, hw.b_V, p, j) - v.data()[(p * Hkv + hw.kv_head) * Dh + j]));
         }
         for (int64_t p = 0; p < T; ++p)
           for (int64_t d = 0; d < D; ++d) {
@@ -213,8 +204,7 @@ Tensor result_attending_to_self(const Model& m, const std::vector<int32_t>& ids,
                                     const int64_t T = a.dim(2);
                                     std::fill(a.data(), a.data() + a.numel(), 0.0f);
                                     for (int64_t bh = 0; bh < a.dim(0) * a.dim(1); ++bh)
-                                      for (int64_t i = 0; i < T; ++i)
-                                        a.data()[(bh * T + i) * T + i] = 1.0f;
+                                      for (int64_t i = 0; i < T; ++i) a.data()[(bh * T + i) * T + i] = 1.0f;
                                   },
                                   "identity pattern"});
   return m.run(ids, forced).at("blocks." + std::to_string(l) + ".attn.hook_result");
@@ -238,8 +228,7 @@ TEST(ValueWeighted, NormsMatchTheForwardPassWithAHeadForcedOntoOneKey) {
       for (int64_t i = 0; i < T; ++i) {
         double ss = 0;
         for (int64_t d = 0; d < D; ++d) ss += std::pow(r.data()[((i * H) + h) * D + d], 2);
-        EXPECT_NEAR(norms.at(l).at({0, h, i}), std::sqrt(ss), 1e-4)
-            << "L" << l << "H" << h << " key " << i;
+        EXPECT_NEAR(norms.at(l).at({0, h, i}), std::sqrt(ss), 1e-4) << "L" << l << "H" << h << " key " << i;
       }
   }
   // Value-weighted = pattern * norms, and the normalised rows sum to 1.
@@ -352,9 +341,8 @@ TEST(LogitAttribution, PartsAddUpToTheLogitOnRealModels) {
   for (const std::string& path : paths) {
     const Model model = Model::load(path);
     const Model* m = &model;
-    std::vector<int32_t> ids =
-        path == kGpt2 ? std::vector<int32_t>{20, 16, 3, 15, 10, 14, 3, 15}
-                      : m->encode("Once upon a time there was a cat. Once upon a time");
+    std::vector<int32_t> ids = path == kGpt2 ? std::vector<int32_t>{20, 16, 3, 15, 10, 14, 3, 15}
+                                             : m->encode("Once upon a time there was a cat. Once upon a time");
     RunOptions ro;
     ro.capture = resid_decomposition_hooks(*m);
     const int L = m->config().n_layer, H = m->config().n_head;
@@ -447,8 +435,7 @@ struct DenseScores {
 };
 DenseScores dense_scores(const Dense& ov_a, const Dense& qk_b, const Dense& ov_b, int D) {
   const double qk = frob(ov_a) * frob(qk_b);
-  return {frob(dense_product(ov_a, qk_b, D)) / qk,
-          frob(dense_product(ov_a, transpose(qk_b, D), D)) / qk,
+  return {frob(dense_product(ov_a, qk_b, D)) / qk, frob(dense_product(ov_a, transpose(qk_b, D), D)) / qk,
           frob(dense_product(ov_a, ov_b, D)) / (frob(ov_a) * frob(ov_b))};
 }
 
@@ -506,8 +493,7 @@ TEST(Composition, FactoredScoresMatchDenseMatricesOnRandomGqaWeights) {
     for (int i = 0; i < D; ++i)
       for (int j = 0; j < D; ++j)
         for (int r = 0; r < 2; ++r) {
-          (*qk)[i * D + j] +=
-              ln.w.data()[i] * hw.W_Q.at({i, r}) * ln.w.data()[j] * hw.W_K.at({j, r});
+          (*qk)[i * D + j] += ln.w.data()[i] * hw.W_Q.at({i, r}) * ln.w.data()[j] * hw.W_K.at({j, r});
           (*ov)[i * D + j] += ln.w.data()[i] * hw.W_V.at({i, r}) * hw.W_O.at({r, j});
         }
   };
@@ -536,16 +522,15 @@ TEST(Composition, NormsAroundAttentionFoldIntoTheDenseMatrices) {
     const CompositionScores c = composition_scores(m);
     const GgufFile f = GgufFile::open(path);
     const ModelConfig& mc = m.config();
-    const int D = static_cast<int>(mc.n_embd), Dh = mc.head_dim, H = mc.n_head,
-              G = H / mc.n_head_kv;
+    const int D = static_cast<int>(mc.n_embd), Dh = mc.head_dim, H = mc.n_head, G = H / mc.n_head_kv;
     auto tensor = [&](int l, const std::string& name) {
       const std::string full = "blk." + std::to_string(l) + "." + name;
       return f.find_tensor(full) ? f.load_tensor(full) : Tensor();
     };
     auto at = [](const Tensor& t, int64_t i, float none) { return t.empty() ? none : t.data()[i]; };
     auto dense = [&](int l, int h, Dense* qk, Dense* ov) {
-      const Tensor wq = tensor(l, "attn_q.weight"), wk = tensor(l, "attn_k.weight"),
-                   wv = tensor(l, "attn_v.weight"), wo = tensor(l, "attn_output.weight");
+      const Tensor wq = tensor(l, "attn_q.weight"), wk = tensor(l, "attn_k.weight"), wv = tensor(l, "attn_v.weight"),
+                   wo = tensor(l, "attn_output.weight");
       const Tensor ln = tensor(l, "attn_norm.weight"), qn = tensor(l, "attn_q_norm.weight"),
                    kn = tensor(l, "attn_k_norm.weight"), post = tensor(l, "post_attention_norm.weight");
       const int kv = h / G;

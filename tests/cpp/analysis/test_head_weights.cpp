@@ -34,8 +34,7 @@ std::map<std::string, std::string> store_of(const Model& model) {
   for (const auto& [name, t] : model.impl().weights) s[name] = "weights " + t.shape_str();
   for (const auto& [name, m] : model.impl().matrices) {
     EXPECT_FALSE(s.count(name)) << name << " is in both containers";
-    s[name] =
-        "matrices " + m.type_name() + " " + std::to_string(m.rows) + "x" + std::to_string(m.cols);
+    s[name] = "matrices " + m.type_name() + " " + std::to_string(m.rows) + "x" + std::to_string(m.cols);
   }
   return s;
 }
@@ -53,17 +52,14 @@ void expect_one_store(const Model& model, const std::string& what) {
   for (const auto& [name, w] : m.matrices) entries.insert(&w);
   auto in_store = [&](const void* p) { return p == nullptr || entries.count(p) > 0; };
   const detail::ModelWeights& b = m.bound;
-  for (const void* p :
-       {static_cast<const void*>(b.token_embd), static_cast<const void*>(b.position_embd),
-        static_cast<const void*>(b.output_norm), static_cast<const void*>(b.output_norm_b),
-        static_cast<const void*>(b.output)})
+  for (const void* p : {static_cast<const void*>(b.token_embd), static_cast<const void*>(b.position_embd),
+                        static_cast<const void*>(b.output_norm), static_cast<const void*>(b.output_norm_b),
+                        static_cast<const void*>(b.output)})
     EXPECT_TRUE(in_store(p)) << what;
   for (const detail::LayerWeights& l : b.layers) {
-    for (const StoredWeight* p : {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down})
-      EXPECT_TRUE(in_store(p)) << what;
-    for (const Tensor* p :
-         {l.attn_norm, l.attn_norm_b, l.ffn_norm, l.ffn_norm_b, l.post_attn_norm, l.post_ffn_norm,
-          l.q_norm, l.k_norm, l.bq, l.bk, l.bv, l.bo, l.b_up, l.b_down})
+    for (const StoredWeight* p : {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down}) EXPECT_TRUE(in_store(p)) << what;
+    for (const Tensor* p : {l.attn_norm, l.attn_norm_b, l.ffn_norm, l.ffn_norm_b, l.post_attn_norm, l.post_ffn_norm,
+                            l.q_norm, l.k_norm, l.bq, l.bk, l.bv, l.bo, l.b_up, l.b_down})
       EXPECT_TRUE(in_store(p)) << what;
   }
 }
@@ -125,19 +121,16 @@ TEST_P(HeadWeightsStored, EqualTheFileReadByNameAndLeaveTheStoreAsItWas) {
       if (!q_norm.empty()) {
         ASSERT_FALSE(hw.q_norm.empty());
         const int64_t off = q_norm.numel() == Dh ? 0 : h * Dh;  // per head, or all heads at once
-        for (int64_t r = 0; r < Dh; ++r)
-          ASSERT_EQ(hw.q_norm.data()[r], q_norm.data()[off + r]) << b;
+        for (int64_t r = 0; r < Dh; ++r) ASSERT_EQ(hw.q_norm.data()[r], q_norm.data()[off + r]) << b;
       }
     }
   }
   // The head's rows, decoded one at a time.
-  const Tensor head =
-      file.load_tensor(file.find_tensor("output.weight") ? "output.weight" : "token_embd.weight");
+  const Tensor head = file.load_tensor(file.find_tensor("output.weight") ? "output.weight" : "token_embd.weight");
   for (int32_t t : {0, c.n_vocab / 2, c.n_vocab - 1}) {
     const Tensor row = detail::unembed_row(model, t);
     ASSERT_EQ(row.numel(), D);
-    for (int64_t d = 0; d < D; ++d)
-      ASSERT_EQ(row.data()[d], head.data()[t * D + d]) << "token " << t;
+    for (int64_t d = 0; d < D; ++d) ASSERT_EQ(row.data()[d], head.data()[t * D + d]) << "token " << t;
   }
   EXPECT_THROW(detail::unembed_row(model, c.n_vocab), Error);
   const Tensor fn = file.load_tensor("output_norm.weight");
@@ -159,16 +152,14 @@ INSTANTIATE_TEST_SUITE_P(Families, HeadWeightsStored,
 TEST(HeadWeightsStore, Float32LoadsKeepEachWeightOnceToo) {
   // The float32 path decodes every matrix at load; it must then live only as an F32 StoredWeight,
   // not also as the Tensor it was decoded into.
-  for (const std::string& path :
-       {kModels + "/stories260K.gguf", kModels + "/arch/gptneox/model.gguf",
-        kModels + "/safetensors/lm-buddy-tiny_gpt2-random"}) {
+  for (const std::string& path : {kModels + "/stories260K.gguf", kModels + "/arch/gptneox/model.gguf",
+                                  kModels + "/safetensors/lm-buddy-tiny_gpt2-random"}) {
     if (!fs::exists(path)) continue;
     LoadOptions o;
     o.dtype = "float32";
     const Model model = Model::load(path, o);
     expect_one_store(model, path);
-    for (const auto& [name, m] : model.impl().matrices)
-      EXPECT_TRUE(m.is_f32()) << path << ": " << name;
+    for (const auto& [name, m] : model.impl().matrices) EXPECT_TRUE(m.is_f32()) << path << ": " << name;
     if (fs::is_directory(path)) continue;
     // Every tensor of the file counted once (fused ones as their parts; rope_freqs is config).
     int64_t in_file = 0;

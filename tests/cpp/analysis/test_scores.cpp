@@ -191,7 +191,9 @@ TEST(Scores, BadInputsAreClearErrors) {
   PatternRegistry reg;
   EXPECT_THROW(reg.register_pattern("", [](const Tensor&) { return 0.0; }), Error);
   EXPECT_THROW(reg.register_pattern("x", nullptr), Error);
-  EXPECT_THROW(reg.register_pattern("x", [](const Tensor&) { return 0.0; }, 2.0), Error);
+  EXPECT_THROW(reg.register_pattern(
+                   "x", [](const Tensor&) { return 0.0; }, 2.0),
+               Error);
   EXPECT_THROW(uniform_causal_pattern(0), Error);
   EXPECT_THROW(head_pattern(Tensor({2, 3, 3}), 3), Error);
   // One-row pattern: defined (uniform = perfect, corrected score 0).
@@ -234,7 +236,8 @@ TEST(Scores, RegistryAndFindOnCapturedPatterns) {
   for (int h = 0; h < 3; ++h) std::copy(parts[h].data(), parts[h].data() + t * t, l0.data() + h * t * t);
   const std::map<int, Tensor> pats{{0, l0}};
   PatternRegistry reg = PatternRegistry::with_builtin();
-  reg.register_pattern("diagonal", [](const Tensor& a) { return current_token_score(a); }, 0.3);
+  reg.register_pattern(
+      "diagonal", [](const Tensor& a) { return current_token_score(a); }, 0.3);
   const auto all = reg.detect_all(pats);
   ASSERT_EQ(all.size(), 4u);
   ASSERT_EQ(all.at("previous_token").size(), 1u);
@@ -242,7 +245,8 @@ TEST(Scores, RegistryAndFindOnCapturedPatterns) {
   ASSERT_EQ(all.at("first_token").size(), 1u);  // raw scores: the previous head has first 0.2
   EXPECT_EQ(all.at("first_token")[0].head, 1);
   EXPECT_TRUE(all.at("diagonal").empty());
-  const auto found = find_attention_pattern(pats, [](const Tensor& a) { return first_token_score(a); }, 0.1);
+  const auto found = find_attention_pattern(
+      pats, [](const Tensor& a) { return first_token_score(a); }, 0.1);
   ASSERT_EQ(found.size(), 3u);
   EXPECT_EQ(found[0].head, 1);  // best first
   EXPECT_GE(found[0].score, found[1].score);

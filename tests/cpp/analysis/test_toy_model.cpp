@@ -1,7 +1,6 @@
 // The built-in toy model: its heads do what they were built for, it really copies, and the
 // detectors find exactly the constructed heads on many texts and seeds.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,9 +35,9 @@ std::map<int, Tensor> patterns_of(const std::vector<int32_t>& ids) {
 
 // English-like texts with repeated words, deterministic per seed.
 std::string random_text(uint32_t seed) {
-  static const char* words[] = {"the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "and",
-                                "saw", "big", "red", "ball", "she", "he", "was", "happy", "little", "girl",
-                                "named", "Lily", "tree", "with", "her", "mom", "went", "home", "sun"};
+  static const char* words[] = {"the",  "cat",   "sat",  "on",   "mat",  "a",   "dog", "ran",  "to",    "park",
+                                "and",  "saw",   "big",  "red",  "ball", "she", "he",  "was",  "happy", "little",
+                                "girl", "named", "Lily", "tree", "with", "her", "mom", "went", "home",  "sun"};
   std::mt19937 rng(seed);
   std::string s;
   const int n = 8 + static_cast<int>(rng() % 12);
@@ -100,8 +99,10 @@ TEST(ToyModel, CacheIsRewrittenWhenDamaged) {
   ::setenv("XDG_CACHE_HOME", "/dev/null/not-a-directory", 1);
   const std::string fallback = detail::toy_model_path();
   EXPECT_EQ(fs::path(fallback).parent_path().parent_path(), fs::temp_directory_path());
-  if (old) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
-  else ::unsetenv("XDG_CACHE_HOME");
+  if (old)
+    ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
   fs::remove_all(dir);
 }
 
@@ -287,15 +288,17 @@ TEST(ToyModel, CustomPatternsFromTheGuide) {
       {"sparse", [](const Tensor& a) { return sparse_attention_score(a); }},
       {"content_vs_position", content_vs_position_score}};
   for (const auto& [name, fn] : fns)
-    for (int h = 0; h < 4; ++h)
-      EXPECT_NEAR(fn(head_pattern(pats.at(0), h)), fn(ideal[h]), 1e-3) << name << " L0H" << h;
+    for (int h = 0; h < 4; ++h) EXPECT_NEAR(fn(head_pattern(pats.at(0), h)), fn(ideal[h]), 1e-3) << name << " L0H" << h;
 
   PatternRegistry reg;
   reg.register_pattern("diagonal", diagonal_score, 0.3);
-  reg.register_pattern("local_window", [](const Tensor& a) { return local_window_score(a); }, 0.2);
-  reg.register_pattern("sparse", [](const Tensor& a) { return sparse_attention_score(a); }, 0.7);
+  reg.register_pattern(
+      "local_window", [](const Tensor& a) { return local_window_score(a); }, 0.2);
+  reg.register_pattern(
+      "sparse", [](const Tensor& a) { return sparse_attention_score(a); }, 0.7);
   reg.register_pattern("content_vs_position", content_vs_position_score, 0.9);
-  reg.register_pattern("concentrated", [](const Tensor& a) { return 1.0 - normalized_pattern_entropy(a); }, 0.5);
+  reg.register_pattern(
+      "concentrated", [](const Tensor& a) { return 1.0 - normalized_pattern_entropy(a); }, 0.5);
   const auto found = reg.detect_all(toy(), text);
   auto heads = [&](const char* name) {
     HeadList out;

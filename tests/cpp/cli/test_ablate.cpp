@@ -15,12 +15,13 @@ namespace {
 
 using test_cli::Result;
 // Every call here is `attnscope ablate ...`.
-Result run(const std::string& args, bool with_stderr = true) { return test_cli::run_cli("ablate " + args, with_stderr); }
+Result run(const std::string& args, bool with_stderr = true) {
+  return test_cli::run_cli("ablate " + args, with_stderr);
+}
 nlohmann::json run_json(const std::string& args) { return test_cli::run_cli_json("ablate " + args); }
 
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 const std::string kPrompt = "\"Once upon a time, there was a little girl named Lily. She\"";
-
 
 }  // namespace
 

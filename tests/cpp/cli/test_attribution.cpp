@@ -114,8 +114,7 @@ TEST(CliAttribution, BadInputIsOneClearError) {
   for (const Case& c :
        {Case{"dla 'abc' --pos 9", "position 9"}, Case{"dla 'abc' --target-id 100000", "vocabulary"},
         Case{"composition --into 5:0", "does not exist"}, Case{"composition --kind x", "--kind"},
-        Case{"rollout abc --query 7", "--query 7"},
-        Case{"heads abc --weighting values", "weighting"}}) {
+        Case{"rollout abc --query 7", "--query 7"}, Case{"heads abc --weighting values", "weighting"}}) {
     const Result r = run(c.args);
     EXPECT_NE(r.code, 0) << c.args;
     EXPECT_NE(r.out.find(c.says), std::string::npos) << c.args << "\n" << r.out;

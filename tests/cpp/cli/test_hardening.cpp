@@ -91,7 +91,8 @@ TEST(CliHardening, DoubleBosIsKeptAndWarnedOnce) {
 
 // A tokenizer alone is enough for `tokens` (ids from llama.cpp's test vectors for "Hello world").
 TEST(CliHardening, TokensWithTokenizerOptionAndNoModel) {
-  const auto j = test_cli::run_cli_json("tokens --tokenizer " + kModels + "/llama.cpp-vocab/ggml-vocab-gpt-2.gguf \"Hello world\"");
+  const auto j = test_cli::run_cli_json("tokens --tokenizer " + kModels +
+                                        "/llama.cpp-vocab/ggml-vocab-gpt-2.gguf \"Hello world\"");
   EXPECT_EQ(j["ids"], nlohmann::json({15496, 995}));
 }
 
@@ -99,8 +100,8 @@ TEST(CliHardening, TokensWithTokenizerOptionAndNoModel) {
 TEST(CliHardening, TraceCanCaptureNothing) {
   const fs::path out = scratch("nothing.npz");
   fs::remove(out);
-  const Result r = run_cli("trace -m " + kStories + " 'Once upon a time' --logits -o " + out.string() + " --json --capture",
-                           false);
+  const Result r =
+      run_cli("trace -m " + kStories + " 'Once upon a time' --logits -o " + out.string() + " --json --capture", false);
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["captured"].size(), 1u) << j["captured"];  // logits only
@@ -125,15 +126,16 @@ TEST(CliHardening, ExitCodesFollowTheErrorKind) {
     f.write(header, sizeof header);
     f << std::string(32, '\0');
   }
-  EXPECT_EQ(run_cli("heads -l 9 abc").code, 2);                     // invalid argument
-  EXPECT_EQ(run_cli("heads --no-such-flag abc").code, 2);           // usage
+  EXPECT_EQ(run_cli("heads -l 9 abc").code, 2);                              // invalid argument
+  EXPECT_EQ(run_cli("heads --no-such-flag abc").code, 2);                    // usage
   EXPECT_EQ(run_cli("info -m " + scratch("absent.gguf").string()).code, 3);  // not found
-  EXPECT_EQ(run_cli("info -m " + junk.string()).code, 4);          // malformed file
-  EXPECT_EQ(run_cli("info -m " + v1.string()).code, 5);            // unsupported (GGUF v1)
+  EXPECT_EQ(run_cli("info -m " + junk.string()).code, 4);                    // malformed file
+  EXPECT_EQ(run_cli("info -m " + v1.string()).code, 5);                      // unsupported (GGUF v1)
   const Result help = run_cli("--help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("3 not found, 4 malformed file, 5 unsupported, 6 I/O error, 7 network error"),
-            std::string::npos) << help.out;
+            std::string::npos)
+      << help.out;
   EXPECT_NE(run_cli("heads --help").out.find("Exit codes"), std::string::npos);
 }
 

@@ -74,9 +74,7 @@ TEST(CliViz, ExploreDemoShapeUnder150KB) {
 
 TEST(CliViz, ExploreReadsPatternJsonAndRejectsBadInput) {
   const std::string json = artifact("cli_patterns.json");
-  {
-    std::ofstream(json) << R"({"tokens": ["a", "b", "c"], "patterns": {"2": [[[1,0,0],[1,0,0],[0,1,0]]]}})";
-  }
+  { std::ofstream(json) << R"({"tokens": ["a", "b", "c"], "patterns": {"2": [[[1,0,0],[1,0,0],[0,1,0]]]}})"; }
   const std::string out = artifact("cli_explorer_json.html");
   Result r = cli("explore --patterns " + json + " --colormap viridis --force -o " + out);
   ASSERT_EQ(r.code, 0) << r.out;

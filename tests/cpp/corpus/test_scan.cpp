@@ -57,7 +57,8 @@ class Scan : public ::testing::Test {
 Model* Scan::model_ = nullptr;
 
 double value(const ScanPlan& plan, const ScanRow& row, const std::string& metric, size_t li, int h) {
-  const size_t m = static_cast<size_t>(std::find(plan.metrics.begin(), plan.metrics.end(), metric) - plan.metrics.begin());
+  const size_t m =
+      static_cast<size_t>(std::find(plan.metrics.begin(), plan.metrics.end(), metric) - plan.metrics.begin());
   EXPECT_LT(m, plan.metrics.size()) << metric;
   return row.values[(m * plan.layers.size() + li) * static_cast<size_t>(plan.n_head) + static_cast<size_t>(h)];
 }
@@ -194,8 +195,8 @@ TEST_F(Scan, PromptLongerThanTheContextIsRefusedOrSkippedWithItsLine) {
   ASSERT_EQ(plan.corpus.skipped.size(), 1u);
   EXPECT_EQ(plan.corpus.skipped[0].line, 2);
   // The command line lists the skip on stderr and in --json.
-  const auto j = test_cli::run_cli_json("scan " + (dir_ / "c.txt").string() + " -m " + kStories +
-                                        " --on-bad-input skip");
+  const auto j =
+      test_cli::run_cli_json("scan " + (dir_ / "c.txt").string() + " -m " + kStories + " --on-bad-input skip");
   ASSERT_EQ(j["skipped"].size(), 1u);
   EXPECT_EQ(j["skipped"][0]["line"], 2);
   EXPECT_EQ(j["prompts"], 2);
@@ -247,7 +248,8 @@ TEST_F(Scan, CommandKilledHalfWayAndResumedEqualsOneRun) {
   EXPECT_GT(j["resumed_units"].get<int>(), 0);
   EXPECT_LT(j["resumed_units"].get<int>(), 1004);
   // summary.json differs only in resumed_units and file paths; the numbers are in the others.
-  for (const char* f : {"summary.csv", "prompts.csv", "prompts.npz"}) EXPECT_EQ(slurp(dir_ / "one" / f), slurp(killed / f)) << f;
+  for (const char* f : {"summary.csv", "prompts.csv", "prompts.npz"})
+    EXPECT_EQ(slurp(dir_ / "one" / f), slurp(killed / f)) << f;
   const std::string journal = slurp(killed / "journal.jsonl");
   EXPECT_EQ(static_cast<size_t>(std::count(journal.begin(), journal.end(), '\n')), plan.batches.size() + 1);
 }

@@ -80,8 +80,7 @@ Builder valid() {
 }
 
 // Opening `bytes` must throw an Error whose message contains `needle`.
-void expect_error(const std::vector<uint8_t>& bytes, const std::string& needle,
-                  ErrorKind kind = ErrorKind::Format) {
+void expect_error(const std::vector<uint8_t>& bytes, const std::string& needle, ErrorKind kind = ErrorKind::Format) {
   try {
     GgufFile f = GgufFile::open_memory(bytes, "hostile.gguf");
     ADD_FAILURE() << "opened without error; expected \"" << needle << "\"";
@@ -114,11 +113,9 @@ TEST(GgufHostile, StoriesTruncatedAtEvery4KiB) {
     } catch (const Error& e) {
       const std::string m = e.what();
       EXPECT_EQ(e.kind(), ErrorKind::Format) << m;
-      EXPECT_TRUE(
-          m.find("truncated") != std::string::npos || m.find("past the end") != std::string::npos ||
-          m.find("exceeds the") != std::string::npos || m.find("cannot fit") != std::string::npos ||
-          m.find("impossible") != std::string::npos ||
-          m.find("not a GGUF file") != std::string::npos)
+      EXPECT_TRUE(m.find("truncated") != std::string::npos || m.find("past the end") != std::string::npos ||
+                  m.find("exceeds the") != std::string::npos || m.find("cannot fit") != std::string::npos ||
+                  m.find("impossible") != std::string::npos || m.find("not a GGUF file") != std::string::npos)
           << "cut " << n << ": " << m;
     }
   }
@@ -312,16 +309,18 @@ TEST(GgufHostile, EmptyWeightIsRefusedBeforeItIsDecoded) {
     std::vector<uint8_t> arch;
     test::put_gguf_string(arch, "llama");
     b.kv_raw("general.architecture", 8, arch);
-    for (const auto& [key, value] : std::vector<std::pair<std::string, uint32_t>>{
-             {"llama.block_count", 1}, {"llama.context_length", 64}, {"llama.embedding_length", 32},
-             {"llama.feed_forward_length", 32}, {"llama.attention.head_count", 2}})
+    for (const auto& [key, value] : std::vector<std::pair<std::string, uint32_t>>{{"llama.block_count", 1},
+                                                                                  {"llama.context_length", 64},
+                                                                                  {"llama.embedding_length", 32},
+                                                                                  {"llama.feed_forward_length", 32},
+                                                                                  {"llama.attention.head_count", 2}})
       b.kv_u32(key, value);
     b.tensors = {{"token_embd.weight", {32, 12}, 0, 0}, {"blk.0.attn_q.weight", {0, rows}, 8, 1536}};
     b.data_bytes = 1536;
     const auto bytes = b.build();
     const std::string path = (std::filesystem::temp_directory_path() / "attnscope-empty-weight.gguf").string();
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     for (const char* dtype : {"float32", "bfloat16"}) {
       LoadOptions options;
       options.dtype = dtype;

@@ -161,7 +161,6 @@ TEST(GgufReader, OpenMemoryMatchesOpen) {
   EXPECT_EQ(b.path(), "stories-copy");
   ASSERT_EQ(a.tensors().size(), b.tensors().size());
   EXPECT_EQ(a.metadata_keys(), b.metadata_keys());
-  const Tensor x = a.load_tensor("blk.4.ffn_down.weight"),
-               y = b.load_tensor("blk.4.ffn_down.weight");
+  const Tensor x = a.load_tensor("blk.4.ffn_down.weight"), y = b.load_tensor("blk.4.ffn_down.weight");
   EXPECT_EQ(std::memcmp(x.data(), y.data(), x.numel() * 4), 0);
 }

@@ -20,9 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path temp_dir() {
-  fs::path d =
-      fs::temp_directory_path() / ("attnscope_gguf_writer_" + std::to_string(::getpid()) + "_" +
-                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path d = fs::temp_directory_path() / ("attnscope_gguf_writer_" + std::to_string(::getpid()) + "_" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::create_directories(d);
   return d;
 }
@@ -91,18 +90,14 @@ TEST(GgufWriter, RoundTripEveryMetadataType) {
       {"v.f64", GgufValue::of_float(T::F64, 3.141592653589793)},
       {"v.arr_u8", GgufValue::of_array(T::U8, {u(T::U8, 1), u(T::U8, 255)})},
       {"v.arr_empty", GgufValue::of_array(T::F32, {})},
-      {"v.arr_str",
-       GgufValue::of_array(T::STRING, {GgufValue::of_string("a"), GgufValue::of_string("")})},
-      {"v.arr_bool",
-       GgufValue::of_array(T::BOOL, {GgufValue::of_bool(true), GgufValue::of_bool(false)})},
+      {"v.arr_str", GgufValue::of_array(T::STRING, {GgufValue::of_string("a"), GgufValue::of_string("")})},
+      {"v.arr_bool", GgufValue::of_array(T::BOOL, {GgufValue::of_bool(true), GgufValue::of_bool(false)})},
       {"v.arr_f64", GgufValue::of_array(T::F64, {GgufValue::of_float(T::F64, -0.1)})},
-      {"v.nested",
-       GgufValue::of_array(T::ARRAY, {GgufValue::of_array(T::I32, {i(T::I32, 1), i(T::I32, -2)}),
-                                      GgufValue::of_array(T::STRING, {GgufValue::of_string("x")}),
-                                      GgufValue::of_array(T::U16, {})})},
-      {"v.nested3", GgufValue::of_array(
-                        T::ARRAY, {GgufValue::of_array(
-                                      T::ARRAY, {GgufValue::of_array(T::I64, {i(T::I64, 42)})})})},
+      {"v.nested", GgufValue::of_array(T::ARRAY, {GgufValue::of_array(T::I32, {i(T::I32, 1), i(T::I32, -2)}),
+                                                  GgufValue::of_array(T::STRING, {GgufValue::of_string("x")}),
+                                                  GgufValue::of_array(T::U16, {})})},
+      {"v.nested3",
+       GgufValue::of_array(T::ARRAY, {GgufValue::of_array(T::ARRAY, {GgufValue::of_array(T::I64, {i(T::I64, 42)})})})},
   };
   GgufWriter w;
   for (const auto& [k, v] : kv) w.set(k, v);
@@ -191,35 +186,30 @@ TEST(GgufWriter, RoundTripTensors) {
     for (const char* name : {"f16_exact", "bf16_exact"}) {
       const Tensor r = f.load_tensor(name);
       EXPECT_EQ(r.shape(), exact.shape());
-      for (int64_t k = 0; k < exact.numel(); ++k)
-        ASSERT_EQ(r.data()[k], std::as_const(exact).data()[k]) << name;
+      for (int64_t k = 0; k < exact.numel(); ++k) ASSERT_EQ(r.data()[k], std::as_const(exact).data()[k]) << name;
     }
     // Rounding error bounds: F16 2^-11 relative (normal range), BF16 2^-8 relative.
     const Tensor r16 = f.load_tensor("f16");
     for (int64_t k = 0; k < f16.numel(); ++k)
-      ASSERT_LE(std::fabs(r16.data()[k] - f16.data()[k]),
-                std::ldexp(std::fabs(f16.data()[k]), -11) + 1e-7);
+      ASSERT_LE(std::fabs(r16.data()[k] - f16.data()[k]), std::ldexp(std::fabs(f16.data()[k]), -11) + 1e-7);
     const Tensor rb = f.load_tensor("bf16");
     EXPECT_EQ(rb.shape(), (Shape{7, 3}));
     for (int64_t k = 0; k < bf16.numel(); ++k)
-      ASSERT_LE(std::fabs(rb.data()[k] - bf16.data()[k]),
-                std::ldexp(std::fabs(bf16.data()[k]), -8));
+      ASSERT_LE(std::fabs(rb.data()[k] - bf16.data()[k]), std::ldexp(std::fabs(bf16.data()[k]), -8));
     // Q8_0: error at most half a step, step = block absmax / 127 (fp16-rounded scale: +0.1%).
     const Tensor rq = f.load_tensor("q8");
     for (int64_t b = 0; b < q8.numel() / 32; ++b) {
       float amax = 0;
       for (int k = 0; k < 32; ++k) amax = std::max(amax, std::fabs(q8.data()[b * 32 + k]));
       for (int k = 0; k < 32; ++k)
-        ASSERT_LE(std::fabs(rq.data()[b * 32 + k] - q8.data()[b * 32 + k]),
-                  0.5f * amax / 127.0f * 1.002f);
+        ASSERT_LE(std::fabs(rq.data()[b * 32 + k] - q8.data()[b * 32 + k]), 0.5f * amax / 127.0f * 1.002f);
     }
     for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1}) {
       const Tensor r = f.load_tensor("q_" + ggml_type_name(t));
       EXPECT_EQ(f.find_tensor("q_" + ggml_type_name(t))->type, t);
       EXPECT_EQ(r.shape(), (Shape{2, 32}));
       // The loose 4-bit bound (block range / 15); test_quant checks the tight per-type ones.
-      for (int64_t k = 0; k < r.numel(); ++k)
-        ASSERT_LE(std::fabs(r.data()[k] - q4.data()[k]), 8.0f / 15.0f);
+      for (int64_t k = 0; k < r.numel(); ++k) ASSERT_LE(std::fabs(r.data()[k] - q4.data()[k]), 8.0f / 15.0f);
     }
     const Tensor g = f.load_tensor("gen");
     EXPECT_EQ(g.at({3, 7}), 307.0f);
@@ -230,7 +220,7 @@ TEST(GgufWriter, RoundTripTensors) {
 TEST(GgufWriter, RejectsBadInput) {
   GgufWriter w;
   EXPECT_THROW(w.add_tensor("q", Tensor({2, 31}), GgmlType::Q8_0),
-               Error);  // row not a block multiple
+               Error);                                                    // row not a block multiple
   EXPECT_THROW(w.add_tensor("k", Tensor({256}), GgmlType::Q2_K), Error);  // no Q2_K encoder
   w.add_tensor("a", Tensor({4}));
   EXPECT_THROW(w.add_tensor("a", Tensor({4})), Error);  // duplicate

@@ -18,7 +18,7 @@ TEST(Half, EveryHalfDecodesAsTheCompilersFloat16) {
       EXPECT_TRUE(std::isnan(got)) << h;
     } else {
       ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << h;  // -0 too
-      ASSERT_EQ(detail::f32_to_fp16(got), h) << h;  // and back
+      ASSERT_EQ(detail::f32_to_fp16(got), h) << h;                                  // and back
     }
   }
 }

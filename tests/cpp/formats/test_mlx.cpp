@@ -8,9 +8,9 @@
 #include <random>
 
 #include "attnscope/error.h"
-#include "model/hf_checkpoint.h"
 #include "formats/mlx.h"
 #include "formats/safetensors.h"
+#include "model/hf_checkpoint.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -96,9 +96,13 @@ TEST(Mlx, MismatchedShapesAreClearErrors) {
 TEST(Mlx, Stories260KCheckpointsReadBackWithinTheQuantisationStep) {
   const std::string src = kModels + "/safetensors/stories260K-hf";
   const HfCheckpoint fp32 = read_hf_checkpoint(src);
-  struct Case { int bits, gs; StDtype dtype; };
+  struct Case {
+    int bits, gs;
+    StDtype dtype;
+  };
   for (Case k : {Case{4, 64, StDtype::BF16}, Case{8, 32, StDtype::F16}}) {
-    fs::path dir = fs::temp_directory_path() / ("attnscope_mlx_" + std::to_string(k.bits) + "_" + std::to_string(::getpid()));
+    fs::path dir =
+        fs::temp_directory_path() / ("attnscope_mlx_" + std::to_string(k.bits) + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     mlx_quantize_checkpoint(src, dir.string(), k.bits, k.gs, k.dtype);
     auto st = SafetensorsFile::open((dir / "model.safetensors").string());

@@ -1,6 +1,5 @@
 // The .npz writer, read back by numpy itself (Debian's /usr/bin/python3) and by hand.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -86,8 +85,9 @@ print(d['hook_embed'].tolist(), d['logits'].reshape(-1).tolist())
   EXPECT_EQ(l2, "float32 (2, 1, 3, 3) 1.25 54.0") << out;
   EXPECT_EQ(l3, "int32 [[1, 20, 300], [4, 5, 6]]") << out;
   EXPECT_EQ(l4, "U [['3c733e', '2068c3a96c6c6f', 'e2968178'], ['61', 'f09f9880', '']]") << out;
-  EXPECT_EQ(l5, "[[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[7.0, 8.0], [9.0, 10.0], [11.0, 12.0]]] "
-                "[9.0, 8.0, 7.0, 6.0, 5.0, 4.0]")
+  EXPECT_EQ(l5,
+            "[[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[7.0, 8.0], [9.0, 10.0], [11.0, 12.0]]] "
+            "[9.0, 8.0, 7.0, 6.0, 5.0, 4.0]")
       << out;
   std::filesystem::remove(path);
 }
@@ -116,8 +116,9 @@ want = (np.arange(p.size) % 1000) / 1024.0
 print(p.dtype, p.shape, bool(np.array_equal(p.astype(np.float64), want)), d['exact'].dtype, d['exact'].tolist())
 )",
                                  path);
-  EXPECT_EQ(out, "[8, 8] None\nfloat16 (3145733,) True float32 [[0.10000000149011612, 0.20000000298023224], "
-                 "[0.30000001192092896, 0.4000000059604645]]\n");
+  EXPECT_EQ(out,
+            "[8, 8] None\nfloat16 (3145733,) True float32 [[0.10000000149011612, 0.20000000298023224], "
+            "[0.30000001192092896, 0.4000000059604645]]\n");
   EXPECT_LT(std::filesystem::file_size(path), static_cast<uintmax_t>(n) * 2 / 4);  // it really compressed
   std::filesystem::remove(path);
 }
@@ -146,6 +147,4 @@ TEST(Npz, ArchiveStructureParsesByHand) {
   std::filesystem::remove(path);
 }
 
-TEST(Npz, UnwritablePathIsAnIoError) {
-  EXPECT_THROW(detail::NpzWriter("/nonexistent-dir/x.npz"), Error);
-}
+TEST(Npz, UnwritablePathIsAnIoError) { EXPECT_THROW(detail::NpzWriter("/nonexistent-dir/x.npz"), Error); }

@@ -32,13 +32,13 @@ TEST(QuantBlocks, TypeTable) {
     int64_t elems, bytes;
     const char* name;
   };
-  for (Row r : {Row{GgmlType::F32, 1, 4, "F32"}, Row{GgmlType::F16, 1, 2, "F16"},
-                Row{GgmlType::BF16, 1, 2, "BF16"}, Row{GgmlType::Q4_0, 32, 18, "Q4_0"},
-                Row{GgmlType::Q4_1, 32, 20, "Q4_1"}, Row{GgmlType::Q5_0, 32, 22, "Q5_0"},
-                Row{GgmlType::Q5_1, 32, 24, "Q5_1"}, Row{GgmlType::Q8_0, 32, 34, "Q8_0"},
-                Row{GgmlType::Q2_K, 256, 84, "Q2_K"}, Row{GgmlType::Q3_K, 256, 110, "Q3_K"},
-                Row{GgmlType::Q4_K, 256, 144, "Q4_K"}, Row{GgmlType::Q5_K, 256, 176, "Q5_K"},
-                Row{GgmlType::Q6_K, 256, 210, "Q6_K"}, Row{GgmlType::Q8_K, 256, 292, "Q8_K"}}) {
+  for (Row r :
+       {Row{GgmlType::F32, 1, 4, "F32"}, Row{GgmlType::F16, 1, 2, "F16"}, Row{GgmlType::BF16, 1, 2, "BF16"},
+        Row{GgmlType::Q4_0, 32, 18, "Q4_0"}, Row{GgmlType::Q4_1, 32, 20, "Q4_1"}, Row{GgmlType::Q5_0, 32, 22, "Q5_0"},
+        Row{GgmlType::Q5_1, 32, 24, "Q5_1"}, Row{GgmlType::Q8_0, 32, 34, "Q8_0"}, Row{GgmlType::Q2_K, 256, 84, "Q2_K"},
+        Row{GgmlType::Q3_K, 256, 110, "Q3_K"}, Row{GgmlType::Q4_K, 256, 144, "Q4_K"},
+        Row{GgmlType::Q5_K, 256, 176, "Q5_K"}, Row{GgmlType::Q6_K, 256, 210, "Q6_K"},
+        Row{GgmlType::Q8_K, 256, 292, "Q8_K"}}) {
     EXPECT_EQ(ggml_block_elems(r.t), r.elems) << r.name;
     EXPECT_EQ(ggml_block_bytes(r.t), r.bytes) << r.name;
     EXPECT_EQ(ggml_type_name(r.t), r.name);
@@ -246,8 +246,7 @@ TEST(QuantBlocks, Q8_KByHand) {
   std::memcpy(b.data(), &d, 4);
   for (int i = 0; i < 256; ++i) b[4 + i] = static_cast<uint8_t>(i - 128);
   auto y = decode(GgmlType::Q8_K, b);
-  for (int i = 0; i < 256; ++i)
-    EXPECT_EQ(y[i], 0.125f * static_cast<float>(static_cast<int8_t>(i - 128)));
+  for (int i = 0; i < 256; ++i) EXPECT_EQ(y[i], 0.125f * static_cast<float>(static_cast<int8_t>(i - 128)));
 }
 
 TEST(QuantBlocks, K4ScalesMinsAllAtOnceEqualOneByOne) {

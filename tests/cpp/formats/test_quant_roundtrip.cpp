@@ -75,8 +75,7 @@ void put16(uint8_t* p, uint16_t v) {
 // ---- block writers: integer codes + scales -> bytes, from the layouts ---------------------------
 // Legacy: element j < 16 in the low nibble of byte j, element j >= 16 in the high nibble of j - 16.
 void pack_nibbles(uint8_t* qs, const int* codes) {
-  for (int j = 0; j < 16; ++j)
-    qs[j] = static_cast<uint8_t>((codes[j] & 15) | ((codes[j + 16] & 15) << 4));
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((codes[j] & 15) | ((codes[j + 16] & 15) << 4));
 }
 void pack_qh32(uint8_t* qh, const int* codes) {
   uint32_t bits = 0;
@@ -130,9 +129,7 @@ double absmax(const float* x, int n) {
   for (int i = 0; i < n; ++i) a = std::max(a, std::fabs(static_cast<double>(x[i])));
   return a;
 }
-int round_clamp(double v, int lo, int hi) {
-  return std::clamp(static_cast<int>(std::lround(v)), lo, hi);
-}
+int round_clamp(double v, int lo, int hi) { return std::clamp(static_cast<int>(std::lround(v)), lo, hi); }
 
 // Symmetric legacy type with codes [-2^(b-1), 2^(b-1)-1] stored with offset 2^(b-1).
 void enc_sym_legacy(const float* x, Encoded& o, int bits) {
@@ -141,16 +138,14 @@ void enc_sym_legacy(const float* x, Encoded& o, int bits) {
   const uint16_t dh = half_up(A / (half - 1));
   const double d = half_value(dh);
   int codes[32];
-  for (int i = 0; i < 32; ++i)
-    codes[i] = (d == 0 ? 0 : round_clamp(x[i] / d, -half, half - 1)) + half;
+  for (int i = 0; i < 32; ++i) codes[i] = (d == 0 ? 0 : round_clamp(x[i] / d, -half, half - 1)) + half;
   std::vector<uint8_t> b(bits == 4 ? 18 : 22);
   put16(b.data(), dh);
   if (bits == 4)
     pack_nibbles(b.data() + 2, codes);
   else
     pack_qh32(b.data() + 2, codes), pack_nibbles(b.data() + 6, codes);
-  for (int i = 0; i < 32; ++i)
-    o.expect.push_back(d * (codes[i] - half)), o.half_step.push_back(d / 2);
+  for (int i = 0; i < 32; ++i) o.expect.push_back(d * (codes[i] - half)), o.half_step.push_back(d / 2);
   o.bytes.insert(o.bytes.end(), b.begin(), b.end());
 }
 
@@ -205,8 +200,7 @@ AsymK asym_k(const float* x, int nsub, int scale_max, int levels) {
   for (int j = 0; j < nsub; ++j) {
     lo[j] = 0, hi[j] = 0;
     for (int l = 0; l < k.sub; ++l)
-      lo[j] = std::min<double>(lo[j], x[j * k.sub + l]),
-      hi[j] = std::max<double>(hi[j], x[j * k.sub + l]);
+      lo[j] = std::min<double>(lo[j], x[j * k.sub + l]), hi[j] = std::max<double>(hi[j], x[j * k.sub + l]);
     maxneg = std::max(maxneg, -lo[j]);
   }
   k.dminh = half_up(maxneg / scale_max);
@@ -214,8 +208,7 @@ AsymK asym_k(const float* x, int nsub, int scale_max, int levels) {
   std::vector<double> need(nsub);
   double maxneed = 0;
   for (int j = 0; j < nsub; ++j) {
-    k.mn.push_back(k.dmin == 0 ? 0
-                               : std::min(scale_max, static_cast<int>(std::ceil(-lo[j] / k.dmin))));
+    k.mn.push_back(k.dmin == 0 ? 0 : std::min(scale_max, static_cast<int>(std::ceil(-lo[j] / k.dmin))));
     need[j] = (hi[j] + k.mn[j] * k.dmin) / levels;
     maxneed = std::max(maxneed, need[j]);
   }
@@ -268,8 +261,7 @@ void enc_q5_k(const float* x, Encoded& o) {
   pack_k4_scales(b + 4, k.sc.data(), k.mn.data());
   uint8_t* qh = b + 16;
   std::memset(qh, 0, 32);
-  for (int e = 0; e < 256; ++e)
-    qh[e % 32] |= static_cast<uint8_t>(((k.codes[e] >> 4) & 1) << (e / 32));
+  for (int e = 0; e < 256; ++e) qh[e % 32] |= static_cast<uint8_t>(((k.codes[e] >> 4) & 1) << (e / 32));
   pack_k4_nibbles(b + 48, k.codes.data());
   o.bytes.insert(o.bytes.end(), b, b + 176);
   asym_k_expect(k, o);
@@ -311,9 +303,8 @@ void enc_q3_k(const float* x, Encoded& o) {
   SymK k = sym_k(x, 31, -4, 3);
   uint8_t b[110] = {};
   int codes[256];
-  for (int e = 0; e < 256; ++e) codes[e] = k.q[e] + 4;  // 0..7
-  for (int e = 0; e < 256; ++e)
-    b[e % 32] |= static_cast<uint8_t>((codes[e] >> 2) << (e / 32));  // hmask
+  for (int e = 0; e < 256; ++e) codes[e] = k.q[e] + 4;                                           // 0..7
+  for (int e = 0; e < 256; ++e) b[e % 32] |= static_cast<uint8_t>((codes[e] >> 2) << (e / 32));  // hmask
   pack_2bit(b + 32, codes);
   uint8_t* s = b + 96;
   for (int i = 0; i < 16; ++i) {
@@ -416,8 +407,7 @@ TEST(QuantRoundTrip, ReferenceQuantiserThenLibraryDequantiser) {
     for (int which = 0; which < 7; ++which) {
       std::vector<float> x = test_data(which, rng);
       Encoded enc;
-      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block))
-        c.encode_block(x.data() + b, enc);
+      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block)) c.encode_block(x.data() + b, enc);
       ASSERT_EQ(enc.bytes.size(), ggml_row_bytes(c.type, static_cast<int64_t>(x.size()))) << name;
       std::vector<float> y(x.size());
       dequantize(c.type, enc.bytes.data(), y.data(), static_cast<int64_t>(x.size()));
@@ -429,8 +419,7 @@ TEST(QuantRoundTrip, ReferenceQuantiserThenLibraryDequantiser) {
               << name << " data " << which << " element " << i;
           // (2) within half a step of the input, and within the per-type bound.
           const double err = std::fabs(static_cast<double>(y[i]) - x[i]);
-          ASSERT_LE(err, enc.half_step[i] * (1 + 1e-5) + 1e-6 * A)
-              << name << " data " << which << " element " << i;
+          ASSERT_LE(err, enc.half_step[i] * (1 + 1e-5) + 1e-6 * A) << name << " data " << which << " element " << i;
           ASSERT_LE(err, c.bound * A + 1e-30) << name << " data " << which << " element " << i;
           if (A > 0) worst_ratio = std::max(worst_ratio, err / A);
         }
@@ -452,16 +441,13 @@ TEST(QuantRoundTrip, RandomCodesDecodeByFormula) {
     for (int rep = 0; rep < 20; ++rep) {
       std::vector<float> x(static_cast<size_t>(c.block) * 4);
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-      for (size_t i = 0; i < x.size(); ++i)
-        x[i] = u(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 13) - 6);
+      for (size_t i = 0; i < x.size(); ++i) x[i] = u(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 13) - 6);
       Encoded enc;
-      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block))
-        c.encode_block(x.data() + b, enc);
+      for (size_t b = 0; b < x.size(); b += static_cast<size_t>(c.block)) c.encode_block(x.data() + b, enc);
       std::vector<float> y(x.size());
       dequantize(c.type, enc.bytes.data(), y.data(), static_cast<int64_t>(x.size()));
       for (size_t i = 0; i < x.size(); ++i)
-        ASSERT_NEAR(y[i], enc.expect[i], 2e-6 * (std::fabs(enc.expect[i]) + 64))
-            << ggml_type_name(c.type) << " " << i;
+        ASSERT_NEAR(y[i], enc.expect[i], 2e-6 * (std::fabs(enc.expect[i]) + 64)) << ggml_type_name(c.type) << " " << i;
     }
   }
 }
@@ -476,8 +462,7 @@ TEST(QuantRoundTrip, LibraryEncoders) {
   for (int which = 0; which < 7; ++which) {
     std::vector<float> x = test_data(which, rng);
     const int64_t n = static_cast<int64_t>(x.size());
-    for (GgmlType t :
-         {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1}) {
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1}) {
       std::vector<uint8_t> q = quantize(t, x.data(), n);
       ASSERT_EQ(q.size(), ggml_row_bytes(t, n));
       std::vector<float> y(x.size());
@@ -487,8 +472,7 @@ TEST(QuantRoundTrip, LibraryEncoders) {
         const uint8_t* blk = q.data() + b * bb;
         const float* xb = x.data() + b * 32;
         double mn = xb[0], mx = xb[0];
-        for (int i = 0; i < 32; ++i)
-          mn = std::min<double>(mn, xb[i]), mx = std::max<double>(mx, xb[i]);
+        for (int i = 0; i < 32; ++i) mn = std::min<double>(mn, xb[i]), mx = std::max<double>(mx, xb[i]);
         const double A = absmax(xb, 32);
         for (int i = 0; i < 32; ++i) {
           // Independent decode of the library's bytes.
@@ -559,7 +543,8 @@ TEST(QuantRoundTrip, LibraryKQuantEncoders) {
       for (int64_t b = 0; b < n; b += 256) {
         const double A = absmax(x.data() + b, 256);
         for (int64_t i = b; i < b + 256; ++i) {
-          ASSERT_LE(std::fabs(y[i] - x[i]), 0.2 * A + 1e-30) << ggml_type_name(t) << " data " << which << " element " << i;
+          ASSERT_LE(std::fabs(y[i] - x[i]), 0.2 * A + 1e-30)
+              << ggml_type_name(t) << " data " << which << " element " << i;
           sse += (y[i] - x[i]) * static_cast<double>(y[i] - x[i]);
           sse_ref += (yr[i] - x[i]) * static_cast<double>(yr[i] - x[i]);
         }
@@ -573,8 +558,7 @@ TEST(QuantRoundTrip, F16AndBF16Encoders) {
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> x(4096);
-  for (size_t i = 0; i < x.size(); ++i)
-    x[i] = nd(rng) * std::ldexp(1.0f, static_cast<int>(i % 20) - 8);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = nd(rng) * std::ldexp(1.0f, static_cast<int>(i % 20) - 8);
   x[0] = 65504.0f, x[1] = -0.0f, x[2] = 1e-6f /* subnormal half */, x[3] = 70000.0f /* -> inf */;
   auto h = quantize(GgmlType::F16, x.data(), 4096);
   auto b = quantize(GgmlType::BF16, x.data(), 4096);

@@ -1,13 +1,13 @@
 // safetensors reader: real files from the shared models, round trips through the writer, sharded
 // checkpoints, and hostile headers that must each give a clear Format error.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <unistd.h>
 
 #include "attnscope/error.h"
 #include "formats/safetensors.h"
@@ -197,15 +197,15 @@ TEST(SafetensorsHostile, DtypeShapeMismatch) {
   // Same range, F16 would fit: the dtype decides.
   EXPECT_NO_THROW(SafetensorsFile::open(
       write_header(dir, "b", R"({"w": {"dtype": "F16", "shape": [2, 3], "data_offsets": [0, 12]}})", 12)));
-  expect_format_error(
-      write_header(dir, "c", R"({"w": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 2]}})", 2), "unknown dtype");
+  expect_format_error(write_header(dir, "c", R"({"w": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 2]}})", 2),
+                      "unknown dtype");
   // A shape whose element count overflows 64 bits.
-  expect_format_error(write_header(dir, "d",
-                                   R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})",
-                                   0),
-                      "absurdly large");
   expect_format_error(
-      write_header(dir, "e", R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4), "non-negative");
+      write_header(dir, "d",
+                   R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})", 0),
+      "absurdly large");
+  expect_format_error(write_header(dir, "e", R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4),
+                      "non-negative");
   try {
     SafetensorsFile::open(
         write_header(dir, "f", R"({"w": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}})", 8));
@@ -224,11 +224,10 @@ TEST(SafetensorsHostile, OverlappingAndOutOfRangeOffsets) {
                                        "y": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
                                    16),
                       "overlapping");
-  expect_format_error(
-      write_header(dir, "b", R"({"x": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})", 16),
-      "run past the data section");
-  expect_format_error(
-      write_header(dir, "c", R"({"x": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}})", 16), "before begin");
+  expect_format_error(write_header(dir, "b", R"({"x": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})", 16),
+                      "run past the data section");
+  expect_format_error(write_header(dir, "c", R"({"x": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}})", 16),
+                      "before begin");
   expect_format_error(write_header(dir, "d", R"({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", 16),
                       "data_offsets");
   fs::remove_all(dir);

@@ -50,9 +50,13 @@ class HubServer {
   HubServer(const std::string& root, const fs::path& work, std::vector<std::string> extra = {}) {
     port_file_ = (work / ("port." + std::to_string(counter_++))).string();
     fs::remove(port_file_);
-    std::vector<std::string> args = {"/usr/bin/python3", std::string(ATTNSCOPE_SOURCE_DIR) + "/scripts/hub_test_server.py",
-                                     "--root", root, "--repo", kRepo, "--commit", kCommit,
-                                     "--port-file", port_file_, "--max-seconds", "120"};
+    std::vector<std::string> args = {
+        "/usr/bin/python3", std::string(ATTNSCOPE_SOURCE_DIR) + "/scripts/hub_test_server.py",
+        "--root",           root,
+        "--repo",           kRepo,
+        "--commit",         kCommit,
+        "--port-file",      port_file_,
+        "--max-seconds",    "120"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -168,7 +172,8 @@ TEST(Hub, FreshDownloadThenCacheHitWithServerStoppedAndOffline) {
   // Snapshot entries are relative symlinks into blobs/, the LFS blob named by its sha256.
   const fs::path weights = fs::path(snap) / "model.safetensors";
   ASSERT_TRUE(fs::is_symlink(weights));
-  EXPECT_EQ(fs::read_symlink(weights), fs::path("../../blobs/70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f"));
+  EXPECT_EQ(fs::read_symlink(weights),
+            fs::path("../../blobs/70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f"));
   EXPECT_EQ(sha256_file(weights.string()), "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f");
   EXPECT_EQ(read_file(fs::path(snap) / "config.json"), read_file(kStories + "/config.json"));
   for (const auto& e : fs::directory_iterator(repo_dir / "blobs"))
@@ -221,14 +226,16 @@ TEST(Hub, InterruptedTransferResumesWithRange) {
   o.max_retries = 1;  // no retry inside the call: the first call must fail and leave the part
   expect_error([&] { download_model(kRepo, o); }, ErrorKind::Network,
                {"model.safetensors", "broke off at 300000 of 1176248 bytes", "resumes"});
-  const fs::path part =
-      cache / "models--test-org--stories260K-hf/blobs/70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f.incomplete";
+  const fs::path part = cache /
+                        "models--test-org--stories260K-hf/blobs/"
+                        "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f.incomplete";
   ASSERT_TRUE(fs::exists(part));
   EXPECT_EQ(fs::file_size(part), 300000u);
   EXPECT_FALSE(fs::exists(cache / "models--test-org--stories260K-hf/snapshots" / kCommit / "model.safetensors"));
 
   const std::string snap = download_model(kRepo, o);  // resumes from byte 300000
-  EXPECT_EQ(sha256_file(snap + "/model.safetensors"), "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f");
+  EXPECT_EQ(sha256_file(snap + "/model.safetensors"),
+            "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f");
   EXPECT_FALSE(fs::exists(part));
   EXPECT_NE(read_file(work / "log").find("range=bytes=300000-"), std::string::npos) << read_file(work / "log");
   fs::remove_all(work);
@@ -238,7 +245,8 @@ TEST(Hub, BrokenTransferIsRetriedWithinOneCall) {
   fs::path work = temp_dir("retry"), cache = work / "cache";
   HubServer server(kStories, work, {"--cut-after", "100000", "--cut-times", "2", "--log", (work / "log").string()});
   const std::string snap = download_model(kRepo, options_for(server, cache));
-  EXPECT_EQ(sha256_file(snap + "/model.safetensors"), "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f");
+  EXPECT_EQ(sha256_file(snap + "/model.safetensors"),
+            "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f");
   const std::string log = read_file(work / "log");
   EXPECT_NE(log.find("range=bytes=100000-"), std::string::npos) << log;
   EXPECT_NE(log.find("range=bytes=200000-"), std::string::npos) << log;
@@ -249,8 +257,8 @@ TEST(Hub, Sha256MismatchIsRefused) {
   fs::path work = temp_dir("sha"), cache = work / "cache";
   HubServer server(kStories, work, {"--corrupt"});
   expect_error([&] { download_model(kRepo, options_for(server, cache)); }, ErrorKind::Network,
-               {"sha256 mismatch", "model.safetensors", "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f",
-                "discarded"});
+               {"sha256 mismatch", "model.safetensors",
+                "70941d37216cc25733e0f03670c4c16e3a93ef330d9cb56706eef6249bd11c9f", "discarded"});
   const fs::path repo_dir = cache / "models--test-org--stories260K-hf";
   EXPECT_FALSE(fs::exists(repo_dir / "snapshots" / kCommit / "model.safetensors"));
   for (const auto& e : fs::directory_iterator(repo_dir / "blobs"))
@@ -295,7 +303,8 @@ TEST(Hub, ShardedCheckpointDownloadsEveryShard) {
     const bool one = t.name < "model.layers.2";
     const Tensor v = whole.load_tensor(t.name);
     (one ? w1 : w2).add_f32(t.name, v);
-    index += std::string(first ? "" : ",") + "\"" + t.name + "\": \"model-0000" + (one ? "1" : "2") + "-of-00002.safetensors\"";
+    index += std::string(first ? "" : ",") + "\"" + t.name + "\": \"model-0000" + (one ? "1" : "2") +
+             "-of-00002.safetensors\"";
     first = false;
   }
   index += "}}";
@@ -355,9 +364,9 @@ TEST(Hub, TwoProcessesDownloadingTheSameBlobEndWithOneCorrectFile) {
   HubServer server(kStories, work, {"--chunk-delay", "0.005", "--log", (work / "log").string()});
   auto one = [&](int i) {
     const std::string n = std::to_string(i);
-    return "(HF_ENDPOINT=" + server.endpoint() + " HF_HUB_CACHE=" + cache.string() + " HF_HUB_OFFLINE= " +
-           ATTNSCOPE_CLI + " info --json -m " + kRepo + " > " + (work / ("out" + n)).string() + " 2>&1; echo $? > " +
-           (work / ("rc" + n)).string() + ")";
+    return "(HF_ENDPOINT=" + server.endpoint() + " HF_HUB_CACHE=" + cache.string() +
+           " HF_HUB_OFFLINE= " + ATTNSCOPE_CLI + " info --json -m " + kRepo + " > " + (work / ("out" + n)).string() +
+           " 2>&1; echo $? > " + (work / ("rc" + n)).string() + ")";
   };
   ASSERT_EQ(std::system((one(1) + " & " + one(2) + " & wait").c_str()), 0);
   for (int i : {1, 2}) {

@@ -6,12 +6,12 @@
 // 1e-4 of the reference logits' range.
 #pragma once
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -88,13 +88,27 @@ inline void expect_every_hook_produced(const Model& m, const std::vector<int32_t
     if (!t.has(name)) continue;
     Shape shape;
     switch (hook_shape(parse_hook_name(name)->point)) {
-      case HookShape::Stream: shape = {1, T, c.n_embd}; break;
-      case HookShape::QueryHeads: shape = {1, T, c.n_head, c.head_dim}; break;
-      case HookShape::KvHeads: shape = {1, T, c.n_head_kv, c.head_dim}; break;
-      case HookShape::Square: shape = {1, c.n_head, T, T}; break;
-      case HookShape::HeadResult: shape = {1, T, c.n_head, c.n_embd}; break;
-      case HookShape::Mlp: shape = {1, T, c.n_ff}; break;
-      case HookShape::Logits: shape = {1, T, c.n_vocab}; break;
+      case HookShape::Stream:
+        shape = {1, T, c.n_embd};
+        break;
+      case HookShape::QueryHeads:
+        shape = {1, T, c.n_head, c.head_dim};
+        break;
+      case HookShape::KvHeads:
+        shape = {1, T, c.n_head_kv, c.head_dim};
+        break;
+      case HookShape::Square:
+        shape = {1, c.n_head, T, T};
+        break;
+      case HookShape::HeadResult:
+        shape = {1, T, c.n_head, c.n_embd};
+        break;
+      case HookShape::Mlp:
+        shape = {1, T, c.n_ff};
+        break;
+      case HookShape::Logits:
+        shape = {1, T, c.n_vocab};
+        break;
     }
     EXPECT_EQ(t.at(name).shape(), shape) << name;
   }
@@ -110,8 +124,8 @@ inline void expect_family_matches_reference(const std::string& family) {
     EXPECT_GE(r.cases, 1);
     EXPECT_LE(r.max_pattern_diff, 1e-5) << family;
     EXPECT_LE(r.max_logit_diff, 1e-4 * r.logit_range) << family << " (logit range " << r.logit_range << ")";
-    std::printf("[ %s ] %s: %d cases, max |pattern diff| %.2e, max |logit diff| %.2e (range %.3g)\n",
-                family.c_str(), file.c_str(), r.cases, r.max_pattern_diff, r.max_logit_diff, r.logit_range);
+    std::printf("[ %s ] %s: %d cases, max |pattern diff| %.2e, max |logit diff| %.2e (range %.3g)\n", family.c_str(),
+                file.c_str(), r.cases, r.max_pattern_diff, r.max_logit_diff, r.logit_range);
   }
 }
 
@@ -123,13 +137,15 @@ inline bool has_feature(const ModelConfig& c, const std::string& needle) {
 }
 
 // A temporary copy of a GGUF without the metadata keys in `drop` (for the fall-back defaults).
-inline std::string gguf_without(const std::string& src_path, const std::vector<std::string>& drop, const std::string& tag) {
+inline std::string gguf_without(const std::string& src_path, const std::vector<std::string>& drop,
+                                const std::string& tag) {
   const std::string path = temp_path(tag + ".gguf");
-  copy_gguf(src_path, path, {[&](const std::string& key) -> std::optional<std::string> {
-                               if (std::find(drop.begin(), drop.end(), key) != drop.end()) return std::nullopt;
-                               return key;
-                             },
-                             nullptr, nullptr});
+  copy_gguf(src_path, path,
+            {[&](const std::string& key) -> std::optional<std::string> {
+               if (std::find(drop.begin(), drop.end(), key) != drop.end()) return std::nullopt;
+               return key;
+             },
+             nullptr, nullptr});
   return path;
 }
 

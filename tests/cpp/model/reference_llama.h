@@ -34,7 +34,8 @@ inline std::vector<float> rmsnorm(const std::vector<float>& x, const Tensor& w, 
 
 // RoPE written from the definitions: llama.cpp's "normal" layout rotates pairs (2i, 2i+1), NeoX
 // rotates (i, i + dim/2); angle pos * base^(-2i/dim) / factor_i.
-inline void rope(std::vector<float>& v, int heads, int hd, int pos, double base, bool neox, const std::vector<float>& factors) {
+inline void rope(std::vector<float>& v, int heads, int hd, int pos, double base, bool neox,
+                 const std::vector<float>& factors) {
   for (int h = 0; h < heads; ++h)
     for (int i = 0; i < hd / 2; ++i) {
       const double th = pos * std::pow(base, -2.0 * i / hd) / (factors.empty() ? 1.0 : factors[i]);

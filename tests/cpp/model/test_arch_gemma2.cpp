@@ -3,8 +3,8 @@
 // gemma2.attention.scale is obeyed, and without it the released models' scale is assumed and said.
 #include <filesystem>
 
-#include "attnscope/model_config.h"
 #include "arch_reference.h"
+#include "attnscope/model_config.h"
 
 using namespace attnscope;
 

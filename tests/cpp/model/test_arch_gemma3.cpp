@@ -3,8 +3,8 @@
 // sliding_window_pattern is obeyed, and without it the released models' period 6 is assumed.
 #include <filesystem>
 
-#include "attnscope/model_config.h"
 #include "arch_reference.h"
+#include "attnscope/model_config.h"
 
 using namespace attnscope;
 

@@ -83,9 +83,9 @@ std::string write_model(const Spec& s, const std::string& tag) {
     add(b + "ffn_up.weight", {s.ff, s.embd});
     add(b + "ffn_down.weight", {s.embd, s.ff});
   }
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("attnscope_arch_" + std::to_string(::getpid()) + "_" + tag + ".gguf"))
-                               .string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("attnscope_arch_" + std::to_string(::getpid()) + "_" + tag + ".gguf"))
+          .string();
   w.write(path);
   return path;
 }

@@ -205,13 +205,15 @@ TEST(Forward, CapturedValuesMatchTheirDefinitions) {
 TEST(Forward, InterventionChangesWhatFollowsAndIsWhatIsCaptured) {
   Model model = Model::load(kStories);
   // Uniform attention over the visible prefix in layer 2: the captured pattern is the altered one.
-  Intervention iv{"blocks.2.attn.hook_pattern", [](Tensor& p, const HookContext& ctx) {
+  Intervention iv{"blocks.2.attn.hook_pattern",
+                  [](Tensor& p, const HookContext& ctx) {
                     EXPECT_EQ(ctx.layer, 2);
                     const int64_t T = p.dim(2);
                     for (int64_t h = 0; h < p.dim(1); ++h)
                       for (int64_t i = 0; i < T; ++i)
                         for (int64_t j = 0; j < T; ++j) p.at({0, h, i, j}) = j <= i ? 1.0f / (i + 1) : 0.0f;
-                  }, "uniform"};
+                  },
+                  "uniform"};
   Trace base = model.run(kIds);
   Trace t = model.run(kIds, opts({"blocks.2.attn.hook_pattern"}, {}, {iv}));
   EXPECT_FLOAT_EQ(t.at("blocks.2.attn.hook_pattern").at({0, 0, 3, 1}), 0.25f);
@@ -238,7 +240,10 @@ TEST(Forward, BadInputGivesClearErrors) {
   EXPECT_EQ(kind_of([&] { model.run(std::vector<int32_t>{1, 512}); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of([&] { model.run(std::vector<int32_t>{1, -3}); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of([&] { model.run(std::vector<int32_t>(2049, 1)); }), ErrorKind::InvalidArgument);
-  EXPECT_EQ(kind_of([&] { model.run_batch({{1, 2}, {}}); }), ErrorKind::InvalidArgument);  // ragged is fine, empty is not
+  EXPECT_EQ(kind_of([&] {
+              model.run_batch({{1, 2}, {}});
+            }),
+            ErrorKind::InvalidArgument);  // ragged is fine, empty is not
   EXPECT_EQ(kind_of([&] { model.run_batch({}); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of([&] { Model::load("/nonexistent/model.gguf"); }), ErrorKind::NotFound);
   EXPECT_EQ(kind_of([&] { Model::load(std::string(ATTNSCOPE_MODELS_DIR) + "/MANIFEST.md"); }), ErrorKind::Format);

@@ -1,7 +1,6 @@
 // config.json parsing, HF -> canonical weight names, the q/k RoPE permutation, and the
 // stories260K-hf checkpoint read into exactly the weights of stories260K.gguf.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cmath>
@@ -10,8 +9,8 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
-#include "model/hf_checkpoint.h"
 #include "formats/safetensors.h"
+#include "model/hf_checkpoint.h"
 
 using namespace attnscope;
 
@@ -68,7 +67,8 @@ TEST(HfConfig, Gpt2FixtureAndArchitectures) {
 
   const std::string base = R"("hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
       "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100)";
-  HfConfig q = parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], )" + base + R"(, "rope_theta": 1000000.0})", "q");
+  HfConfig q =
+      parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], )" + base + R"(, "rope_theta": 1000000.0})", "q");
   EXPECT_EQ(q.model.arch, "qwen2");
   EXPECT_EQ(q.model.rope_layout, RopeLayout::NeoX);
   EXPECT_TRUE(q.model.qkv_bias);
@@ -78,7 +78,8 @@ TEST(HfConfig, Gpt2FixtureAndArchitectures) {
   EXPECT_EQ(m.model.arch, "mistral");
   EXPECT_EQ(m.model.rope_layout, RopeLayout::Interleaved);
   // SmolLM is a LlamaForCausalLM with tied embeddings.
-  HfConfig s = parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "tie_word_embeddings": true, )" + base + "}", "s");
+  HfConfig s =
+      parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "tie_word_embeddings": true, )" + base + "}", "s");
   EXPECT_TRUE(s.model.tied_embeddings);
   // No architectures list: model_type decides.
   EXPECT_EQ(parse_hf_config(R"({"model_type": "llama", )" + base + "}", "t").model.arch, "llama");
@@ -88,19 +89,32 @@ TEST(HfConfig, Gpt2FixtureAndArchitectures) {
   expect_error([&] { parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64})", "cfg.json"); },
                ErrorKind::Format, "cfg.json: missing 'vocab_size'");
   expect_error([&] { parse_hf_config("{not json", "cfg.json"); }, ErrorKind::Format, "not valid JSON");
-  expect_error([&] { parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4}, )" + base + "}", "c"); },
-               ErrorKind::Unsupported, "rope_scaling type 'yarn'");
-  expect_error([&] { parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "num_key_value_heads": 3, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100})", "c"); },
-               ErrorKind::Format, "not a multiple");
+  expect_error(
+      [&] {
+        parse_hf_config(
+            R"({"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4}, )" + base +
+                "}",
+            "c");
+      },
+      ErrorKind::Unsupported, "rope_scaling type 'yarn'");
+  expect_error(
+      [&] {
+        parse_hf_config(
+            R"({"architectures": ["LlamaForCausalLM"], "num_key_value_heads": 3, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100})",
+            "c");
+      },
+      ErrorKind::Format, "not a multiple");
 }
 
 TEST(HfConfig, Llama3RopeScaling) {
   // Llama-3.2-1B's values.
-  HfConfig h = parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 2048, "intermediate_size": 8192,
+  HfConfig h =
+      parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 2048, "intermediate_size": 8192,
       "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
       "rope_theta": 500000.0, "head_dim": 64, "tie_word_embeddings": true,
       "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                       "original_max_position_embeddings": 8192, "rope_type": "llama3"}})", "llama32");
+                       "original_max_position_embeddings": 8192, "rope_type": "llama3"}})",
+                      "llama32");
   const auto& f = h.model.rope_freq_factors;
   ASSERT_EQ(f.size(), 32u);
   // Wavelengths under 8192/4 keep their frequency, those over 8192/1 are divided by 32, and the
@@ -129,14 +143,19 @@ TEST(HfConfig, QuantizationSection) {
   HfConfig h = parse_hf_config(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
       "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100,
       "quantization": {"group_size": 32, "bits": 4, "model.layers.0.mlp.down_proj": {"group_size": 64, "bits": 8},
-                       "lm_head": false}})", "q");
+                       "lm_head": false}})",
+                               "q");
   EXPECT_TRUE(h.quant.enabled());
   EXPECT_EQ(h.quant.for_module("model.layers.1.mlp.down_proj"), std::make_pair(32, 4));
   EXPECT_EQ(h.quant.for_module("model.layers.0.mlp.down_proj"), std::make_pair(64, 8));
   EXPECT_EQ(h.quant.for_module("lm_head"), std::make_pair(0, 0));
-  expect_error([] { parse_hf_config(R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
-      "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "quantization": {"group_size": 64, "bits": 3}})", "q"); },
-               ErrorKind::Unsupported, "3-bit");
+  expect_error(
+      [] {
+        parse_hf_config(R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "quantization": {"group_size": 64, "bits": 3}})",
+                        "q");
+      },
+      ErrorKind::Unsupported, "3-bit");
 }
 
 TEST(HfNames, MappingAndTransforms) {
@@ -151,15 +170,15 @@ TEST(HfNames, MappingAndTransforms) {
   EXPECT_FALSE(map_hf_tensor("model.layers.0.self_attn.rotary_emb.inv_freq", h.model));
   expect_error([&] { map_hf_tensor("model.layers.9.self_attn.q_proj.weight", h.model); }, ErrorKind::Unsupported,
                "model.layers.9");
-  expect_error([&] { map_hf_tensor("model.vision_tower.weight", h.model); }, ErrorKind::Unsupported,
-               "vision_tower");
+  expect_error([&] { map_hf_tensor("model.vision_tower.weight", h.model); }, ErrorKind::Unsupported, "vision_tower");
   HfConfig g = read_hf_config(kModels + "/safetensors/lm-buddy-tiny_gpt2-random/config.json");
   EXPECT_EQ(map_hf_tensor("h.0.attn.c_attn.weight", g.model)->transform, detail::HfTransform::Transpose);
   EXPECT_EQ(map_hf_tensor("transformer.h.0.mlp.c_fc.bias", g.model)->canonical, "blk.0.ffn_up.bias");
   EXPECT_EQ(map_hf_tensor("h.0.mlp.c_fc.bias", g.model)->transform, detail::HfTransform::None);
   EXPECT_FALSE(map_hf_tensor("h.0.attn.bias", g.model));
   HfConfig q = parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
-      "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100})", "q");
+      "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100})",
+                               "q");
   EXPECT_EQ(map_hf_tensor("model.layers.0.self_attn.q_proj.bias", q.model)->transform, detail::HfTransform::None);
 }
 
@@ -239,6 +258,7 @@ TEST(HfCheckpoint, ShapeContradictingConfigIsAClearError) {
     else if (t.name != "model.layers.2.self_attn.v_proj.weight")
       w.add_f32(t.name, src.load_tensor(t.name));
   w.write((dir / "model.safetensors").string());
-  expect_error([&] { read_hf_checkpoint(dir.string()); }, ErrorKind::Format, "[100, 64] but config.json implies [172, 64]");
+  expect_error([&] { read_hf_checkpoint(dir.string()); }, ErrorKind::Format,
+               "[100, 64] but config.json implies [172, 64]");
   fs::remove_all(dir);
 }

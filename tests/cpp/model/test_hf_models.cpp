@@ -79,8 +79,8 @@ struct Gpt2Ref {
       const std::string p = "h." + std::to_string(l) + ".";
       std::vector<std::vector<double>> qkv(T);
       for (size_t t = 0; t < T; ++t)
-        qkv[t] = conv1d(layernorm(x[t], get(p + "ln_1.weight"), get(p + "ln_1.bias"), eps), get(p + "attn.c_attn.weight"),
-                        get(p + "attn.c_attn.bias"));
+        qkv[t] = conv1d(layernorm(x[t], get(p + "ln_1.weight"), get(p + "ln_1.bias"), eps),
+                        get(p + "attn.c_attn.weight"), get(p + "attn.c_attn.bias"));
       std::vector<std::vector<double>> z(T, std::vector<double>(D, 0.0));
       for (int h = 0; h < H; ++h)
         for (size_t t = 0; t < T; ++t) {
@@ -160,9 +160,9 @@ void write_random_gpt2(const fs::path& dir, int D, int H, int L, int V, int n_ct
   w.add_f32(p + "ln_f.weight", rnd({D}, 1));
   w.add_f32(p + "ln_f.bias", rnd({D}));
   w.write((dir / "model.safetensors").string());
-  std::ofstream(dir / "config.json") << R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": )" << D
-                                     << R"(, "n_head": )" << H << R"(, "n_layer": )" << L << R"(, "vocab_size": )" << V
-                                     << R"(, "n_positions": )" << n_ctx
+  std::ofstream(dir / "config.json") << R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": )"
+                                     << D << R"(, "n_head": )" << H << R"(, "n_layer": )" << L << R"(, "vocab_size": )"
+                                     << V << R"(, "n_positions": )" << n_ctx
                                      << R"(, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5})";
 }
 
@@ -203,13 +203,16 @@ TEST(HfModels, Stories260KMatchesTheGgufLogitsPatternsAndStory) {
     EXPECT_LE(max_abs_diff(a.at(n), b.at(n)), 1e-6f) << n;
     // q rows were permuted to the GGUF layout: even hook_q agrees.
     EXPECT_LE(max_abs_diff(a.at("blocks." + std::to_string(l) + ".attn.hook_q"),
-                           b.at("blocks." + std::to_string(l) + ".attn.hook_q")), 1e-5f);
+                           b.at("blocks." + std::to_string(l) + ".attn.hook_q")),
+              1e-5f);
   }
   GenerateOptions go;
   go.max_tokens = 64;
   const Generation sg = g.generate(std::vector<int32_t>{1}, go), sh = h.generate(std::vector<int32_t>{1}, go);
   EXPECT_EQ(sh.new_tokens, sg.new_tokens);
-  EXPECT_EQ(sh.text.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0), 0u)
+  EXPECT_EQ(
+      sh.text.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0),
+      0u)
       << sh.text;
 }
 
@@ -317,7 +320,12 @@ TEST(HfModels, MlxQuantisedStoriesStayCloseToFp32) {
   float logit_range = 0;
   for (int64_t i = 0; i < ref.logits.numel(); ++i) logit_range = std::max(logit_range, std::fabs(ref.logits.data()[i]));
 
-  struct Case { int bits, gs; StDtype dtype; float max_rel; size_t same_tokens; };
+  struct Case {
+    int bits, gs;
+    StDtype dtype;
+    float max_rel;
+    size_t same_tokens;
+  };
   // Bounds measured on this model (see the report): 8-bit stays within ~1% of the logit range and
   // keeps the greedy story; 4-bit drifts more but stays recognisably the same model.
   for (Case k : {Case{8, 32, StDtype::F16, 0.03f, 40}, Case{4, 64, StDtype::BF16, 0.25f, 8}}) {
@@ -331,7 +339,8 @@ TEST(HfModels, MlxQuantisedStoriesStayCloseToFp32) {
     EXPECT_LE(diff, k.max_rel * logit_range) << k.bits << "-bit";
     const Generation gen = q.generate(std::vector<int32_t>{1}, go);
     size_t same = 0;
-    while (same < gen.new_tokens.size() && same < ref_gen.new_tokens.size() && gen.new_tokens[same] == ref_gen.new_tokens[same])
+    while (same < gen.new_tokens.size() && same < ref_gen.new_tokens.size() &&
+           gen.new_tokens[same] == ref_gen.new_tokens[same])
       ++same;
     std::printf("MLX %d-bit greedy: %zu of %zu tokens as fp32: %s\n", k.bits, same, ref_gen.new_tokens.size(),
                 gen.text.c_str());

@@ -31,8 +31,7 @@ namespace {
 const std::string kModels = ATTNSCOPE_MODELS_DIR;
 
 fs::path temp_dir(const std::string& tag) {
-  fs::path p =
-      fs::temp_directory_path() / ("attnscope_hfst_" + tag + "_" + std::to_string(::getpid()));
+  fs::path p = fs::temp_directory_path() / ("attnscope_hfst_" + tag + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -40,8 +39,7 @@ fs::path temp_dir(const std::string& tag) {
 
 // src_dir's checkpoint rewritten with every float tensor (or only the matrices) as `dtype`
 // (config.json copied).
-void convert_checkpoint(const std::string& src_dir, const fs::path& dst, StDtype dtype,
-                        bool matrices_only = false) {
+void convert_checkpoint(const std::string& src_dir, const fs::path& dst, StDtype dtype, bool matrices_only = false) {
   const SafetensorsFile st = SafetensorsFile::open(src_dir + "/model.safetensors");
   SafetensorsWriter w;
   for (const auto& t : st.tensors()) {
@@ -57,9 +55,7 @@ void convert_checkpoint(const std::string& src_dir, const fs::path& dst, StDtype
   fs::copy_file(src_dir + "/config.json", dst / "config.json");
 }
 
-Model load(const std::string& path, const std::string& dtype) {
-  return test::load_with_dtype(path, dtype);
-}
+Model load(const std::string& path, const std::string& dtype) { return test::load_with_dtype(path, dtype); }
 using test::max_abs_diff;
 using test::weight_f32;
 
@@ -75,17 +71,14 @@ double range(const Tensor& a) {
 // The stored model holds its matrices (after fused splits) in `type_name` and no 2-d float32
 // weights; every one decodes (weight(), on demand) to exactly the float32 load's values, which
 // checks the row permutations / transposes done on stored rows against the float32 ones.
-void expect_stored_like_decoded(const Model& stored, const Model& exact,
-                                const std::string& type_name, const std::string& what) {
+void expect_stored_like_decoded(const Model& stored, const Model& exact, const std::string& type_name,
+                                const std::string& what) {
   ASSERT_FALSE(stored.impl().matrices.empty()) << what;
-  for (const auto& [name, t] : stored.impl().weights)
-    EXPECT_NE(t.ndim(), 2) << what << ": " << name << " decoded";
-  for (const auto& [name, m] : exact.impl().matrices)
-    EXPECT_TRUE(m.is_f32()) << what << ": " << name;
+  for (const auto& [name, t] : stored.impl().weights) EXPECT_NE(t.ndim(), 2) << what << ": " << name << " decoded";
+  for (const auto& [name, m] : exact.impl().matrices) EXPECT_TRUE(m.is_f32()) << what << ": " << name;
   for (const auto& [name, m] : stored.impl().matrices) {
     EXPECT_EQ(m.type_name(), type_name) << what << ": " << name;
-    EXPECT_EQ(max_abs_diff(weight_f32(stored, name), weight_f32(exact, name)), 0.0)
-        << what << ": " << name;
+    EXPECT_EQ(max_abs_diff(weight_f32(stored, name), weight_f32(exact, name)), 0.0) << what << ": " << name;
   }
 }
 
@@ -110,8 +103,7 @@ std::vector<std::vector<int32_t>> reference_ids(const std::string& family) {
   std::ifstream in(test::arch_fixture(family) + "/reference.json");
   const nlohmann::json ref = nlohmann::json::parse(in);
   std::vector<std::vector<int32_t>> out;
-  for (const auto& kase : ref.at("cases"))
-    out.push_back(kase.at("ids").get<std::vector<int32_t>>());
+  for (const auto& kase : ref.at("cases")) out.push_back(kase.at("ids").get<std::vector<int32_t>>());
   return out;
 }
 
@@ -156,9 +148,8 @@ TEST_P(HfStoredFamilies, HalfCheckpointsStayStoredAndMatchFloat32) {
 
     for (const auto& ids : reference_ids(family)) {
       const Closeness c = compare_runs(exact, fast, ids);
-      std::printf(
-          "[ %s %s ] %zu tokens: max |pattern diff| %.2e, max |logit diff| %.2e (range %.3g)\n",
-          family.c_str(), tname.c_str(), ids.size(), c.pattern, c.logit, c.logit_range);
+      std::printf("[ %s %s ] %zu tokens: max |pattern diff| %.2e, max |logit diff| %.2e (range %.3g)\n", family.c_str(),
+                  tname.c_str(), ids.size(), c.pattern, c.logit, c.logit_range);
       EXPECT_LE(c.pattern, kPatternTol) << family << " " << tname;
       EXPECT_LE(c.logit, kLogitRel * c.logit_range) << family << " " << tname;
     }
@@ -167,8 +158,8 @@ TEST_P(HfStoredFamilies, HalfCheckpointsStayStoredAndMatchFloat32) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfStoredFamilies,
-                         ::testing::Values("gemma", "gemma2", "gemma3", "gptneox", "mistral",
-                                           "olmo2", "phi3", "qwen3"));
+                         ::testing::Values("gemma", "gemma2", "gemma3", "gptneox", "mistral", "olmo2", "phi3",
+                                           "qwen3"));
 
 // The HF and GGUF loaders keep the same model: the fixture's safetensors with its matrices as BF16
 // and its GGUF (llama.cpp's layout) rewritten as BF16 hold the same rows in the same order (q/k
@@ -179,10 +170,8 @@ TEST(HfStored, Bf16CheckpointComputesWhatTheBf16GgufDoes) {
     if (!fs::exists(test::arch_fixture(family) + "/model.gguf")) continue;
     const fs::path dir = temp_dir("vsgguf" + family);
     convert_checkpoint(test::arch_fixture(family), dir, StDtype::BF16, true);
-    quantize_gguf_file(test::arch_fixture(family) + "/model.gguf",
-                       (dir / "model-bf16.gguf").string(), "BF16");
-    const Model hf = load(dir.string(), "bfloat16"),
-                gguf = load((dir / "model-bf16.gguf").string(), "bfloat16");
+    quantize_gguf_file(test::arch_fixture(family) + "/model.gguf", (dir / "model-bf16.gguf").string(), "BF16");
+    const Model hf = load(dir.string(), "bfloat16"), gguf = load((dir / "model-bf16.gguf").string(), "bfloat16");
     for (const auto& [name, m] : hf.impl().matrices) {
       const StoredWeight& g = gguf.impl().matrices.at(name);
       ASSERT_EQ(m.type_name(), "BF16") << name;
@@ -224,10 +213,9 @@ TEST(HfStored, MlxCheckpointsStayQuantisedAndMatchFloat32) {
     int bits, gs;
     StDtype floats;
   };
-  for (const Case& k :
-       {Case{kModels + "/safetensors/stories260K-hf", 4, 32, StDtype::BF16},  // llama: PermuteQ/K
-        Case{test::arch_fixture("mistral"), 8, 64, StDtype::F16},             // llama: PermuteQ/K
-        Case{test::arch_fixture("gptneox"), 4, 64, StDtype::F32}}) {          // NeoxQkv
+  for (const Case& k : {Case{kModels + "/safetensors/stories260K-hf", 4, 32, StDtype::BF16},  // llama: PermuteQ/K
+                        Case{test::arch_fixture("mistral"), 8, 64, StDtype::F16},             // llama: PermuteQ/K
+                        Case{test::arch_fixture("gptneox"), 4, 64, StDtype::F32}}) {          // NeoxQkv
     if (!fs::exists(k.src + "/model.safetensors")) continue;
     SCOPED_TRACE(k.src);
     const fs::path dir = temp_dir("mlx" + std::to_string(k.bits));
@@ -250,12 +238,10 @@ TEST(HfStored, MlxCheckpointsStayQuantisedAndMatchFloat32) {
     EXPECT_EQ(fast.impl().matrices.at("blk.0.attn_q.weight").type_name(), mlx);
     EXPECT_EQ(fast.impl().matrices.at("token_embd.weight").type_name(), mlx);
     for (const auto& [name, m] : exact.impl().matrices) EXPECT_TRUE(m.is_f32()) << name;
-    const std::vector<int32_t> ids = {1,   403, 407, 261, 378, 285, 261,
-                                      291, 380, 400, 266, 322, 295, 7};
+    const std::vector<int32_t> ids = {1, 403, 407, 261, 378, 285, 261, 291, 380, 400, 266, 322, 295, 7};
     const Closeness c = compare_runs(exact, fast, ids);
-    std::printf(
-        "[ MLX %d-bit g%d ] %s: max |pattern diff| %.2e, max |logit diff| %.2e (range %.3g)\n",
-        k.bits, k.gs, k.src.c_str(), c.pattern, c.logit, c.logit_range);
+    std::printf("[ MLX %d-bit g%d ] %s: max |pattern diff| %.2e, max |logit diff| %.2e (range %.3g)\n", k.bits, k.gs,
+                k.src.c_str(), c.pattern, c.logit, c.logit_range);
     EXPECT_LE(c.pattern, kPatternTol);
     EXPECT_LE(c.logit, kLogitRel * c.logit_range);
     fs::remove_all(dir);

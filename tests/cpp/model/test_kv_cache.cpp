@@ -43,8 +43,7 @@ class KvCacheModel : public ::testing::Test {
 TEST(KvCache, Bfloat16CacheHoldsTwoBytesPerValueRoundedToNearestEven) {
   // The Llama-3.2-1B shape: 16 layers, 8 kv heads of 64: 64 KB per token in float32, 32 KB in bf16.
   const int L = 16, Hkv = 8, Dh = 64, cap = 10;
-  detail::KVCache f32(L, 1, cap, Hkv, Dh, ComputeDtype::Float32),
-      bf(L, 1, cap, Hkv, Dh, ComputeDtype::BFloat16);
+  detail::KVCache f32(L, 1, cap, Hkv, Dh, ComputeDtype::Float32), bf(L, 1, cap, Hkv, Dh, ComputeDtype::BFloat16);
   EXPECT_EQ(f32.bytes_per_element(), 4u);
   EXPECT_EQ(bf.bytes_per_element(), 2u);
   EXPECT_EQ(f32.nbytes(), size_t{cap} * 64 * 1024);
@@ -88,16 +87,15 @@ TEST_F(KvCacheModel, Bfloat16AttentionIsFloat32AttentionOverRoundedKeysAndValues
   GenerateOptions go;
   go.max_tokens = 6;
   go.stop_at_eos = false;
-  go.capture = {"blocks.*.attn.hook_rot_q", "blocks.*.attn.hook_rot_k", "blocks.*.attn.hook_v",
-                "blocks.*.attn.hook_z"};
+  go.capture = {"blocks.*.attn.hook_rot_q", "blocks.*.attn.hook_rot_k", "blocks.*.attn.hook_v", "blocks.*.attn.hook_z"};
   const Generation g = m.generate(prompt, go);
   const int64_t H = c.n_head, Hkv = c.n_head_kv, Dh = c.head_dim, G = H / Hkv;
   const double scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(static_cast<double>(Dh));
   double worst = 0, rounding_effect = 0;
   for (int l = 0; l < c.n_layer; ++l) {
     const std::string P = "blocks." + std::to_string(l) + ".attn.";
-    const Tensor &q = g.trace.at(P + "hook_rot_q"), &k = g.trace.at(P + "hook_rot_k"),
-                 &v = g.trace.at(P + "hook_v"), &z = g.trace.at(P + "hook_z");
+    const Tensor &q = g.trace.at(P + "hook_rot_q"), &k = g.trace.at(P + "hook_rot_k"), &v = g.trace.at(P + "hook_v"),
+                 &z = g.trace.at(P + "hook_z");
     const int64_t T = q.dim(1);
     ASSERT_EQ(T, static_cast<int64_t>(prompt.size()) + go.max_tokens);
     ASSERT_EQ(z.shape(), Shape({1, T, H, Dh}));
@@ -112,8 +110,7 @@ TEST_F(KvCacheModel, Bfloat16AttentionIsFloat32AttentionOverRoundedKeysAndValues
           double top = -INFINITY, sum = 0;
           for (int64_t j = 0; j <= i; ++j) {
             double dot = 0;
-            for (int64_t d = 0; d < Dh; ++d)
-              dot += static_cast<double>(q.data()[(i * H + h) * Dh + d]) * kv(k, j, d);
+            for (int64_t d = 0; d < Dh; ++d) dot += static_cast<double>(q.data()[(i * H + h) * Dh + d]) * kv(k, j, d);
             s[static_cast<size_t>(j)] = dot * scale;
             top = std::max(top, dot * scale);
           }
@@ -129,8 +126,7 @@ TEST_F(KvCacheModel, Bfloat16AttentionIsFloat32AttentionOverRoundedKeysAndValues
           }
         }
   }
-  std::printf("max |z - closed form|: over bf16 keys/values %.3g, over float32 ones %.3g\n", worst,
-              rounding_effect);
+  std::printf("max |z - closed form|: over bf16 keys/values %.3g, over float32 ones %.3g\n", worst, rounding_effect);
   EXPECT_LT(worst, 2e-6) << "bf16-cache attention vs the closed form over rounded keys/values";
   // The rounding is real: the unrounded closed form is visibly further away.
   EXPECT_GT(rounding_effect, 50 * std::max(worst, 1e-7));
@@ -165,8 +161,7 @@ TEST_F(KvCacheModel, Bfloat16GenerationMatchesAFullRunOverRoundedKeysAndValues) 
   double range = 0;
   for (int64_t i = 0; i < g.trace.logits.numel(); ++i)
     range = std::max(range, std::fabs(double{g.trace.logits.data()[i]}));
-  std::printf("max |logit| %.3g; bf16 cache vs rounded full run %.3g, vs float32 full run %.3g\n",
-              range, same, moved);
+  std::printf("max |logit| %.3g; bf16 cache vs rounded full run %.3g, vs float32 full run %.3g\n", range, same, moved);
   EXPECT_LT(same, 1e-4);
   EXPECT_GT(moved, 10 * std::max(same, 1e-6));  // the cache does round
   EXPECT_LT(moved, 4 * 0x1p-8 * range);

@@ -42,8 +42,10 @@ void expect_ragged_equals_single(const Model& model, const std::vector<std::vect
           const Tensor& r = row.at(name);
           ASSERT_EQ(r.shape(), value.shape());
           for (int64_t i = 0; i < r.numel(); ++i) {
-            if (std::isinf(value.data()[i])) EXPECT_EQ(r.data()[i], value.data()[i]);
-            else EXPECT_NEAR(r.data()[i], value.data()[i], 1e-5 * std::max(1.0f, std::fabs(value.data()[i])));
+            if (std::isinf(value.data()[i]))
+              EXPECT_EQ(r.data()[i], value.data()[i]);
+            else
+              EXPECT_NEAR(r.data()[i], value.data()[i], 1e-5 * std::max(1.0f, std::fabs(value.data()[i])));
           }
         } else {
           EXPECT_LE(max_abs_diff(row.at(name), value), 1e-5f) << name;
@@ -74,7 +76,8 @@ void expect_ragged_equals_single(const Model& model, const std::vector<std::stri
 
 TEST(Ragged, Stories260KEqualsSingleRuns) {
   const Model m = Model::load(kModels + "/stories260K.gguf");
-  expect_ragged_equals_single(m, {"Once upon a time there was a little girl named Lily.", "The cat", "She saw a big red ball"});
+  expect_ragged_equals_single(
+      m, {"Once upon a time there was a little girl named Lily.", "The cat", "She saw a big red ball"});
 }
 
 TEST(Ragged, ToyModelEqualsSingleRuns) {

@@ -79,16 +79,15 @@ TEST_F(StoredForward, WeightsReadIntoMemoryEqualMappedOnesAndOutliveTheFile) {
   ro.capture = {"blocks.*.attn.hook_pattern"};
   const Trace tr = read.run(ids, ro), tm = mapped.run(ids, ro);
   EXPECT_EQ(max_abs_diff(tr.logits, tm.logits), 0.0);
-  for (const auto& [l, p] : tr.attention_patterns())
-    EXPECT_EQ(max_abs_diff(p, tm.attention_patterns().at(l)), 0.0);
+  for (const auto& [l, p] : tr.attention_patterns()) EXPECT_EQ(max_abs_diff(p, tm.attention_patterns().at(l)), 0.0);
 
   const GgufFile f = GgufFile::open(q8);
   const GgufTensorInfo& wq = *f.find_tensor("blk.0.attn_q.weight");
   // The read weights start on a 2 MiB boundary (huge pages) plus their offset in the file.
-  EXPECT_EQ((reinterpret_cast<uintptr_t>(read.impl().matrices.at("blk.0.attn_q.weight").data) -
-             f.data_offset() - wq.offset) %
-                (uintptr_t{2} << 20),
-            0u);
+  EXPECT_EQ(
+      (reinterpret_cast<uintptr_t>(read.impl().matrices.at("blk.0.attn_q.weight").data) - f.data_offset() - wq.offset) %
+          (uintptr_t{2} << 20),
+      0u);
   {
     std::fstream out(q8, std::ios::in | std::ios::out | std::ios::binary);
     out.seekp(static_cast<std::streamoff>(f.data_offset()));

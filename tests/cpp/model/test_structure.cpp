@@ -2,20 +2,19 @@
 // started at a layer (TransformerLens' start_at_layer), the logit lens sharing the final norm and
 // head, the weight-table check, and clear errors for architectures attnscope does not run.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 
+#include "arch_reference.h"
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
 #include "attnscope/predictions.h"
 #include "common/tensor_compare.h"
-#include "arch_reference.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -146,7 +145,8 @@ TEST(StartAtLayer, ResumesTheForwardPassExactly) {
     for (int r = 0; r < batch; ++r) {
       const int64_t n = a.logits.numel();
       float worst = 0;
-      for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(a.logits.data()[i] - b.logits.data()[r * n + i]));
+      for (int64_t i = 0; i < n; ++i)
+        worst = std::max(worst, std::fabs(a.logits.data()[i] - b.logits.data()[r * n + i]));
       EXPECT_LE(worst, 1e-5f);
     }
   }

@@ -47,13 +47,11 @@ struct Seen {
 void rendezvous(std::atomic<int>& arrived, int expected, Seen& seen) {
   arrived.fetch_add(1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (arrived.load() < expected && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
+  while (arrived.load() < expected && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   seen.overlapped = arrived.load() >= expected;
 }
 
-Trace run_observing(const Model& model, Seen& seen, std::atomic<int>* arrived = nullptr,
-                    int expected = 0) {
+Trace run_observing(const Model& model, Seen& seen, std::atomic<int>* arrived = nullptr, int expected = 0) {
   RunOptions o;
   bool first = true;
   Intervention observe;
@@ -92,8 +90,7 @@ TEST(Threads, LoadAndRunLeaveTheCallersOpenMpSettingAlone) {
   model.generate(std::vector<int32_t>{1, 403, 407}, g);
   EXPECT_EQ(omp_get_max_threads(), mine) << "generation changed the caller's OpenMP thread count";
   set_num_threads(4);
-  EXPECT_EQ(omp_get_max_threads(), mine)
-      << "set_num_threads changed the caller's OpenMP thread count";
+  EXPECT_EQ(omp_get_max_threads(), mine) << "set_num_threads changed the caller's OpenMP thread count";
   set_num_threads(0);
 }
 
@@ -107,8 +104,7 @@ TEST(Threads, TwoModelsRunningAtOnceEachUseTheirOwnCount) {
   std::thread b([&] { run_observing(two, seen_two, &arrived, 2); });
   a.join();
   b.join();
-  ASSERT_TRUE(seen_one.overlapped && seen_two.overlapped)
-      << "the two runs were never in flight together";
+  ASSERT_TRUE(seen_one.overlapped && seen_two.overlapped) << "the two runs were never in flight together";
   EXPECT_EQ(seen_one.library, 1);
   EXPECT_EQ(seen_one.omp_max, 1);
   EXPECT_EQ(seen_one.parallel_for_team, 1);
@@ -137,8 +133,7 @@ TEST(Threads, ResultsAreIdenticalWhateverTheCount) {
   for (int threads : {2, 3}) {
     const Trace t = run_observing(load(threads), unused);
     ASSERT_EQ(t.logits.shape(), base.logits.shape());
-    EXPECT_TRUE(
-        std::equal(base.logits.data(), base.logits.data() + base.logits.numel(), t.logits.data()))
+    EXPECT_TRUE(std::equal(base.logits.data(), base.logits.data() + base.logits.numel(), t.logits.data()))
         << threads << " threads gave different logits from 1";
   }
 }

@@ -32,8 +32,8 @@ TEST(UntiedHeadMissing, WarnsAndTiesTheInputEmbedding) {
     w.write((dir / "model.safetensors").string());
   }
   std::vector<std::pair<std::string, std::string>> seen;
-  const WarningHandler previous = set_warning_handler(
-      [&](const std::string& key, const std::string& message) { seen.emplace_back(key, message); });
+  const WarningHandler previous =
+      set_warning_handler([&](const std::string& key, const std::string& message) { seen.emplace_back(key, message); });
   LoadOptions opt;
   opt.tokenizer = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
   const Model m = Model::load(dir.string(), opt);

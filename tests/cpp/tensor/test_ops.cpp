@@ -78,7 +78,7 @@ TEST(Ops, SoftmaxRowsSumToOneAndIgnoreMaskedEntries) {
 // whose maximum is +inf is NaN (exp(inf - inf)).
 TEST(Ops, SoftmaxOfNaNIsNaNNotAMaskedRow) {
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-  std::vector<float> x = {nan, nan, nan,  1.0f, nan, 2.0f,  -inf, nan, -inf,  inf, 0.0f, -inf,  -inf, -inf, -inf};
+  std::vector<float> x = {nan, nan, nan, 1.0f, nan, 2.0f, -inf, nan, -inf, inf, 0.0f, -inf, -inf, -inf, -inf};
   ops::softmax_rows(x.data(), 5, 3);
   for (int i = 0; i < 12; ++i) EXPECT_TRUE(std::isnan(x[i])) << "entry " << i << " = " << x[i];
   for (int i = 12; i < 15; ++i) EXPECT_EQ(x[i], 0.0f) << "fully masked entry " << i;
@@ -148,8 +148,7 @@ TEST(Ops, ThreadCountChangesNothingButSpeed) {
 TEST(Ops, ParallelForGivesThreadsDisjointWholeCacheLines) {
   for (int threads : {2, 3, 7}) {
     set_num_threads(threads);
-    for (int64_t n :
-         {int64_t{16}, int64_t{17}, int64_t{100}, int64_t{2048}, int64_t{2053}, int64_t{128256}}) {
+    for (int64_t n : {int64_t{16}, int64_t{17}, int64_t{100}, int64_t{2048}, int64_t{2053}, int64_t{128256}}) {
       std::vector<std::pair<int64_t, int64_t>> ranges(static_cast<size_t>(threads), {-1, -1});
       std::vector<float> out(static_cast<size_t>(n));
       ops::parallel_for(
@@ -219,4 +218,3 @@ TEST(Ops, ParallelForCoversEveryIndexOnce) {
   }
   set_num_threads(0);
 }
-

@@ -94,8 +94,8 @@ std::vector<float> decode_scalar(GgmlType type, const std::vector<uint8_t>& code
 }
 
 // Product in double from the decoded weights: the independent reference.
-std::vector<double> reference_product(const std::vector<float>& x, int64_t M,
-                                      const std::vector<float>& w, int64_t N, int64_t K) {
+std::vector<double> reference_product(const std::vector<float>& x, int64_t M, const std::vector<float>& w, int64_t N,
+                                      int64_t K) {
   std::vector<double> y(static_cast<size_t>(M * N));
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
@@ -116,10 +116,9 @@ double rel_error(const std::vector<float>& y, const std::vector<double>& ref) {
   return err / mag;
 }
 
-const GgmlType kAllTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
-                              GgmlType::Q8_1, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
-                              GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,
-                              GgmlType::Q5_K, GgmlType::Q6_K};
+const GgmlType kAllTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q8_1,
+                              GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K,
+                              GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
 
 class StoredTypes : public ::testing::TestWithParam<GgmlType> {};
 
@@ -147,8 +146,7 @@ TEST_P(StoredTypes, ProductsMatchTheF32ProductOfTheDecodedWeights) {
   const std::vector<float> w = decode_scalar(type, codes, N * K);
   const std::vector<float> bias = random_values(static_cast<size_t>(N), 9);
   for (int64_t M : {int64_t{1}, int64_t{3}, kGemvMaxRows, kGemvMaxRows + 1, int64_t{37}}) {
-    const std::vector<float> x =
-        random_values(static_cast<size_t>(M * K), 7 + static_cast<uint32_t>(M));
+    const std::vector<float> x = random_values(static_cast<size_t>(M * K), 7 + static_cast<uint32_t>(M));
     std::vector<double> ref = reference_product(x, M, w, N, K);
     for (ComputeDtype dt : {ComputeDtype::Float32, ComputeDtype::BFloat16}) {
       std::vector<float> y(static_cast<size_t>(M * N), 0.5f);
@@ -192,13 +190,11 @@ TEST(StoredWeight, MlxGroupsDecodeAndMultiplyLikeMlxDequantize) {
       W.mlx_scales = q.scales.data();
       W.mlx_biases = q.biases.data();
       const Tensor got = W.to_tensor();
-      for (int64_t i = 0; i < N * K; ++i)
-        ASSERT_EQ(got.data()[i], want.data()[i]) << bits << "-bit g" << group;
+      for (int64_t i = 0; i < N * K; ++i) ASSERT_EQ(got.data()[i], want.data()[i]) << bits << "-bit g" << group;
       const std::vector<float> x = random_values(static_cast<size_t>(2 * K), 4);
       std::vector<float> y(static_cast<size_t>(2 * N));
       linear(x.data(), 2, W, nullptr, y.data(), false, ComputeDtype::Float32);
-      EXPECT_LT(rel_error(y, reference_product(
-                                 x, 2, std::vector<float>(want.data(), want.data() + N * K), N, K)),
+      EXPECT_LT(rel_error(y, reference_product(x, 2, std::vector<float>(want.data(), want.data() + N * K), N, K)),
                 2e-5);
     }
   }
@@ -211,9 +207,9 @@ TEST(StoredWeight, GatherRowsMovesWholeStoredRows) {
   const Tensor w({N, K}, random_values(static_cast<size_t>(N * K), 5, 0.1f));
   const std::vector<int64_t> order = {3, 0, 11, 5, 5, 2, 7, 1, 10, 9, 8, 4};
   const MlxQuantized q = mlx_quantize(w, 4, 32);
-  const StoredWeight mlx = StoredWeight::mlx(
-      4, 32, N, K, q.packed.data(), nullptr, std::vector<float>(q.scales.data(), q.scales.data() + q.scales.numel()),
-      std::vector<float>(q.biases.data(), q.biases.data() + q.biases.numel()));
+  const StoredWeight mlx = StoredWeight::mlx(4, 32, N, K, q.packed.data(), nullptr,
+                                             std::vector<float>(q.scales.data(), q.scales.data() + q.scales.numel()),
+                                             std::vector<float>(q.biases.data(), q.biases.data() + q.biases.numel()));
   std::vector<uint8_t> bf16(static_cast<size_t>(N * K * 2));
   for (int64_t i = 0; i < N * K; ++i) {
     const uint16_t h = detail::f32_to_bf16(w.data()[i]);
@@ -224,7 +220,8 @@ TEST(StoredWeight, GatherRowsMovesWholeStoredRows) {
     ASSERT_EQ(got.shape(), (Shape{N, K}));
     for (int64_t r = 0; r < N; ++r)
       for (int64_t c = 0; c < K; ++c)
-        ASSERT_EQ(got.data()[r * K + c], all.data()[order[static_cast<size_t>(r)] * K + c]) << W.type_name() << " " << r;
+        ASSERT_EQ(got.data()[r * K + c], all.data()[order[static_cast<size_t>(r)] * K + c])
+            << W.type_name() << " " << r;
   }
   EXPECT_THROW(mlx.gather_rows({N}), Error);
   EXPECT_FALSE(StoredWeight::mlx_supported(2, 32, K));  // the kernels decode 4 and 8 bits

@@ -31,7 +31,8 @@ struct NaiveBpe {
       cp = 256 + n;
     }
     std::string s;
-    if (cp < 0x80) s += static_cast<char>(cp);
+    if (cp < 0x80)
+      s += static_cast<char>(cp);
     else {
       s += static_cast<char>(0xC0 | (cp >> 6));
       s += static_cast<char>(0x80 | (cp & 0x3F));

@@ -14,8 +14,7 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string gguf_from_tokenizer_json(const std::string& rel, const std::string& pre,
-                                     const std::string& bos) {
+std::string gguf_from_tokenizer_json(const std::string& rel, const std::string& pre, const std::string& bos) {
   const json j = json::parse(read_file(models_dir() + "/" + rel));
   std::vector<std::string> tokens;
   std::vector<int32_t> types;
@@ -37,8 +36,7 @@ std::string gguf_from_tokenizer_json(const std::string& rel, const std::string& 
   }
   std::vector<std::string> merges;
   for (const auto& m : j["model"]["merges"]) {
-    merges.push_back(m.is_string() ? m.get<std::string>()
-                                   : m[0].get<std::string>() + " " + m[1].get<std::string>());
+    merges.push_back(m.is_string() ? m.get<std::string>() : m[0].get<std::string>() + " " + m[1].get<std::string>());
   }
   attnscope::GgufWriter w;
   w.set_string("general.architecture", "llama");
@@ -84,8 +82,7 @@ TEST(TokenizerGgufBpe, LlamaBpePreTokenizer) {
 }
 
 TEST(TokenizerGgufBpe, Qwen2PreTokenizer) {
-  const std::string path =
-      gguf_from_tokenizer_json("tokenizers/qwen3/tokenizer.json", "qwen2", "");
+  const std::string path = gguf_from_tokenizer_json("tokenizers/qwen3/tokenizer.json", "qwen2", "");
   {
     const auto t = Tokenizer::from_path(path);
     EXPECT_FALSE(t->add_bos_default());

@@ -28,15 +28,13 @@ const char* const kAll[] = {
 
 std::string temp_dir() {
   const auto d = std::filesystem::temp_directory_path() /
-                 ("attnscope_tok_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                  "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+                 ("attnscope_tok_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::filesystem::create_directories(d);
   return d.string();
 }
 
-void write(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+void write(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 // Encoding must keep every byte: decode gives the input back and every shown string is UTF-8.
 void expect_lossless(const std::string& s, const std::string& what) {
@@ -64,7 +62,10 @@ std::string error_of(const std::function<void()>& f, ErrorKind* kind = nullptr) 
 }  // namespace
 
 TEST(TokenizerHostile, InvalidUtf8IsKeptByteForByte) {
-  expect_lossless("\xFF\xFE" "abc\xC3", "stray bytes");
+  expect_lossless(
+      "\xFF\xFE"
+      "abc\xC3",
+      "stray bytes");
   expect_lossless("caf\xC3", "truncated 2-byte character at the end");
   expect_lossless("\xE2\x82 euro", "truncated 3-byte character");
   expect_lossless("\xC0\xAF overlong", "overlong slash");
@@ -118,8 +119,7 @@ TEST(TokenizerHostile, MalformedTokenizerJson) {
   const std::string dir = temp_dir();
   ErrorKind kind{};
   write(dir + "/tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}");
-  EXPECT_NE(error_of([&] { Tokenizer::from_path(dir); }, &kind).find("not valid JSON"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { Tokenizer::from_path(dir); }, &kind).find("not valid JSON"), std::string::npos);
   EXPECT_EQ(kind, ErrorKind::Format);
 
   write(dir + "/tokenizer.json", R"({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}})");
@@ -182,8 +182,7 @@ TEST(TokenizerHostile, SparseIdsAreRefused) {
             "added_tokens": [{"id": 10000000, "content": "<x>", "special": true}]})");
   std::string msg = error_of([&] { Tokenizer::from_path(dir); }, &kind);
   EXPECT_EQ(kind, ErrorKind::Format);
-  EXPECT_NE(msg.find("token id 10000000 for '<x>' is out of range (the file lists 3 tokens"),
-            std::string::npos) << msg;
+  EXPECT_NE(msg.find("token id 10000000 for '<x>' is out of range (the file lists 3 tokens"), std::string::npos) << msg;
 
   // The bound's edge: 3 entries allow ids up to 2*3 + 1024 - 1 = 1029.
   write(dir + "/tokenizer.json",
@@ -204,8 +203,7 @@ TEST(TokenizerHostile, SparseIdsAreRefused) {
   write(gdir + "/vocab.bpe", "#version: 0.2\n");
   msg = error_of([&] { Tokenizer::from_path(gdir); }, &kind);
   EXPECT_EQ(kind, ErrorKind::Format);
-  EXPECT_NE(msg.find("token id 5000000 for 'b' is out of range (the file lists 2 tokens"),
-            std::string::npos) << msg;
+  EXPECT_NE(msg.find("token id 5000000 for 'b' is out of range (the file lists 2 tokens"), std::string::npos) << msg;
   std::filesystem::remove_all(gdir);
 }
 

@@ -37,8 +37,13 @@ Built llama2_bpe_model() {
     vocab[text] = id;
     if (spm.token_type(id) == TokenType::Normal) normal[text] = id;
     if (spm.token_type(id) == TokenType::Control || spm.token_type(id) == TokenType::Unknown) {
-      added.push_back({{"id", id}, {"content", text}, {"single_word", false}, {"lstrip", false},
-                       {"rstrip", false}, {"normalized", false}, {"special", true}});
+      added.push_back({{"id", id},
+                       {"content", text},
+                       {"single_word", false},
+                       {"lstrip", false},
+                       {"rstrip", false},
+                       {"normalized", false},
+                       {"special", true}});
     }
   }
   struct M {
@@ -65,10 +70,16 @@ Built llama2_bpe_model() {
   });
   json jm = json::array();
   for (const auto& m : merges) jm.push_back(m.a + " " + m.b);
-  json model = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"},
-                {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                {"fuse_unk", true}, {"byte_fallback", true}, {"ignore_merges", false},
-                {"vocab", vocab}, {"merges", jm}};
+  json model = {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", "<unk>"},
+                {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr},
+                {"fuse_unk", true},
+                {"byte_fallback", true},
+                {"ignore_merges", false},
+                {"vocab", vocab},
+                {"merges", jm}};
   return {model, added};
 }
 
@@ -76,8 +87,7 @@ std::string write_tokenizer(const std::string& name, const json& j) {
   const auto dir = std::filesystem::temp_directory_path() / ("attnscope_spm_json_" + name);
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "tokenizer.json") << j.dump();
-  std::ofstream(dir / "tokenizer_config.json")
-      << R"({"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>",
+  std::ofstream(dir / "tokenizer_config.json") << R"({"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>",
             "eos_token": "</s>", "unk_token": "<unk>", "chat_template": "{{ bos_token }}"})";
   return dir.string();
 }
@@ -108,8 +118,7 @@ void check(const std::string& dir, bool metaspace) {
   }
   std::string report;
   const int ok = count_matches(*t, cases, report);
-  std::printf("[vectors] %-40s llama-spm: %d/%zu (metaspace: %d)\n", dir.c_str(), ok,
-              cases.size(), metaspace);
+  std::printf("[vectors] %-40s llama-spm: %d/%zu (metaspace: %d)\n", dir.c_str(), ok, cases.size(), metaspace);
   EXPECT_EQ(ok, static_cast<int>(cases.size())) << report;
   for (const auto& c : cases) {
     const auto ids = t->encode(c.text, true, false);
@@ -124,39 +133,36 @@ void check(const std::string& dir, bool metaspace) {
 
 TEST(TokenizerSpmJson, Llama2StylePrependReplaceNormalizer) {
   Built b = llama2_bpe_model();
-  json j = {
-      {"version", "1.0"},
-      {"added_tokens", b.added},
-      {"normalizer",
-       {{"type", "Sequence"},
-        {"normalizers",
-         {{{"type", "Prepend"}, {"prepend", kSpace}},
-          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", kSpace}}}}}},
-      {"pre_tokenizer", nullptr},
-      {"post_processor", nullptr},
-      {"decoder",
-       {{"type", "Sequence"},
-        {"decoders",
-         {{{"type", "Replace"}, {"pattern", {{"String", kSpace}}}, {"content", " "}},
-          {{"type", "ByteFallback"}},
-          {{"type", "Fuse"}},
-          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
-      {"model", b.model}};
+  json j = {{"version", "1.0"},
+            {"added_tokens", b.added},
+            {"normalizer",
+             {{"type", "Sequence"},
+              {"normalizers",
+               {{{"type", "Prepend"}, {"prepend", kSpace}},
+                {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", kSpace}}}}}},
+            {"pre_tokenizer", nullptr},
+            {"post_processor", nullptr},
+            {"decoder",
+             {{"type", "Sequence"},
+              {"decoders",
+               {{{"type", "Replace"}, {"pattern", {{"String", kSpace}}}, {"content", " "}},
+                {{"type", "ByteFallback"}},
+                {{"type", "Fuse"}},
+                {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
+            {"model", b.model}};
   check(write_tokenizer("prepend", j), false);
 }
 
 TEST(TokenizerSpmJson, MistralStyleMetaspacePreTokenizer) {
   Built b = llama2_bpe_model();
-  json j = {{"version", "1.0"},
-            {"added_tokens", b.added},
-            {"normalizer", nullptr},
-            {"pre_tokenizer",
-             {{"type", "Metaspace"}, {"replacement", kSpace}, {"prepend_scheme", "first"},
-              {"split", false}}},
-            {"post_processor", nullptr},
-            {"decoder",
-             {{"type", "Metaspace"}, {"replacement", kSpace}, {"prepend_scheme", "first"},
-              {"split", false}}},
-            {"model", b.model}};
+  json j = {
+      {"version", "1.0"},
+      {"added_tokens", b.added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "Metaspace"}, {"replacement", kSpace}, {"prepend_scheme", "first"}, {"split", false}}},
+      {"post_processor", nullptr},
+      {"decoder", {{"type", "Metaspace"}, {"replacement", kSpace}, {"prepend_scheme", "first"}, {"split", false}}},
+      {"model", b.model}};
   check(write_tokenizer("metaspace", j), true);
 }

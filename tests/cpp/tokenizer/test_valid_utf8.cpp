@@ -17,7 +17,8 @@ const std::string R = "\xEF\xBF\xBD";  // U+FFFD
 TEST(ValidUtf8, MaximalSubpartsAsInTheUnicodeStandard) {
   EXPECT_EQ(valid_utf8("plain \xC3\xA9 text"), "plain \xC3\xA9 text");
   // Table 3-8: 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 -> a FFFD FFFD FFFD b FFFD c FFFD FFFD d.
-  EXPECT_EQ(valid_utf8("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64"), "a" + R + R + R + "b" + R + "c" + R + R + "d");
+  EXPECT_EQ(valid_utf8("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64"),
+            "a" + R + R + R + "b" + R + "c" + R + R + "d");
   // Overlong, surrogate and out-of-range forms: every byte is its own subpart.
   EXPECT_EQ(valid_utf8("\xC0\xAF"), R + R);
   EXPECT_EQ(valid_utf8("\xE0\x80\xAF"), R + R + R);
@@ -32,7 +33,8 @@ TEST(ValidUtf8, MaximalSubpartsAsInTheUnicodeStandard) {
 TEST(ValidUtf8, DoubleBosIsKeptAndWarned) {
   const auto tok = Tokenizer::from_path(std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf");
   std::vector<std::string> keys;
-  const WarningHandler previous = set_warning_handler([&](const std::string& k, const std::string&) { keys.push_back(k); });
+  const WarningHandler previous =
+      set_warning_handler([&](const std::string& k, const std::string&) { keys.push_back(k); });
   const auto ids = tok->encode("<s>Once upon", true);
   const auto single = tok->encode("Once upon", true);
   const auto no_bos = tok->encode("<s>Once upon", false);

@@ -65,8 +65,7 @@ inline const attnscope::Tokenizer& tok(const std::string& rel) {
 
 // How many cases encode (no BOS, special tokens not parsed) to exactly the expected ids;
 // the first few mismatches are appended to `report`.
-inline int count_matches(const attnscope::Tokenizer& t, const std::vector<Case>& cases,
-                         std::string& report) {
+inline int count_matches(const attnscope::Tokenizer& t, const std::vector<Case>& cases, std::string& report) {
   int ok = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto got = t.encode(cases[i].text, false, false);

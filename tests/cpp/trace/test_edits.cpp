@@ -41,8 +41,7 @@ TEST(Edits, AddVectorBroadcastsOverLeadingDims) {
   iv::add_vector(v, 2.0f).fn(t, ctx());
   for (int64_t b = 0; b < 2; ++b)
     for (int64_t s = 0; s < 3; ++s)
-      for (int64_t d = 0; d < 4; ++d)
-        EXPECT_EQ(t.at({b, s, d}), 1.0f + ((b * 3 + s) * 4 + d) + 2.0f * v.at({d}));
+      for (int64_t d = 0; d < 4; ++d) EXPECT_EQ(t.at({b, s, d}), 1.0f + ((b * 3 + s) * 4 + d) + 2.0f * v.at({d}));
   // Per position: [T, D] repeats over the batch only.
   Tensor u = ramp({2, 3, 4});
   Tensor pv = ramp({3, 4}, 100.0f);
@@ -87,7 +86,7 @@ TEST(Edits, NoiseIsReproduciblePerHookAndHasTheAskedSpread) {
   }
   EXPECT_LT(same_c, 10);
   const double mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
-  EXPECT_NEAR(mean, 0.0, 0.01);   // 5 standard errors (0.5 / sqrt(n) = 0.0011) is far inside this
+  EXPECT_NEAR(mean, 0.0, 0.01);  // 5 standard errors (0.5 / sqrt(n) = 0.0011) is far inside this
   EXPECT_NEAR(sd, 0.5, 0.01);
   EXPECT_THROW(iv::noise(-1.0f), Error);
   Tensor z({3});
@@ -131,8 +130,7 @@ TEST(Edits, ReplaceWithAlignStartAndEnd) {
   EXPECT_EQ(v.data()[1], 9.0f);
   // Not defined on square [B, H, T, T] hooks.
   Tensor p = ramp({1, 1, 2, 2});
-  EXPECT_THROW(iv::replace_with(ramp({1, 1, 1, 1}), iv::Align::Start).fn(p, ctx("blocks.0.attn.hook_pattern")),
-               Error);
+  EXPECT_THROW(iv::replace_with(ramp({1, 1, 1, 1}), iv::Align::Start).fn(p, ctx("blocks.0.attn.hook_pattern")), Error);
 }
 
 TEST(Edits, ComposeAppliesInOrder) {

@@ -12,9 +12,7 @@ namespace {
 
 using test::ramp;
 
-void apply(const Intervention& iv, Tensor& v) {
-  iv.fn(v, {iv.target, 0});
-}
+void apply(const Intervention& iv, Tensor& v) { iv.fn(v, {iv.target, 0}); }
 
 }  // namespace
 
@@ -135,6 +133,5 @@ TEST(HeadEdits, HeadAxisAndPerRowAblation) {
   apply(iv, z);
   for (int64_t b = 0; b < 3; ++b)
     for (int64_t t = 0; t < 2; ++t)
-      for (int64_t h = 0; h < 2; ++h)
-        EXPECT_EQ(z.at({b, t, h, 0}), h == b ? 0.0f : orig.at({b, t, h, 0}));
+      for (int64_t h = 0; h < 2; ++h) EXPECT_EQ(z.at({b, t, h, 0}), h == b ? 0.0f : orig.at({b, t, h, 0}));
 }

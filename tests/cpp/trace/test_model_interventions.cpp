@@ -104,9 +104,9 @@ TEST(ModelInterventions, UniformPatternMatchesHandComputedAverageOfValues) {
   const int layer = 2, head = 5;
   const auto& c = stories().config();
   const int G = c.n_head / c.n_head_kv;
-  Trace t = run(stories(), {iv::set_head_pattern_uniform(layer, head)},
-                {"blocks.2.attn.hook_v", "blocks.2.attn.hook_z", "blocks.2.attn.hook_pattern",
-                 "blocks.2.hook_attn_out"});
+  Trace t =
+      run(stories(), {iv::set_head_pattern_uniform(layer, head)},
+          {"blocks.2.attn.hook_v", "blocks.2.attn.hook_z", "blocks.2.attn.hook_pattern", "blocks.2.hook_attn_out"});
   const Tensor& v = t.at("blocks.2.attn.hook_v");  // [1, T, Hkv, Dh]
   const Tensor& z = t.at("blocks.2.attn.hook_z");  // [1, T, H, Dh]
   const int64_t T = z.dim(1);
@@ -146,7 +146,8 @@ TEST(ModelInterventions, PatchingEveryHeadFromCleanReproducesCleanLogits) {
   for (int h = 0; h < stories().config().n_head; ++h) all.push_back(h);
   for (const std::string hook : {"attn.hook_z", "attn.hook_result"}) {
     RunOptions o;
-    for (int l = 0; l < stories().config().n_layer; ++l) o.interventions.push_back(iv::patch_heads(l, all, clean, hook));
+    for (int l = 0; l < stories().config().n_layer; ++l)
+      o.interventions.push_back(iv::patch_heads(l, all, clean, hook));
     Trace patched = stories().run(corrupt_ids, o);
     const int64_t T = patched.logits.dim(1), V = patched.logits.dim(2);
     for (int64_t t = 0; t < T; ++t) {
@@ -197,10 +198,12 @@ TEST(ModelInterventions, AppliedInForwardOrderThenListOrder) {
   // Two edits on one hook compose in list order: (x*2)+1 vs (x+1)*2.
   Tensor one({stories().config().n_embd});
   std::fill(one.data(), one.data() + one.numel(), 1.0f);
-  Trace a = run(stories(), {iv::on("blocks.0.hook_attn_out", iv::scale(2)), iv::on("blocks.0.hook_attn_out", iv::add_vector(one))},
+  Trace a = run(stories(),
+                {iv::on("blocks.0.hook_attn_out", iv::scale(2)), iv::on("blocks.0.hook_attn_out", iv::add_vector(one))},
                 {"blocks.0.hook_attn_out"});
   Trace base = run(stories(), {}, {"blocks.0.hook_attn_out"});
-  EXPECT_FLOAT_EQ(a.at("blocks.0.hook_attn_out").at({0, 2, 5}), base.at("blocks.0.hook_attn_out").at({0, 2, 5}) * 2 + 1);
+  EXPECT_FLOAT_EQ(a.at("blocks.0.hook_attn_out").at({0, 2, 5}),
+                  base.at("blocks.0.hook_attn_out").at({0, 2, 5}) * 2 + 1);
 }
 
 TEST(ModelInterventions, SteeringVectorAddsToEveryPositionAndGlobsHitEveryLayer) {

@@ -67,6 +67,6 @@ TEST(Predictions, BadInputsAreErrors) {
   EXPECT_THROW(token_to_str(stories(), stories().config().n_vocab), Error);
   EXPECT_THROW(unembed(stories(), Tensor({2, 3})), Error);
   const int32_t a = stories().encode("Lily", false).at(0), b = stories().encode("Tom", false).at(0);
-  EXPECT_FLOAT_EQ(logit_diff(t.logits, a, b), t.logits.at({0, t.logits.dim(1) - 1, a}) -
-                                                  t.logits.at({0, t.logits.dim(1) - 1, b}));
+  EXPECT_FLOAT_EQ(logit_diff(t.logits, a, b),
+                  t.logits.at({0, t.logits.dim(1) - 1, a}) - t.logits.at({0, t.logits.dim(1) - 1, b}));
 }

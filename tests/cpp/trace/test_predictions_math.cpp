@@ -40,8 +40,8 @@ TEST(PredictionsMath, LogSoftmaxRowsAndLogprob) {
 
 TEST(PredictionsMath, LogitDiffAndRowSelection) {
   Tensor l({2, 2, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
-  EXPECT_EQ(logit_diff(l, 2, 0), 2.0f);           // batch 0, last position: {3,4,5}
-  EXPECT_EQ(logit_diff(l, 0, 1, 0, 1), -1.0f);    // batch 1, position 0: {6,7,8}
+  EXPECT_EQ(logit_diff(l, 2, 0), 2.0f);         // batch 0, last position: {3,4,5}
+  EXPECT_EQ(logit_diff(l, 0, 1, 0, 1), -1.0f);  // batch 1, position 0: {6,7,8}
   EXPECT_EQ(row_at(l, -1, 1)[0], 9.0f);
   EXPECT_THROW(logit_diff(l, 3, 0), Error);
   EXPECT_THROW(row_at(l, 2, 0), Error);

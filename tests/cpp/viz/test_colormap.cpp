@@ -35,13 +35,19 @@ TEST(Colormap, UnknownNameListsTheKnownOnes) {
 
 TEST(Colormap, MatchesPublishedColorBrewerClasses) {
   // ColorBrewer 9-class sequential: first, middle (5th) and last class colours.
-  struct Case { const char* name; const char* lo; const char* mid; const char* hi; };
-  for (const Case& c : {Case{"Blues", "#f7fbff", "#6baed6", "#08306b"}, Case{"Reds", "#fff5f0", "#fb6a4a", "#67000d"},
-                        Case{"Greens", "#f7fcf5", "#74c476", "#00441b"}, Case{"Greys", "#ffffff", "#969696", "#000000"},
-                        Case{"YlOrRd", "#ffffcc", "#fd8d3c", "#800026"}, Case{"Purples", "#fcfbfd", "#9e9ac8", "#3f007d"},
-                        Case{"Oranges", "#fff5eb", "#fd8d3c", "#7f2704"},
-                        // 11-class diverging
-                        Case{"RdBu", "#67001f", "#f7f7f7", "#053061"}}) {
+  struct Case {
+    const char* name;
+    const char* lo;
+    const char* mid;
+    const char* hi;
+  };
+  for (const Case& c :
+       {Case{"Blues", "#f7fbff", "#6baed6", "#08306b"}, Case{"Reds", "#fff5f0", "#fb6a4a", "#67000d"},
+        Case{"Greens", "#f7fcf5", "#74c476", "#00441b"}, Case{"Greys", "#ffffff", "#969696", "#000000"},
+        Case{"YlOrRd", "#ffffcc", "#fd8d3c", "#800026"}, Case{"Purples", "#fcfbfd", "#9e9ac8", "#3f007d"},
+        Case{"Oranges", "#fff5eb", "#fd8d3c", "#7f2704"},
+        // 11-class diverging
+        Case{"RdBu", "#67001f", "#f7f7f7", "#053061"}}) {
     const Colormap cm = Colormap::by_name(c.name);
     EXPECT_EQ(cm.hex(0), c.lo) << c.name;
     EXPECT_EQ(cm.hex(0.5), c.mid) << c.name;

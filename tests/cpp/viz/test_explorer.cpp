@@ -85,7 +85,7 @@ TEST(Explorer, DemoShapeIsSmallAndRoundTrips) {
     for (int h = 0; h < 32; ++h)
       for (int q = 0; q < T; ++q)
         for (int k = 0; k <= q; ++k, ++i) {
-          const size_t n = raw.size() / 2;  // high-byte plane, then low-byte plane
+          const size_t n = raw.size() / 2;                            // high-byte plane, then low-byte plane
           const double got = ((raw[i] << 8) | raw[n + i]) / 65534.0;  // code 65535 marks non-finite
           worst = std::max(worst, std::fabs(got - t.at({0, h, q, k})));
         }
@@ -123,7 +123,7 @@ TEST(Explorer, TitleAndTokensAreEscapedAndSanitised) {
 TEST(Explorer, InconsistentInputsAreErrors) {
   auto pats = detail::synthetic_patterns(4, 2, 2);
   EXPECT_THROW(explorer_html(pats, {"a", "b"}, {}), Error);  // token count
-  pats.emplace(5, Tensor({1, 3, 4, 4}));                      // head count differs
+  pats.emplace(5, Tensor({1, 3, 4, 4}));                     // head count differs
   EXPECT_THROW(explorer_html(pats, {"a", "b", "c", "d"}, {}), Error);
   EXPECT_THROW(explorer_html({}, {}, {}), Error);
   ExplorerOptions bad;

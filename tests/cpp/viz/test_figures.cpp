@@ -34,7 +34,9 @@ Tensor test_pattern(int T) {
 }
 
 std::vector<std::string> test_tokens() {
-  return {"<s>", "The", " na\xC3\xAFve", " \xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82", " extraordinarily-long-token", "\n"};
+  return {
+      "<s>", "The", " na\xC3\xAFve", " \xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82", " extraordinarily-long-token",
+      "\n"};
 }
 
 // Checks every cell of a heatmap PNG against the colormap. Returns the number of cells checked.
@@ -124,7 +126,9 @@ TEST(Heatmap, SvgIsWellFormedXmlWithOneLabelPerToken) {
       "root = ET.parse(sys.argv[1]).getroot()\n"
       "ns = '{http://www.w3.org/2000/svg}'\n"
       "for t in root.iter(ns + 'text'):\n"
-      "  print(repr((t.get('class'), t.text)))\" " + path, &status);
+      "  print(repr((t.get('class'), t.text)))\" " +
+          path,
+      &status);
   ASSERT_EQ(status, 0) << "SVG did not parse";
   int q = 0, k = 0;
   std::istringstream is(out);
@@ -151,20 +155,31 @@ TEST(Heatmap, PdfIsMarkedAndStartsAsPdf) {
 TEST(Heatmap, BadInputsAreClearErrors) {
   const Tensor p = test_pattern(6);
   auto kind_of = [](auto fn) {
-    try { fn(); } catch (const Error& e) { return e.kind(); }
+    try {
+      fn();
+    } catch (const Error& e) {
+      return e.kind();
+    }
     return ErrorKind::Io;  // "no error" marker for the assertions below
   };
-  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.bmp"), p, 0, 0, test_tokens(), {}); }), ErrorKind::InvalidArgument);
-  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), p, 0, 2, test_tokens(), {}); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.bmp"), p, 0, 0, test_tokens(), {}); }),
+            ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), p, 0, 2, test_tokens(), {}); }),
+            ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), p, 0, 0, {"a"}, {}); }), ErrorKind::InvalidArgument);
   FigureOptions bad;
   bad.colormap = "nope";
-  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), p, 0, 0, test_tokens(), bad); }), ErrorKind::InvalidArgument);
-  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), Tensor({2, 2, 2}), 0, 0, {}, {}); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), p, 0, 0, test_tokens(), bad); }),
+            ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] {
+              save_head_heatmap(artifact("x.png"), Tensor({2, 2, 2}), 0, 0, {}, {});
+            }),
+            ErrorKind::InvalidArgument);
   FigureOptions range;
   range.vmin = 1;
   range.vmax = 0;
-  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), p, 0, 0, test_tokens(), range); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { save_head_heatmap(artifact("x.png"), p, 0, 0, test_tokens(), range); }),
+            ErrorKind::InvalidArgument);
   // Invalid UTF-8 in a token is drawn (as U+FFFD), not an error.
   std::vector<std::string> toks = test_tokens();
   toks[2] = "\xFF\xFE";
@@ -206,12 +221,12 @@ TEST(Grid, PagesInsteadOfCapping) {
 TEST(Figures, LayerSummaryComparisonDifferenceTypesBars) {
   const Tensor p = test_pattern(6);
   save_layer_summary(artifact("layer_summary_L1.png"), p, 1, test_tokens(), {});
-  save_prompt_comparison(artifact("compare_prompts.png"), {p, test_pattern(4)},
-                         {test_tokens(), {"a", "b", "c", "d"}}, {"first prompt", "second"}, 1, 0, {});
-  save_head_type_map(artifact("head_types.png"), 4, 8,
-                     {{0, 1, "previous_token", 0.9}, {1, 3, "induction", 0.7}, {2, 0, "first_token", 0.99},
-                      {3, 7, "my_pattern", 0.5}},
-                     {});
+  save_prompt_comparison(artifact("compare_prompts.png"), {p, test_pattern(4)}, {test_tokens(), {"a", "b", "c", "d"}},
+                         {"first prompt", "second"}, 1, 0, {});
+  save_head_type_map(
+      artifact("head_types.png"), 4, 8,
+      {{0, 1, "previous_token", 0.9}, {1, 3, "induction", 0.7}, {2, 0, "first_token", 0.99}, {3, 7, "my_pattern", 0.5}},
+      {});
   std::vector<HeadScore> scores;
   for (int l = 0; l < 4; ++l)
     for (int h = 0; h < 8; ++h) scores.push_back({l, h, 0.03 * (l * 8 + h) / 1.0});

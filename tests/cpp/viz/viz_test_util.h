@@ -32,7 +32,9 @@ inline std::string read_file(const std::string& path) {
 struct Png {
   cairo_surface_t* s = nullptr;
   explicit Png(const std::string& path) : s(cairo_image_surface_create_from_png(path.c_str())) {}
-  ~Png() { if (s) cairo_surface_destroy(s); }
+  ~Png() {
+    if (s) cairo_surface_destroy(s);
+  }
   bool ok() const { return cairo_surface_status(s) == CAIRO_STATUS_SUCCESS; }
   int width() const { return cairo_image_surface_get_width(s); }
   int height() const { return cairo_image_surface_get_height(s); }
