@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "attnscope/model.h"
-#include "formats/npz.h"
+#include "attnscope/npz.h"
 #include "synthetic_llama.h"
 
 using namespace attnscope;
@@ -83,10 +83,10 @@ int measure(const Args& a) {
       RunOptions opt;
       opt.capture = {"blocks.*.attn.hook_pattern"};
       opt.last_logits_only = true;
-      std::unique_ptr<detail::NpzWriter> npz;
+      std::unique_ptr<NpzWriter> npz;
       const std::string npz_path = path + ".patterns.npz";
       if (T >= 2048) {  // stream the patterns to disk as float16, layer by layer
-        npz = std::make_unique<detail::NpzWriter>(npz_path);
+        npz = std::make_unique<NpzWriter>(npz_path);
         opt.capture_sink = [&](const std::string& name, const Tensor& v) { npz->add_f16(name, v.shape(), v.data()); };
       }
       const double s = now();

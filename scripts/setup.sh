@@ -14,7 +14,7 @@ packages=(
   python3 python3-dev pybind11-dev python3-pybind11 python3-numpy python3-matplotlib
   python3-plotly python3-pytest python3-ipython python3-setuptools python3-pip
   python3-nbformat python3-nbclient python3-ipykernel python3-pandas python3-dask python3-distributed
-  python3-venv libhwy-dev clang libclang-rt-14-dev libomp-14-dev libboost-dev
+  python3-venv libhwy-dev clang clang-format libclang-rt-14-dev libomp-14-dev libboost-dev
   chromium
 )
 # Node.js: Debian's nodejs + npm on a fresh machine; a Node.js that is already installed (e.g. a

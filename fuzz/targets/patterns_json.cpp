@@ -1,5 +1,4 @@
 // The explorer's --patterns JSON file, read and drawn (explorer data) when it loads.
-#include "viz/patterns_json.h"
 
 #include "attnscope/viz.h"
 #include "harness.h"
@@ -9,7 +8,7 @@ namespace attnscope::fuzz {
 int patterns_json(const uint8_t* data, size_t size) {
   const std::string path = scratch_file("patterns.json", {reinterpret_cast<const char*>(data), size});
   expect_clean([&] {
-    const auto p = detail::read_patterns_json(path);
+    const auto p = read_patterns_json(path);
     (void)explorer_html(p.patterns, p.tokens, {});
   });
   return 0;

@@ -113,6 +113,11 @@ class Model {
   std::shared_ptr<Impl> impl_;
 };
 
+// Final norm + output head applied to hidden states [.., D] -> logits [.., V] (the logit lens):
+// the forward pass's own last steps (Gemma 2's final soft-cap included). InvalidArgument for a
+// last dimension other than n_embd.
+Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm = true);
+
 // The process default thread count (0: all cores), used by models loaded with threads = 0 (at
 // each of their runs) and by library calls made outside a model run. It changes no OpenMP
 // setting and never overrides a model's own LoadOptions::threads.

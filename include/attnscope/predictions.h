@@ -41,8 +41,7 @@ std::vector<TokenPrediction> get_token_predictions(const Model& model, const Ten
 std::vector<TokenPrediction> get_token_predictions(const Model& model, const Tensor& logits_or_hidden, int top_k = 10,
                                                    bool return_scores = true);
 
-// Final norm + output head applied to hidden states [.., D] -> logits [.., V] (the logit lens).
-Tensor unembed(const Model& model, const Tensor& hidden, bool apply_final_norm = true);
+// unembed (the logit lens) is declared with the model (model.h): it is the forward's own head.
 
 // The readable form of a token (InvalidArgument without tokenizer or for an id out of range).
 std::string token_to_str(const Model& model, int32_t id);

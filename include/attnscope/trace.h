@@ -12,6 +12,8 @@
 
 namespace attnscope {
 
+class NpzWriter;  // npz.h
+
 // Hook point names, shapes and aliases: attnscope/hook_points.h (the one table).
 
 // Passed to interventions so one function can serve many hook points.
@@ -68,5 +70,13 @@ class Trace {
  private:
   std::map<std::string, Tensor> captured_;
 };
+
+// Writes a trace as an .npz (numpy.load reads it): every captured hook under its canonical name
+// (float32), `logits` when include_logits and the trace has them, `tokens` (int32 [B, T]) and
+// `str_tokens` ([B, T]). For a ragged batch these are padded as the captures are (-1 and "" at
+// pads) and `attention_mask` (int32 [B, T], 1 at real tokens) is added. Io errors name the path.
+void save_trace_npz(const Trace& trace, const std::string& path, bool include_logits = false);
+// The same into an open writer (captured hooks as float16 when `f16`), without finishing it.
+void write_trace_npz(NpzWriter& w, const Trace& trace, bool include_logits, bool f16);
 
 }  // namespace attnscope

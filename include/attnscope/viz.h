@@ -173,4 +173,26 @@ std::string explorer_html(const std::map<int, Tensor>& patterns, const std::vect
 void save_explorer(const std::string& path, const std::map<int, Tensor>& patterns,
                    const std::vector<std::string>& tokens, const ExplorerOptions& options = {});
 
+// Patterns from elsewhere, for the figures and the explorer without a model.
+// The explorer's and figures' pattern file (`--patterns FILE.json`):
+//   {"tokens": ["<s>", "a", ...], "patterns": {"<layer>": [H][Q][K] or [B][H][Q][K] numbers}}
+// Numbers may be null (read as NaN: a pattern that holds non-finite values stays visible as such).
+struct PatternsFile {
+  std::map<int, Tensor> patterns;  // layer -> [B, H, Q, K]
+  std::vector<std::string> tokens;
+};
+
+// Errors: NotFound (cannot open), Format (not JSON, wrong shape, irregular arrays, non-numbers),
+// each naming the file and what is wrong.
+PatternsFile read_patterns_json(const std::string& path);
+
+// Deterministic synthetic attention patterns (no model needed): for sizing the explorer on large
+// shapes (e.g. 512 tokens x 16 layers x 32 heads) and for tests. Each head is causal, rows sum to 1,
+// and mixes a recognisable job (previous-token, first-token, current-token, diffuse) with noise.
+// layer -> [1, heads, tokens, tokens]. Head h of any layer does job h % 4: 0 previous-token,
+// 1 first-token, 2 current-token, 3 diffuse softmax of random scores.
+std::map<int, Tensor> synthetic_patterns(int tokens, int layers, int heads, uint64_t seed = 1);
+// "tok0", "tok1", ... as token strings.
+std::vector<std::string> synthetic_tokens(int tokens);
+
 }  // namespace attnscope

@@ -12,7 +12,7 @@
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
 #include "attnscope/predictions.h"
-#include "trace/interventions_detail.h"
+#include "interventions/interventions_detail.h"
 
 namespace attnscope {
 

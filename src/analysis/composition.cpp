@@ -6,11 +6,11 @@
 #include <cmath>
 #include <string>
 
-#include "analysis/head_weights.h"
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
+#include "model/head_weights.h"
 #include "tensor/ops.h"
 #include "tensor/threading.h"
 

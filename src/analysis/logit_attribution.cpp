@@ -5,11 +5,11 @@
 #include <map>
 #include <string>
 
-#include "analysis/head_weights.h"
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
+#include "model/head_weights.h"
 
 namespace attnscope {
 

@@ -3,12 +3,12 @@
 #include <cmath>
 #include <string>
 
-#include "analysis/head_weights.h"
 #include "analysis/run_detail.h"
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
+#include "model/head_weights.h"
 #include "tensor/ops.h"
 #include "tensor/threading.h"
 

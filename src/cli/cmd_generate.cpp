@@ -4,10 +4,10 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/npz.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
-#include "formats/npz.h"
 
 namespace attnscope::cli {
 namespace {
@@ -33,7 +33,7 @@ int run_generate(const Common& common, const GenerateArgs& a) {
   else if (!a.capture.empty())
     fail(ErrorKind::InvalidArgument, "--capture needs -o FILE.npz to save into");
   Generation g = model.generate(std::string_view(a.prompt), opt);
-  if (!a.out.empty()) detail::save_trace_npz(g.trace, a.out, true);
+  if (!a.out.empty()) save_trace_npz(g.trace, a.out, true);
   const Tokenizer& tok = model.tokenizer();
   const std::string prompt_text = tok.decode(g.prompt_tokens);
   if (common.json) {

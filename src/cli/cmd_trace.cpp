@@ -5,10 +5,10 @@
 
 #include "attnscope/error.h"
 #include "attnscope/model.h"
+#include "attnscope/npz.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
-#include "formats/npz.h"
 
 namespace attnscope::cli {
 namespace {
@@ -47,10 +47,10 @@ int run_trace(const Common& common, const TraceArgs& a) {
   const bool f16 = a.capture_dtype == "float16";
   // With -o, captured hooks are written to the file as the forward produces them, layer by layer,
   // so a long prompt never holds every pattern in memory.
-  std::unique_ptr<detail::NpzWriter> npz;
+  std::unique_ptr<NpzWriter> npz;
   std::vector<std::pair<std::string, Shape>> written;
   if (!a.out.empty()) {
-    npz = std::make_unique<detail::NpzWriter>(a.out, a.compress);
+    npz = std::make_unique<NpzWriter>(a.out, a.compress);
     opt.capture_sink = [&](const std::string& name, const Tensor& v) {
       if (f16)
         npz->add_f16(name, v.shape(), v.data());
@@ -63,7 +63,7 @@ int run_trace(const Common& common, const TraceArgs& a) {
   if (npz) {
     bool logits_written = false;  // captured as a hook: already in the file
     for (const auto& w : written) logits_written |= w.first == "logits";
-    detail::write_trace_npz(*npz, t, want_logits && !logits_written, f16);
+    write_trace_npz(*npz, t, want_logits && !logits_written, f16);
     npz->add_strings("compute_dtype", {1}, {model.dtype()});
     npz->add_strings("capture_dtype", {1}, {a.capture_dtype});
     npz->finish();

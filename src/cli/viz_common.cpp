@@ -9,9 +9,8 @@
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
+#include "attnscope/viz.h"
 #include "cli/options.h"
-#include "viz/patterns_json.h"
-#include "viz/synthetic.h"
 
 namespace attnscope::cli {
 
@@ -32,7 +31,7 @@ LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
   warn_deprecated_prompt(src.deprecated_prompt);
   LoadedPatterns out;
   if (!src.patterns_json.empty()) {
-    detail::PatternsFile f = detail::read_patterns_json(src.patterns_json);
+    PatternsFile f = read_patterns_json(src.patterns_json);
     out.patterns = std::move(f.patterns);
     out.tokens = std::move(f.tokens);
     out.model_name = src.patterns_json;
@@ -42,8 +41,8 @@ LoadedPatterns load_patterns(const Common& common, const PatternSource& src) {
     std::istringstream is(src.synthetic);
     if (!(is >> t >> c1 >> l >> c2 >> h) || c1 != ',' || c2 != ',')
       fail(ErrorKind::InvalidArgument, "--synthetic '" + src.synthetic + "': expected TOKENS,LAYERS,HEADS");
-    out.patterns = detail::synthetic_patterns(t, l, h);
-    out.tokens = detail::synthetic_tokens(t);
+    out.patterns = synthetic_patterns(t, l, h);
+    out.tokens = synthetic_tokens(t);
     out.model_name = "synthetic " + std::to_string(t) + " tokens x " + std::to_string(l) + " layers x " +
                      std::to_string(h) + " heads";
   } else {

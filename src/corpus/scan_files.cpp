@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "attnscope/npz.h"
 #include "attnscope/scan.h"
-#include "formats/npz.h"
 
 namespace attnscope {
 

@@ -1,4 +1,4 @@
-#include "formats/npz.h"
+#include "attnscope/npz.h"
 
 #include <zlib.h>
 
@@ -9,9 +9,9 @@
 #include <limits>
 
 #include "attnscope/error.h"
-#include "formats/half.h"
+#include "tensor/half.h"
 
-namespace attnscope::detail {
+namespace attnscope {
 
 namespace {
 
@@ -58,7 +58,7 @@ std::vector<uint32_t> utf32(const std::string& s) {
 
 }  // namespace
 
-std::string npy_header(const std::string& descr, const Shape& shape) {
+std::string detail::npy_header(const std::string& descr, const Shape& shape) {
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < shape.size(); ++i) dict += (i ? ", " : "") + std::to_string(shape[i]);
   if (shape.size() == 1) dict += ",";  // a Python 1-tuple
@@ -126,7 +126,7 @@ void NpzWriter::add_entry(const std::string& name_in, const std::string& descr, 
                           const std::function<void(const Emit&)>& produce) {
   if (finished_) fail(ErrorKind::InvalidArgument, "npz writer already finished");
   const std::string name = name_in + ".npy";
-  const std::string header = npy_header(descr, shape);
+  const std::string header = detail::npy_header(descr, shape);
   Entry e{name, 0, header.size() + nbytes, 0, pos_, false};
   // Deflate never grows data by more than ~0.1 %: keep a margin so the choice made before
   // writing holds for the compressed size too.
@@ -201,7 +201,7 @@ void NpzWriter::add_f16(const std::string& name, const Shape& shape, const float
     for (int64_t i = 0; i < n; i += 1 << 20) {
       const int64_t m = std::min<int64_t>(n - i, 1 << 20);
       buf.resize(static_cast<size_t>(m));
-      for (int64_t j = 0; j < m; ++j) buf[static_cast<size_t>(j)] = f32_to_fp16(data[i + j]);
+      for (int64_t j = 0; j < m; ++j) buf[static_cast<size_t>(j)] = detail::f32_to_fp16(data[i + j]);
       emit(buf.data(), buf.size() * 2);
     }
   });
@@ -306,43 +306,4 @@ void NpzWriter::finish() {
   finished_ = true;
 }
 
-void save_trace_npz(const Trace& trace, const std::string& path, bool include_logits) {
-  NpzWriter w(path);
-  write_trace_npz(w, trace, include_logits, false);
-  w.finish();
-}
-
-void write_trace_npz(NpzWriter& w, const Trace& trace, bool include_logits, bool f16) {
-  for (const auto& [name, value] : trace.captured()) {
-    if (f16)
-      w.add_f16(name, value.shape(), value.data());
-    else
-      w.add_f32(name, value.shape(), value.data());
-  }
-  if (include_logits && !trace.logits.empty() && !trace.captured().count("logits"))
-    w.add_f32("logits", trace.logits.shape(), trace.logits.data());
-  // Ragged batches: rows padded like the captured tensors (-1 / "" at pads) and the mask.
-  const int64_t B = static_cast<int64_t>(trace.tokens.size());
-  const int64_t T = trace.padded_length();
-  const auto mask = trace.attention_mask();
-  std::vector<int32_t> ids, flat_mask;
-  std::vector<std::string> strs;
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& row = trace.tokens[static_cast<size_t>(b)];
-    const bool have_str = static_cast<size_t>(b) < trace.str_tokens.size() &&
-                          trace.str_tokens[static_cast<size_t>(b)].size() == row.size();
-    size_t next = 0;
-    for (int64_t t = 0; t < T; ++t) {
-      const bool real = mask[static_cast<size_t>(b)][static_cast<size_t>(t)] != 0;
-      ids.push_back(real ? row[next] : -1);
-      if (have_str) strs.push_back(real ? trace.str_tokens[static_cast<size_t>(b)][next] : std::string());
-      flat_mask.push_back(real ? 1 : 0);
-      next += real ? 1 : 0;
-    }
-  }
-  w.add_i32("tokens", {B, T}, ids.data());
-  if (trace.padded()) w.add_i32("attention_mask", {B, T}, flat_mask.data());
-  if (static_cast<int64_t>(strs.size()) == B * T) w.add_strings("str_tokens", {B, T}, strs);
-}
-
-}  // namespace attnscope::detail
+}  // namespace attnscope

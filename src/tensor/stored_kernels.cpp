@@ -4,7 +4,7 @@
 //
 // Decoders compute each value with the same float operations, in the same order, as the scalar
 // decoders of attnscope::dequantize (no fused multiply-add), so a decoded row is bit-identical to
-// the fp32 expansion the float32 path used to keep in memory. Layouts: src/formats/quant_*.cpp.
+// the fp32 expansion the float32 path used to keep in memory. Layouts: src/tensor/quant_*.cpp.
 // Highway re-includes this file per target: foreach_target.h comes right after HWY_TARGET_INCLUDE
 // and before highway.h, so the include sorter must leave this block alone.
 // clang-format off
@@ -21,7 +21,7 @@
 #include <cstring>
 #include <vector>
 
-#include "formats/quant_impl.h"
+#include "tensor/quant_impl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace attnscope::kernels {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "attnscope/gguf.h"
+#include "attnscope/ggml_types.h"
 #include "attnscope/tensor.h"
 
 namespace attnscope {

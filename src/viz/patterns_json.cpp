@@ -1,14 +1,13 @@
-// Reading the pattern JSON file (see patterns_json.h).
-#include "viz/patterns_json.h"
-
+// Reading the pattern JSON file (see viz.h).
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "attnscope/error.h"
+#include "attnscope/viz.h"
 
-namespace attnscope::detail {
+namespace attnscope {
 
 namespace {
 
@@ -84,4 +83,4 @@ PatternsFile read_patterns_json(const std::string& path) {
   return out;
 }
 
-}  // namespace attnscope::detail
+}  // namespace attnscope

@@ -1,11 +1,10 @@
-// Synthetic attention patterns (see synthetic.h).
-#include "viz/synthetic.h"
-
+// Synthetic attention patterns (see viz.h).
 #include <cmath>
 
 #include "attnscope/error.h"
+#include "attnscope/viz.h"
 
-namespace attnscope::detail {
+namespace attnscope {
 
 std::map<int, Tensor> synthetic_patterns(int tokens, int layers, int heads, uint64_t seed) {
   if (tokens < 1 || layers < 1 || heads < 1 || tokens > 8192 || layers > 512 || heads > 512)
@@ -51,4 +50,4 @@ std::vector<std::string> synthetic_tokens(int tokens) {
   return out;
 }
 
-}  // namespace attnscope::detail
+}  // namespace attnscope

@@ -9,13 +9,13 @@
 #include <random>
 #include <string>
 
-#include "analysis/head_weights.h"
 #include "attnscope/analysis.h"
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
+#include "model/head_weights.h"
 
 using namespace attnscope;
 

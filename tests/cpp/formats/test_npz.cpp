@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "attnscope/error.h"
+#include "attnscope/npz.h"
 #include "attnscope/trace.h"
-#include "formats/npz.h"
 
 using namespace attnscope;
 
@@ -61,7 +61,7 @@ TEST(Npz, TraceIsReadableByNumpy) {
   t.set("hook_embed", Tensor({2, 3, 2}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
   t.logits = Tensor({2, 3, 1}, {9, 8, 7, 6, 5, 4});
   const std::string path = temp_path("trace.npz");
-  detail::save_trace_npz(t, path, true);
+  save_trace_npz(t, path, true);
   const std::string out = python(R"(
 import sys, numpy as np
 d = np.load(sys.argv[1])
@@ -101,7 +101,7 @@ TEST(Npz, CompressedFloat16EntriesReadBackByNumpy) {
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i % 1000) / 1024.0f;  // exact in f16
   {
-    detail::NpzWriter w(path, /*compress=*/true);
+    NpzWriter w(path, /*compress=*/true);
     w.add_f16("pattern", {n}, v.data());
     w.add_f32("exact", {2, 2}, std::vector<float>{0.1f, 0.2f, 0.3f, 0.4f}.data());
     w.finish();
@@ -126,7 +126,7 @@ print(p.dtype, p.shape, bool(np.array_equal(p.astype(np.float64), want)), d['exa
 TEST(Npz, ArchiveStructureParsesByHand) {
   const std::string path = temp_path("plain.npz");
   {
-    detail::NpzWriter w(path);
+    NpzWriter w(path);
     const float v[3] = {1.0f, 2.0f, 3.0f};
     w.add_f32("a", {3}, v);
     w.finish();
@@ -147,4 +147,4 @@ TEST(Npz, ArchiveStructureParsesByHand) {
   std::filesystem::remove(path);
 }
 
-TEST(Npz, UnwritablePathIsAnIoError) { EXPECT_THROW(detail::NpzWriter("/nonexistent-dir/x.npz"), Error); }
+TEST(Npz, UnwritablePathIsAnIoError) { EXPECT_THROW(NpzWriter("/nonexistent-dir/x.npz"), Error); }

@@ -12,8 +12,8 @@
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
 #include "common/tensor_compare.h"
-#include "formats/half.h"
 #include "model/kv_cache.h"
+#include "tensor/half.h"
 
 using namespace attnscope;
 
@@ -22,7 +22,7 @@ using test::max_abs_diff;
 
 const std::string kStories = std::string(ATTNSCOPE_MODELS_DIR) + "/stories260K.gguf";
 
-// The reference rounding: the scalar converter of formats/half.h (the cache uses the SIMD one).
+// The reference rounding: the scalar converter of tensor/half.h (the cache uses the SIMD one).
 float round_bf16(float x) { return detail::bf16_to_f32(detail::f32_to_bf16(x)); }
 
 Model load(const std::string& dtype) {

@@ -15,8 +15,8 @@
 
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
-#include "formats/half.h"
 #include "formats/mlx.h"
+#include "tensor/half.h"
 #include "tensor/ops.h"
 #include "tensor/softmax_kernels.h"
 #include "tensor/stored_kernels.h"

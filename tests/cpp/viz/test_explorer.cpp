@@ -8,7 +8,6 @@
 #include "attnscope/error.h"
 #include "attnscope/viz.h"
 #include "viz/explorer_data.h"
-#include "viz/synthetic.h"
 #include "viz_test_util.h"
 
 using namespace attnscope;
@@ -52,8 +51,8 @@ std::vector<uint8_t> unpack(const std::string& b64, size_t raw_size) {
 
 TEST(Explorer, DemoShapeIsSmallAndRoundTrips) {
   // mlxterp's demo: 12 tokens, 16 layers, 32 heads.
-  const auto pats = detail::synthetic_patterns(12, 16, 32);
-  auto toks = detail::synthetic_tokens(12);
+  const auto pats = synthetic_patterns(12, 16, 32);
+  auto toks = synthetic_tokens(12);
   toks[3] = kXss;
   ExplorerOptions opt;
   opt.head_types = {{0, 0, "previous_token", 0.97}};
@@ -110,7 +109,7 @@ TEST(Explorer, EightBitsAndFullMatricesWhenNotCausal) {
 }
 
 TEST(Explorer, TitleAndTokensAreEscapedAndSanitised) {
-  const auto pats = detail::synthetic_patterns(3, 1, 1);
+  const auto pats = synthetic_patterns(3, 1, 1);
   ExplorerOptions opt;
   opt.title = "<b>bold</b> & \"q\"";
   const std::string html = explorer_html(pats, {"\xFF", "<!--", "ok"}, opt);
@@ -121,17 +120,17 @@ TEST(Explorer, TitleAndTokensAreEscapedAndSanitised) {
 }
 
 TEST(Explorer, InconsistentInputsAreErrors) {
-  auto pats = detail::synthetic_patterns(4, 2, 2);
+  auto pats = synthetic_patterns(4, 2, 2);
   EXPECT_THROW(explorer_html(pats, {"a", "b"}, {}), Error);  // token count
   pats.emplace(5, Tensor({1, 3, 4, 4}));                     // head count differs
   EXPECT_THROW(explorer_html(pats, {"a", "b", "c", "d"}, {}), Error);
   EXPECT_THROW(explorer_html({}, {}, {}), Error);
   ExplorerOptions bad;
   bad.bits = 12;
-  EXPECT_THROW(explorer_html(detail::synthetic_patterns(2, 1, 1), {"a", "b"}, bad), Error);
+  EXPECT_THROW(explorer_html(synthetic_patterns(2, 1, 1), {"a", "b"}, bad), Error);
   bad.bits = 8;
   bad.colormap = "rainbow";
-  EXPECT_THROW(explorer_html(detail::synthetic_patterns(2, 1, 1), {"a", "b"}, bad), Error);
+  EXPECT_THROW(explorer_html(synthetic_patterns(2, 1, 1), {"a", "b"}, bad), Error);
 }
 
 TEST(Explorer, Base64MatchesRfc4648Vectors) {

@@ -1,6 +1,6 @@
 // Reads weights through Model::Impl::bound, the per-layer structs the forward uses (see
 // head_weights.h): no names, and matrices decoded only in the rows asked for.
-#include "analysis/head_weights.h"
+#include "model/head_weights.h"
 
 #include <algorithm>
 #include <cstring>

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "formats/half.h"
+#include "tensor/half.h"
 
 namespace attnscope::detail {
 

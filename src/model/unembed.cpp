@@ -1,7 +1,6 @@
 // The logit lens: a hidden state through the model's final norm and output head (the forward's own).
 #include "attnscope/error.h"
 #include "attnscope/model.h"
-#include "attnscope/predictions.h"
 #include "model/model_impl.h"
 #include "tensor/threading.h"
 

@@ -17,7 +17,7 @@
 //
 // Bit placement: the codes are laid out in 128-element halves (Q2/Q3/Q6) or 64-element pairs of
 // sub-blocks (Q4/Q5) so that SIMD code can unpack whole registers with one shift; see each decoder.
-#include "formats/quant_impl.h"
+#include "tensor/quant_impl.h"
 
 namespace attnscope::detail {
 

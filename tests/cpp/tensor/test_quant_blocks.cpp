@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "attnscope/error.h"
-#include "attnscope/gguf.h"
-#include "formats/quant_impl.h"
+#include "attnscope/ggml_types.h"
+#include "tensor/quant_impl.h"
 
 using namespace attnscope;
 

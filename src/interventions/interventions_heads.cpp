@@ -5,7 +5,7 @@
 
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
-#include "trace/interventions_detail.h"
+#include "interventions/interventions_detail.h"
 
 namespace attnscope::iv {
 

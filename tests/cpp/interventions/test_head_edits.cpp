@@ -4,7 +4,7 @@
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
 #include "common/test_files.h"
-#include "trace/interventions_detail.h"
+#include "interventions/interventions_detail.h"
 
 using namespace attnscope;
 

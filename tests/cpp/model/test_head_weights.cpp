@@ -1,4 +1,4 @@
-// The analysis weight reader (src/analysis/head_weights.cpp) against the model file read on its own
+// The head weight reader (src/model/head_weights.cpp) against the model file read on its own
 // (GgufFile::load_tensor, by name), on stored (Q8_0, F16) models whose matrices stay in their
 // stored type; and that reading them, and computing every composition score, leaves the model's one
 // weight store as it was: each weight in one container, no decoded copy kept anywhere in it.
@@ -9,11 +9,11 @@
 #include <set>
 #include <string>
 
-#include "analysis/head_weights.h"
 #include "attnscope/attribution.h"
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "model/head_weights.h"
 #include "model/model_impl.h"
 
 using namespace attnscope;

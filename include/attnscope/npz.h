@@ -1,7 +1,7 @@
 // .npz writer: a zip archive (stored, or deflate-compressed like numpy.savez_compressed; zip64
 // when large) of .npy arrays, the format numpy.load reads. Entries are streamed to the file as
 // they are added (nothing is kept but the directory), so a trace can be written layer by layer
-// while the forward pass runs. Private to the library; the CLI and Python front ends use it.
+// while the forward pass runs. Traces are written with save_trace_npz (trace.h).
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -10,9 +10,8 @@
 #include <vector>
 
 #include "attnscope/tensor.h"
-#include "attnscope/trace.h"
 
-namespace attnscope::detail {
+namespace attnscope {
 
 class NpzWriter {
  public:
@@ -51,15 +50,9 @@ class NpzWriter {
   bool finished_ = false;
 };
 
+namespace detail {
 // The .npy header (magic, version, dict) for an array; exposed for tests.
 std::string npy_header(const std::string& descr, const Shape& shape);
+}  // namespace detail
 
-// Writes a trace: every captured hook under its canonical name (float32), `logits` when
-// include_logits and the trace has them, `tokens` (int32 [B, T]) and `str_tokens` ([B, T]). For a
-// ragged batch these are padded as the captures are (-1 and "" at pads) and `attention_mask`
-// (int32 [B, T], 1 at real tokens) is added.
-void save_trace_npz(const Trace& trace, const std::string& path, bool include_logits = false);
-// The same into an open writer (captured hooks as float16 when `f16`), without finishing it.
-void write_trace_npz(NpzWriter& w, const Trace& trace, bool include_logits, bool f16);
-
-}  // namespace attnscope::detail
+}  // namespace attnscope

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "formats/half.h"
+#include "tensor/half.h"
 
 using namespace attnscope;
 

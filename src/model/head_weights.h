@@ -1,9 +1,9 @@
-// The one place the analysis code reads model weights: fp32 per-head matrices
+// The one place code outside the forward reads model weights: fp32 per-head matrices
 // in TransformerLens' orientation (row vectors: q = x W_Q + b_Q, out = z W_O), read through the
 // structs the model's weights are bound into (model/weights.h), so analysis sees the very weights
 // the forward multiplies with, fused tensors already split and kv groups resolved. Stored
 // (quantised, F16/BF16, MLX) matrices are decoded row by row as they are asked for and nothing
-// decoded is kept: the caller holds what it keeps. Private to src/analysis.
+// decoded is kept: the caller holds what it keeps. Private to the library (analysis reads it).
 //
 // RoPE layout: GGUF llama q/k rows are in the interleaved layout; the same permutation applies to
 // q and k, so W_Q W_K^T (all composition needs) does not depend on it. Rotations themselves are

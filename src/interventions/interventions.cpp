@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "attnscope/error.h"
-#include "trace/interventions_detail.h"
+#include "interventions/interventions_detail.h"
 
 namespace attnscope::iv {
 

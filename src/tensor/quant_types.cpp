@@ -3,9 +3,9 @@
 #include <limits>
 
 #include "attnscope/error.h"
-#include "attnscope/gguf.h"
-#include "formats/quant_impl.h"
+#include "attnscope/ggml_types.h"
 #include "tensor/parallel.h"
+#include "tensor/quant_impl.h"
 
 namespace attnscope {
 

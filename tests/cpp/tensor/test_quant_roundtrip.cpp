@@ -33,7 +33,7 @@
 #include <random>
 #include <vector>
 
-#include "attnscope/gguf.h"
+#include "attnscope/ggml_types.h"
 
 using namespace attnscope;
 

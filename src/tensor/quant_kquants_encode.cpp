@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "formats/quant_impl.h"
+#include "tensor/quant_impl.h"
 
 namespace attnscope::detail {
 
