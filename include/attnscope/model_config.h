@@ -61,5 +61,8 @@ struct ModelConfig {
 std::vector<std::string> architecture_features(const ModelConfig& config);
 // "swiglu", "geglu_tanh", "gelu_tanh", "gelu_erf".
 const char* activation_name(Activation act);
+// The config as a JSON object (text): arch, name, sizes, RoPE, norm, activation, biases, tied
+// embeddings and architecture_features; what `attnscope info --json` and Python's model.config show.
+std::string config_json(const ModelConfig& config);
 
 }  // namespace attnscope

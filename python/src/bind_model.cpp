@@ -11,26 +11,7 @@ namespace attnscope::python {
 namespace {
 
 py::dict config_dict(const ModelConfig& c) {
-  py::dict d;
-  d["arch"] = c.arch;
-  d["name"] = c.name;
-  d["n_vocab"] = c.n_vocab;
-  d["n_ctx"] = c.n_ctx;
-  d["n_embd"] = c.n_embd;
-  d["n_layer"] = c.n_layer;
-  d["n_head"] = c.n_head;
-  d["n_head_kv"] = c.n_head_kv;
-  d["head_dim"] = c.head_dim;
-  d["n_ff"] = c.n_ff;
-  d["rope_dim"] = c.rope_dim;
-  d["rope_base"] = c.rope_base;
-  d["rope_layout"] = c.rope_layout == RopeLayout::Interleaved ? "interleaved" : "neox";
-  d["norm_eps"] = c.norm_eps;
-  d["norm"] = c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm";
-  d["activation"] = activation_name(c.act);
-  d["tied_embeddings"] = c.tied_embeddings;
-  d["features"] = architecture_features(c);
-  return d;
+  return py::module_::import("json").attr("loads")(config_json(c)).cast<py::dict>();
 }
 
 // interventions arrive as a list of (target, callable_or_native, description).
@@ -77,6 +58,15 @@ Trace run_model(const Model& model, const Input& input, const RunOptions& option
   if (auto* text = std::get_if<std::string>(&input)) return model.run(*text, options);
   if (auto* ids = std::get_if<std::vector<int32_t>>(&input)) return model.run(*ids, options);
   return model.run_batch(std::get<std::vector<std::vector<int32_t>>>(input), options);
+}
+
+// The model's tokenizer, after checking that `id` is in its vocabulary (InvalidArgument naming it).
+const Tokenizer& vocab_token(const Model& mdl, int32_t id) {
+  const Tokenizer& tok = mdl.tokenizer();
+  if (id < 0 || id >= tok.vocab_size())
+    throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                                                std::to_string(tok.vocab_size()) + ")");
+  return tok;
 }
 
 }  // namespace
@@ -166,26 +156,10 @@ void bind_model(py::module_& m) {
           [](const Model& mdl, const std::vector<int32_t>& ids) { return py::bytes(mdl.tokenizer().decode(ids)); },
           py::arg("ids"))
       .def(
-          "token_to_str",
-          [](const Model& mdl, int32_t id) {
-            const auto& tok = mdl.tokenizer();
-            if (id < 0 || id >= tok.vocab_size())
-              throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) +
-                                                          " is outside the vocabulary (size " +
-                                                          std::to_string(tok.vocab_size()) + ")");
-            return tok.token_to_str(id);
-          },
+          "token_to_str", [](const Model& mdl, int32_t id) { return vocab_token(mdl, id).token_to_str(id); },
           py::arg("id"))
       .def(
-          "token_text",
-          [](const Model& mdl, int32_t id) {
-            const auto& tok = mdl.tokenizer();
-            if (id < 0 || id >= tok.vocab_size())
-              throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) +
-                                                          " is outside the vocabulary (size " +
-                                                          std::to_string(tok.vocab_size()) + ")");
-            return valid_utf8(tok.token_text(id));
-          },
+          "token_text", [](const Model& mdl, int32_t id) { return valid_utf8(vocab_token(mdl, id).token_text(id)); },
           py::arg("id"))
       .def(
           "to_str_tokens",

@@ -6,6 +6,7 @@
 #include "attnscope/error.h"
 #include "attnscope/gguf.h"
 #include "attnscope/model.h"
+#include "attnscope/model_config.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
 
@@ -58,7 +59,7 @@ int run_info(const Common& common, const InfoArgs& a) {
     model_error = e.what();
   }
   if (model) {
-    j["model"] = config_json(model->config());
+    j["model"] = nlohmann::json::parse(config_json(model->config()));
     j["model"]["parameters"] = model->parameter_count();
     if (model->has_tokenizer()) {
       const Tokenizer& t = model->tokenizer();

@@ -15,7 +15,6 @@ namespace attnscope::cli {
 Model load_model(const Common& common);
 // "1,2, 3" or "1 2 3" -> ids; InvalidArgument naming the bad item.
 std::vector<int32_t> parse_id_list(const std::string& text);
-nlohmann::json config_json(const ModelConfig& c);
 // JSON text for stdout. Strings that are not valid UTF-8 (half a character from decoding one
 // token, a prompt in another encoding) get U+FFFD instead of aborting the output; commands put
 // the exact bytes in their own fields (ids, *_bytes) where they matter. indent < 0: one line.

@@ -16,10 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 int json_int(const json& j, const char* key, int dflt, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
   if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0 || j[key].get<int64_t>() > (1 << 30))
@@ -117,12 +113,12 @@ std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, co
     t.keepalive = st.file_of(name).keepalive();
     t.where = st.file_of(name).path() + ": tensor '" + name + "'";
     t.shape = t.info.shape;
-    if (ends_with(name, ".scales") || ends_with(name, ".biases")) {
+    if (name.ends_with(".scales") || name.ends_with(".biases")) {
       const std::string module = name.substr(0, name.size() - 7);
       if (!st.find(module + ".weight")) fail(ErrorKind::Format, t.where + " has no matching " + module + ".weight");
       continue;  // handled with its weight
     }
-    if (ends_with(name, ".weight") && st.find(name.substr(0, name.size() - 7) + ".scales")) {
+    if (name.ends_with(".weight") && st.find(name.substr(0, name.size() - 7) + ".scales")) {
       const std::string module = name.substr(0, name.size() - 7);
       if (!quant.enabled()) fail(ErrorKind::Format, t.where + " has MLX scales but config.json has no 'quantization'");
       std::tie(t.group_size, t.bits) = quant.for_module(module);

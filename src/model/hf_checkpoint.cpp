@@ -16,10 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 int first_token_id(const json& v) {
   if (v.is_number_integer()) return static_cast<int>(v.get<int64_t>());
   if (v.is_array() && !v.empty() && v[0].is_number_integer()) return static_cast<int>(v[0].get<int64_t>());
@@ -59,7 +55,7 @@ std::map<std::string, std::pair<const detail::WeightSpec*, std::string>> hf_inde
 
 bool ignored(const detail::ArchSpec& arch, const std::string& name) {
   for (const auto& suffix : arch.hf_ignored)
-    if (ends_with(name, suffix)) return true;
+    if (name.ends_with(suffix)) return true;
   return false;
 }
 

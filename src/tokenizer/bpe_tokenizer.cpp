@@ -31,8 +31,6 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   s.swap(out);
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
 }  // namespace
 
 BpeTokenizer::BpeTokenizer(Vocab vocab, const std::vector<MergeRule>& merges, BpeOptions options)
@@ -104,7 +102,7 @@ std::string BpeTokenizer::normalize(std::string_view text, bool first) const {
   if (!opt_.metaspace.empty()) {
     replace_all(s, " ", opt_.metaspace);
     const bool want = opt_.prepend_scheme == "always" || (opt_.prepend_scheme == "first" && first);
-    if (want && !s.empty() && !starts_with(s, opt_.metaspace)) s = opt_.metaspace + s;
+    if (want && !s.empty() && !s.starts_with(opt_.metaspace)) s = opt_.metaspace + s;
   }
   if (opt_.byte_level_add_prefix_space && !s.empty() && s[0] != ' ') s = " " + s;
   return s;
