@@ -54,8 +54,9 @@ struct HfStoredTensor {
 };
 
 // Every tensor of the safetensors files in `dir` as stored (MLX .scales/.biases attached to their
-// weight), keyed by the checkpoint's own names. Errors: NotFound (no weights), Format (scales
-// without a quantization config, unmatched scales, shapes that do not fit), Unsupported (dtype).
+// weight), keyed by the checkpoint's own names; a name that __metadata__ records as an alias of a
+// stored tensor (safetensors' save_model drops shared tensors so) maps to that tensor. Errors: NotFound (no weights),
+// Format (scales without a quantization config, unmatched scales, shapes that do not fit), Unsupported (dtype).
 std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, const HfQuantization& quant,
                                                       FileBacking backing = FileBacking::Mapped);
 // The same tensors decoded to float32.
