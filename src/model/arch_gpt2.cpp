@@ -36,7 +36,8 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   c.n_embd = k.get_int("n_embd", 768);
   c.n_layer = k.get_int("n_layer", 12);
   c.n_head = k.get_int("n_head", 12);
-  c.n_ctx = k.get_int("n_positions", k.get_int("n_ctx", 1024));
+  // GPT2Config: n_positions=1024 sizes the position table; an old config's n_ctx is not read.
+  c.n_ctx = k.get_int("n_positions", 1024);
   c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
   if (c.n_head > 0 && c.n_embd % c.n_head != 0)
     fail(ErrorKind::Format, k.where() + ": n_embd is not a multiple of n_head");

@@ -39,10 +39,15 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
   if (c.n_head > 0 && c.n_embd % c.n_head != 0)
     fail(ErrorKind::Format, k.where() + ": hidden_size is not a multiple of num_attention_heads");
-  c.n_ff = k.get_int("intermediate_size", 4 * c.n_embd);
+  // GPTNeoXConfig: intermediate_size=24576 (a fixed number, not 4 * hidden_size),
+  // max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=10000, layer_norm_eps=1e-5.
+  c.n_ff = k.get_int("intermediate_size", 24576);
   c.n_ctx = k.get_int("max_position_embeddings", 2048);
   c.rope_dim = static_cast<int>(c.head_dim * k.get_float("rotary_pct", 0.25));
-  c.rope_base = static_cast<float>(k.get_float("rotary_emb_base", k.get_float("rope_theta", 10000.0)));
+  c.rope_base =
+      static_cast<float>(k.has("rope_theta") && !k.has("rotary_emb_base") ? k.get_float("rope_theta", 10000.0)
+                                                                          : k.get_float("rotary_emb_base", 10000.0));
+  if (!(c.rope_base > 0)) fail(ErrorKind::Format, k.where() + ": rotary_emb_base must be positive");
   c.norm_eps = static_cast<float>(k.get_float("layer_norm_eps", 1e-5));
   neox_defaults(c);
   if (!k.get_bool("attention_bias", true)) c.qkv_bias = c.out_bias = false;

@@ -82,7 +82,7 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
   const detail::ArchSpec& arch = detail::arch_for_hf(out.hf_arch, model_type, where);
   ModelConfig& c = out.model;
   c.arch = arch.name;
-  arch.from_hf(detail::JsonKeys(j, where, out.hf_arch.empty() ? model_type : out.hf_arch), c);
+  arch.from_hf(detail::JsonKeys(j, where, out.hf_arch.empty() ? model_type : out.hf_arch, &c.assumed), c);
   check_positive(c, where);
   if (j.contains("bos_token_id")) out.bos_id = first_token_id(j["bos_token_id"]);
   if (j.contains("eos_token_id")) out.eos_id = first_token_id(j["eos_token_id"]);
