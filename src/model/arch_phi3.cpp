@@ -61,7 +61,8 @@ void longrope(const JsonKeys& k, ModelConfig& c) {
   };
   c.rope_freq_factors = list("short_factor");
   c.rope_freq_factors_long = list("long_factor");
-  const int original = k.get_int("original_max_position_embeddings", c.n_ctx);
+  // Phi3Config(original_max_position_embeddings=4096): a number, not max_position_embeddings.
+  const int original = k.get_int("original_max_position_embeddings", 4096);
   c.rope_long_after = original;
   // transformers: attention_factor if given, else sqrt(1 + ln(scale) / ln(original)) for scale > 1.
   const double scale = rs.get_float("factor", static_cast<double>(c.n_ctx) / original);

@@ -168,6 +168,13 @@ TEST(HfConfigDefaults, AbsentKeysTakeTheClassDefaults) {
   EXPECT_FLOAT_EQ(parse("Olmo2ForCausalLM", "").model.norm_eps, 1e-5f);
   EXPECT_FLOAT_EQ(parse("Phi3ForCausalLM", "").model.norm_eps, 1e-5f);
   EXPECT_EQ(parse("Phi3ForCausalLM", "").model.sliding_window, 0);  // sliding_window=None
+  // Phi3Config(original_max_position_embeddings=4096): where longrope switches to long_factor.
+  const std::string eight = "[1, 1, 1, 1, 1, 1, 1, 1]";
+  EXPECT_EQ(parse("Phi3ForCausalLM", R"("max_position_embeddings": 131072, "rope_scaling": {"type": "longrope",
+      "short_factor": )" + eight + R"(, "long_factor": )" +
+                                         eight + "}")
+                .model.rope_long_after,
+            4096);
   // GPTNeoXConfig(intermediate_size=24576): a number, not 4 * hidden_size.
   const HfConfig neox = parse_hf_config(R"({"architectures": ["GPTNeoXForCausalLM"], "hidden_size": 64,
       "num_attention_heads": 4, "vocab_size": 100, "num_hidden_layers": 1})",
