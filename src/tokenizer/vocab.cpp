@@ -36,8 +36,9 @@ void SpecialMatcher::add(SpecialToken token) {
 namespace {
 
 // Unicode's White_Space property (PropList.txt, 25 code points). Hugging Face tokenizers strips
-// with Rust's char::is_whitespace, which is exactly this property, so U+00A0, U+2009, U+3000 and
-// the others are absorbed by lstrip/rstrip too, not only ASCII (transformers #33371).
+// with the Rust regexes \s*$ and ^\s* (added_vocabulary.rs), whose \s is exactly this property in
+// the regex crate's default Unicode mode, so U+00A0, U+2009, U+3000 and the others are absorbed by
+// lstrip/rstrip too, not only ASCII (transformers #33371).
 bool is_white_space(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
          (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;

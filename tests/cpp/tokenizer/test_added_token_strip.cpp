@@ -1,8 +1,8 @@
 // Added tokens with lstrip / rstrip absorb whitespace as Hugging Face tokenizers does: its
-// AddedVocabulary strips with Rust's char::is_whitespace, which is Unicode's White_Space property
-// (PropList.txt), so no-break, thin and ideographic spaces go too (transformers #33371), while
-// characters outside that property (zero-width space U+200B, Mongolian vowel separator U+180E
-// since Unicode 6.3) stay in the text.
+// AddedVocabulary strips with the Rust regexes \s*$ and ^\s* (added_vocabulary.rs), and the regex
+// crate's \s is Unicode's White_Space property (PropList.txt), so no-break, thin and ideographic
+// spaces go too (transformers #33371), while characters outside that property (zero-width space
+// U+200B, Mongolian vowel separator U+180E since Unicode 6.3) stay in the text.
 #include <gtest/gtest.h>
 
 #include <string>
