@@ -1,5 +1,7 @@
 #include "tokenizer/vocab.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 
 #include "attnscope/error.h"
@@ -62,6 +64,43 @@ size_t strip_right(std::string_view text, size_t start, size_t end) {
   return kept;
 }
 
+// Rust regex's Unicode \w, which tokenizers' single_word looks for on both sides of an added token
+// (regex crate: \p{Alphabetic} + \p{M} + \d + \p{Pc} + \p{Join_Control}). Alphabetic is the
+// letters (L*), letter numbers (Nl) and Other_Alphabetic, whose code points outside \p{M} are the
+// circled and squared Latin letters listed here.
+bool is_word_char(uint32_t cp) {
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_PC:
+      return true;
+    default:
+      break;
+  }
+  return cp == 0x200C || cp == 0x200D || (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) ||
+         (cp >= 0x1F150 && cp <= 0x1F169) || (cp >= 0x1F170 && cp <= 0x1F189);
+}
+
+// Whether a word character ends text[0, i) / starts text[i, ...) (a malformed byte is none).
+bool word_before(std::string_view text, size_t i) {
+  for (size_t n = 1; n <= 4 && n <= i; ++n)
+    if (utf8_char_len(text, i - n) == n) return is_word_char(utf8_decode(text, i - n, n));
+  return false;
+}
+bool word_after(std::string_view text, size_t i) {
+  if (i >= text.size()) return false;
+  const size_t n = utf8_char_len(text, i);
+  return n != 0 && is_word_char(utf8_decode(text, i, n));
+}
+
 }  // namespace
 
 void SpecialMatcher::split(std::string_view text, bool parse_special, std::vector<Fragment>& out) const {
@@ -81,6 +120,11 @@ void SpecialMatcher::split(std::string_view text, bool parse_special, std::vecto
     }
     if (!hit) {
       ++i;
+      continue;
+    }
+    if (hit->single_word && (word_before(text, i) || word_after(text, i + hit->text.size()))) {
+      // tokenizers drops this match and goes on searching after it: its text stays raw.
+      i += hit->text.size();
       continue;
     }
     size_t raw_end = i;

@@ -2,12 +2,20 @@
 // AddedVocabulary strips with the Rust regexes \s*$ and ^\s* (added_vocabulary.rs), and the regex
 // crate's \s is Unicode's White_Space property (PropList.txt), so no-break, thin and ideographic
 // spaces go too (transformers #33371), while characters outside that property (zero-width space
-// U+200B, Mongolian vowel separator U+180E since Unicode 6.3) stay in the text.
+// U+200B, Mongolian vowel separator U+180E since Unicode 6.3) stay in the text. single_word: the
+// token is dropped where a Rust regex \w character (ends_with_word / starts_with_word there)
+// touches it, and the search goes on after it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "attnscope/tokenizer.h"
+#include "common/test_files.h"
 #include "tokenizer/vocab.h"
 
 using attnscope::detail::Fragment;
@@ -71,4 +79,45 @@ TEST(AddedTokenStrip, CharactersOutsideWhiteSpaceStay) {
   EXPECT_EQ(pieces(m, "\xC3\xA9 <mask>"), (std::vector<std::string>{"\xC3\xA9", "#7"}));
   // lstrip never reaches back past the previous token.
   EXPECT_EQ(pieces(m, "<mask>\xC2\xA0<mask>"), (std::vector<std::string>{"#7", "#7"}));
+}
+
+TEST(AddedTokenSingleWord, MatchedOnlyWithoutAWordCharacterBeside) {
+  SpecialMatcher m;
+  m.add(SpecialToken{"<w>", 5, true, false, false, true});
+  const std::vector<std::string> matched = {"#5"};
+  EXPECT_EQ(pieces(m, "<w>"), matched);
+  EXPECT_EQ(pieces(m, "a <w> b"), (std::vector<std::string>{"a ", "#5", " b"}));
+  EXPECT_EQ(pieces(m, "-<w>."), (std::vector<std::string>{"-", "#5", "."}));
+  EXPECT_EQ(pieces(m, "\xC2\xA0<w>"), (std::vector<std::string>{"\xC2\xA0", "#5"}));
+  // \w: letters of any script, digits, connector punctuation, marks, Other_Alphabetic (U+24B6).
+  for (const std::string w : {"a", "7", "_", "\xC3\xA9", "\xE4\xB8\xAD", "\xCC\x81", "\xE2\x92\xB6"}) {
+    EXPECT_EQ(pieces(m, w + "<w>"), (std::vector<std::string>{w + "<w>"})) << w;
+    EXPECT_EQ(pieces(m, "<w>" + w), (std::vector<std::string>{"<w>" + w})) << w;
+  }
+  // A dropped match is not searched again for a shorter token inside it (the matcher goes on
+  // after it, as tokenizers' leftmost-longest search does).
+  m.add(SpecialToken{"w>", 6, true});
+  EXPECT_EQ(pieces(m, "a<w>"), (std::vector<std::string>{"a<w>"}));
+  EXPECT_EQ(pieces(m, "a w>"), (std::vector<std::string>{"a ", "#6"}));
+}
+
+// The options as tokenizer.json gives them: TinyStories-656K's tokenizer (trained/) with
+// <|end_story|> (id 2) switched to lstrip + single_word, written to a temporary folder.
+TEST(AddedTokenOptions, ReadFromTokenizerJson) {
+  namespace fs = std::filesystem;
+  nlohmann::json j =
+      nlohmann::json::parse(std::ifstream(attnscope::test::model_path("trained/tinystories-656k/tokenizer.json")));
+  for (auto& a : j["added_tokens"])
+    if (a["id"] == 2) a["lstrip"] = a["single_word"] = true;
+  const fs::path dir = attnscope::test::temp_path("tok");
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json") << j.dump();
+  const auto t = attnscope::Tokenizer::from_path(dir.string());
+  std::vector<int32_t> want = t->encode("The end.", false);
+  want.push_back(2);
+  EXPECT_EQ(t->encode("The end.\xE3\x80\x80<|end_story|>", false), want);  // U+3000 absorbed
+  EXPECT_EQ(t->encode("The end.<|end_story|>", false), want);
+  const auto glued = t->encode("The end<|end_story|>", false);  // 'd' touches it: not the token
+  EXPECT_EQ(std::count(glued.begin(), glued.end(), 2), 0);
+  fs::remove_all(dir);
 }
