@@ -53,7 +53,7 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   if (!k.get_bool("attention_bias", true)) c.qkv_bias = c.out_bias = false;
   c.parallel_residual = k.get_bool("use_parallel_residual", true);
   c.act = hf_activation(k, k.get_string("hidden_act", "gelu"), false);
-  c.tied_embeddings = k.get_bool("tie_word_embeddings", false);
+  c.tied_embeddings = k.has("tie_word_embeddings") && k.get_bool("tie_word_embeddings", false);
   if (k.has("rope_scaling")) fail(ErrorKind::Unsupported, k.where() + ": rope_scaling is not supported for GPT-NeoX");
 }
 
