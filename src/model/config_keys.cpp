@@ -211,6 +211,12 @@ void parse_rope_scaling(const JsonKeys& k, ModelConfig& c) {
 }  // namespace
 
 void read_hf_common(const JsonKeys& k, ModelConfig& c, const HfDefaults& d) {
+  // A null here reaches transformers' modules as None, where they fail (RMSNorm eps, the RoPE
+  // base, a head_dim the class does not derive): refused rather than given a value.
+  for (const char* key : {"rope_theta", "rms_norm_eps"})
+    if (k.is_null(key)) fail(ErrorKind::Format, k.where() + ": '" + key + "' is null");
+  if (d.head_dim && k.is_null("head_dim"))
+    fail(ErrorKind::Format, k.where() + ": 'head_dim' is null (this architecture does not derive it)");
   c.name = k.get_string("_name_or_path", "");
   c.n_vocab = k.get_int("vocab_size");
   c.n_embd = k.get_int("hidden_size");
