@@ -76,7 +76,16 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   // sliding_window=None.
   read_hf_common(k, c, HfDefaults{0, 0, 4096, 10000.0, 1e-5});
   c.rope_layout = RopeLayout::NeoX;
-  c.rope_dim = static_cast<int>(c.head_dim * k.get_float("partial_rotary_factor", 1.0));
+  // transformers 5 keeps partial_rotary_factor in rope_parameters (and it wins there).
+  const nlohmann::json& j = k.json();
+  const bool in_rope = j.contains("rope_parameters") && j["rope_parameters"].is_object() &&
+                       j["rope_parameters"].contains("partial_rotary_factor");
+  const double partial =
+      in_rope ? JsonKeys(j["rope_parameters"], k.where(), k.architecture()).get_float("partial_rotary_factor", 1.0)
+              : k.get_float("partial_rotary_factor", 1.0);
+  if (!(partial >= 0 && partial <= 1))
+    fail(ErrorKind::Format, k.where() + ": partial_rotary_factor must lie in [0, 1]");
+  c.rope_dim = static_cast<int>(c.head_dim * partial);
   c.rope_dim -= c.rope_dim % 2;
   c.act = hf_activation(k, k.get_string("hidden_act", "silu"), true);
   c.sliding_window = hf_sliding_window(k, 0);

@@ -196,6 +196,11 @@ TEST(HfConfigDefaults, RopeParametersOfTransformers5) {
       "sliding_attention": {"rope_type": "default", "rope_theta": 20000.0}})");
   EXPECT_FLOAT_EQ(g3.model.rope_base, 2e6f);
   EXPECT_FLOAT_EQ(g3.model.rope_base_local, 2e4f);
+  // Phi3Config.convert_rope_params_to_dict: rope_parameters.setdefault("partial_rotary_factor", ...).
+  EXPECT_EQ(parse("Phi3ForCausalLM", R"("rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
+      "partial_rotary_factor": 0.5})")
+                .model.rope_dim,
+            8);
 }
 
 TEST(HfConfigDefaults, DegenerateValuesAreRefused) {
