@@ -196,6 +196,14 @@ TEST(HfConfigDefaults, RopeParametersOfTransformers5) {
       "sliding_attention": {"rope_type": "default", "rope_theta": 20000.0}})");
   EXPECT_FLOAT_EQ(g3.model.rope_base, 2e6f);
   EXPECT_FLOAT_EQ(g3.model.rope_base_local, 2e4f);
+  // GPTNeoXConfig.convert_rope_params_to_dict: rotary_emb_base -> rope_theta, rotary_pct ->
+  // partial_rotary_factor.
+  const HfConfig neox = parse_hf_config(R"({"architectures": ["GPTNeoXForCausalLM"], "hidden_size": 64,
+      "num_attention_heads": 4, "vocab_size": 100, "num_hidden_layers": 1, "intermediate_size": 128,
+      "rope_parameters": {"rope_type": "default", "rope_theta": 20000.0, "partial_rotary_factor": 1.0}})",
+                                        "n");
+  EXPECT_EQ(neox.model.rope_dim, 16);
+  EXPECT_FLOAT_EQ(neox.model.rope_base, 2e4f);
   // Phi3Config.convert_rope_params_to_dict: rope_parameters.setdefault("partial_rotary_factor", ...).
   EXPECT_EQ(parse("Phi3ForCausalLM", R"("rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
       "partial_rotary_factor": 0.5})")
