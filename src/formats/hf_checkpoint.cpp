@@ -39,6 +39,7 @@ void add_aliases(const SafetensorsCheckpoint& st, std::map<std::string, HfStored
       auto it = out.find(target);
       if (it == out.end()) continue;
       HfStoredTensor t = it->second;
+      t.alias_of = target;
       t.where = it->second.where + " (stored for '" + alias + "' too, as __metadata__ says)";
       out.emplace(alias, std::move(t));
     }

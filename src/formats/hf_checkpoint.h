@@ -42,6 +42,7 @@ struct HfStoredTensor {
   Shape shape;                           // logical shape (MLX: [rows, cols], checked against scales/biases)
   std::shared_ptr<const void> keepalive, scales_keepalive, biases_keepalive;  // the mappings behind them
   std::string where;                                                          // "<file>: tensor '<name>'", for errors
+  std::string alias_of;  // the stored tensor this name shares (__metadata__ alias), or empty
 
   bool mlx() const { return bits != 0; }
   uint64_t nbytes() const { return info.nbytes() + scales.nbytes() + biases.nbytes(); }  // in the files

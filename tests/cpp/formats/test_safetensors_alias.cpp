@@ -35,6 +35,10 @@ TEST(SafetensorsAlias, MetadataAliasGivesTheKeptTensor) {
   EXPECT_EQ(tensors.at("model.norm.weight").data()[0], 10.0f);
   EXPECT_EQ(tensors.count("format"), 0u);
   EXPECT_EQ(tensors.count("unused.weight"), 0u);
+  // As stored: the alias says which tensor it shares (its bytes are not counted twice on load).
+  const auto stored = open_hf_tensors(dir.string(), HfQuantization{});
+  EXPECT_EQ(stored.at("model.embed_tokens.weight").alias_of, "lm_head.weight");
+  EXPECT_EQ(stored.at("lm_head.weight").alias_of, "");
   fs::remove_all(dir);
 }
 
