@@ -23,6 +23,24 @@ int json_int(const json& j, const char* key, int dflt, const std::string& where)
   return static_cast<int>(j[key].get<int64_t>());
 }
 
+// A tensor that several names share (a tied embedding and head) is saved once by safetensors'
+// save_model, which transformers uses: the dropped name goes into __metadata__ as
+// {"dropped": "kept"} (e.g. "model.embed_tokens.weight": "lm_head.weight"). The dropped name gets
+// the kept tensor back here, as transformers' tying gives it back on load. Other metadata (such as
+// "format": "pt") names no tensor and is left alone; an entry never hides a stored tensor.
+void add_aliases(const SafetensorsCheckpoint& st, std::map<std::string, HfStoredTensor>& out) {
+  for (const SafetensorsFile& file : st.files())
+    for (const auto& [alias, target] : file.metadata()) {
+      if (st.find(alias) || out.count(alias)) continue;
+      auto it = out.find(target);
+      if (it == out.end()) continue;
+      HfStoredTensor t = it->second;
+      t.alias_of = target;
+      t.where = it->second.where + " (stored for '" + alias + "' too, as __metadata__ says)";
+      out.emplace(alias, std::move(t));
+    }
+}
+
 HfQuantization parse_mlx_block(const json& q, const std::string& where) {
   HfQuantization out;
   if (q.is_null() || (q.is_boolean() && !q.get<bool>())) return out;
@@ -133,6 +151,7 @@ std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, co
     }
     out.emplace(name, std::move(t));
   }
+  add_aliases(st, out);
   return out;
 }
 

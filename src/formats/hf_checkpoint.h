@@ -42,6 +42,7 @@ struct HfStoredTensor {
   Shape shape;                           // logical shape (MLX: [rows, cols], checked against scales/biases)
   std::shared_ptr<const void> keepalive, scales_keepalive, biases_keepalive;  // the mappings behind them
   std::string where;                                                          // "<file>: tensor '<name>'", for errors
+  std::string alias_of;  // the stored tensor this name shares (__metadata__ alias), or empty
 
   bool mlx() const { return bits != 0; }
   uint64_t nbytes() const { return info.nbytes() + scales.nbytes() + biases.nbytes(); }  // in the files
@@ -54,8 +55,9 @@ struct HfStoredTensor {
 };
 
 // Every tensor of the safetensors files in `dir` as stored (MLX .scales/.biases attached to their
-// weight), keyed by the checkpoint's own names. Errors: NotFound (no weights), Format (scales
-// without a quantization config, unmatched scales, shapes that do not fit), Unsupported (dtype).
+// weight), keyed by the checkpoint's own names; a name that __metadata__ records as an alias of a
+// stored tensor (safetensors' save_model drops shared tensors so) maps to that tensor. Errors: NotFound (no weights),
+// Format (scales without a quantization config, unmatched scales, shapes that do not fit), Unsupported (dtype).
 std::map<std::string, HfStoredTensor> open_hf_tensors(const std::string& dir, const HfQuantization& quant,
                                                       FileBacking backing = FileBacking::Mapped);
 // The same tensors decoded to float32.

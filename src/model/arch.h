@@ -79,6 +79,14 @@ std::string layer_name(const std::string& pattern, int layer);
 std::vector<WeightSpec> llama_layout_weights(const ModelConfig& c, HfTransform q_transform = HfTransform::None,
                                              HfTransform k_transform = HfTransform::None);
 
+// Qwen2's and Qwen3's sliding-window layers (src/model/arch_qwen2.cpp).
+// transformers (Qwen2Config / Qwen3Config): sliding_window = sliding_window if use_sliding_window
+// else None (default 4096, use_sliding_window False); layer_types, when given, decides which
+// layers are "sliding_attention", else layer i is when sliding_window is not None and
+// i >= max_window_layers (default 28). The attention of a sliding layer uses the window only when
+// sliding_window is not None. Sets c.sliding_window (0: none) and c.layer_sliding.
+void qwen_sliding_layers(const JsonKeys& k, ModelConfig& c);
+
 // The forward pass every family here uses: pre/post/no norms, serial or parallel residual,
 // gated or plain MLP, RoPE or learned positions, as ModelConfig says (src/model/forward.cpp).
 void forward_transformer(const Model::Impl& m, const ForwardInput& in, const HookRunner& hooks, Trace& out);

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "attnscope/error.h"
+
 namespace attnscope::detail {
 
 void gemma_from_gguf(const GgufKeys& k, ModelConfig& c) {
@@ -14,13 +16,27 @@ void gemma_from_gguf(const GgufKeys& k, ModelConfig& c) {
   c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
 }
 
-void gemma_from_hf(const JsonKeys& k, ModelConfig& c) {
-  read_hf_common(k, c, true);
+void gemma_from_hf(const JsonKeys& k, ModelConfig& c, const HfDefaults& d) {
+  read_hf_common(k, c, d);
   c.rope_layout = RopeLayout::NeoX;
   // transformers uses hidden_activation; without it Gemma runs gelu_pytorch_tanh whatever
   // hidden_act says.
   c.act = hf_activation(k, k.get_string("hidden_activation", "gelu_pytorch_tanh"), true);
   c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
+}
+
+float gemma_softcap(const JsonKeys& k, const char* key, double fallback) {
+  if (k.is_null(key)) return 0.0f;
+  const double cap = k.get_float(key, fallback);
+  if (k.has(key) && !(cap > 0))
+    fail(ErrorKind::Format, k.where() + ": " + key + " must be positive (null switches the soft-cap off)");
+  return static_cast<float>(cap);
+}
+
+double gemma_query_scalar(const JsonKeys& k) {
+  const double s = k.get_float("query_pre_attn_scalar", 256.0);
+  if (!(s > 0)) fail(ErrorKind::Format, k.where() + ": query_pre_attn_scalar must be positive");
+  return s;
 }
 
 std::vector<WeightSpec> gemma_weights(const ModelConfig& c, bool with_post_norms) {
@@ -52,18 +68,15 @@ std::vector<WeightSpec> gemma_weights(const ModelConfig& c, bool with_post_norms
 }
 
 namespace {
+// GemmaConfig: num_key_value_heads=16, head_dim=256, max_position_embeddings=8192,
+// rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=True.
+void from_hf(const JsonKeys& k, ModelConfig& c) { gemma_from_hf(k, c, HfDefaults{16, 256, 8192, 10000.0, 1e-6, true}); }
 std::vector<WeightSpec> weights(const ModelConfig& c) { return gemma_weights(c, false); }
 }  // namespace
 
 extern const ArchSpec kArchGemma{
-    "gemma",
-    {"gemma"},
-    {"GemmaForCausalLM", "gemma"},
-    &gemma_from_gguf,
-    &gemma_from_hf,
-    &weights,
-    &forward_transformer,
-    {"rotary_emb.inv_freq"},
+    "gemma",  {"gemma"}, {"GemmaForCausalLM", "gemma"}, &gemma_from_gguf,
+    &from_hf, &weights,  &forward_transformer,          {"rotary_emb.inv_freq"},
     "",
 };
 

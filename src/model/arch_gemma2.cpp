@@ -6,6 +6,7 @@
 // models' values and are reported by `attnscope info` as assumed.
 #include <cmath>
 
+#include "attnscope/error.h"
 #include "model/arch_gemma.h"
 
 namespace attnscope::detail {
@@ -46,14 +47,19 @@ void from_gguf(const GgufKeys& k, ModelConfig& c) {
   }
 }
 
+// Gemma2Config: num_key_value_heads=4, head_dim=256, max_position_embeddings=8192,
+// rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=True, query_pre_attn_scalar=256,
+// sliding_window=4096, final_logit_softcapping=30.0, attn_logit_softcapping=50.0, and
+// layer_types, when absent, "sliding_attention" if bool((i + 1) % 2) else "full_attention".
 void from_hf(const JsonKeys& k, ModelConfig& c) {
-  gemma_from_hf(k, c);
+  gemma_from_hf(k, c, HfDefaults{4, 256, 8192, 10000.0, 1e-6, true});
   c.post_norms = true;
-  c.attn_softcap = static_cast<float>(k.get_float("attn_logit_softcapping", 0.0));
-  c.final_softcap = static_cast<float>(k.get_float("final_logit_softcapping", 0.0));
-  c.sliding_window = k.get_int("sliding_window", 4096);
+  c.attn_softcap = gemma_softcap(k, "attn_logit_softcapping", 50.0);
+  c.final_softcap = gemma_softcap(k, "final_logit_softcapping", 30.0);
+  c.sliding_window = hf_sliding_window(k, 4096);
   alternate_windows(c);
-  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(k.get_float("query_pre_attn_scalar", c.head_dim)));
+  c.layer_sliding = hf_layer_types(k, c.n_layer, c.layer_sliding);
+  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(gemma_query_scalar(k)));
 }
 
 std::vector<WeightSpec> weights(const ModelConfig& c) { return gemma_weights(c, true); }

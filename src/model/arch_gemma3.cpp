@@ -62,25 +62,29 @@ void from_gguf(const GgufKeys& k, ModelConfig& c) {
   }
 }
 
+// Gemma3TextConfig: num_key_value_heads=4, head_dim=256, max_position_embeddings=131072,
+// rms_norm_eps=1e-6, rope_theta=1_000_000.0, rope_local_base_freq=10_000.0,
+// tie_word_embeddings=True, query_pre_attn_scalar=256, sliding_window=4096, both soft-caps None,
+// and layer_types, when absent, "sliding_attention" if bool((i + 1) % sliding_window_pattern)
+// (default 6). transformers 5 keeps the local base in rope_parameters.sliding_attention.
 void from_hf(const JsonKeys& k, ModelConfig& c) {
-  gemma_from_hf(k, c);
+  gemma_from_hf(k, c, HfDefaults{4, 256, 131072, 1e6, 1e-6, true});
   c.post_norms = true;
   c.qk_norm = QkNorm::PerHead;
-  c.attn_softcap = static_cast<float>(k.get_float("attn_logit_softcapping", 0.0));
-  c.final_softcap = static_cast<float>(k.get_float("final_logit_softcapping", 0.0));
-  c.sliding_window = k.get_int("sliding_window", 4096);
-  c.rope_base_local = static_cast<float>(k.get_float("rope_local_base_freq", 10000.0));
-  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(k.get_float("query_pre_attn_scalar", c.head_dim)));
+  c.attn_softcap = gemma_softcap(k, "attn_logit_softcapping", 0.0);
+  c.final_softcap = gemma_softcap(k, "final_logit_softcapping", 0.0);
+  c.sliding_window = hf_sliding_window(k, 4096);
   const nlohmann::json& j = k.json();
-  if (j.contains("layer_types") && j["layer_types"].is_array()) {
-    if (static_cast<int>(j["layer_types"].size()) != c.n_layer)
-      fail(ErrorKind::Format, k.where() + ": layer_types has " + std::to_string(j["layer_types"].size()) +
-                                  " entries for " + std::to_string(c.n_layer) + " layers");
-    c.layer_sliding.clear();
-    for (const auto& t : j["layer_types"]) c.layer_sliding.push_back(t == "sliding_attention");
-  } else {
-    pattern_from_period(c, k.get_int("sliding_window_pattern", 6));
-  }
+  const bool v5_local = j.contains("rope_parameters") && j["rope_parameters"].is_object() &&
+                        j["rope_parameters"].contains("sliding_attention");
+  c.rope_base_local =
+      static_cast<float>(v5_local ? JsonKeys(j["rope_parameters"]["sliding_attention"], k.where(), k.architecture())
+                                        .get_float("rope_theta", 10000.0)
+                                  : k.get_float("rope_local_base_freq", 10000.0));
+  if (!(c.rope_base_local > 0)) fail(ErrorKind::Format, k.where() + ": the local RoPE base must be positive");
+  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(gemma_query_scalar(k)));
+  pattern_from_period(c, k.has("layer_types") ? 0 : k.get_int("sliding_window_pattern", 6));
+  c.layer_sliding = hf_layer_types(k, c.n_layer, c.layer_sliding);
 }
 
 std::vector<WeightSpec> weights(const ModelConfig& c) { return gemma_weights(c, true); }

@@ -36,11 +36,13 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   c.n_embd = k.get_int("n_embd", 768);
   c.n_layer = k.get_int("n_layer", 12);
   c.n_head = k.get_int("n_head", 12);
-  c.n_ctx = k.get_int("n_positions", k.get_int("n_ctx", 1024));
+  // GPT2Config: n_positions=1024 sizes the position table; an old config's n_ctx is not read.
+  c.n_ctx = k.get_int("n_positions", 1024);
   c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
   if (c.n_head > 0 && c.n_embd % c.n_head != 0)
     fail(ErrorKind::Format, k.where() + ": n_embd is not a multiple of n_head");
-  c.n_ff = k.get_int("n_inner", 4 * c.n_embd);
+  // GPT2MLP: inner_dim = config.n_inner if not None else 4 * hidden_size (derived, not assumed).
+  c.n_ff = k.has("n_inner") ? k.get_int("n_inner") : 4 * c.n_embd;
   c.norm_eps = static_cast<float>(k.get_float("layer_norm_epsilon", 1e-5));
   gpt2_defaults(c);
   c.act = hf_activation(k, k.get_string("activation_function", "gelu_new"), false);
@@ -53,7 +55,8 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
                                      "reorder_and_upcast_attn are not supported");
   if (!k.get_bool("scale_attn_weights", true))
     fail(ErrorKind::Unsupported, k.where() + ": GPT-2 without scale_attn_weights is not supported");
-  c.tied_embeddings = k.get_bool("tie_word_embeddings", true);
+  // Absent when it equals PretrainedConfig's default, as save_pretrained writes configs.
+  c.tied_embeddings = k.has("tie_word_embeddings") ? k.get_bool("tie_word_embeddings", true) : true;
 }
 
 std::vector<WeightSpec> weights(const ModelConfig& c) {

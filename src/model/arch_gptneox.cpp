@@ -4,6 +4,8 @@
 // parallel residual (x + attn(ln1(x)) + mlp(ln2(x))) when use_parallel_residual, plain GELU MLP
 // with the exact erf GELU of hidden_act "gelu" (llama.cpp uses the tanh approximation), untied
 // output head (embed_out).
+#include <nlohmann/json.hpp>
+
 #include "attnscope/error.h"
 #include "model/arch.h"
 
@@ -39,16 +41,36 @@ void from_hf(const JsonKeys& k, ModelConfig& c) {
   c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
   if (c.n_head > 0 && c.n_embd % c.n_head != 0)
     fail(ErrorKind::Format, k.where() + ": hidden_size is not a multiple of num_attention_heads");
-  c.n_ff = k.get_int("intermediate_size", 4 * c.n_embd);
+  // GPTNeoXConfig: intermediate_size=24576 (a fixed number, not 4 * hidden_size),
+  // max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=10000, layer_norm_eps=1e-5.
+  c.n_ff = k.get_int("intermediate_size", 24576);
   c.n_ctx = k.get_int("max_position_embeddings", 2048);
-  c.rope_dim = static_cast<int>(c.head_dim * k.get_float("rotary_pct", 0.25));
-  c.rope_base = static_cast<float>(k.get_float("rotary_emb_base", k.get_float("rope_theta", 10000.0)));
+  // transformers 5 moves rotary_emb_base and rotary_pct into rope_parameters (rope_theta,
+  // partial_rotary_factor), where they win.
+  const nlohmann::json& j = k.json();
+  const nlohmann::json none = nlohmann::json::object();
+  const bool v5 = j.contains("rope_parameters") && j["rope_parameters"].is_object();
+  const JsonKeys rp(v5 ? j["rope_parameters"] : none, k.where(), k.architecture());
+  if (v5 && rp.get_string("rope_type", "default") != "default")
+    fail(ErrorKind::Unsupported,
+         k.where() + ": rope_parameters type '" + rp.get_string("rope_type", "") + "' is not supported for GPT-NeoX");
+  const double pct =
+      rp.has("partial_rotary_factor") ? rp.get_float("partial_rotary_factor", 0.25) : k.get_float("rotary_pct", 0.25);
+  if (!(pct >= 0 && pct <= 1)) fail(ErrorKind::Format, k.where() + ": rotary_pct must lie in [0, 1]");
+  c.rope_dim = static_cast<int>(c.head_dim * pct);
+  if (rp.has("rope_theta"))
+    c.rope_base = static_cast<float>(rp.get_float("rope_theta", 10000.0));
+  else if (k.has("rope_theta") && !k.has("rotary_emb_base"))
+    c.rope_base = static_cast<float>(k.get_float("rope_theta", 10000.0));
+  else
+    c.rope_base = static_cast<float>(k.get_float("rotary_emb_base", 10000.0));
+  if (!(c.rope_base > 0)) fail(ErrorKind::Format, k.where() + ": rotary_emb_base must be positive");
   c.norm_eps = static_cast<float>(k.get_float("layer_norm_eps", 1e-5));
   neox_defaults(c);
   if (!k.get_bool("attention_bias", true)) c.qkv_bias = c.out_bias = false;
   c.parallel_residual = k.get_bool("use_parallel_residual", true);
   c.act = hf_activation(k, k.get_string("hidden_act", "gelu"), false);
-  c.tied_embeddings = k.get_bool("tie_word_embeddings", false);
+  c.tied_embeddings = k.has("tie_word_embeddings") && k.get_bool("tie_word_embeddings", false);
   if (k.has("rope_scaling")) fail(ErrorKind::Unsupported, k.where() + ": rope_scaling is not supported for GPT-NeoX");
 }
 

@@ -18,10 +18,14 @@ void from_gguf(const GgufKeys& k, ModelConfig& c) {
 void from_hf(const JsonKeys& k, ModelConfig& c) {
   const bool mistral = k.architecture() == "MistralForCausalLM" || k.architecture() == "mistral";
   c.arch = mistral ? "mistral" : "llama";
-  read_hf_common(k, c, false);
+  // LlamaConfig: num_key_value_heads and head_dim None (derived), max_position_embeddings=2048,
+  // rope_theta=10000.0, rms_norm_eps=1e-6. MistralConfig: num_key_value_heads=8,
+  // max_position_embeddings=4096 * 32, sliding_window=4096 on every layer (None: no window); it
+  // ignores layer_types ("Detected Mistral model with layer_types ...": only a warning).
+  read_hf_common(k, c, mistral ? HfDefaults{8, 0, 4096 * 32} : HfDefaults{});
   c.rope_layout = RopeLayout::Interleaved;
   c.act = hf_activation(k, k.get_string("hidden_act", "silu"), true);
-  if (mistral) c.sliding_window = k.get_int("sliding_window", 0);
+  if (mistral) c.sliding_window = hf_sliding_window(k, 4096);
 }
 
 std::vector<WeightSpec> weights(const ModelConfig& c) {

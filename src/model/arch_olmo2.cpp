@@ -20,7 +20,9 @@ void from_gguf(const GgufKeys& k, ModelConfig& c) {
 }
 
 void from_hf(const JsonKeys& k, ModelConfig& c) {
-  read_hf_common(k, c, false);
+  // Olmo2Config: rms_norm_eps=1e-5 (not Llama's 1e-6), num_key_value_heads None (=
+  // num_attention_heads), max_position_embeddings=2048, rope_theta=10000.0.
+  read_hf_common(k, c, HfDefaults{0, 0, 2048, 10000.0, 1e-5});
   olmo2_defaults(c);
   c.act = hf_activation(k, k.get_string("hidden_act", "silu"), true);
 }

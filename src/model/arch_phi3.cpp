@@ -39,8 +39,11 @@ void from_gguf(const GgufKeys& k, ModelConfig& c) {
 
 void longrope(const JsonKeys& k, ModelConfig& c) {
   const nlohmann::json& j = k.json();
-  if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return;
-  const JsonKeys rs(j["rope_scaling"], k.where(), k.architecture());
+  // transformers 5 writes the same keys into rope_parameters (with rope_theta).
+  const char* key =
+      j.contains("rope_parameters") && j["rope_parameters"].is_object() ? "rope_parameters" : "rope_scaling";
+  if (!j.contains(key) || j[key].is_null()) return;
+  const JsonKeys rs(j[key], k.where(), k.architecture());
   const std::string type = rs.get_string("rope_type", rs.get_string("type", ""));
   if (type != "longrope" && type != "su") return;
   auto list = [&](const char* key) {
@@ -58,7 +61,8 @@ void longrope(const JsonKeys& k, ModelConfig& c) {
   };
   c.rope_freq_factors = list("short_factor");
   c.rope_freq_factors_long = list("long_factor");
-  const int original = k.get_int("original_max_position_embeddings", c.n_ctx);
+  // Phi3Config(original_max_position_embeddings=4096): a number, not max_position_embeddings.
+  const int original = k.get_int("original_max_position_embeddings", 4096);
   c.rope_long_after = original;
   // transformers: attention_factor if given, else sqrt(1 + ln(scale) / ln(original)) for scale > 1.
   const double scale = rs.get_float("factor", static_cast<double>(c.n_ctx) / original);
@@ -67,12 +71,24 @@ void longrope(const JsonKeys& k, ModelConfig& c) {
 }
 
 void from_hf(const JsonKeys& k, ModelConfig& c) {
-  read_hf_common(k, c, false);
+  // Phi3Config: rms_norm_eps=1e-5, max_position_embeddings=4096, rope_theta=10000.0,
+  // num_key_value_heads None (= num_attention_heads), partial_rotary_factor=1.0,
+  // sliding_window=None.
+  read_hf_common(k, c, HfDefaults{0, 0, 4096, 10000.0, 1e-5});
   c.rope_layout = RopeLayout::NeoX;
-  c.rope_dim = static_cast<int>(c.head_dim * k.get_float("partial_rotary_factor", 1.0));
+  // transformers 5 keeps partial_rotary_factor in rope_parameters (and it wins there).
+  const nlohmann::json& j = k.json();
+  const bool in_rope = j.contains("rope_parameters") && j["rope_parameters"].is_object() &&
+                       j["rope_parameters"].contains("partial_rotary_factor");
+  const double partial =
+      in_rope ? JsonKeys(j["rope_parameters"], k.where(), k.architecture()).get_float("partial_rotary_factor", 1.0)
+              : k.get_float("partial_rotary_factor", 1.0);
+  if (!(partial >= 0 && partial <= 1))
+    fail(ErrorKind::Format, k.where() + ": partial_rotary_factor must lie in [0, 1]");
+  c.rope_dim = static_cast<int>(c.head_dim * partial);
   c.rope_dim -= c.rope_dim % 2;
   c.act = hf_activation(k, k.get_string("hidden_act", "silu"), true);
-  c.sliding_window = k.get_int("sliding_window", 0);
+  c.sliding_window = hf_sliding_window(k, 0);
   longrope(k, c);
 }
 

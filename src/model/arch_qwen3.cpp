@@ -13,15 +13,13 @@ void from_gguf(const GgufKeys& k, ModelConfig& c) {
 }
 
 void from_hf(const JsonKeys& k, ModelConfig& c) {
-  read_hf_common(k, c, false);
+  // Qwen3Config: num_key_value_heads=32, head_dim=128 (not hidden_size / num_attention_heads),
+  // max_position_embeddings=32768, rope_theta=10000.0, rms_norm_eps=1e-6.
+  read_hf_common(k, c, HfDefaults{32, 128, 32768});
   c.rope_layout = RopeLayout::NeoX;
   c.qk_norm = QkNorm::PerHead;
   c.act = hf_activation(k, k.get_string("hidden_act", "silu"), true);
-  if (k.get_bool("use_sliding_window", false)) {
-    c.sliding_window = k.get_int("sliding_window", 0);
-    const int first = k.get_int("max_window_layers", c.n_layer);
-    for (int l = 0; l < c.n_layer; ++l) c.layer_sliding.push_back(l >= first);
-  }
+  qwen_sliding_layers(k, c);
 }
 
 std::vector<WeightSpec> weights(const ModelConfig& c) {

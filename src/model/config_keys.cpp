@@ -1,6 +1,8 @@
 #include "model/config_keys.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -41,6 +43,23 @@ std::optional<std::string> GgufKeys::get_string(const std::string& key) const {
 
 bool JsonKeys::has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
 
+bool JsonKeys::is_null(const char* key) const { return j_.contains(key) && j_.at(key).is_null(); }
+
+void JsonKeys::assume(const std::string& what) const {
+  if (assumed_ && std::find(assumed_->begin(), assumed_->end(), what) == assumed_->end()) assumed_->push_back(what);
+}
+
+void JsonKeys::assumed(const char* key, const std::string& value) const {
+  assume("config.json '" + std::string(key) + "' = " + value + (is_null(key) ? " (null" : " (absent") +
+         ": transformers' default)");
+}
+
+int JsonKeys::get_int(const char* key, int fallback) const {
+  if (has(key)) return get_int(key);
+  assumed(key, std::to_string(fallback));
+  return fallback;
+}
+
 int JsonKeys::get_int(const char* key) const {
   if (!has(key)) fail(ErrorKind::Format, where_ + ": missing '" + key + "'");
   const nlohmann::json& v = j_.at(key);
@@ -50,7 +69,12 @@ int JsonKeys::get_int(const char* key) const {
 }
 
 double JsonKeys::get_float(const char* key, double fallback) const {
-  if (!has(key)) return fallback;
+  if (!has(key)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", fallback);
+    assumed(key, buf);
+    return fallback;
+  }
   const nlohmann::json& v = j_.at(key);
   if (!v.is_number() || !std::isfinite(v.get<double>()))
     fail(ErrorKind::Format, where_ + ": '" + key + "' is not a number");
@@ -58,14 +82,20 @@ double JsonKeys::get_float(const char* key, double fallback) const {
 }
 
 bool JsonKeys::get_bool(const char* key, bool fallback) const {
-  if (!has(key)) return fallback;
+  if (!has(key)) {
+    assumed(key, fallback ? "true" : "false");
+    return fallback;
+  }
   const nlohmann::json& v = j_.at(key);
   if (!v.is_boolean()) fail(ErrorKind::Format, where_ + ": '" + key + "' is not true/false");
   return v.get<bool>();
 }
 
 std::string JsonKeys::get_string(const char* key, const std::string& fallback) const {
-  if (!has(key)) return fallback;
+  if (!has(key)) {
+    if (!fallback.empty()) assumed(key, "\"" + fallback + "\"");
+    return fallback;
+  }
   const nlohmann::json& v = j_.at(key);
   if (!v.is_string()) fail(ErrorKind::Format, where_ + ": '" + key + "' is not a string");
   return v.get<std::string>();
@@ -135,10 +165,28 @@ void read_gguf_common(const GgufKeys& k, ModelConfig& c, bool ff_default_4d) {
 
 namespace {
 
+// transformers 5 writes rope_parameters (rope_theta, rope_type and the scaling keys in one
+// object; per layer type for models with two RoPEs, e.g. {"full_attention": {...}}) where 4.x
+// wrote rope_theta and rope_scaling. The object for global (full-attention) layers, or null.
+const json* rope_parameters(const JsonKeys& k) {
+  const json& j = k.json();
+  if (!j.contains("rope_parameters") || j["rope_parameters"].is_null()) return nullptr;
+  const json& rp = j["rope_parameters"];
+  if (!rp.is_object()) fail(ErrorKind::Format, k.where() + ": rope_parameters is not an object");
+  if (rp.contains("full_attention")) {
+    if (!rp["full_attention"].is_object())
+      fail(ErrorKind::Format, k.where() + ": rope_parameters.full_attention is not an object");
+    return &rp["full_attention"];
+  }
+  return &rp;
+}
+
 void parse_rope_scaling(const JsonKeys& k, ModelConfig& c) {
   const json& j = k.json();
-  if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return;
-  const json& rs = j["rope_scaling"];
+  const json* scaling = rope_parameters(k);
+  if (!scaling && j.contains("rope_scaling") && !j["rope_scaling"].is_null()) scaling = &j["rope_scaling"];
+  if (!scaling) return;
+  const json& rs = *scaling;
   if (!rs.is_object()) fail(ErrorKind::Format, k.where() + ": rope_scaling is not an object");
   JsonKeys f{rs, k.where(), k.architecture()};
   std::string type = f.get_string("rope_type", f.get_string("type", ""));
@@ -162,23 +210,78 @@ void parse_rope_scaling(const JsonKeys& k, ModelConfig& c) {
 
 }  // namespace
 
-void read_hf_common(const JsonKeys& k, ModelConfig& c, bool tied_default) {
+void read_hf_common(const JsonKeys& k, ModelConfig& c, const HfDefaults& d) {
+  // A null here reaches transformers' modules as None, where they fail (RMSNorm eps, the RoPE
+  // base, a head_dim the class does not derive): refused rather than given a value.
+  for (const char* key : {"rope_theta", "rms_norm_eps"})
+    if (k.is_null(key)) fail(ErrorKind::Format, k.where() + ": '" + key + "' is null");
+  if (d.head_dim && k.is_null("head_dim"))
+    fail(ErrorKind::Format, k.where() + ": 'head_dim' is null (this architecture does not derive it)");
   c.name = k.get_string("_name_or_path", "");
   c.n_vocab = k.get_int("vocab_size");
   c.n_embd = k.get_int("hidden_size");
   c.n_layer = k.get_int("num_hidden_layers");
   c.n_head = k.get_int("num_attention_heads");
-  c.n_head_kv = k.get_int("num_key_value_heads", c.n_head);
-  c.head_dim = k.get_int("head_dim", c.n_head > 0 ? c.n_embd / c.n_head : 0);
+  // Every config class here turns a null num_key_value_heads into num_attention_heads ("for
+  // backward compatibility"); only an absent one takes the class's default.
+  c.n_head_kv = k.is_null("num_key_value_heads")
+                    ? c.n_head
+                    : k.get_int("num_key_value_heads", d.n_head_kv ? d.n_head_kv : c.n_head);
+  // A head_dim derived from the other keys is read, not assumed; a class's fixed default is.
+  c.head_dim =
+      d.head_dim || k.has("head_dim") ? k.get_int("head_dim", d.head_dim) : (c.n_head > 0 ? c.n_embd / c.n_head : 0);
   c.n_ff = k.get_int("intermediate_size");
-  c.n_ctx = k.get_int("max_position_embeddings", 2048);
+  c.n_ctx = k.get_int("max_position_embeddings", d.n_ctx);
   c.rope_dim = c.head_dim;
-  c.rope_base = static_cast<float>(k.get_float("rope_theta", 10000.0));
-  c.norm_eps = static_cast<float>(k.get_float("rms_norm_eps", 1e-6));
-  c.qkv_bias = k.get_bool("attention_bias", false);
-  if (k.get_bool("mlp_bias", false)) fail(ErrorKind::Unsupported, k.where() + ": mlp_bias=true is not supported");
-  c.tied_embeddings = k.get_bool("tie_word_embeddings", tied_default);
+  const json* rp = rope_parameters(k);
+  if (rp && rp->contains("rope_theta")) {
+    c.rope_base = static_cast<float>(JsonKeys(*rp, k.where(), k.architecture()).get_float("rope_theta", d.rope_theta));
+  } else {
+    c.rope_base = static_cast<float>(k.get_float("rope_theta", d.rope_theta));
+  }
+  if (!(c.rope_base > 0)) fail(ErrorKind::Format, k.where() + ": rope_theta must be positive");
+  c.norm_eps = static_cast<float>(k.get_float("rms_norm_eps", d.rms_norm_eps));
+  if (!(c.norm_eps >= 0)) fail(ErrorKind::Format, k.where() + ": rms_norm_eps must not be negative");
+  // Not every class has these switches (Mistral, Phi-3 and Qwen2 have neither): absent, they are
+  // off without being listed as assumed.
+  c.qkv_bias = k.has("attention_bias") && k.get_bool("attention_bias", false);
+  if (k.has("mlp_bias") && k.get_bool("mlp_bias", false))
+    fail(ErrorKind::Unsupported, k.where() + ": mlp_bias=true is not supported");
+  // transformers' save_pretrained leaves tie_word_embeddings out when it equals both
+  // PretrainedConfig's default and the class's (to_diff_dict): absent is the file saying so.
+  c.tied_embeddings = k.has("tie_word_embeddings") ? k.get_bool("tie_word_embeddings", d.tied) : d.tied;
   parse_rope_scaling(k, c);
+}
+
+int hf_sliding_window(const JsonKeys& k, int fallback) {
+  if (k.is_null("sliding_window")) return 0;
+  if (!k.has("sliding_window")) {
+    k.assume("config.json 'sliding_window' = " + (fallback ? std::to_string(fallback) : std::string("none")) +
+             " (absent: transformers' default)");
+    return fallback;
+  }
+  const int w = k.get_int("sliding_window");
+  if (w == 0) fail(ErrorKind::Format, k.where() + ": sliding_window 0 would hide every key from every query");
+  return w;
+}
+
+std::vector<bool> hf_layer_types(const JsonKeys& k, int n_layer, const std::vector<bool>& fallback) {
+  if (!k.has("layer_types")) return fallback;
+  const json& types = k.json()["layer_types"];
+  if (!types.is_array() || static_cast<int>(types.size()) != n_layer)
+    fail(ErrorKind::Format, k.where() + ": layer_types must list one entry per layer (" + std::to_string(n_layer) +
+                                "), it has " + (types.is_array() ? std::to_string(types.size()) : "no list"));
+  std::vector<bool> out;
+  for (size_t i = 0; i < types.size(); ++i) {
+    const json& t = types[i];
+    if (t == "sliding_attention" || t == "full_attention") {
+      out.push_back(t == "sliding_attention");
+    } else {
+      fail(ErrorKind::Unsupported, k.where() + ": layer_types[" + std::to_string(i) + "] is " + t.dump() +
+                                       " (sliding_attention and full_attention are supported)");
+    }
+  }
+  return out;
 }
 
 Activation hf_activation(const JsonKeys& k, const std::string& act, bool gated) {

@@ -78,7 +78,7 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
   const detail::ArchSpec& arch = detail::arch_for_hf(out.hf_arch, model_type, where);
   ModelConfig& c = out.model;
   c.arch = arch.name;
-  arch.from_hf(detail::JsonKeys(j, where, out.hf_arch.empty() ? model_type : out.hf_arch), c);
+  arch.from_hf(detail::JsonKeys(j, where, out.hf_arch.empty() ? model_type : out.hf_arch, &c.assumed), c);
   check_positive(c, where);
   if (j.contains("bos_token_id")) out.bos_id = first_token_id(j["bos_token_id"]);
   if (j.contains("eos_token_id")) out.eos_id = first_token_id(j["eos_token_id"]);
@@ -126,6 +126,7 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
   // decides whether stored matrices are read into memory.
   uint64_t decoded = 0, file_bytes = 0;
   for (const auto& [hf_name, t] : stored) {
+    if (!t.alias_of.empty()) continue;  // its bytes are counted once, under the stored name
     file_bytes += t.nbytes();
     if (ignored(arch, hf_name)) continue;
     detail::refuse_empty_weight(dir, hf_name, t.shape);
@@ -137,11 +138,12 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir, const std::string& dtype
     stored = open_hf_tensors(dir, ck.hf.quant, FileBacking::Memory);  // read on every run
   auto have = [&](const std::string& name) { return ck.weights.count(name) || ck.matrices.count(name); };
   uint64_t stored_bytes = 0;  // what is read (decoded, permuted or copied) on the way in
-  for (const auto& [hf_name, t] : stored) stored_bytes += t.nbytes();
+  for (const auto& [hf_name, t] : stored)
+    if (t.alias_of.empty()) stored_bytes += t.nbytes();
   detail::LoadProgress progress(fs::path(dir).filename().string(), stored_bytes);
 
   for (const auto& [hf_name, raw] : stored) {
-    progress.advance(raw.nbytes());
+    if (raw.alias_of.empty()) progress.advance(raw.nbytes());
     if (ignored(arch, hf_name)) continue;
     std::string name = hf_name;
     if (!arch.hf_optional_prefix.empty() && name.rfind(arch.hf_optional_prefix, 0) == 0)

@@ -261,7 +261,7 @@ std::unique_ptr<Tokenizer> read_hf_tokenizer_json(const std::string& path, const
     }
     Added ad{a["id"].get<int64_t>(),
              {a.value("content", std::string()), -1, a.value("special", false), a.value("lstrip", false),
-              a.value("rstrip", false)}};
+              a.value("rstrip", false), a.value("single_word", false)}};
     ad.tok.id = static_cast<int32_t>(ad.id);
     set_token(v, ad.id, ad.tok.text, path, entries);
     added.push_back(ad);

@@ -45,8 +45,11 @@ struct SpecialToken {
   std::string text;
   int32_t id = -1;
   bool special = true;  // matched only when parse_special is set
-  bool lstrip = false;  // swallows whitespace on its left
-  bool rstrip = false;  // swallows whitespace on its right
+  bool lstrip = false;  // swallows the Unicode White_Space (not only ASCII) on its left
+  bool rstrip = false;  // and on its right, as Hugging Face tokenizers does
+  // Matched only where no word character (Rust regex \w, Unicode) touches it on either side;
+  // elsewhere its text stays raw (Hugging Face tokenizers' single_word).
+  bool single_word = false;
 };
 
 // A piece of input: raw text [begin, end) or a matched token (id >= 0).

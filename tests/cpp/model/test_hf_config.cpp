@@ -176,8 +176,9 @@ TEST(HfNames, MappingAndTransforms) {
   EXPECT_EQ(map_hf_tensor("transformer.h.0.mlp.c_fc.bias", g.model)->canonical, "blk.0.ffn_up.bias");
   EXPECT_EQ(map_hf_tensor("h.0.mlp.c_fc.bias", g.model)->transform, detail::HfTransform::None);
   EXPECT_FALSE(map_hf_tensor("h.0.attn.bias", g.model));
+  // (Qwen2Config's num_key_value_heads defaults to 32, so 4 heads need it said.)
   HfConfig q = parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
-      "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100})",
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4, "vocab_size": 100})",
                                "q");
   EXPECT_EQ(map_hf_tensor("model.layers.0.self_attn.q_proj.bias", q.model)->transform, detail::HfTransform::None);
 }
