@@ -1,6 +1,7 @@
-"""Builds attnscope's Python package: the pure-Python files from python/attnscope and the
-extension attnscope._core, compiled by the project's CMake build (target _core) for the Python
-that runs this script. No downloads: CMake finds Debian's pybind11 and the system libraries.
+"""Builds attnscope's Python package: the pure-Python files from python/attnscope, the
+extension attnscope._core and the `attnscope` command (attnscope/_bin/attnscope, run by the
+console script attnscope._cli:main), compiled by the project's CMake build (targets _core and
+attnscope_cli) for the Python that runs this script. No downloads: CMake finds Debian's pybind11 and the system libraries.
 
 ATTNSCOPE_CMAKE_BUILD_DIR: reuse an existing CMake build directory instead of a fresh one.
 """
@@ -28,13 +29,16 @@ class CMakeBuild(build_ext):
                 "-DATTNSCOPE_PYTHON=ON", "-DATTNSCOPE_BENCH=OFF", "-DBUILD_TESTING=OFF",
                 f"-DATTNSCOPE_PYTHON_EXECUTABLE={sys.executable}"])
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
-        subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "_core", "-j", jobs])
+        subprocess.check_call(
+            ["cmake", "--build", str(build_dir), "--target", "_core", "attnscope_cli", "-j", jobs])
         built = sorted((build_dir / "python" / "attnscope").glob("_core*.so"))
         if not built:
             raise RuntimeError(f"CMake did not produce attnscope/_core*.so under {build_dir}")
         target = pathlib.Path(self.get_ext_fullpath(ext.name))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built[-1], target)
+        (target.parent / "_bin").mkdir(exist_ok=True)
+        shutil.copy2(build_dir / "bin" / "attnscope", target.parent / "_bin" / "attnscope")
 
 
 setup(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything attnscope needs on Debian 12 (as root), builds it, and runs the main job:
 # the interactive attention explorer on the built-in toy model. Safe to run again.
-#   bash scripts/setup.sh            install + build + explore
+#   bash scripts/setup.sh            install + build + install attnscope into /usr/local + explore
 #   bash scripts/setup.sh --deps     install only (used by .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,9 @@ fi
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
+# The command, headers, libraries, CMake package and pkg-config file into /usr/local: `attnscope`
+# is on the PATH, and find_package(attnscope) / pkg-config find the library.
+cmake --install build/release --prefix /usr/local >/dev/null
 mkdir -p out
-./build/release/bin/attnscope explore -o out/explorer.html
+attnscope explore -o out/explorer.html
 echo "setup: open out/explorer.html in a browser"

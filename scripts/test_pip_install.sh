@@ -40,3 +40,11 @@ assert np.allclose(rows, 1, atol=1e-5), rows
 assert model.token_to_str(model.get_token_predictions(trace.output[0, -1], top_k=1)[0]) == "f"
 print("installed attnscope", attnscope.__version__, "from", where.parent)
 PY
+# The command comes with the package: the venv's console script runs the bundled program.
+version=$("$work/venv/bin/attnscope" --version)
+[ "$version" = "attnscope $("$work/venv/bin/python" -c 'import attnscope; print(attnscope.__version__)')" ] || {
+  echo "venv attnscope --version printed '$version'"
+  exit 1
+}
+"$work/venv/bin/attnscope" info -m attnscope:toy --json | "$work/venv/bin/python" -c \
+  'import json, sys; c = json.load(sys.stdin)["model"]; assert c["n_layer"] == 2, c; print("installed command:", c["arch"])'
