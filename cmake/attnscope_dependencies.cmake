@@ -29,5 +29,6 @@ pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
 find_dependency(CURL)
+find_dependency(OpenSSL COMPONENTS Crypto)  # SHA-256 of hub downloads (libcurl links it anyway)
 find_dependency(ZLIB)
 find_dependency(Boost)  # header-only: Boost.Graph's max-flow for attention flow

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libdnnl-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcairo2-dev
-  libcurl4-openssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   fonts-dejavu-core
   python3 python3-dev pybind11-dev python3-pybind11 python3-numpy python3-matplotlib
   python3-plotly python3-pytest python3-ipython python3-setuptools python3-pip
