@@ -13,7 +13,7 @@ packages=(
   fonts-dejavu-core
   python3 python3-dev pybind11-dev python3-pybind11 python3-numpy python3-matplotlib
   python3-plotly python3-pytest python3-ipython python3-setuptools python3-pip
-  python3-nbformat python3-nbclient python3-ipykernel python3-pandas python3-dask python3-distributed
+  python3-nbformat python3-nbclient python3-ipykernel python3-pandas python3-dask python3-distributed python3-tqdm
   python3-venv libhwy-dev clang clang-format libclang-rt-14-dev libomp-14-dev libboost-dev
   chromium
 )

@@ -11,7 +11,6 @@ combined from exact sums, so every way of running a scan gives the same bits.
 
 import os
 import sys
-import time
 import warnings
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
 
@@ -130,15 +129,24 @@ def warn_skipped(plan: "core.ScanPlan") -> None:
         warnings.warn(f"attnscope.scan skipped {where}: {reason}", stacklevel=3)
 
 
-def _terminal_progress(done, total, seconds, resumed):
-    rate = (done - resumed) / seconds if seconds > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else float("nan")
-    bar = "#" * int(30 * done / max(total, 1))
-    eta_text = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta == eta else "?"
-    sys.stderr.write(f"\rscan [{bar:.<30}] {done}/{total}  {rate:.1f} prompts/s  ETA {eta_text} ")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class _ProgressBar:
+    """run_scan's progress callback drawn by tqdm.auto: a text bar on a terminal, a widget in Jupyter."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done, total, seconds, resumed):
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=resumed, desc="scan", unit="prompt")
+        self.bar.update(done - self.bar.n)
+        if done == total:
+            self.bar.close()
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules
 
 
 def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_seeds: int = 0,
@@ -159,7 +167,8 @@ def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_see
     output: a directory receiving journal.jsonl (appended and fsync'd per batch), summary.csv/.json
     and prompts.csv/.npz; an interrupted scan continues with ``resume=True``;
     ``force=True`` replaces an earlier scan there (otherwise it is refused). progress: True/False,
-    a callable ``(done, total, seconds, resumed)``, or None (a bar when stderr is a terminal).
+    a callable ``(done, total, seconds, resumed)``, or None (a tqdm bar when stderr is a terminal or
+    in Jupyter).
 
     Returns one row per (metric, layer, head) with count, mean, std, ci_low, ci_high
     (``per_prompt=True``: one row per (unit, layer, head) with a column per metric instead).
@@ -176,8 +185,8 @@ def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_see
     plan = core.plan_scan(m, read_corpus(corpus, on_bad_input), opts)
     warn_skipped(plan)
     if progress is None:
-        progress = sys.stderr.isatty()
-    callback = _terminal_progress if progress is True else (progress or None)
+        progress = sys.stderr.isatty() or _in_notebook()
+    callback = _ProgressBar() if progress is True else (progress or None)
     mode = "resume" if resume else "force" if force else "new"
     result = core.run_scan(m, plan, opts, os.fspath(output) if output is not None else "", mode, callback)
     if per_prompt:

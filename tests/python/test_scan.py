@@ -101,6 +101,14 @@ def test_progress_bar_with_rate_and_eta_on_a_terminal(corpus_file, tmp_path):
     assert "ETA" not in piped.stderr
 
 
+def test_python_progress_is_a_tqdm_bar_that_reaches_the_total(stories, corpus_file, capsys):
+    attnscope.scan(stories, corpus_file, layers=[0], progress=True)
+    err = capsys.readouterr().err
+    assert "scan" in err and "120/120" in err and "prompt/s" in err, err[-300:]
+    attnscope.scan(stories, corpus_file, layers=[0], progress=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_summary_is_the_mean_of_the_per_prompt_rows(reference):
     summary, per = reference
     prompts = per[per.kind == "prompt"]
