@@ -2,6 +2,7 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace attnscope {
 
@@ -27,5 +28,12 @@ class Error : public std::runtime_error {
 };
 
 [[noreturn]] inline void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
+
+// For "did you mean ...?" in messages: the choice nearest to `word` by Damerau-Levenshtein distance
+// (optimal string alignment: insert, delete, substitute, swap two neighbours; ASCII case ignored),
+// if it is within max(2, length / 3) edits of it, the first such on ties; "" otherwise.
+std::string closest_match(const std::string& word, const std::vector<std::string>& choices);
+// " (did you mean 'X'?)" for closest_match's X, or "" when there is none.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& choices);
 
 }  // namespace attnscope

@@ -123,6 +123,9 @@ std::vector<std::string> model_hook_names(const ModelConfig& config);
 // Resolves an alias (or a canonical name) to its canonical hook name; nullopt if the string is
 // neither. Does not check the layer against a model.
 std::optional<std::string> canonical_hook_name(const std::string& name);
+// Every hook name of the layer `name` mentions ("blocks.N." prefix; else layer 0) and those outside
+// the blocks: the candidates for a "did you mean" when `name` is no hook name (error.h).
+std::vector<std::string> hook_names_near(const std::string& name);
 // Glob match of hook names: '*' matches any run of characters (dots included), '?' one character.
 bool hook_glob_match(const std::string& pattern, const std::string& name);
 // Every name of `hook_names` that `entry` (canonical name, alias, or glob over either) selects, in

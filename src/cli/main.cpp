@@ -6,6 +6,7 @@
 #include "attnscope/model.h"
 #include "cli/command.h"
 #include "cli/exit_codes.h"
+#include "cli/suggest.h"
 
 namespace attnscope::cli {
 
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);  // prints help/version or the usage error
+    if (code != 0)
+      if (const std::string hint = suggest_for(app, argc, argv); !hint.empty()) std::cerr << hint << "\n";
     return code == 0 ? kExitOk : exit_code(attnscope::ErrorKind::InvalidArgument);
   }
   try {

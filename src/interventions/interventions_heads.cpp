@@ -234,7 +234,9 @@ Intervention patch_heads(int layer, std::vector<int> heads, const Trace& source,
 
 Intervention patch_hook(const std::string& target, const Trace& source) {
   auto canonical = canonical_hook_name(target);
-  if (!canonical) fail(ErrorKind::InvalidArgument, "patch_hook: '" + target + "' is not a hook name");
+  if (!canonical)
+    fail(ErrorKind::InvalidArgument,
+         "patch_hook: '" + target + "' is not a hook name" + did_you_mean(target, hook_names_near(target)));
   Edit e = replace_with(source.at(*canonical), Align::Exact);
   return {*canonical, e.fn, "patch from another trace @ " + *canonical};
 }

@@ -17,8 +17,9 @@ Intervention on(const std::string& target, Edit edit) {
   if (auto canonical = canonical_hook_name(target)) {
     name = *canonical;
   } else if (!is_glob(target)) {
-    fail(ErrorKind::InvalidArgument, "intervention target '" + target +
-                                         "' is not a hook name or alias (e.g. blocks.0.attn.hook_z, "
+    fail(ErrorKind::InvalidArgument, "intervention target '" + target + "' is not a hook name or alias" +
+                                         did_you_mean(target, hook_names_near(target)) +
+                                         " (e.g. blocks.0.attn.hook_z, "
                                          "model.layers.0.self_attn, or a glob such as blocks.*.hook_attn_out)");
   }
   return {name, std::move(edit.fn), edit.description + " @ " + name};
@@ -35,8 +36,9 @@ void validate(const Model& model, const std::vector<Intervention>& interventions
     if (!matching_hooks(iv.target, names).empty()) continue;
     std::string examples;
     for (size_t i = 0; i < names.size() && i < 6; ++i) examples += (i ? ", " : "") + names[i];
-    fail(ErrorKind::InvalidArgument, "intervention target '" + iv.target + "' matches no hook point of this model (" +
-                                         std::to_string(names.size()) + " hook points: " + examples + ", ...)");
+    fail(ErrorKind::InvalidArgument, "intervention target '" + iv.target + "' matches no hook point of this model" +
+                                         did_you_mean(iv.target, names) + " (" + std::to_string(names.size()) +
+                                         " hook points: " + examples + ", ...)");
   }
 }
 

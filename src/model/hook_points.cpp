@@ -239,4 +239,21 @@ std::vector<std::string> match_hook_names(const std::string& entry_in, const std
   return out;
 }
 
+std::vector<std::string> hook_names_near(const std::string& name) {
+  int layer = 0;
+  if (name.starts_with("blocks.")) {
+    const size_t end = name.find('.', 7);
+    const std::string digits = name.substr(7, end == std::string::npos ? std::string::npos : end - 7);
+    if (!digits.empty() && digits.size() < 6 &&
+        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      layer = std::stoi(digits);
+  }
+  std::vector<std::string> out;
+  for (int i = 0; i < kHookPointCount; ++i) {
+    const auto p = static_cast<HookPoint>(i);
+    out.push_back(hook_name(p, hook_in_block(p) ? layer : -1));
+  }
+  return out;
+}
+
 }  // namespace attnscope

@@ -28,9 +28,10 @@ HookRunner::HookRunner(const std::vector<std::string>& hook_names, int n_layer, 
                                            ")");
   const std::set<int> layer_set(layers.begin(), layers.end());
   auto no_match = [&](const std::string& what, const std::string& entry) {
-    fail(ErrorKind::InvalidArgument, what + " '" + entry + "' matches no hook point of this model (" +
-                                         std::to_string(n_layer) + " layers; hook points are e.g. " +
-                                         join_some(hook_names, 4) + ", blocks.0.attn.hook_pattern, logits)");
+    fail(ErrorKind::InvalidArgument, what + " '" + entry + "' matches no hook point of this model" +
+                                         did_you_mean(entry, hook_names) + " (" + std::to_string(n_layer) +
+                                         " layers; hook points are e.g. " + join_some(hook_names, 4) +
+                                         ", blocks.0.attn.hook_pattern, logits)");
   };
   // Every name here comes from the model's hook names, so it parses.
   auto ref_of = [](const std::string& name) { return *parse_hook_name(name); };
