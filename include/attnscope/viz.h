@@ -127,6 +127,13 @@ void save_logit_attribution(const std::string& path, const Tensor& heads, const 
 void save_composition_scores(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& scores,
                              const FigureOptions& options = {});
 
+// Per-head figures side by side (e.g. the fidelity report): one layers x heads panel per named
+// [L, H] tensor (all the same shape), each with its own colorbar: [0, max] for non-negative data
+// with options.colormap, symmetric around 0 with RdBu otherwise. NaN cells are blank.
+// `subtitle` goes under the title. InvalidArgument for no panels or mismatched shapes.
+void save_head_panels(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& panels,
+                      const std::string& subtitle = "", const FigureOptions& options = {});
+
 // True if `path` is a file this library wrote (PNG/SVG/PDF figures and explorer HTML carry a
 // marker), so front ends can overwrite their own output but not anything else.
 bool is_attnscope_output(const std::string& path);

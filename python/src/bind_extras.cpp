@@ -9,6 +9,7 @@ void bind_analysis(py::module_& m);
 void bind_viz(py::module_& m);
 void bind_scan(py::module_& m);
 void bind_attribution(py::module_& m);
+void bind_fidelity(py::module_& m);
 
 void bind_extras(py::module_& m) {
   bind_interventions(m);
@@ -17,6 +18,7 @@ void bind_extras(py::module_& m) {
   bind_viz(m);
   bind_scan(m);
   bind_attribution(m);
+  bind_fidelity(m);
 }
 
 }  // namespace attnscope::python

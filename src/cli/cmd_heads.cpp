@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
+#include "cli/precision_warning.h"
 
 namespace attnscope::cli {
 namespace {
@@ -22,6 +23,7 @@ struct HeadsArgs {
 
 int run_heads(const Common& common, const HeadsArgs& a) {
   const Model model = load_model(common);
+  const auto warning = warn_lossy_path(model, common.json);
   AttentionPatternDetector det =
       a.threshold ? AttentionPatternDetector::uniform_threshold(*a.threshold) : AttentionPatternDetector();
   det.options.chance_corrected = !a.raw;
@@ -30,7 +32,7 @@ int run_heads(const Common& common, const HeadsArgs& a) {
   const HeadTypeReport r = detect_head_types(model, a.text, det, a.layers);
   const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
   if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
-  std::cout << format_report(r, f);
+  std::cout << (f == ReportFormat::Json ? with_precision_warning(format_report(r, f), warning) : format_report(r, f));
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
+#include "cli/precision_warning.h"
 
 namespace attnscope::cli {
 namespace {
@@ -19,13 +20,14 @@ struct InductionArgs {
 
 int run_induction(const Common& common, InductionArgs a) {
   const Model model = load_model(common);
+  const auto warning = warn_lossy_path(model, common.json);
   a.opt.score.chance_corrected = !a.raw;
   a.opt.distinct_tokens = !a.allow_repeats;
   a.opt.weighting = a.weighting == "value" ? AttentionWeighting::Value : AttentionWeighting::Weight;
   const InductionScan s = detect_induction_heads(model, a.opt);
   const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
   if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
-  std::cout << format_report(s, f);
+  std::cout << (f == ReportFormat::Json ? with_precision_warning(format_report(s, f), warning) : format_report(s, f));
   return 0;
 }
 

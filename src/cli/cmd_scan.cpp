@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
+#include "cli/precision_warning.h"
 
 namespace attnscope::cli {
 namespace {
@@ -83,6 +84,7 @@ int run_scan_command(const Common& common, ScanArgs a) {
   a.opt.padding = padding_from_name(a.padding);
   a.opt.on_bad_input = policy;
   const Model model = load_model(common);
+  const auto warning = warn_lossy_path(model, common.json);
   if (!a.target.empty() || a.target_id >= 0) {
     a.opt.ablation = true;
     a.opt.ablation_target = resolve_token(model, a.target, a.target_id, "--target");
@@ -105,7 +107,7 @@ int run_scan_command(const Common& common, ScanArgs a) {
     return 130;
   }
   if (common.json)
-    std::cout << scan_summary_json(r) << "\n";  // invalid UTF-8 in paths is replaced
+    std::cout << with_precision_warning(scan_summary_json(r), warning);  // invalid UTF-8 in paths is replaced
   else
     print_table(r);
   if (!a.out.empty() && !common.json)

@@ -43,6 +43,7 @@ std::shared_ptr<Model::Impl> load_gguf_model(const std::string& path, const Load
   for (const auto& info : file->tensors()) {
     if (info.name == "rope_freqs.weight") continue;  // folded into the config
     const Shape shape = info.shape();
+    if (shape.size() == 2) impl->stored_types.insert(ggml_type_name(info.type));
     if (shape.size() == 2 && info.type != GgmlType::F32) {
       StoredWeight w =
           StoredWeight::gguf(info.type, shape[0], shape[1], info.data, std::shared_ptr<const void>(file, file.get()));

@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,10 @@ struct Model::Impl {
   detail::ModelWeights bound;                  // pointers into `weights` / `matrices`, set by finalize_model
   std::shared_ptr<const Tokenizer> tokenizer;  // may be null
   std::string source;                          // what it was loaded from
+  // Type names of the matrices as the file stores them ("Q4_K", "F16", ...), whatever dtype the
+  // model computes in: a float32 load decodes them, and the fidelity warning still needs to know
+  // the file was quantised. Filled by the GGUF loader; empty means "as in `matrices`".
+  std::set<std::string> stored_types;
   int threads = 0;  // LoadOptions::threads: this model's runs use it (0: set_num_threads' default)
   std::vector<std::shared_ptr<const void>> keepalive;  // e.g. file mappings behind weight views
   detail::ForwardFn forward = nullptr;                 // set by finalize_model

@@ -55,6 +55,7 @@ def test_trace_npz_any_hook_and_ids(stories, tmp_path):
 @pytest.mark.parametrize("text", ["The quick brown fox jumps over the lazy dog", "abcabc abcabc"])
 def test_heads_json_matches_python(stories, text):
     cli = json.loads(_cli("heads", "-m", str(STORIES), text, "--json"))
+    assert cli.pop("precision_warning") is None  # the command's own field: an F32 file is exact
     py = json.loads(_core.detect_head_types(stories._core, text, viz.AttentionPatternDetector()._core, [])["json"])
     assert cli == py
     types = viz.detect_head_types(stories, text, threshold=None)
@@ -65,6 +66,7 @@ def test_heads_json_matches_python(stories, text):
 
 def test_induction_json_matches_python(toy):
     cli = json.loads(_cli("induction", "--n-random-tokens", "30", "--seed", "5", "--json"))
+    assert cli.pop("precision_warning") is None
     py = json.loads(_core.detect_induction_heads(toy._core, 30, 2, 0.3, 5, [], 1)["json"])
     assert cli == py
     heads = viz.detect_induction_heads(toy, n_random_tokens=30, seed=5)
