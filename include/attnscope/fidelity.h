@@ -31,9 +31,9 @@
 namespace attnscope {
 
 struct FidelityOptions {
-  std::vector<int> layers;             // empty: all
+  std::vector<int> layers;                                         // empty: all
   AttentionPatternDetector detector = AttentionPatternDetector();  // scores and thresholds of the score/type columns
-  bool add_bos = true;                 // for text prompts
+  bool add_bos = true;                                             // for text prompts
 };
 
 // One score of one head under both runs.
@@ -46,7 +46,7 @@ struct ScoreChange {
 struct HeadFidelity {
   int layer = 0, head = 0;
   double max_abs_delta = 0, mean_abs_delta = 0;
-  double js_mean = 0, js_max = 0;  // nats
+  double js_mean = 0, js_max = 0;             // nats
   std::map<std::string, ScoreChange> scores;  // kPreviousToken, kFirstToken, ... (those defined)
   std::vector<std::string> reference_types, model_types;
   int type_changed_prompts = 0;  // prompts whose per-prompt types differ between the runs
@@ -58,14 +58,14 @@ struct PromptFidelity {
   std::vector<std::string> str_tokens;  // empty without a tokenizer
   double argmax_agreement = 0;          // fraction of positions, in [0, 1]
   double max_abs_logit_delta = 0;
-  int64_t max_logit_position = 0;   // where the largest change is
-  int32_t max_logit_token = 0;      // and for which vocabulary entry
+  int64_t max_logit_position = 0;    // where the largest change is
+  int32_t max_logit_token = 0;       // and for which vocabulary entry
   double max_abs_pattern_delta = 0;  // over every captured head
 };
 
 struct FidelityReport {
   std::string model_source, reference_source;
-  std::string model_dtype, reference_dtype;  // Model::dtype() of each
+  std::string model_dtype, reference_dtype;          // Model::dtype() of each
   std::string model_path_note, reference_path_note;  // describe_precision_path() of each
   int n_layers = 0, n_heads = 0;
   std::vector<int> layers;  // compared layers

@@ -20,8 +20,7 @@ void bind_fidelity(py::module_& m) {
           },
           py::arg("sort") = "js_mean", py::arg("top") = 10)
       .def(
-          "save_figure",
-          [](const FidelityReport& r, const std::string& path) { return save_fidelity_figure(path, r); },
+          "save_figure", [](const FidelityReport& r, const std::string& path) { return save_fidelity_figure(path, r); },
           py::arg("path"));
 
   m.def(

@@ -1,5 +1,7 @@
 // compare_fidelity (fidelity.h): the same prompts through two runs of one model, compared head by
 // head as the second run's patterns arrive, so one prompt's reference patterns are all that is held.
+#include "attnscope/fidelity.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -7,7 +9,6 @@
 #include "analysis/fidelity_detail.h"
 #include "analysis/run_detail.h"
 #include "attnscope/error.h"
-#include "attnscope/fidelity.h"
 #include "attnscope/hook_points.h"
 #include "attnscope/model_config.h"
 
@@ -100,10 +101,10 @@ FidelityReport compare_fidelity(const Model& model, const Model& reference,
       auto it = ref_patterns.find(layer);
       if (it == ref_patterns.end()) return;
       for (int h = 0; h < H; ++h)
-        pf.max_abs_pattern_delta = detail::nan_max(
-            pf.max_abs_pattern_delta, detail::accumulate_head(acc[layer][static_cast<size_t>(h)],
-                                                              head_pattern(value, h, 0), head_pattern(it->second, h, 0),
-                                                              tokens, options.detector));
+        pf.max_abs_pattern_delta =
+            detail::nan_max(pf.max_abs_pattern_delta,
+                            detail::accumulate_head(acc[layer][static_cast<size_t>(h)], head_pattern(value, h, 0),
+                                                    head_pattern(it->second, h, 0), tokens, options.detector));
       ref_patterns.erase(it);
     };
     const Trace mt = model.run(tokens, mo);

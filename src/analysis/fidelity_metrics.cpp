@@ -31,8 +31,8 @@ double accumulate_head(HeadAccumulator& acc, const Tensor& model_pattern, const 
                        const std::vector<int32_t>& tokens, const AttentionPatternDetector& detector) {
   const int64_t T = ref_pattern.dim(0), K = ref_pattern.dim(1);
   if (model_pattern.shape() != ref_pattern.shape())
-    fail(ErrorKind::InvalidArgument, "compare_fidelity: pattern shapes differ: " + model_pattern.shape_str() +
-                                         " and " + ref_pattern.shape_str());
+    fail(ErrorKind::InvalidArgument,
+         "compare_fidelity: pattern shapes differ: " + model_pattern.shape_str() + " and " + ref_pattern.shape_str());
   const float* a = model_pattern.data();
   const float* r = ref_pattern.data();
   double pair_max = 0;
@@ -115,8 +115,8 @@ HeadFidelity finish_head(int layer, int head, const HeadAccumulator& acc, const 
 
 void compare_logits(const Tensor& model_logits, const Tensor& ref_logits, PromptFidelity& out) {
   if (model_logits.shape() != ref_logits.shape())
-    fail(ErrorKind::InvalidArgument, "compare_fidelity: logit shapes differ: " + model_logits.shape_str() + " and " +
-                                         ref_logits.shape_str());
+    fail(ErrorKind::InvalidArgument,
+         "compare_fidelity: logit shapes differ: " + model_logits.shape_str() + " and " + ref_logits.shape_str());
   const int64_t T = ref_logits.dim(1), V = ref_logits.dim(2);
   int64_t agree = 0;
   out.max_abs_logit_delta = 0;

@@ -49,7 +49,8 @@ const std::pair<const std::string, ScoreChange>* largest_score_change(const Head
 json head_json(const HeadFidelity& h) {
   json scores = json::object();
   for (const auto& [name, c] : h.scores)
-    scores[name] = {{"reference", c.reference}, {"model", c.model}, {"delta", c.delta}, {"max_abs_delta", c.max_abs_delta}};
+    scores[name] = {
+        {"reference", c.reference}, {"model", c.model}, {"delta", c.delta}, {"max_abs_delta", c.max_abs_delta}};
   return {{"layer", h.layer},
           {"head", h.head},
           {"max_abs_delta", h.max_abs_delta},
@@ -119,15 +120,15 @@ std::string table_report(const FidelityReport& r, const std::string& sort_key, i
     const int64_t T = static_cast<int64_t>(p.tokens.size());
     const int64_t agree = static_cast<int64_t>(std::lround(p.argmax_agreement * static_cast<double>(T)));
     os << "prompt " << i << " (" << T << " tokens): argmax of the logits agrees at " << agree << "/" << T
-       << " positions; largest |dlogit| " << fmt(p.max_abs_logit_delta, "%.4g") << " (position "
-       << p.max_logit_position << ", token " << p.max_logit_token << "); largest |dpattern| "
-       << fmt(p.max_abs_pattern_delta, "%.4g") << "\n";
+       << " positions; largest |dlogit| " << fmt(p.max_abs_logit_delta, "%.4g") << " (position " << p.max_logit_position
+       << ", token " << p.max_logit_token << "); largest |dpattern| " << fmt(p.max_abs_pattern_delta, "%.4g") << "\n";
   }
   const std::vector<HeadFidelity> worst = r.worst_heads(sort_key);
   const size_t n = top > 0 ? std::min(worst.size(), static_cast<size_t>(top)) : worst.size();
   int changed = 0;
   for (const HeadFidelity& h : r.heads) changed += h.type_changed();
-  os << "\n" << n << " of " << worst.size() << " heads, worst first by " << sort_key << "; " << changed
+  os << "\n"
+     << n << " of " << worst.size() << " heads, worst first by " << sort_key << "; " << changed
      << (changed == 1 ? " head changes" : " heads change") << " type\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-8s %10s %10s %10s %10s  %-38s %s\n", "head", "max|dp|", "mean|dp|", "JS mean",
@@ -139,8 +140,8 @@ std::string table_report(const FidelityReport& r, const std::string& sort_key, i
     if (const auto* s = largest_score_change(h))
       score = s->first + " " + fmt(s->second.reference, "%.3f") + " -> " + fmt(s->second.model, "%.3f") + " (" +
               fmt(s->second.delta, "%+.3f") + ")";
-    const std::string types = h.type_changed() ? join(h.reference_types) + " -> " + join(h.model_types)
-                                               : join(h.reference_types) + " (same)";
+    const std::string types =
+        h.type_changed() ? join(h.reference_types) + " -> " + join(h.model_types) : join(h.reference_types) + " (same)";
     std::snprintf(line, sizeof line, "%-8s %10.4g %10.4g %10.4g %10.4g  %-38s %s\n", head_name(h).c_str(),
                   h.max_abs_delta, h.mean_abs_delta, h.js_mean, h.js_max, score.c_str(), types.c_str());
     os << line;
@@ -172,8 +173,7 @@ std::vector<std::string> save_fidelity_figure(const std::string& path, const Fid
   FigureOptions fo;
   fo.colormap = "Reds";
   fo.title = "Fidelity: " + report.model_source + " vs " + report.reference_source;
-  save_head_panels(path,
-                   {{"max |Δpattern|", dmax}, {"mean JS divergence (nats)", js}, {"largest |Δscore|", score}},
+  save_head_panels(path, {{"max |Δpattern|", dmax}, {"mean JS divergence (nats)", js}, {"largest |Δscore|", score}},
                    report.model_path_note + "  vs  " + report.reference_path_note + "  (" +
                        std::to_string(report.prompts.size()) + (report.prompts.size() == 1 ? " prompt)" : " prompts)"),
                    fo);

@@ -21,8 +21,7 @@ TEST(DidYouMean, FlagsOfTheCommandGiven) {
 }
 
 TEST(DidYouMean, HookNames) {
-  expect_refused_with("trace --capture blocks.0.attn.hook_patern abc",
-                      "(did you mean 'blocks.0.attn.hook_pattern'?)");
+  expect_refused_with("trace --capture blocks.0.attn.hook_patern abc", "(did you mean 'blocks.0.attn.hook_pattern'?)");
 }
 
 TEST(DidYouMean, NothingSuggestedWhenNothingIsClose) {

@@ -12,7 +12,8 @@
 
 TEST(CliTrainedInduction, FindsL1H2FromBothFiles) {
   const std::string gguf = attnscope::test::model_path("trained/induction-2l/model.gguf");
-  for (const std::string model : {gguf, attnscope::test::model_path("trained/induction-2l") + " --tokenizer " + gguf}) {
+  for (const std::string& model :
+       {gguf, attnscope::test::model_path("trained/induction-2l") + " --tokenizer " + gguf}) {
     SCOPED_TRACE(model);
     const nlohmann::json j = test_cli::run_cli_json("induction -m " + model + " --seeds 10");
     ASSERT_EQ(j.at("induction_heads").size(), 1u) << j.dump();

@@ -7,8 +7,8 @@ using namespace attnscope;
 
 TEST(ClosestMatch, EachEditCountsOnceAndSwapsAreOneEdit) {
   const std::vector<std::string> words = {"heads", "heatmap", "explore", "tokens"};
-  EXPECT_EQ(closest_match("hed", words), "heads");      // two insertions
-  EXPECT_EQ(closest_match("haeds", words), "heads");    // one swap of neighbours, not two substitutions
+  EXPECT_EQ(closest_match("hed", words), "heads");        // two insertions
+  EXPECT_EQ(closest_match("haeds", words), "heads");      // one swap of neighbours, not two substitutions
   EXPECT_EQ(closest_match("HEATMPA", words), "heatmap");  // ASCII case ignored
   EXPECT_EQ(closest_match("tokens", words), "tokens");
 }
