@@ -63,7 +63,7 @@ void print_table(const ScanResult& r) {
   for (const auto& m : r.plan.metrics) {
     const std::vector<HeadSummary> heads = top_heads(r.summary, m, 3);
     const MetricRank rank = metric_rank(m);
-    std::printf("%-28s %-26s", m.c_str(),
+    std::printf("%-28s %-29s", m.c_str(),
                 rank == MetricRank::LowestFirst ? "(lowest first: largest drop)" : "(highest first)");
     if (heads.empty()) std::printf(" (no data)");
     for (const auto& h : heads) std::printf("  L%dH%d %.3f [%.3f, %.3f]", h.layer, h.head, h.mean, h.ci_low, h.ci_high);
