@@ -87,6 +87,24 @@ struct HeadContext {
   std::vector<int32_t> tokens;  // the sequence -> token-based induction and duplicate_token
 };
 
+// How many query rows (the set R above) each score of a [q, k] pattern is the mean of. It depends
+// only on the shape, the context's tokens / seq_len and options.exclude_bos, never on the
+// attention. induction and duplicate_token are present when the context gives tokens (induction
+// also with seq_len, which wins as in analyze_head); a count may be 0. InvalidArgument unless
+// 1 <= q <= k and the tokens (if any) number k.
+struct ScoreRows {
+  int64_t previous_token = 0, first_token = 0, current_token = 0;
+  std::optional<int64_t> induction, duplicate_token;
+};
+ScoreRows score_rows(int64_t q, int64_t k, const HeadContext& context = {}, const ScoreOptions& options = {});
+
+// Fewer rows than this and a score is an anecdote, which the reports say. A score is a mean of n
+// values in [0, 1]; its 95 % interval is about +-2 sigma / sqrt(n) <= 1 / sqrt(n) wide on each
+// side (sigma <= 1/2). At n = 10 that is +-0.32, the size of the detectors' thresholds (0.3-0.4):
+// below it a head at the threshold cannot be told from a head at chance (0, chance-corrected).
+// The token-based induction score of a short prompt often rests on two or three rows.
+inline constexpr int64_t kMinScoreRows = 10;
+
 // Type names used by the detector, reports and the registry.
 inline constexpr const char* kPreviousToken = "previous_token";
 inline constexpr const char* kFirstToken = "first_token";
@@ -150,6 +168,11 @@ struct HeadTypeReport {
   std::vector<int32_t> tokens;
   std::vector<std::string> str_tokens;  // empty without a tokenizer
   bool has_repeats = false;             // induction / duplicate were scored on the text
+  // The query rows each score rests on (the same for every head: score_rows of the text).
+  ScoreRows rows;
+  // The types whose score rests on fewer than kMinScoreRows rows ("induction", ...), in the type
+  // order; the reports warn about them and name the count.
+  std::vector<std::string> few_row_scores() const;
   AttentionPatternDetector detector;
   std::vector<HeadReport> heads;  // every analysed head, by layer then head
   // type -> (layer, head) of every head of that type ("unknown" included), layer/head order.

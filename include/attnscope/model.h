@@ -95,6 +95,11 @@ class Model {
   int threads() const;
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos = true) const;
+  // A token given as text (a target, a contrast token), as TransformerLens' to_single_token: the
+  // one token encode(text, false) gives. InvalidArgument when the text is no token or several,
+  // naming the tokens and the single tokens that spell it (Tokenizer::to_single_token); also
+  // when the model has no tokenizer.
+  int32_t to_single_token(std::string_view text) const;
   Trace run(std::string_view text, const RunOptions& options = {}) const;
   Trace run(const std::vector<int32_t>& ids, const RunOptions& options = {}) const;
   // Several equal-length sequences at once; each row gets what it would get alone.

@@ -179,6 +179,17 @@ ScanResult run_scan(const Model& model, const ScanPlan& plan, const ScanOptions&
                     const std::function<void(const ScanProgress&)>& progress = {},
                     const std::function<bool()>& stop = {});
 
+// Which end of a metric's means marks the heads that matter most. The pattern scores (built-in
+// and custom) and random induction: the highest. The ablation deltas (ablated - clean): the
+// lowest, i.e. the largest drop of the target's logit or probability when the head is removed
+// (a head whose removal raises it works against the target).
+enum class MetricRank { HighestFirst, LowestFirst };
+MetricRank metric_rank(const std::string& metric);
+const char* metric_rank_name(MetricRank rank);  // "highest first", "lowest first"
+// The `n` heads of `metric` in `summary` that matter most by metric_rank (ties: layer, head);
+// heads without data (count 0, NaN mean) are left out.
+std::vector<HeadSummary> top_heads(const std::vector<HeadSummary>& summary, const std::string& metric, size_t n);
+
 // The per-head table as CSV (metric,layer,head,count,mean,std,ci_low,ci_high; NaN empty) and
 // the scan's JSON summary (counts, skipped input with file and line, every head's statistics).
 std::string scan_summary_csv(const ScanResult& result);

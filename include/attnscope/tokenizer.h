@@ -54,6 +54,8 @@ class Tokenizer {
 
   // Added for the tokenizer issue (all have defaults, so other implementations keep compiling).
   virtual int32_t unk_id() const { return -1; }
+  // The padding token the vocabulary names (GGUF tokenizer.ggml.padding_token_id, ...), -1 if none.
+  virtual int32_t pad_id() const { return -1; }
   // Id of a vocabulary entry given its raw text ("▁the", "Ġthe", "<|begin_of_text|>"), -1 if none.
   virtual int32_t token_to_id(std::string_view text) const {
     (void)text;
@@ -71,6 +73,18 @@ class Tokenizer {
   // encode() on each text.
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool add_bos,
                                                  bool parse_special = true) const;
+
+  // A token given as text (a target, a contrast token): TransformerLens' to_single_token. The id
+  // of the one token encode(text, false) gives; the text is taken as it would be encoded at the
+  // start of a prompt, so a SentencePiece tokenizer with a space prefix reads "Z" as "▁Z".
+  // InvalidArgument when it encodes to no token or to several: the message lists the tokens it
+  // encoded to and single_token_candidates(text), so the caller can pick one by id. Never
+  // silently the first of several tokens.
+  int32_t to_single_token(std::string_view text) const;
+  // Single tokens that spell `text` with or without one leading space: the vocabulary entries
+  // text, "▁"+text and "Ġ"+text (SentencePiece and byte-level BPE spaces), and what " "+text
+  // and text encode to when that is one token. Ids ascending, no duplicates; may be empty.
+  std::vector<int32_t> single_token_candidates(std::string_view text) const;
 
   // Builds the tokenizer described by a GGUF file's tokenizer.ggml.* metadata.
   static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& file);

@@ -54,11 +54,9 @@ def _ids(model, inputs) -> List[int]:
 
 
 def _token_id(model, token) -> int:
+    # Text must be exactly one token (TransformerLens' to_single_token), never the first of several.
     if isinstance(token, str):
-        ids = list(model._core.encode(token, False))
-        if not ids:
-            raise ValueError(f"token {token!r} encodes to no token")
-        return ids[0]
+        return int(_core_model(model).to_single_token(token))
     return int(token)
 
 

@@ -72,10 +72,7 @@ def option_kwargs(model: "core.Model", layers=None, induction_seeds: int = 0, in
     if target is not None:
         ablation = True
         if isinstance(target, str):
-            ids = model.encode(target, False)
-            if not ids:
-                raise ValueError(f"target {target!r} encodes to no token")
-            target_id = int(ids[0])
+            target_id = int(model.to_single_token(target))  # exactly one token, or a ValueError
         else:
             target_id = int(target)
     return dict(layers=[int(l) for l in (layers or [])], add_bos=bool(add_bos), on_bad_input=on_bad_input,
@@ -161,8 +158,8 @@ def scan(model, corpus, *, layers: Optional[Sequence[int]] = None, induction_see
     induction_seeds: also score induction on ``seed, seed+1, ...`` random sequences of
     ``induction_tokens`` tokens repeated ``induction_repeats`` times. ablation / target: mean-ablate
     each head per prompt and record the change of the target's logit and probability (target
-    None: each prompt's last token predicted before it; a token string or id: at the last
-    position). patterns: a PatternRegistry or ``{name: fn}``. batch_size: prompts per forward
+    None: each prompt's last token predicted before it; a token id, or text that is exactly one
+    token (``model.to_single_token``): at the last position). patterns: a PatternRegistry or ``{name: fn}``. batch_size: prompts per forward
     pass (prompts of different lengths run as one ragged batch, padded on ``padding_side``).
     output: a directory receiving journal.jsonl (appended and fsync'd per batch), summary.csv/.json
     and prompts.csv/.npz; an interrupted scan continues with ``resume=True``;

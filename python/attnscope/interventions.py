@@ -250,8 +250,9 @@ def head_ablation_sweep(model, prompt, target, position: int = -1, mean: bool = 
     ``position`` (default: the last).
 
     ``prompt`` is text (encoded with BOS unless ``add_bos=False``) or a list of token ids used as
-    is. ``target`` is a token id or text (its first token, encoded without BOS, as
-    ``attnscope ablate --target`` does). ``layers`` restricts the sweep. Runs without the Python
+    is. ``target`` is a token id or text that encodes to exactly one token (without BOS;
+    ``model.to_single_token``, as ``attnscope ablate --target``): InvalidArgumentError (a
+    ValueError) naming the tokens and the single-token candidates otherwise. ``layers`` restricts the sweep. Runs without the Python
     interpreter lock."""
     m = _core_model(model)
     if isinstance(prompt, str):
@@ -259,10 +260,7 @@ def head_ablation_sweep(model, prompt, target, position: int = -1, mean: bool = 
     else:
         ids = [int(i) for i in np.asarray(prompt).reshape(-1)]
     if isinstance(target, str):
-        enc = list(m.encode(target, False))
-        if not enc:
-            raise ValueError(f"target {target!r} encodes to no token")
-        target_id = enc[0]
+        target_id = int(m.to_single_token(target))
     elif isinstance(target, (int, np.integer)):
         target_id = int(target)
     else:

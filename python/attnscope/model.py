@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Se
 
 import numpy as np
 
+from . import cache_keys
+from . import tokens as tokens_
 from ._native import core
 
 # The hook captured by default: the softmax buffer that multiplies V, per layer.
@@ -111,10 +113,10 @@ class _ModuleProxy:
     def __getitem__(self, index):
         if not isinstance(index, numbers.Integral):
             raise TypeError(f"{self._path}[...] takes a layer number, not {index!r}")
-        index = int(index)
-        if index < 0:
-            index += self._owner.n_layers
-        return _ModuleProxy(self._owner, f"{self._path}.{index}")
+        index, n = int(index), self._owner.n_layers
+        if not -n <= index < n:  # as a list would: also ends `for layer in model.layers`
+            raise IndexError(f"{self._path}[{index}]: the model has layers 0..{n - 1}")
+        return _ModuleProxy(self._owner, f"{self._path}.{index % n}")
 
     def save(self) -> SavedValue:
         return self._owner._current_trace(f"{self._path}.save()").save(self._path)
@@ -303,18 +305,29 @@ class Trace:
             saved._value = r[name]
         return r
 
-    def __getitem__(self, name: str) -> np.ndarray:
+    def __getitem__(self, key) -> np.ndarray:
+        """A captured value by hook name or alias, or by TransformerLens' ActivationCache key:
+        ``trace["pattern", 4]``, ``trace["z", 4]``, ``trace["resid_pre", -1]``,
+        ``trace["normalized", 2, "ln1"]``, ``trace["embed"]``. KeyError naming what was captured
+        when the value was not."""
         t = self._require_run()
-        canonical = self._model._canonical(name)
+        canonical = cache_keys.resolve(key, self._model.n_layers)
         if canonical == "logits" and not t.has("logits"):
             if t.logits is None:
                 raise KeyError("logits were not computed in this trace")
             return t.logits
+        if not t.has(canonical):
+            shown = key if isinstance(key, str) and key == canonical else f"{key!r} ({canonical})"
+            raise KeyError(f"{shown} was not captured in this trace; captured: {sorted(self.activations)}; "
+                           f"capture it with model.trace(..., capture=[{canonical!r}])")
         return t.get(canonical)
 
-    def __contains__(self, name: str) -> bool:
+    def __contains__(self, key) -> bool:
         t = self._require_run()
-        canonical = self._model._canonical(name)
+        try:
+            canonical = cache_keys.resolve(key, self._model.n_layers)
+        except KeyError:
+            return False
         return t.has(canonical) or (canonical == "logits" and t.logits is not None)
 
     def keys(self) -> List[str]:
@@ -528,6 +541,23 @@ class InterpretableModel:
         if arr.ndim == 2:
             return [list(self._core.to_str_tokens(_to_int_list(row))) for row in arr]
         return list(self._core.to_str_tokens(_to_int_list(arr)))
+
+    def to_single_token(self, text: str) -> int:
+        """The id of the one token ``text`` encodes to (TransformerLens' ``to_single_token``);
+        ValueError naming the tokens and the single-token candidates otherwise."""
+        return tokens_.to_single_token(self, text)
+
+    def to_tokens(self, texts, prepend_bos: bool = True, padding_side: str = "right") -> np.ndarray:
+        """int64 [batch, pos] ids of a text or a list of texts, padded to the longest on
+        ``padding_side`` (TransformerLens' ``to_tokens``; see ``attnscope.tokens.to_tokens``)."""
+        return tokens_.to_tokens(self, texts, prepend_bos, padding_side)
+
+    def test_prompt(self, prompt: str, answer: str, prepend_space_to_answer: bool = True,
+                    print_details: bool = True, prepend_bos: bool = True, top_k: int = 10):
+        """Prints and returns the rank and probability of each token of ``answer`` after
+        ``prompt`` (TransformerLens' ``utils.test_prompt``; see ``attnscope.tokens.test_prompt``)."""
+        return tokens_.test_prompt(self, prompt, answer, prepend_space_to_answer, print_details, prepend_bos,
+                                   top_k)
 
     def token_to_str(self, token) -> str:
         """The readable string of one token id (an int, numpy integer or 1-element array)."""

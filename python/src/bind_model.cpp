@@ -145,6 +145,9 @@ void bind_model(py::module_& m) {
       .def(
           "encode", [](const Model& mdl, const std::string& text, bool add_bos) { return mdl.encode(text, add_bos); },
           py::arg("text"), py::arg("add_bos") = true)
+      // TransformerLens' to_single_token: InvalidArgumentError (ValueError) naming the tokens and
+      // the single-token candidates unless the text is exactly one token.
+      .def("to_single_token", &Model::to_single_token, py::arg("text"))
       // Python strings must be valid UTF-8: bytes that are not (half a character) become U+FFFD
       // as in Hugging Face decoding; decode_bytes gives the exact bytes.
       .def(
@@ -180,6 +183,8 @@ void bind_model(py::module_& m) {
                              [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().bos_id() : -1; })
       .def_property_readonly("eos_id",
                              [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().eos_id() : -1; })
+      .def_property_readonly("pad_id",
+                             [](const Model& mdl) { return mdl.has_tokenizer() ? mdl.tokenizer().pad_id() : -1; })
       .def("token_type", [](const Model& mdl, int32_t id) { return static_cast<int>(mdl.tokenizer().token_type(id)); })
       .def(
           "run",
@@ -242,6 +247,7 @@ void bind_model(py::module_& m) {
   m.def(
       "hook_name", [](HookPoint p, int layer) { return hook_name(p, layer); }, py::arg("point"), py::arg("layer") = -1);
   m.def("hook_glob", &hook_glob, py::arg("point"));
+  m.def("hook_in_block", &hook_in_block, py::arg("point"));
   m.def(
       "parse_hook_name",
       [](const std::string& name) -> py::object {

@@ -24,6 +24,19 @@ std::vector<std::pair<int, int>> HeadTypeReport::heads_of(const std::string& typ
   return out;
 }
 
+std::vector<std::string> HeadTypeReport::few_row_scores() const {
+  std::vector<std::string> out;
+  const auto check = [&out](const char* type, std::optional<int64_t> n) {
+    if (n && *n < kMinScoreRows) out.push_back(type);
+  };
+  check(kPreviousToken, rows.previous_token);
+  check(kFirstToken, rows.first_token);
+  check(kCurrentToken, rows.current_token);
+  check(kInduction, rows.induction);
+  check(kDuplicateToken, rows.duplicate_token);
+  return out;
+}
+
 HeadTypeReport classify_heads(const std::map<int, Tensor>& patterns, const std::vector<int32_t>& tokens,
                               const AttentionPatternDetector& detector) {
   HeadTypeReport report;
@@ -34,6 +47,12 @@ HeadTypeReport classify_heads(const std::map<int, Tensor>& patterns, const std::
   std::vector<int32_t> sorted(tokens);
   std::sort(sorted.begin(), sorted.end());
   report.has_repeats = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+  if (!patterns.empty() && patterns.begin()->second.ndim() == 4) {
+    // Every head of every layer has the same [Q, K]; the token-based scores exist only with a
+    // repeated token (analyze_head).
+    const Tensor& t = patterns.begin()->second;
+    report.rows = score_rows(t.dim(2), t.dim(3), report.has_repeats ? ctx : HeadContext{}, detector.options);
+  }
   for (const auto& [layer, t] : patterns) {
     if (t.ndim() != 4)
       fail(ErrorKind::InvalidArgument,

@@ -1,4 +1,5 @@
 // Results as a readable table, JSON (nlohmann) or CSV.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -42,6 +43,33 @@ std::string non_finite_warning(const std::vector<std::pair<int, int>>& heads) {
   return "warning: " + std::to_string(heads.size()) + (heads.size() == 1 ? " head holds" : " heads hold") +
          " non-finite attention (NaN/inf), scored NaN and typed non_finite: " + head_names(heads) + "\n";
 }
+json rows_json(const ScoreRows& n) {
+  return {{kPreviousToken, n.previous_token},
+          {kFirstToken, n.first_token},
+          {kCurrentToken, n.current_token},
+          {kInduction, n.induction ? json(*n.induction) : json(nullptr)},
+          {kDuplicateToken, n.duplicate_token ? json(*n.duplicate_token) : json(nullptr)}};
+}
+// "previous 11, first 12, current 12, induction 2, duplicate 2" (the scores that were computed).
+std::string rows_text(const ScoreRows& n) {
+  std::string out = "previous " + std::to_string(n.previous_token) + ", first " + std::to_string(n.first_token) +
+                    ", current " + std::to_string(n.current_token);
+  if (n.induction) out += ", induction " + std::to_string(*n.induction);
+  if (n.duplicate_token) out += ", duplicate " + std::to_string(*n.duplicate_token);
+  return out;
+}
+// The warning a report starts with when a score rests on fewer than kMinScoreRows query rows:
+// its types are anecdotes (a short prompt's induction score may rest on two rows).
+std::string few_rows_warning(const HeadTypeReport& r) {
+  const std::vector<std::string> few = r.few_row_scores();
+  if (few.empty()) return {};
+  std::string out = "warning: " + join(few, ", ") + (few.size() == 1 ? " rests" : " rest") + " on fewer than " +
+                    std::to_string(kMinScoreRows) + " query rows (" + rows_text(r.rows) +
+                    "): types from so few rows are anecdotes, not findings";
+  if (std::find(few.begin(), few.end(), kInduction) != few.end())
+    out += "; for induction heads run `attnscope induction` (random repeated tokens, one row per token)";
+  return out + "\n";
+}
 std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
 json opt_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 // CSV field: quoted when it holds a comma, quote or newline.
@@ -62,6 +90,9 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
     j["tokens"] = r.tokens;
     j["str_tokens"] = r.str_tokens;
     j["has_repeats"] = r.has_repeats;
+    j["score_rows"] = rows_json(r.rows);  // the query rows each score is the mean of
+    j["min_score_rows"] = kMinScoreRows;
+    j["few_rows"] = r.few_row_scores();  // scores resting on fewer rows: anecdotes
     j["chance_corrected"] = d.options.chance_corrected;
     j["exclude_bos"] = d.options.exclude_bos;
     j["weighting"] = weighting_name(d.weighting);
@@ -106,13 +137,15 @@ std::string format_report(const HeadTypeReport& r, ReportFormat format) {
     return os.str();
   }
   os << non_finite_warning(r.heads_of(kNonFinite));
+  os << few_rows_warning(r);
   os << r.tokens.size() << " tokens; " << (d.weighting == AttentionWeighting::Value ? "value-weighted " : "")
      << "scores " << (d.options.chance_corrected ? "chance-corrected" : "raw")
      << (d.options.exclude_bos ? ", BOS excluded" : "") << "; induction/duplicate "
      << (r.has_repeats ? "scored on the text's repeated tokens" : "not scored (no repeated token)")
      << "\nthresholds: previous " << fmt(d.previous_token_threshold()) << ", first " << fmt(d.first_token_threshold())
      << ", current " << fmt(d.current_token_threshold()) << ", induction " << fmt(d.induction_threshold())
-     << ", duplicate " << fmt(d.duplicate_token_threshold()) << "\n\n";
+     << ", duplicate " << fmt(d.duplicate_token_threshold()) << "\nquery rows per score: " << rows_text(r.rows)
+     << "\n\n";
   os << "layer head  previous  first  current  induction  duplicate  entropy  vw_first  types\n";
   for (const auto& h : r.heads)
     os << pad(std::to_string(h.layer), 5) << pad(std::to_string(h.head), 5) << pad(fmt(h.scores.previous_token), 10)

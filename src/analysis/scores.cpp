@@ -47,23 +47,33 @@ namespace {
 using detail::PatternView;
 using detail::RowScore;
 
-// Rows with a single fixed target column per position; target(p) < 0 means "no such row".
-template <class Target>
-double single_target_score(const Tensor& pattern, const ScoreOptions& options, const char* what, bool allow_target0,
-                           Target target) {
-  const PatternView v = detail::pattern_view(pattern, what);
+// The rows of a score with a single fixed target column per position (target(p) < 0: no such
+// row), with value(r, t) summed over them. The row set depends only on the shape and the
+// options; score_rows counts it with a value of 0, so the count and the score cannot disagree.
+template <class Target, class Value>
+RowScore single_target_rows(int64_t q, int64_t offset, const ScoreOptions& options, bool allow_target0, Target target,
+                            Value value) {
   RowScore acc;
-  acc.non_finite = !v.finite;
-  for (int64_t r = 0; r < v.q; ++r) {
-    const int64_t p = r + v.offset;
+  for (int64_t r = 0; r < q; ++r) {
+    const int64_t p = r + offset;
     if (options.exclude_bos && p == 0) continue;
     const int64_t t = target(p);
     if (t < 0 || t > p) continue;
     if (options.exclude_bos && t == 0 && !allow_target0) continue;
-    acc.sum += v.at(r, t);
+    acc.sum += value(r, t);
     acc.uniform += 1.0 / static_cast<double>(p + 1);
     ++acc.rows;
   }
+  return acc;
+}
+
+template <class Target>
+double single_target_score(const Tensor& pattern, const ScoreOptions& options, const char* what, bool allow_target0,
+                           Target target) {
+  const PatternView v = detail::pattern_view(pattern, what);
+  RowScore acc = single_target_rows(v.q, v.offset, options, allow_target0, target,
+                                    [&v](int64_t r, int64_t t) { return v.at(r, t); });
+  acc.non_finite = !v.finite;
   return detail::finish_score(acc, options);
 }
 
@@ -76,16 +86,15 @@ void check_tokens(const PatternView& v, const std::vector<int32_t>& tokens, cons
 // Rows whose targets are a set of earlier positions picked by the tokens. `shift` = 0: the
 // earlier copies j of tokens[p] (duplicate); shift = 1: the positions j with tokens[j-1] ==
 // tokens[p] (induction). Earlier occurrences are tracked with a map so this is O(K * copies).
-double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tokens, const ScoreOptions& options,
-                          const char* what, int shift) {
-  const PatternView v = detail::pattern_view(pattern, what);
-  check_tokens(v, tokens, what);
+// value(r, j) is summed over the targets, as in single_target_rows.
+template <class Value>
+RowScore token_target_rows(int64_t q, int64_t offset, const std::vector<int32_t>& tokens, const ScoreOptions& options,
+                           int shift, Value value) {
   std::unordered_map<int32_t, std::vector<int64_t>> seen;  // token -> positions (of j - shift)
   RowScore acc;
-  acc.non_finite = !v.finite;
   int64_t added = 0;  // positions 0..added-1 are in `seen`
-  for (int64_t r = 0; r < v.q; ++r) {
-    const int64_t p = r + v.offset;
+  for (int64_t r = 0; r < q; ++r) {
+    const int64_t p = r + offset;
     // Sources allowed for row p: positions m < p (m = j - shift, j = m + shift <= p).
     for (; added < p; ++added) {
       if (options.exclude_bos && added == 0) continue;
@@ -100,7 +109,7 @@ double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tok
       const int64_t j = m + shift;
       if (j > p) continue;
       if (options.exclude_bos && j == 0) continue;
-      s += v.at(r, j);
+      s += value(r, j);
       ++n;
     }
     if (n == 0) continue;
@@ -108,21 +117,36 @@ double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tok
     acc.uniform += static_cast<double>(n) / static_cast<double>(p + 1);
     ++acc.rows;
   }
+  return acc;
+}
+
+double token_target_score(const Tensor& pattern, const std::vector<int32_t>& tokens, const ScoreOptions& options,
+                          const char* what, int shift) {
+  const PatternView v = detail::pattern_view(pattern, what);
+  check_tokens(v, tokens, what);
+  RowScore acc =
+      token_target_rows(v.q, v.offset, tokens, options, shift, [&v](int64_t r, int64_t j) { return v.at(r, j); });
+  acc.non_finite = !v.finite;
   return detail::finish_score(acc, options);
 }
+
+int64_t previous_target(int64_t p) { return p - 1; }
+int64_t first_target(int64_t) { return 0; }
+int64_t current_target(int64_t p) { return p; }
+double no_value(int64_t, int64_t) { return 0.0; }
 
 }  // namespace
 
 double previous_token_score(const Tensor& pattern, const ScoreOptions& options) {
-  return single_target_score(pattern, options, "previous_token_score", false, [](int64_t p) { return p - 1; });
+  return single_target_score(pattern, options, "previous_token_score", false, previous_target);
 }
 
 double first_token_score(const Tensor& pattern, const ScoreOptions& options) {
-  return single_target_score(pattern, options, "first_token_score", true, [](int64_t) { return int64_t{0}; });
+  return single_target_score(pattern, options, "first_token_score", true, first_target);
 }
 
 double current_token_score(const Tensor& pattern, const ScoreOptions& options) {
-  return single_target_score(pattern, options, "current_token_score", false, [](int64_t p) { return p; });
+  return single_target_score(pattern, options, "current_token_score", false, current_target);
 }
 
 double induction_score(const Tensor& pattern, int seq_len, const ScoreOptions& options) {
@@ -138,6 +162,33 @@ double induction_score(const Tensor& pattern, const std::vector<int32_t>& tokens
 
 double duplicate_token_score(const Tensor& pattern, const std::vector<int32_t>& tokens, const ScoreOptions& options) {
   return token_target_score(pattern, tokens, options, "duplicate_token_score", 0);
+}
+
+ScoreRows score_rows(int64_t q, int64_t k, const HeadContext& context, const ScoreOptions& options) {
+  if (q < 1 || k < q)
+    fail(ErrorKind::InvalidArgument,
+         "score_rows: need 1 <= q <= k, got q = " + std::to_string(q) + ", k = " + std::to_string(k));
+  const int64_t offset = k - q;
+  ScoreRows n;
+  n.previous_token = single_target_rows(q, offset, options, false, previous_target, no_value).rows;
+  n.first_token = single_target_rows(q, offset, options, true, first_target, no_value).rows;
+  n.current_token = single_target_rows(q, offset, options, false, current_target, no_value).rows;
+  if (!context.tokens.empty()) {
+    if (static_cast<int64_t>(context.tokens.size()) != k)
+      fail(ErrorKind::InvalidArgument, "score_rows: " + std::to_string(context.tokens.size()) +
+                                           " tokens for a pattern with " + std::to_string(k) + " keys");
+    n.induction = token_target_rows(q, offset, context.tokens, options, 1, no_value).rows;
+    n.duplicate_token = token_target_rows(q, offset, context.tokens, options, 0, no_value).rows;
+  }
+  if (context.seq_len) {  // as analyze_head: the random-repeat score wins over the token-based one
+    if (*context.seq_len < 1)
+      fail(ErrorKind::InvalidArgument, "score_rows: seq_len must be >= 1, got " + std::to_string(*context.seq_len));
+    const int64_t d = *context.seq_len - 1;
+    n.induction = single_target_rows(
+                      q, offset, options, false, [d](int64_t p) { return p - d; }, no_value)
+                      .rows;
+  }
+  return n;
 }
 
 Tensor uniform_causal_pattern(int64_t length) {

@@ -33,9 +33,10 @@ struct AblateArgs {
   std::vector<std::string> uniform;      // L:h
   std::vector<std::string> patch_heads;  // L:h,h (from --patch-from)
   std::string patch_from;
-  std::string target;  // token text (its first token)
+  std::string target;  // token text (exactly one token)
   int target_id = -1;
   std::string contrast;  // second token for a logit difference
+  int contrast_id = -1;
   int position = -1;
   int top_k = 5;
   bool sweep = false;
@@ -219,7 +220,7 @@ int run_ablate(const Common& common, const AblateArgs& a) {
   po.position = a.position;
   auto before = get_token_predictions(model, clean.logits, po);
   auto after = get_token_predictions(model, edited.logits, po);
-  const int32_t contrast = resolve_token(model, a.contrast, -1, "--contrast");
+  const int32_t contrast = resolve_token(model, a.contrast, a.contrast_id, "--contrast");
 
   nlohmann::json j;
   j["model"] = model.source();
@@ -270,9 +271,10 @@ const CommandRegistrar reg{
        sub.add_option("--uniform-pattern", a->uniform, "set heads LAYER:H[,H...] to causal uniform attention");
        sub.add_option("--patch-from", a->patch_from, "clean prompt (same length) to patch head outputs from");
        sub.add_option("--patch-heads", a->patch_heads, "heads LAYER:H[,H...] to patch from --patch-from");
-       sub.add_option("--target", a->target, "target token (text; its first token)");
+       sub.add_option("--target", a->target, "target token (text that encodes to exactly one token)");
        sub.add_option("--target-id", a->target_id, "target token id");
        sub.add_option("--contrast", a->contrast, "second token for a logit difference (target - contrast)");
+       sub.add_option("--contrast-id", a->contrast_id, "second token id");
        sub.add_option("--position", a->position, "position whose prediction is read (default: last)");
        sub.add_option("-k,--top-k", a->top_k, "predictions to show")->check(CLI::PositiveNumber);
        sub.add_flag("--sweep", a->sweep, "ablate every head in turn and report the target's change");

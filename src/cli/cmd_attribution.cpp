@@ -139,7 +139,8 @@ const CommandRegistrar kDla{{
       auto a = std::make_shared<DlaArgs>();
       add_common_options(sub, common);
       sub.add_option("text", a->text, "the text to run")->required();
-      sub.add_option("--target", a->target, "target token (text; its first token). Default: the top prediction");
+      sub.add_option("--target", a->target,
+                     "target token (text that encodes to exactly one token). Default: the top prediction");
       sub.add_option("--target-id", a->target_id, "target token id");
       sub.add_option("--minus", a->minus, "second token: attribute the logit difference target - minus");
       sub.add_option("--minus-id", a->minus_id, "second token id");

@@ -32,6 +32,12 @@ int run_heads(const Common& common, const HeadsArgs& a) {
   const HeadTypeReport r = detect_head_types(model, a.text, det, a.layers);
   const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
   if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
+  // The table and JSON carry the row counts and their warning; CSV has one row per head, so the
+  // warning goes to stderr.
+  if (f == ReportFormat::Csv)
+    for (const auto& type : r.few_row_scores())
+      std::cerr << "attnscope: warning: " << type << " rests on fewer than " << kMinScoreRows
+                << " query rows: its types are anecdotes (--json gives score_rows)\n";
   std::cout << (f == ReportFormat::Json ? with_precision_warning(format_report(r, f), warning) : format_report(r, f));
   return 0;
 }

@@ -3,7 +3,6 @@
 //   attnscope scan prompts.txt -m stories260K.gguf -o out/scan --induction-seeds 5
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -59,17 +58,16 @@ void draw_progress(const ScanProgress& p) {
 void print_table(const ScanResult& r) {
   std::printf("%zu units (%lld resumed), %zu batches, %zu layers x %d heads\n", r.plan.units.size(),
               static_cast<long long>(r.resumed_units), r.plan.batches.size(), r.plan.layers.size(), r.plan.n_head);
-  // The three highest heads of each metric (mean and 95 % interval).
+  // The three heads of each metric that matter most (mean and 95 % interval), ranked from the end
+  // that means "matters most" for it (metric_rank), which the line names.
+  std::printf("top 3 heads per metric: mean [95%% interval]\n");
   for (const auto& m : r.plan.metrics) {
-    std::vector<const HeadSummary*> heads;
-    for (const auto& s : r.summary)
-      if (s.metric == m && s.count > 0) heads.push_back(&s);
-    std::sort(heads.begin(), heads.end(), [](auto* a, auto* b) { return a->mean > b->mean; });
-    std::printf("%-28s", m.c_str());
+    const std::vector<HeadSummary> heads = top_heads(r.summary, m, 3);
+    const MetricRank rank = metric_rank(m);
+    std::printf("%-28s %-29s", m.c_str(),
+                rank == MetricRank::LowestFirst ? "(lowest first: largest drop)" : "(highest first)");
     if (heads.empty()) std::printf(" (no data)");
-    for (size_t i = 0; i < heads.size() && i < 3; ++i)
-      std::printf("  L%dH%d %.3f [%.3f, %.3f]", heads[i]->layer, heads[i]->head, heads[i]->mean, heads[i]->ci_low,
-                  heads[i]->ci_high);
+    for (const auto& h : heads) std::printf("  L%dH%d %.3f [%.3f, %.3f]", h.layer, h.head, h.mean, h.ci_low, h.ci_high);
     std::printf("\n");
   }
 }
@@ -138,7 +136,8 @@ const CommandRegistrar kScan{{
       sub.add_option("--seed", a->opt.induction_seed, "first random-induction seed")->capture_default_str();
       sub.add_flag("--ablation", a->opt.ablation,
                    "mean-ablate every head per prompt: change of the prompt's last token (predicted before it)");
-      sub.add_option("--target", a->target, "ablation target token (text; its first token) at the last position");
+      sub.add_option("--target", a->target,
+                     "ablation target token (text that encodes to exactly one token) at the last position");
       sub.add_option("--target-id", a->target_id, "ablation target token id");
       sub.add_option("--batch", a->opt.max_batch, "prompts per forward pass (of different lengths: padded)")
           ->capture_default_str()

@@ -44,9 +44,11 @@ std::string dump_json(const nlohmann::json& j, int indent) {
 int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what) {
   if (id >= 0) return id;
   if (text.empty()) return -1;
-  auto ids = model.encode(text, false);
-  if (ids.empty()) fail(ErrorKind::InvalidArgument, what + " '" + text + "' encodes to no token");
-  return ids[0];
+  try {
+    return model.to_single_token(text);
+  } catch (const Error& e) {
+    fail(e.kind(), what + ": " + e.what() + " (" + what + "-id ID)");
+  }
 }
 
 nlohmann::json captured_shapes_json(const Trace& trace) {

@@ -21,8 +21,9 @@ std::vector<int32_t> parse_id_list(const std::string& text);
 std::string dump_json(const nlohmann::json& j, int indent = 2);
 // Shapes of every captured hook: {"blocks.0.attn.hook_pattern": [1, 8, 6, 6], ...}.
 nlohmann::json captured_shapes_json(const Trace& trace);
-// A token given on the command line: `id` when >= 0, else the first token of `text` (without BOS),
-// else -1 when both are empty. InvalidArgument (naming `what`) when the text encodes to nothing.
+// A token given on the command line: `id` when >= 0, else the one token `text` encodes to (without
+// BOS; Model::to_single_token), else -1 when both are empty. InvalidArgument (naming `what` and its
+// `what`-id option) when the text is no token or several.
 int32_t resolve_token(const Model& model, const std::string& text, int id, const std::string& what);
 
 }  // namespace attnscope::cli

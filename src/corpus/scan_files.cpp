@@ -56,6 +56,9 @@ std::string scan_summary_json(const ScanResult& r) {
   j["layers"] = r.plan.layers;
   j["n_head"] = r.plan.n_head;
   j["metrics"] = r.plan.metrics;
+  // Which end of each metric marks the heads that matter most (the ablation deltas: the lowest).
+  j["ranking"] = nlohmann::json::object();
+  for (const auto& m : r.plan.metrics) j["ranking"][m] = metric_rank_name(metric_rank(m));
   j["skipped"] = nlohmann::json::array();
   for (const auto& s : r.plan.corpus.skipped)
     j["skipped"].push_back({{"source", s.source}, {"line", s.line}, {"reason", s.reason}});

@@ -96,6 +96,8 @@ std::vector<int32_t> Model::encode(std::string_view text, bool add_bos) const {
   return tokenizer().encode(text, add_bos && tokenizer().add_bos_default());
 }
 
+int32_t Model::to_single_token(std::string_view text) const { return tokenizer().to_single_token(text); }
+
 std::vector<std::string> Model::hook_names() const { return model_hook_names(impl_->config); }
 
 Trace Model::run(std::string_view text, const RunOptions& options) const {

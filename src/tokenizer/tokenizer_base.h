@@ -22,6 +22,7 @@ class TokenizerBase : public Tokenizer {
   int32_t bos_id() const override { return vocab_.bos; }
   int32_t eos_id() const override { return vocab_.eos; }
   int32_t unk_id() const override { return vocab_.unk; }
+  int32_t pad_id() const override { return vocab_.pad; }
   bool add_bos_default() const override { return vocab_.add_bos; }
   std::string chat_template() const override { return vocab_.chat_template; }
   int32_t token_to_id(std::string_view text) const override { return vocab_.find(text); }

@@ -35,7 +35,7 @@ TEST(CliAblate, EditChangesPredictionsAndNamesTheResolvedHook) {
   auto same = run_json(kPrompt + " -m " + kStories + " --edit blocks.*.hook_resid_post=scale:1 --target-id 410");
   EXPECT_EQ(same["clean"]["target"], same["intervened"]["target"]);
   auto heads = run_json(kPrompt + " -m " + kStories +
-                        " --zero-heads 1:0,3 --uniform-pattern 2:1 --mean-heads 3:2 --target-id 410 --contrast Tom");
+                        " --zero-heads 1:0,3 --uniform-pattern 2:1 --mean-heads 3:2 --target-id 410 --contrast Lily");
   EXPECT_EQ(heads["interventions"].size(), 3u);
   EXPECT_TRUE(heads["intervened"].contains("logit_diff"));
 }
