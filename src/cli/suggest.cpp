@@ -1,6 +1,7 @@
 // "did you mean" for the command line (see suggest.h).
 #include "cli/suggest.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "attnscope/error.h"
