@@ -51,6 +51,16 @@ struct RunOptions {
   // When set, captured values go here as soon as the forward pass produces them (layer by layer)
   // instead of into the returned Trace: long prompts never hold every pattern in memory.
   CaptureSink capture_sink;
+  // Sees every layer's attention rows block by block (PatternObserver in trace.h), after every
+  // intervention; not owned, must outlive the run.
+  PatternObserver* pattern_observer = nullptr;
+  // Prefill in chunks of this many tokens through a KV cache (0: one pass), so activations are
+  // bounded by the chunk instead of the prompt: captures and logits come back as from one pass
+  // (to float rounding; a bfloat16 model's cache rounds keys and values to bfloat16, see
+  // generate()); a capture_sink receives each chunk's piece ([B, chunk, ...], [B, H, chunk, keys]
+  // so far) as it is made. InvalidArgument with interventions (they would see chunks), start_at_layer or a
+  // ragged batch.
+  int prefill_chunk = 0;
   // run_batch with prompts of different lengths: where the pads go (see Trace::padding).
   Padding padding = Padding::Right;
 };

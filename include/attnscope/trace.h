@@ -31,6 +31,37 @@ struct Intervention {
 // Receives a captured value (canonical hook name, tensor) the moment the forward pass produces it.
 using CaptureSink = std::function<void(const std::string& name, const Tensor& value)>;
 
+// Attention rows as the forward pass computes them. Attention runs in blocks of query rows (for
+// one sequence and one KV head's group of query heads at a time): each block's complete score
+// rows are scaled, capped, masked and softmaxed, then multiplied with V and dropped, so memory
+// is O(block rows x keys) per thread rather than O(T^2) per layer. An observer sees every block
+// while it is in cache; statistics computed there cost no pattern storage (analysis/head_stats.h
+// builds on this).
+struct PatternBlock {
+  int layer = 0;
+  int64_t batch = 0;            // sequence in the batch
+  int64_t head = 0;             // query head
+  int64_t row0 = 0;             // absolute position of the first query row (counting a KV cache)
+  int64_t rows = 0;             // query rows in the block: positions row0 .. row0 + rows - 1
+  int64_t keys = 0;             // keys 0 .. keys - 1 are given; every later key has weight 0 (masked)
+  int64_t ld = 0;               // floats between rows
+  const float* data = nullptr;  // rows x keys attention weights, each row sums to 1 (or is 0: fully masked)
+};
+class PatternObserver {
+ public:
+  virtual ~PatternObserver() = default;
+  // Blocks of `layer` follow: a batch of `batch` sequences, `heads` query heads, queries at
+  // absolute positions n_past .. n_past + queries - 1. Called on the caller's thread.
+  virtual void begin_layer(int layer, int64_t batch, int64_t heads, int64_t queries, int64_t n_past) {
+    (void)layer, (void)batch, (void)heads, (void)queries, (void)n_past;
+  }
+  // One block. Called from worker threads at once; two calls never share (batch, head, row). Must
+  // not throw (record an error and report it in end_layer instead).
+  virtual void block(const PatternBlock& block) = 0;
+  // Every block of `layer` has been seen. Called on the caller's thread; may throw.
+  virtual void end_layer(int layer) { (void)layer; }
+};
+
 // Where the pads of a ragged batch go (Hugging Face's padding_side, TransformerLens'
 // padding_side): after each prompt's tokens (Right) or before them (Left, with positions counted
 // from each prompt's first real token).

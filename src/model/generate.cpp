@@ -3,7 +3,6 @@
 // result is the full [B, H, T, T] lower-triangular pattern over prompt + generated tokens).
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <map>
 
 #include "attnscope/error.h"
@@ -11,49 +10,10 @@
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
 #include "model/sampling.h"
+#include "model/trace_pieces.h"
 #include "tensor/threading.h"
 
 namespace attnscope {
-
-namespace {
-
-// Pieces [B, H, t_i, k_i] (queries t_i at the end of k_i keys) -> [B, H, T, T].
-Tensor assemble_square(const std::vector<Tensor>& pieces, int64_t total, float fill) {
-  const int64_t B = pieces[0].dim(0), H = pieces[0].dim(1);
-  Tensor out({B, H, total, total});
-  std::fill(out.data(), out.data() + out.numel(), fill);
-  int64_t row = 0;
-  for (const Tensor& p : pieces) {
-    const int64_t t = p.dim(2), k = p.dim(3);
-    for (int64_t bh = 0; bh < B * H; ++bh)
-      for (int64_t i = 0; i < t; ++i)
-        std::memcpy(out.data() + (bh * total + row + i) * total, p.data() + (bh * t + i) * k, sizeof(float) * k);
-    row += t;
-  }
-  return out;
-}
-
-// Pieces [B, t_i, ...] -> [B, sum t_i, ...].
-Tensor concat_tokens(const std::vector<Tensor>& pieces) {
-  Shape shape = pieces[0].shape();
-  const int64_t B = shape[0];
-  int64_t inner = 1;
-  for (size_t d = 2; d < shape.size(); ++d) inner *= shape[d];
-  int64_t total = 0;
-  for (const Tensor& p : pieces) total += p.dim(1);
-  shape[1] = total;
-  Tensor out(shape);
-  int64_t off = 0;
-  for (const Tensor& p : pieces) {
-    const int64_t t = p.dim(1);
-    for (int64_t b = 0; b < B; ++b)
-      std::memcpy(out.data() + (b * total + off) * inner, p.data() + b * t * inner, sizeof(float) * t * inner);
-    off += t;
-  }
-  return out;
-}
-
-}  // namespace
 
 Generation Model::generate(std::string_view prompt, const GenerateOptions& options) const {
   std::vector<int32_t> ids = encode(prompt, true);
@@ -111,14 +71,7 @@ Generation Model::generate(const std::vector<int32_t>& prompt, const GenerateOpt
   // Captures cover the tokens that went through the model (all of them unless the context filled).
   if (capturing && static_cast<int64_t>(all.size()) > cache.n_past) all.resize(static_cast<size_t>(cache.n_past));
   detail::fill_trace_tokens(impl, {all}, gen.trace);
-  for (auto& [name, list] : pieces) {
-    const HookPoint point = parse_hook_name(name)->point;  // the forward captured it by this name
-    // Square hooks gain rows; the cells of keys a row never saw are masked: -inf scores, 0 pattern.
-    const float masked = point == HookPoint::AttnScores ? -std::numeric_limits<float>::infinity() : 0.0f;
-    gen.trace.set(name, hook_shape(point) == HookShape::Square ? assemble_square(list, cache.n_past, masked)
-                                                               : concat_tokens(list));
-  }
-  if (!logit_pieces.empty()) gen.trace.logits = concat_tokens(logit_pieces);
+  detail::join_pieces(pieces, logit_pieces, cache.n_past, gen.trace);
   if (impl.tokenizer) gen.text = impl.tokenizer->decode(gen.new_tokens);
   return gen;
 }

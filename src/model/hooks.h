@@ -36,6 +36,9 @@ class HookRunner {
   void at(HookPoint p, int layer, Tensor& value, Trace& trace, bool fresh = false) const;
   // Captured values go to `sink` as they are produced instead of into the trace.
   void set_sink(CaptureSink sink) { sink_ = std::move(sink); }
+  // Attention rows go to `observer` block by block (RunOptions::pattern_observer); may be null.
+  void set_pattern_observer(PatternObserver* observer) { observer_ = observer; }
+  PatternObserver* pattern_observer() const { return observer_; }
   // Only the interventions part of at() (for values the forward stores elsewhere, e.g. logits).
   void intervene(HookPoint p, int layer, Tensor& value) const;
 
@@ -55,6 +58,7 @@ class HookRunner {
   std::vector<Intervention> interventions_list_;
   int n_captured_ = 0;
   CaptureSink sink_;
+  PatternObserver* observer_ = nullptr;
 };
 
 }  // namespace attnscope::detail

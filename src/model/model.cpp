@@ -189,9 +189,16 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
     in.ids = &padded;
     in.spans = &spans;
   }
+  if (options.prefill_chunk < 0)
+    fail(ErrorKind::InvalidArgument, "prefill_chunk must be >= 0, got " + std::to_string(options.prefill_chunk));
+  if (options.prefill_chunk > 0 &&
+      (!options.interventions.empty() || options.start_at_layer != 0 || !options.residual.empty() || trace.padded()))
+    fail(ErrorKind::InvalidArgument,
+         "a chunked prefill (prefill_chunk) runs without interventions, start_at_layer and ragged batches");
   in.want_logits = options.return_logits || hooks.captured(HookPoint::Logits);
   in.last_logits_only = options.last_logits_only;
   if (options.capture_sink) hooks.set_sink(options.capture_sink);
+  hooks.set_pattern_observer(options.pattern_observer);
   // start_at_layer: the given stream (broadcast over the batch when it has one row).
   Tensor residual;
   if (options.start_at_layer != 0 || !options.residual.empty()) {
@@ -212,7 +219,10 @@ Trace Model::run_batch(const std::vector<std::vector<int32_t>>& ids, const RunOp
     in.start_layer = options.start_at_layer;
     in.residual = &residual;
   }
-  impl_->forward(*impl_, in, hooks, trace);
+  if (options.prefill_chunk > 0 && static_cast<int64_t>(ids[0].size()) > options.prefill_chunk)
+    detail::run_chunked(*impl_, ids, options.prefill_chunk, in, hooks, trace);
+  else
+    impl_->forward(*impl_, in, hooks, trace);
   return trace;
 }
 

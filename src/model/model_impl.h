@@ -92,5 +92,11 @@ void fill_trace_tokens(const Model::Impl& impl, const std::vector<std::vector<in
 Tensor final_norm(const Model::Impl& m, const Tensor& hidden);
 void output_head(const Model::Impl& m, const float* normalized, int64_t rows, float* logits);
 
+// The forward over `ids` [B, T] in chunks of `chunk` tokens through a KV cache of T positions
+// (src/model/chunked_prefill.cpp): `in` gives the other inputs (logits wanted ...); captures and
+// logits are joined into `trace` as one pass gives them.
+void run_chunked(const Model::Impl& m, const std::vector<std::vector<int32_t>>& ids, int64_t chunk,
+                 const ForwardInput& in, const HookRunner& hooks, Trace& trace);
+
 }  // namespace detail
 }  // namespace attnscope

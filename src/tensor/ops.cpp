@@ -161,7 +161,7 @@ void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, con
 }
 
 void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data, const MatView& dst,
-            float* dst_data) {
+            float* dst_data, int threads) {
   MatmulCall c;
   c.src_dims = src.dims;
   c.src_strides = src.strides.empty() ? contiguous_strides(src.dims) : src.strides;
@@ -171,6 +171,7 @@ void matmul(const MatView& src, const float* src_data, const MatView& wei, const
   c.dst_strides = dst.strides.empty() ? contiguous_strides(dst.dims) : dst.strides;
   for (int64_t d : c.dst_dims)
     if (d <= 0) return;
+  c.threads = threads;
   execute(c, src_data, wei_data, nullptr, dst_data);
 }
 

@@ -27,13 +27,14 @@ std::string cpu_isa_name();
 // A general (batched, strided) matmul dst = src · wei over up to 5 dims: the last two dims are
 // the matrix dims (src [.., M, K], wei [.., K, N], dst [.., M, N]); leading batch dims of wei may
 // be 1 to broadcast. Strides are in elements. Used for attention (scores, pattern·V) directly on
-// the [B, T, H, Dh] activations without copies.
+// the [B, T, H, Dh] activations without copies. threads as for linear_typed (0: by size; 1 from
+// inside parallel_for).
 struct MatView {
   std::vector<int64_t> dims;
   std::vector<int64_t> strides;
 };
 void matmul(const MatView& src, const float* src_data, const MatView& wei, const float* wei_data, const MatView& dst,
-            float* dst_data);
+            float* dst_data, int threads = 0);
 
 // Cumulative seconds spent in oneDNN matmul calls since the last reset (for the benchmark).
 double matmul_seconds();
