@@ -43,14 +43,14 @@ struct SinkOptions {
 
 struct SinkLength {
   int length = 0;
-  Tensor mass;                    // [n_layer, n_head] alpha; NaN rows for layers not measured
+  Tensor mass;                     // [n_layer, n_head] alpha; NaN rows for layers not measured
   std::vector<double> layer_rate;  // per layer, fraction of heads with alpha > epsilon (NaN if not measured)
-  double rate = 0;                // over every measured head
+  double rate = 0;                 // over every measured head
 };
 
 struct SinkReport {
   SinkOptions options;
-  std::vector<int> layers;         // the measured layers
+  std::vector<int> layers;  // the measured layers
   std::vector<SinkLength> by_length;
   Tensor mean_mass;                // [n_layer, n_head] alpha averaged over lengths
   std::vector<double> layer_rate;  // of mean_mass
@@ -76,25 +76,25 @@ SinkReport attention_sinks(const Model& model, const std::vector<int32_t>& token
 // above 0.1 retrieval heads.
 
 struct RetrievalOptions {
-  std::vector<int> lengths = {256};              // prompt lengths in tokens, BOS included
+  std::vector<int> lengths = {256};                          // prompt lengths in tokens, BOS included
   std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};  // each in [0, 1]
-  std::vector<int32_t> needle;                   // empty: needle_tokens distinct random pool tokens
+  std::vector<int32_t> needle;                               // empty: needle_tokens distinct random pool tokens
   int needle_tokens = 16;
-  std::vector<int32_t> question;                 // tokens between the haystack and the cue (may be empty)
-  int cue_tokens = 1;                            // needle tokens given in the prompt, 0 <= cue < needle size
-  bool generate = false;                         // greedy answer instead of teacher forcing
+  std::vector<int32_t> question;  // tokens between the haystack and the cue (may be empty)
+  int cue_tokens = 1;             // needle tokens given in the prompt, 0 <= cue < needle size
+  bool generate = false;          // greedy answer instead of teacher forcing
   double threshold = 0.1;
-  uint64_t seed = 42;                            // random needle and random haystack
-  std::vector<int> layers;                       // empty: all
+  uint64_t seed = 42;       // random needle and random haystack
+  std::vector<int> layers;  // empty: all
 };
 
 struct RetrievalTrial {
   int length = 0;
   double depth = 0;
-  int64_t needle_start = 0;     // position of needle[0] in the prompt
+  int64_t needle_start = 0;  // position of needle[0] in the prompt
   int64_t answer_tokens = 0;
-  double accuracy = 0;          // answer steps where the model's greedy token is the needle's
-  Tensor score;                 // [n_layer, n_head] fraction of answer steps copy-pasted; NaN rows unmeasured
+  double accuracy = 0;  // answer steps where the model's greedy token is the needle's
+  Tensor score;         // [n_layer, n_head] fraction of answer steps copy-pasted; NaN rows unmeasured
 };
 
 struct RetrievalHead {
@@ -148,8 +148,9 @@ std::string format_report(const SinkReport& report, ReportFormat format);
 std::string format_report(const RetrievalReport& report, ReportFormat format);
 std::string format_report(const LongInductionReport& report, ReportFormat format);
 
-// Figures (PNG, SVG or PDF by extension): sinks -> layers x heads mean mass; retrieval -> layers x heads score; induction -> score versus repeat
-// distance, one line per head above `min_score` at some length (at most 12, best first).
+// Figures (PNG, SVG or PDF by extension): sinks -> layers x heads mean mass; retrieval -> layers x heads score;
+// induction -> score versus repeat distance, one line per head above `min_score` at some length (at most 12, best
+// first).
 void save_sink_figure(const std::string& path, const SinkReport& report);
 // The sink rate versus length: every heads' and (up to 11 layers) each layer's.
 void save_sink_length_figure(const std::string& path, const SinkReport& report);

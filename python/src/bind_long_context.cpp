@@ -2,7 +2,6 @@
 // repeat distance. Reports come out as small classes with numpy arrays and the C++ formatters;
 // the attnscope.long_context module wraps them (DataFrames, defaults, InterpretableModel).
 #include "attnscope/long_context.h"
-
 #include "attnscope/model.h"
 #include "bindings.h"
 
@@ -64,7 +63,8 @@ void bind_long_context(py::module_& m) {
       .def_property_readonly("heads",
                              [](const RetrievalReport& r) {
                                py::list out;
-                               for (const RetrievalHead& h : r.heads) out.append(py::make_tuple(h.layer, h.head, h.score));
+                               for (const RetrievalHead& h : r.heads)
+                                 out.append(py::make_tuple(h.layer, h.head, h.score));
                                return out;
                              })
       .def_property_readonly("trials",

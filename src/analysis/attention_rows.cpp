@@ -20,9 +20,8 @@ int layer_of(const std::string& name) { return std::atoi(name.c_str() + 7); }
 // Runs ids once and hands each layer's pattern [1, H, T, T] to fn(layer, pattern). `extra` hooks
 // (outside the blocks) go to extra_fn.
 template <class Fn>
-void for_each_layer_pattern(const Model& model, const std::vector<int32_t>& ids, const std::vector<int>& layers,
-                            Fn fn, const std::string& extra = "",
-                            const std::function<void(const Tensor&)>& extra_fn = {},
+void for_each_layer_pattern(const Model& model, const std::vector<int32_t>& ids, const std::vector<int>& layers, Fn fn,
+                            const std::string& extra = "", const std::function<void(const Tensor&)>& extra_fn = {},
                             const std::vector<Intervention>& interventions = {}) {
   RunOptions ro;
   ro.interventions = interventions;
@@ -47,16 +46,16 @@ HeadRows first_keys_mass(const Model& model, const std::vector<int32_t>& ids, co
   for_each_layer_pattern(
       model, ids, layers,
       [&](int layer, const Tensor& a) {
-    const int64_t H = a.dim(1), T = a.dim(2), K = a.dim(3);
-    auto& heads = out[layer];
-    heads.assign(static_cast<size_t>(H), std::vector<double>(static_cast<size_t>(T)));
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t p = 0; p < T; ++p) {
-        const float* row = a.data() + (h * T + p) * K;
-        double s = 0;
-        for (int64_t j = 0; j < std::min<int64_t>(k, K); ++j) s += row[j];
-        heads[h][p] = s;
-      }
+        const int64_t H = a.dim(1), T = a.dim(2), K = a.dim(3);
+        auto& heads = out[layer];
+        heads.assign(static_cast<size_t>(H), std::vector<double>(static_cast<size_t>(T)));
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t p = 0; p < T; ++p) {
+            const float* row = a.data() + (h * T + p) * K;
+            double s = 0;
+            for (int64_t j = 0; j < std::min<int64_t>(k, K); ++j) s += row[j];
+            heads[h][p] = s;
+          }
       },
       "", {}, interventions);
   return out;

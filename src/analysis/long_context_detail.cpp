@@ -28,8 +28,8 @@ std::vector<int32_t> with_bos(const Model& model, const std::vector<int32_t>& to
 void check_length(const Model& model, int64_t length, int64_t available, int64_t min_length, const char* what) {
   const int64_t ctx = model.config().n_ctx;
   if (length < min_length)
-    fail(ErrorKind::InvalidArgument,
-         std::string(what) + ": length " + std::to_string(length) + " is below the minimum " + std::to_string(min_length));
+    fail(ErrorKind::InvalidArgument, std::string(what) + ": length " + std::to_string(length) +
+                                         " is below the minimum " + std::to_string(min_length));
   if (ctx > 0 && length > ctx)
     fail(ErrorKind::InvalidArgument, std::string(what) + ": length " + std::to_string(length) +
                                          " is longer than the model's context of " + std::to_string(ctx));

@@ -56,8 +56,10 @@ std::string format_report(const SinkReport& r, ReportFormat format) {
     j["rate"] = r.rate;
     json lengths = json::array();
     for (const SinkLength& s : r.by_length)
-      lengths.push_back(
-          {{"length", s.length}, {"mass", head_table(s.mass)}, {"layer_rate", numbers(s.layer_rate)}, {"rate", s.rate}});
+      lengths.push_back({{"length", s.length},
+                         {"mass", head_table(s.mass)},
+                         {"layer_rate", numbers(s.layer_rate)},
+                         {"rate", s.rate}});
     j["by_length"] = lengths;
     return j.dump(2) + "\n";
   }
@@ -139,7 +141,8 @@ std::string format_report(const RetrievalReport& r, ReportFormat format) {
   o << "\n";
   const size_t top = std::min<size_t>(r.all.size(), 10);
   o << "top " << top << ":";
-  for (size_t i = 0; i < top; ++i) o << " " << head_name(r.all[i].layer, r.all[i].head) << "=" << fmt(r.all[i].score, "%.3f");
+  for (size_t i = 0; i < top; ++i)
+    o << " " << head_name(r.all[i].layer, r.all[i].head) << "=" << fmt(r.all[i].score, "%.3f");
   o << "\n";
   return o.str();
 }
@@ -188,10 +191,10 @@ void save_sink_figure(const std::string& path, const SinkReport& r) {
   fo.title = "Attention sinks: mean mass on the first " + std::to_string(r.options.sink_tokens) + " token(s)";
   fo.vmin = 0.0;
   fo.vmax = 1.0;
-  save_head_panels(path, {{"mass", r.mean_mass}},
-                   "sink rate (heads above " + fmt(r.options.epsilon, "%.2f") + "): " + fmt(r.rate, "%.3f") +
-                       ", mean over lengths",
-                   fo);
+  save_head_panels(
+      path, {{"mass", r.mean_mass}},
+      "sink rate (heads above " + fmt(r.options.epsilon, "%.2f") + "): " + fmt(r.rate, "%.3f") + ", mean over lengths",
+      fo);
 }
 
 void save_sink_length_figure(const std::string& path, const SinkReport& r) {
@@ -207,8 +210,8 @@ void save_sink_length_figure(const std::string& path, const SinkReport& r) {
   if (series.size() > 11) series.clear();  // too many layers to tell apart: the overall rate only
   series.insert(series.begin(), all);
   LinePlotOptions lo;
-  lo.title = "Sink rate by context length (mass on the first " + std::to_string(r.options.sink_tokens) + " token(s) > " +
-             fmt(r.options.epsilon, "%.2f") + ")";
+  lo.title = "Sink rate by context length (mass on the first " + std::to_string(r.options.sink_tokens) +
+             " token(s) > " + fmt(r.options.epsilon, "%.2f") + ")";
   lo.x_label = "context length (tokens)";
   lo.y_label = "share of heads";
   lo.log_x = true;
@@ -251,6 +254,7 @@ void save_induction_length_figure(const std::string& path, const LongInductionRe
   lo.y_label = "induction score";
   lo.log_x = true;
   lo.threshold = min_score;
+  lo.y_max = 1.0;  // scores are at most 1: heads compare across figures
   save_line_plot(path, x, series, lo);
 }
 

@@ -114,7 +114,8 @@ RetrievalReport retrieval_heads(const Model& model, const std::vector<int32_t>& 
       std::vector<int32_t> produced, ids;
       detail::HeadArgmax argmax;
       if (o.generate) {
-        detail::GeneratedArgmax g = detail::generated_argmax_keys(model, task.prompt, r.layers, static_cast<int>(n_answer));
+        detail::GeneratedArgmax g =
+            detail::generated_argmax_keys(model, task.prompt, r.layers, static_cast<int>(n_answer));
         produced = g.new_tokens;
         argmax = std::move(g.argmax);
         ids = task.prompt;

@@ -52,7 +52,8 @@ SinkReport attention_sinks(const Model& model, const std::vector<int32_t>& token
     SinkLength s;
     s.length = length;
     s.mass = detail::nan_tensor(L, H);
-    for (const auto& [layer, heads] : detail::first_keys_mass(model, prefix, r.layers, options.sink_tokens, options.interventions))
+    for (const auto& [layer, heads] :
+         detail::first_keys_mass(model, prefix, r.layers, options.sink_tokens, options.interventions))
       for (size_t h = 0; h < heads.size(); ++h) {
         double sum = 0;
         for (double v : heads[h]) sum += v;

@@ -51,7 +51,8 @@ const CommandRegistrar kSinks{{
       auto a = std::make_shared<SinksArgs>();
       add_common_options(sub, common);
       add_text_argument(sub, a->src.text, "text to run (default: random tokens)");
-      sub.add_option("--file", a->src.files, "text from files: .txt, .jsonl (\"text\" fields) or a folder (repeatable)");
+      sub.add_option("--file", a->src.files,
+                     "text from files: .txt, .jsonl (\"text\" fields) or a folder (repeatable)");
       add_int_list_option(sub, "--lengths", a->opt.lengths,
                           "context lengths in tokens, BOS included (default: the whole text; random: 64, 128, .. "
                           "up to 1024 or the context)");

@@ -21,7 +21,8 @@ struct TextSource {
 std::vector<int32_t> source_tokens(const Model& model, const TextSource& src);
 
 // "64,128,256" -> {64, 128, 256} (also repeatable).
-CLI::Option* add_int_list_option(CLI::App& sub, const std::string& name, std::vector<int>& out, const std::string& help);
+CLI::Option* add_int_list_option(CLI::App& sub, const std::string& name, std::vector<int>& out,
+                                 const std::string& help);
 CLI::Option* add_double_list_option(CLI::App& sub, const std::string& name, std::vector<double>& out,
                                     const std::string& help);
 

@@ -40,7 +40,8 @@ void save_line_plot(const std::string& path, const std::vector<double>& x, const
                                            " values for " + std::to_string(x.size()) + " x values");
   for (double v : x)
     if (!std::isfinite(v) || (options.log_x && v <= 0))
-      fail(ErrorKind::InvalidArgument, options.log_x ? "line plot: log_x needs every x > 0" : "line plot: x not finite");
+      fail(ErrorKind::InvalidArgument,
+           options.log_x ? "line plot: log_x needs every x > 0" : "line plot: x not finite");
   auto tx = [&](double v) { return options.log_x ? std::log(v) : v; };
   double xlo = tx(*std::min_element(x.begin(), x.end())), xhi = tx(*std::max_element(x.begin(), x.end()));
   if (!(xhi > xlo)) xlo -= 1, xhi += 1;
@@ -53,8 +54,7 @@ void save_line_plot(const std::string& path, const std::vector<double>& x, const
   if (options.y_max) yhi = *options.y_max;
   if (!(yhi > ylo)) yhi = ylo + 1;
 
-  const double margin = 16, header = options.title.empty() ? 8 : 30, left = 52, plot_w = 420, plot_h = 260,
-               bottom = 40;
+  const double margin = 16, header = options.title.empty() ? 8 : 30, left = 52, plot_w = 420, plot_h = 260, bottom = 40;
   double legend_w = 0;
   const double legend_font = 9;
   {

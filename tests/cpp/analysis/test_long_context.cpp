@@ -51,7 +51,8 @@ Intervention half_sink(int layer, int head) {
 }  // namespace
 
 TEST(LongContext, SinkMassMatchesClosedFormsAndFullPatterns) {
-  const std::vector<int32_t> text = toy().encode("The cat sat on the mat. The dog ran to the park and back home.", false);
+  const std::vector<int32_t> text =
+      toy().encode("The cat sat on the mat. The dog ran to the park and back home.", false);
   SinkOptions o;
   o.lengths = {10, 25, static_cast<int>(text.size()) + 1};
   o.interventions = {half_sink(1, 2)};
@@ -86,13 +87,14 @@ TEST(LongContext, SinkMassMatchesClosedFormsAndFullPatterns) {
             for (int j = 0; j < std::min(k, p + 1); ++j) sum += a.at({0, h, p, j});
           EXPECT_NEAR(s.mass.at({layer, h}), sum / T, 1e-6) << "L" << layer << "H" << h << " T=" << T;
           above += sum / T > o.epsilon;
-          EXPECT_NEAR(s.layer_rate[layer],
-                      [&] {
-                        int n = 0;
-                        for (int g = 0; g < 4; ++g) n += s.mass.at({layer, g}) > o.epsilon;
-                        return n / 4.0;
-                      }(),
-                      1e-12);
+          EXPECT_NEAR(
+              s.layer_rate[layer],
+              [&] {
+                int n = 0;
+                for (int g = 0; g < 4; ++g) n += s.mass.at({layer, g}) > o.epsilon;
+                return n / 4.0;
+              }(),
+              1e-12);
         }
       EXPECT_DOUBLE_EQ(s.rate, above / 8.0);
     }
@@ -144,7 +146,7 @@ TEST(LongContext, RetrievalFindsTheToyCopyingHeadOnly) {
   ASSERT_EQ(static_cast<int64_t>(ids.size()), t.needle_start);
   ids.insert(ids.end(), needle.begin(), needle.end());
   ids.insert(ids.end(), hay.begin() + d, hay.begin() + fill);
-  const int64_t P = static_cast<int64_t>(ids.size()) + 1;  // + the cue
+  const int64_t P = static_cast<int64_t>(ids.size()) + 1;   // + the cue
   ids.insert(ids.end(), needle.begin(), needle.end() - 1);  // cue + answer but its last token
   for (const auto& [layer, a] : full_patterns(ids))
     for (int h = 0; h < 4; ++h) {
