@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
 
 #include "attnscope/corpus.h"
 #include "attnscope/error.h"
@@ -25,28 +26,34 @@ namespace {
 
 template <class T>
 CLI::Option* add_list(CLI::App& sub, const std::string& name, std::vector<T>& out, const std::string& help) {
-  return sub.add_option_function<std::vector<std::string>>(
-      name,
-      [&out, name](const std::vector<std::string>& items) {
-        out.clear();
-        for (const std::string& item : items) {
-          std::stringstream ss(item);
-          std::string part;
-          while (std::getline(ss, part, ',')) {
-            if (part.empty()) continue;
-            try {
-              size_t used = 0;
-              const double v = std::stod(part, &used);
-              if (used != part.size()) throw std::invalid_argument(part);
-              out.push_back(static_cast<T>(v));
-              if (static_cast<double>(out.back()) != v) throw std::invalid_argument(part);
-            } catch (const std::exception&) {
-              fail(ErrorKind::InvalidArgument, name + ": '" + part + "' is not a number of the right kind");
+  return sub
+      .add_option_function<std::vector<std::string>>(
+          name,
+          [&out, name](const std::vector<std::string>& items) {
+            out.clear();
+            for (const std::string& item : items) {
+              std::stringstream ss(item);
+              std::string part;
+              while (std::getline(ss, part, ',')) {
+                if (part.empty()) continue;
+                try {
+                  size_t used = 0;
+                  const double v = std::stod(part, &used);
+                  if (used != part.size()) throw std::invalid_argument(part);
+                  out.push_back(static_cast<T>(v));
+                  if (static_cast<double>(out.back()) != v) throw std::invalid_argument(part);
+                } catch (const std::exception&) {
+                  throw CLI::ValidationError(name, "'" + part + "' is not a " +
+                                                       (std::is_integral_v<T> ? "whole number" : "number") +
+                                                       " (expected e.g. 64,128,256)");
+                }
+              }
             }
-          }
-        }
-      },
-      help);
+          },
+          help)
+      // One value per occurrence (comma-separated or repeated), so text after it stays the text.
+      ->allow_extra_args(false)
+      ->type_name(std::is_integral_v<T> ? "N[,N...]" : "X[,X...]");
 }
 
 }  // namespace

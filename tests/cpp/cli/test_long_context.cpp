@@ -45,8 +45,8 @@ std::vector<std::vector<std::string>> read_csv(const std::string& path) {
 
 TEST(CliLongContext, RetrievalJsonCsvFigure) {
   const std::string csv = test::temp_path("ret.csv"), png = viz_test::artifact("retrieval_toy.png");
-  const json j = test_cli::run_cli_json("retrieval --lengths 64,300 --depths 0,1 --seed 7 --force -o " + png +
-                                        " --csv " + csv);
+  const json j =
+      test_cli::run_cli_json("retrieval --lengths 64,300 --depths 0,1 --seed 7 --force -o " + png + " --csv " + csv);
   ASSERT_EQ(j["heads"].size(), 1u);
   EXPECT_EQ(j["heads"][0]["layer"], 1);
   EXPECT_EQ(j["heads"][0]["head"], 0);
@@ -79,8 +79,9 @@ TEST(CliLongContext, RetrievalJsonCsvFigure) {
 TEST(CliLongContext, SinksOnTextMatchTheLibrary) {
   const std::string text = "The cat sat on the mat. The dog ran to the park and back home again.";
   const std::string svg = viz_test::artifact("sinks_rate_toy.svg"), png = viz_test::artifact("sinks_toy.png");
-  const json j = test_cli::run_cli_json("sinks '" + text + "' --lengths 16,40 --sink-tokens 2 --force -o " + png +
-                                        " --lines " + svg);
+  // List options take one value per occurrence: the text after --lengths stays the text.
+  const json j = test_cli::run_cli_json("sinks --lengths 16 --lengths 40 '" + text + "' --sink-tokens 2 --force -o " +
+                                        png + " --lines " + svg);
   SinkOptions o;
   o.lengths = {16, 40};
   o.sink_tokens = 2;
@@ -100,6 +101,9 @@ TEST(CliLongContext, SinksOnTextMatchTheLibrary) {
   const test_cli::Result bad = test_cli::run_cli("sinks '" + text + "' --lengths 500");
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.out.find("give a longer text"), std::string::npos) << bad.out;
+  const test_cli::Result frac = test_cli::run_cli("sinks --lengths 16.5 abc");
+  EXPECT_NE(frac.code, 0);
+  EXPECT_NE(frac.out.find("whole number"), std::string::npos) << frac.out;
 }
 
 TEST(CliLongContext, InductionLengthsTable) {
