@@ -122,26 +122,20 @@ HeadArgmax argmax_keys(const Model& model, const std::vector<int32_t>& ids, cons
 
 GeneratedArgmax generated_argmax_keys(const Model& model, const std::vector<int32_t>& prompt,
                                       const std::vector<int>& layers, int n) {
+  // Generate without capturing (the per-step patterns of every layer would be T^2 a layer), then
+  // read the rows from one causal pass over prompt + answer: row P - 1 + i sees exactly what the
+  // step producing new token i saw, so these are the generation's rows (to float rounding).
   GenerateOptions go;
   go.max_tokens = n;
-  go.capture = {"blocks.*.attn.hook_pattern"};
-  go.layers = layers;
   go.stop_at_eos = false;
-  const Generation g = model.generate(prompt, go);
   GeneratedArgmax out;
-  out.new_tokens = g.new_tokens;
-  const int64_t P = static_cast<int64_t>(prompt.size());
-  for (const auto& [layer, a] : g.trace.attention_patterns()) {
-    const int64_t H = a.dim(1), Q = a.dim(2), K = a.dim(3);
-    auto& heads = out.argmax[layer];
-    heads.assign(static_cast<size_t>(H), {});
-    // Row of absolute position p is p - (K - Q); the row producing new token i is position P - 1 + i.
-    for (int64_t h = 0; h < H; ++h)
-      for (size_t i = 0; i < g.new_tokens.size(); ++i) {
-        const int64_t r = P - 1 + static_cast<int64_t>(i) - (K - Q);
-        heads[h].push_back(argmax_of(a.data() + (h * Q + r) * K, K));
-      }
-  }
+  out.new_tokens = model.generate(prompt, go).new_tokens;
+  if (out.new_tokens.empty()) return out;
+  std::vector<int32_t> ids = prompt;
+  ids.insert(ids.end(), out.new_tokens.begin(), out.new_tokens.end() - 1);
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < out.new_tokens.size(); ++i) rows.push_back(static_cast<int64_t>(prompt.size() - 1 + i));
+  out.argmax = argmax_keys(model, ids, layers, rows);
   return out;
 }
 

@@ -32,7 +32,7 @@ HeadArgmax argmax_keys(const Model& model, const std::vector<int32_t>& ids, cons
                        const std::vector<int64_t>& rows, std::vector<int32_t>* greedy = nullptr);
 
 // Greedy generation of n tokens after `prompt`; argmax[layer][h][i] is the most-attended key of
-// the row that produced new token i (the last prompt row for i = 0).
+// the row that produced new token i (the last prompt row for i = 0). Memory as argmax_keys.
 struct GeneratedArgmax {
   std::vector<int32_t> new_tokens;
   HeadArgmax argmax;

@@ -26,7 +26,8 @@ struct InductionArgs {
 };
 
 // --lengths: the scan at each repeat distance, a lengths x heads table.
-int run_induction_lengths(const Common& common, const InductionArgs& a, const Model& model) {
+int run_induction_lengths(const Common& common, const InductionArgs& a, const Model& model,
+                          const std::optional<std::string>& warning) {
   if (a.weighting != "weight")
     fail(ErrorKind::InvalidArgument, "induction --lengths scores the attention weights only (drop --weighting)");
   LongInductionOptions o;
@@ -38,7 +39,7 @@ int run_induction_lengths(const Common& common, const InductionArgs& a, const Mo
   const LongInductionReport r = induction_by_length(model, o);
   const ReportFormat f = common.json ? ReportFormat::Json : a.csv ? ReportFormat::Csv : ReportFormat::Table;
   if (f == ReportFormat::Table) std::cout << "model: " << model.source() << "\n";
-  std::cout << format_report(r, f);
+  std::cout << (f == ReportFormat::Json ? with_precision_warning(format_report(r, f), warning) : format_report(r, f));
   if (!a.output.empty()) {
     save_induction_length_figure(a.output, r, a.opt.threshold);
     if (f == ReportFormat::Table) std::cout << "wrote " << a.output << "\n";
@@ -51,8 +52,8 @@ int run_induction(const Common& common, InductionArgs a) {
     fail(ErrorKind::InvalidArgument, "induction: -o draws the score versus repeat distance: give --lengths too");
   if (!a.output.empty()) check_overwrite(a.output, a.force);
   const Model model = load_model(common);
-  if (!a.lengths.empty()) return run_induction_lengths(common, a, model);
   const auto warning = warn_lossy_path(model, common.json);
+  if (!a.lengths.empty()) return run_induction_lengths(common, a, model, warning);
   a.opt.score.chance_corrected = !a.raw;
   a.opt.distinct_tokens = !a.allow_repeats;
   a.opt.weighting = a.weighting == "value" ? AttentionWeighting::Value : AttentionWeighting::Weight;

@@ -10,6 +10,7 @@
 #include "cli/long_context_common.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
+#include "cli/precision_warning.h"
 
 namespace attnscope::cli {
 namespace {
@@ -24,12 +25,14 @@ struct RetrievalArgs {
 int run_retrieval(const Common& common, RetrievalArgs a) {
   check_outputs({{a.output, nullptr, true}}, a.force);
   const Model model = load_model(common);
+  const auto warning = warn_lossy_path(model, common.json);
   const std::vector<int32_t> haystack = source_tokens(model, a.src);
   if (!a.needle.empty()) a.opt.needle = model.encode(a.needle, false);
   if (!a.question.empty()) a.opt.question = model.encode(a.question, false);
   const RetrievalReport r = retrieval_heads(model, haystack, a.opt);
   if (!common.json) std::cout << "model: " << model.source() << "\n";
-  std::cout << format_report(r, common.json ? ReportFormat::Json : ReportFormat::Table);
+  std::cout << (common.json ? with_precision_warning(format_report(r, ReportFormat::Json), warning)
+                            : format_report(r, ReportFormat::Table));
   write_outputs({{a.csv, [&](const std::string& p) { write_text(p, format_report(r, ReportFormat::Csv)); }, false},
                  {a.output, [&](const std::string& p) { save_retrieval_figure(p, r); }, true}},
                 common.json);

@@ -9,6 +9,7 @@
 #include "cli/long_context_common.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
+#include "cli/precision_warning.h"
 
 namespace attnscope::cli {
 namespace {
@@ -26,6 +27,7 @@ int run_sinks(const Common& common, SinksArgs a) {
       {a.csv, nullptr, false}, {a.output, nullptr, true}, {a.lines, nullptr, true}};
   check_outputs(outputs, a.force);
   const Model model = load_model(common);
+  const auto warning = warn_lossy_path(model, common.json);
   std::vector<int32_t> tokens = source_tokens(model, a.src);
   const bool random = tokens.empty();
   if (a.opt.lengths.empty() && random) a.opt.lengths = default_lengths(model, 1024);
@@ -36,7 +38,8 @@ int run_sinks(const Common& common, SinksArgs a) {
   }
   const SinkReport r = attention_sinks(model, tokens, a.opt);
   if (!common.json) std::cout << "model: " << model.source() << (random ? " (random tokens)" : "") << "\n";
-  std::cout << format_report(r, common.json ? ReportFormat::Json : ReportFormat::Table);
+  std::cout << (common.json ? with_precision_warning(format_report(r, ReportFormat::Json), warning)
+                            : format_report(r, ReportFormat::Table));
   write_outputs({{a.csv, [&](const std::string& p) { write_text(p, format_report(r, ReportFormat::Csv)); }, false},
                  {a.output, [&](const std::string& p) { save_sink_figure(p, r); }, true},
                  {a.lines, [&](const std::string& p) { save_sink_length_figure(p, r); }, true}},

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "analysis/attention_rows.h"
 #include "attnscope/analysis.h"
 #include "attnscope/error.h"
 #include "attnscope/interventions.h"
@@ -214,4 +215,28 @@ TEST(LongContext, InductionByLengthEqualsTheRandomRepeatScan) {
   }
   o.lengths = {300};  // 601 tokens > 512
   EXPECT_THROW(induction_by_length(toy(), o), Error);
+}
+
+// The greedy path reads its rows from one causal pass over prompt + answer; they must be the rows
+// generation itself produced (captured step by step here).
+TEST(LongContext, GeneratedRowsAreTheGenerationsOwn) {
+  const std::vector<int32_t> prompt = toy().encode("the cat sat on the mat. the cat s");
+  const detail::GeneratedArgmax g = detail::generated_argmax_keys(toy(), prompt, {}, 6);
+  GenerateOptions go;
+  go.max_tokens = 6;
+  go.stop_at_eos = false;
+  go.capture = {"blocks.*.attn.hook_pattern"};
+  const Generation ref = toy().generate(prompt, go);
+  ASSERT_EQ(g.new_tokens, ref.new_tokens);
+  for (const auto& [layer, a] : ref.trace.attention_patterns()) {
+    const int64_t Q = a.dim(2), K = a.dim(3);
+    for (int h = 0; h < 4; ++h)
+      for (size_t i = 0; i < ref.new_tokens.size(); ++i) {
+        const int64_t r = static_cast<int64_t>(prompt.size() - 1 + i) - (K - Q);
+        int64_t best = 0;
+        for (int64_t j = 1; j < K; ++j)
+          if (a.at({0, h, r, j}) > a.at({0, h, r, best})) best = j;
+        EXPECT_EQ(g.argmax.at(layer)[h][i], best) << "L" << layer << "H" << h << " step " << i;
+      }
+  }
 }
