@@ -134,6 +134,23 @@ void save_composition_scores(const std::string& path, const std::vector<std::pai
 void save_head_panels(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& panels,
                       const std::string& subtitle = "", const FigureOptions& options = {});
 
+// Lines of y against x (e.g. a score versus context length), one per series, with a legend.
+// NaN values leave a gap. log_x spaces x logarithmically (every x must be > 0). A threshold draws a
+// dashed horizontal line. InvalidArgument for no x, a series whose length differs from x's, or
+// log_x with x <= 0.
+struct LineSeries {
+  std::string name;
+  std::vector<double> y;
+};
+struct LinePlotOptions {
+  std::string title, x_label, y_label;
+  bool log_x = false;
+  std::optional<double> y_min, y_max;  // unset: from the data (0 included)
+  std::optional<double> threshold;
+};
+void save_line_plot(const std::string& path, const std::vector<double>& x, const std::vector<LineSeries>& series,
+                    const LinePlotOptions& options = {});
+
 // True if `path` is a file this library wrote (PNG/SVG/PDF figures and explorer HTML carry a
 // marker), so front ends can overwrite their own output but not anything else.
 bool is_attnscope_output(const std::string& path);

@@ -11,6 +11,7 @@ void bind_scan(py::module_& m);
 void bind_attribution(py::module_& m);
 void bind_fidelity(py::module_& m);
 void bind_long_context(py::module_& m);
+void bind_head_stats(py::module_& m);
 
 void bind_extras(py::module_& m) {
   bind_interventions(m);
@@ -21,6 +22,7 @@ void bind_extras(py::module_& m) {
   bind_attribution(m);
   bind_fidelity(m);
   bind_long_context(m);
+  bind_head_stats(m);
 }
 
 }  // namespace attnscope::python
