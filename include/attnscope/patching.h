@@ -44,7 +44,7 @@ struct Metric {
   int32_t answer = -1, wrong = -1;
   int position = -1;
   std::function<double(const Tensor& logits)> fn;  // Custom only
-  std::string description;                          // "logit_diff(12, 7) at -1"
+  std::string description;                         // "logit_diff(12, 7) at -1"
 };
 Metric logit_diff(int32_t answer, int32_t wrong, int position = -1);
 Metric logit(int32_t token, int position = -1);
@@ -114,14 +114,14 @@ Sweep sweep_from_name(const std::string& name);
 std::vector<std::string> sweep_names();
 
 struct Result {
-  std::string sweep;              // sweep_name()
-  Tensor values;                  // layout above
-  std::vector<std::string> axes;  // "component", "layer", "pos", "head", "dest_pos", "src_pos"
-  std::vector<std::string> components;  // *Every: the stacked sweeps' names, else empty
+  std::string sweep;                              // sweep_name()
+  Tensor values;                                  // layout above
+  std::vector<std::string> axes;                  // "component", "layer", "pos", "head", "dest_pos", "src_pos"
+  std::vector<std::string> components;            // *Every: the stacked sweeps' names, else empty
   double clean_metric = 0, corrupted_metric = 0;  // unpatched runs (never normalised)
   bool normalized = false;
-  int forward_passes = 0;  // patched passes run by this sweep (batched rows count once)
-  int patched_runs = 0;    // entries computed by a run
+  int forward_passes = 0;       // patched passes run by this sweep (batched rows count once)
+  int patched_runs = 0;         // entries computed by a run
   std::string to_json() const;  // {"sweep", "axes", "shape", "values" (nested), "clean_metric", ...}
   std::string to_csv() const;   // one row per entry: the axes' indices, then value
 };

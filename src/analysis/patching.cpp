@@ -1,5 +1,7 @@
 // Exact activation patching sweeps: the clean and corrupted runs once per hook point, then every
 // patched run resumes at its layer from the corrupted residual stream, one layer's runs batched.
+#include "attnscope/patching.h"
+
 #include <algorithm>
 #include <set>
 
@@ -8,7 +10,6 @@
 #include "attnscope/hook_points.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
-#include "attnscope/patching.h"
 
 namespace attnscope::patching {
 
@@ -70,8 +71,8 @@ const char* kNames[] = {"resid_pre",
 constexpr int kSweepCount = static_cast<int>(Sweep::HeadByPosEvery) + 1;
 
 // Runs every job of one hook point, layer by layer; returns the metric per job index.
-void run_jobs(ActivationPatcher::State& s, HookPoint point, const std::vector<std::vector<Job>>& per_layer,
-              float* out, Result& res) {
+void run_jobs(ActivationPatcher::State& s, HookPoint point, const std::vector<std::vector<Job>>& per_layer, float* out,
+              Result& res) {
   const Model& m = *s.model;
   const int max_batch = s.options.max_batch;
   for (size_t l = 0; l < per_layer.size(); ++l) {
@@ -345,7 +346,8 @@ Result ActivationPatcher::run(Sweep sw) {
       res.components = {"z", "q", "k", "v", "pattern"};
       // Capture all five hook points in one clean run.
       std::vector<std::string> hooks;
-      for (HookPoint p : {HookPoint::AttnZ, HookPoint::AttnQ, HookPoint::AttnK, HookPoint::AttnV, HookPoint::AttnPattern})
+      for (HookPoint p :
+           {HookPoint::AttnZ, HookPoint::AttnQ, HookPoint::AttnK, HookPoint::AttnV, HookPoint::AttnPattern})
         for (int l = 0; l < c.n_layer; ++l) hooks.push_back(hook_name(p, l));
       s.ensure_clean(hooks);
       Tensor pattern = basic_sweep(s, HookPoint::AttnPattern, split, res);
@@ -369,7 +371,7 @@ Result get_act_patch(const Model& model, Sweep sweep, const std::vector<int32_t>
   return p.run(sweep);
 }
 
-#define ATTNSCOPE_TL_SWEEP(fn, sweep)                                                                         \
+#define ATTNSCOPE_TL_SWEEP(fn, sweep)                                                                     \
   Tensor fn(const Model& model, const std::vector<int32_t>& corrupted, const std::vector<int32_t>& clean, \
             const Metric& metric, Options options) {                                                      \
     return get_act_patch(model, sweep, corrupted, clean, metric, options).values;                         \

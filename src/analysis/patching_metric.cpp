@@ -55,8 +55,8 @@ double evaluate(const Metric& m, const Tensor& logits, int64_t row) {
     fail(ErrorKind::InvalidArgument, "patching metric: logits must be [B, T, V], got " + logits.shape_str());
   const int64_t B = logits.dim(0), T = logits.dim(1), V = logits.dim(2);
   if (row < 0 || row >= B)
-    fail(ErrorKind::InvalidArgument, "patching metric: batch row " + std::to_string(row) + " outside " +
-                                         logits.shape_str());
+    fail(ErrorKind::InvalidArgument,
+         "patching metric: batch row " + std::to_string(row) + " outside " + logits.shape_str());
   if (m.kind == Metric::Kind::Custom) {
     if (!m.fn) fail(ErrorKind::InvalidArgument, "patching metric: a custom metric needs a function");
     Tensor one({1, T, V});

@@ -57,8 +57,9 @@ Intervention patch_rows(const std::string& hook, Tensor source, std::vector<Slic
       while (sel.size() < 3) sel.insert(sel.begin(), -1);
       for (int a = 0; a < 3; ++a)
         if (sel[static_cast<size_t>(a)] >= d[a + 1])
-          fail(ErrorKind::InvalidArgument, "patching " + hook + ": index " + std::to_string(sel[static_cast<size_t>(a)]) +
-                                               " outside " + value.shape_str());
+          fail(ErrorKind::InvalidArgument, "patching " + hook + ": index " +
+                                               std::to_string(sel[static_cast<size_t>(a)]) + " outside " +
+                                               value.shape_str());
       const float* src = source.data() + (source.dim(0) == 1 ? 0 : b * row);
       float* out = dst + b * row;
       const int64_t i0 = sel[0] < 0 ? 0 : sel[0], i0e = sel[0] < 0 ? d[1] : sel[0] + 1;

@@ -46,9 +46,10 @@ Runs prepare(const Model& model, const std::vector<int32_t>& clean, const std::v
              const Metric& metric) {
   const ModelConfig& c = model.config();
   if (clean.empty() || clean.size() != corrupted.size())
-    fail(ErrorKind::InvalidArgument, "path patching: the clean and corrupted prompts need the same number of tokens "
-                                     "(got " + std::to_string(clean.size()) + " and " +
-                                         std::to_string(corrupted.size()) + ")");
+    fail(ErrorKind::InvalidArgument,
+         "path patching: the clean and corrupted prompts need the same number of tokens "
+         "(got " +
+             std::to_string(clean.size()) + " and " + std::to_string(corrupted.size()) + ")");
   detail::check_metric(metric, c.n_vocab);
   Runs r;
   r.model = &model;
@@ -71,8 +72,8 @@ Intervention freeze_heads(int layer, Tensor clean_z, Tensor corrupted_z, std::ve
   Intervention iv;
   iv.target = hook_name(HookPoint::AttnZ, layer);
   iv.description = "path patching: freeze heads of layer " + std::to_string(layer);
-  iv.fn = [clean_z = std::move(clean_z), corrupted_z = std::move(corrupted_z),
-           sender_heads = std::move(sender_heads)](Tensor& value, const HookContext&) {
+  iv.fn = [clean_z = std::move(clean_z), corrupted_z = std::move(corrupted_z), sender_heads = std::move(sender_heads)](
+              Tensor& value, const HookContext&) {
     const int64_t B = value.dim(0), T = value.dim(1), H = value.dim(2), Dh = value.dim(3);
     const int64_t row = T * H * Dh;
     for (int64_t b = 0; b < B; ++b) {

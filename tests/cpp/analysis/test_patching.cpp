@@ -60,8 +60,9 @@ double hand_patched(const Model& m, const std::vector<int32_t>& corrupted, const
 
 Trace capture_all(const Model& m, const std::vector<int32_t>& ids) {
   RunOptions o;
-  o.capture = {"blocks.*.hook_resid_pre", "blocks.*.hook_attn_out", "blocks.*.hook_mlp_out", "blocks.*.attn.hook_z",
-               "blocks.*.attn.hook_q",    "blocks.*.attn.hook_k",   "blocks.*.attn.hook_v",  "blocks.*.attn.hook_pattern"};
+  o.capture = {"blocks.*.hook_resid_pre", "blocks.*.hook_attn_out",    "blocks.*.hook_mlp_out",
+               "blocks.*.attn.hook_z",    "blocks.*.attn.hook_q",      "blocks.*.attn.hook_k",
+               "blocks.*.attn.hook_v",    "blocks.*.attn.hook_pattern"};
   if (hook_applies(HookPoint::ResidMid, m.config())) o.capture.push_back("blocks.*.hook_resid_mid");
   return m.run(ids, o);
 }
@@ -90,11 +91,14 @@ int check_all_sweeps(const Model& m, const std::vector<int32_t>& clean, const st
   pt::Options opt;
   opt.max_batch = 5;  // several passes per layer, the last one short
   pt::ActivationPatcher p(m, clean, corrupted, pt::logit_diff(answer, wrong), opt);
-  auto hand = [&](const std::string& hook, const Select& s) { return hand_patched(m, corrupted, ct, hook, s, answer, wrong); };
+  auto hand = [&](const std::string& hook, const Select& s) {
+    return hand_patched(m, corrupted, ct, hook, s, answer, wrong);
+  };
 
   // [n_layers, pos] sweeps of the residual stream and the block outputs.
-  std::vector<std::pair<pt::Sweep, HookPoint>> stream = {
-      {pt::Sweep::ResidPre, HookPoint::ResidPre}, {pt::Sweep::AttnOut, HookPoint::AttnOut}, {pt::Sweep::MlpOut, HookPoint::MlpOut}};
+  std::vector<std::pair<pt::Sweep, HookPoint>> stream = {{pt::Sweep::ResidPre, HookPoint::ResidPre},
+                                                         {pt::Sweep::AttnOut, HookPoint::AttnOut},
+                                                         {pt::Sweep::MlpOut, HookPoint::MlpOut}};
   if (hook_applies(HookPoint::ResidMid, c)) stream.push_back({pt::Sweep::ResidMid, HookPoint::ResidMid});
   for (auto [sweep, point] : stream) {
     pt::Result r = p.run(sweep);
@@ -102,12 +106,12 @@ int check_all_sweeps(const Model& m, const std::vector<int32_t>& clean, const st
     if (r.values.shape() != (Shape{L, T})) return 0;
     for (int l = 0; l < L; ++l)
       for (int pos = 0; pos < T; ++pos)
-        expect_close(r.values.at({l, pos}), [&] { return hand(hook_name(point, l), [pos](auto& i) { return i[1] == pos; }); },
-                     r.sweep + " L" + std::to_string(l) + " pos " + std::to_string(pos));
+        expect_close(
+            r.values.at({l, pos}), [&] { return hand(hook_name(point, l), [pos](auto& i) { return i[1] == pos; }); },
+            r.sweep + " L" + std::to_string(l) + " pos " + std::to_string(pos));
   }
   // Head sweeps by position and over all positions: z, q (query heads), k, v (key/value heads).
-  for (auto [by_pos, all_pos, point, heads] :
-       std::vector<std::tuple<pt::Sweep, pt::Sweep, HookPoint, int>>{
+  for (auto [by_pos, all_pos, point, heads] : std::vector<std::tuple<pt::Sweep, pt::Sweep, HookPoint, int>>{
            {pt::Sweep::HeadOutByPos, pt::Sweep::HeadOutAllPos, HookPoint::AttnZ, H},
            {pt::Sweep::HeadQByPos, pt::Sweep::HeadQAllPos, HookPoint::AttnQ, H},
            {pt::Sweep::HeadKByPos, pt::Sweep::HeadKAllPos, HookPoint::AttnK, Hkv},
@@ -129,9 +133,10 @@ int check_all_sweeps(const Model& m, const std::vector<int32_t>& clean, const st
         };
         expect_close(ra.values.at({l, h}), want_all, ra.sweep + " L" + std::to_string(l) + "H" + std::to_string(h));
         for (int pos = 0; pos < T; ++pos)
-          expect_close(rb.values.at({l, pos, h}),
-                       [&] { return hand(hook, [h, pos](auto& i) { return i[1] == pos && i[2] == h; }); },
-                       rb.sweep + " L" + std::to_string(l) + " pos " + std::to_string(pos) + " H" + std::to_string(h));
+          expect_close(
+              rb.values.at({l, pos, h}),
+              [&] { return hand(hook, [h, pos](auto& i) { return i[1] == pos && i[2] == h; }); },
+              rb.sweep + " L" + std::to_string(l) + " pos " + std::to_string(pos) + " H" + std::to_string(h));
       }
   }
   // Attention patterns [B, H, dest, src]: one head, one head's row, one entry.
@@ -144,16 +149,18 @@ int check_all_sweeps(const Model& m, const std::vector<int32_t>& clean, const st
   for (int l = 0; l < L; ++l)
     for (int h = 0; h < H; ++h) {
       const std::string hook = hook_name(HookPoint::AttnPattern, l);
-      expect_close(pa.values.at({l, h}), [&] { return hand(hook, [h](auto& i) { return i[1] == h; }); }, "pattern all_pos");
+      expect_close(
+          pa.values.at({l, h}), [&] { return hand(hook, [h](auto& i) { return i[1] == h; }); }, "pattern all_pos");
       for (int d = 0; d < T; ++d) {
-        expect_close(pb.values.at({l, h, d}),
-                     [&] { return hand(hook, [h, d](auto& i) { return i[1] == h && i[2] == d; }); },
-                     "pattern by_pos");
+        expect_close(
+            pb.values.at({l, h, d}), [&] { return hand(hook, [h, d](auto& i) { return i[1] == h && i[2] == d; }); },
+            "pattern by_pos");
         for (int s = 0; s < T; ++s)
-          expect_close(pd.values.at({l, h, d, s}),
-                       [&] { return hand(hook, [h, d, s](auto& i) { return i[1] == h && i[2] == d && i[3] == s; }); },
-                       "pattern dest_src L" + std::to_string(l) + "H" + std::to_string(h) + " " + std::to_string(d) +
-                           "->" + std::to_string(s));
+          expect_close(
+              pd.values.at({l, h, d, s}),
+              [&] { return hand(hook, [h, d, s](auto& i) { return i[1] == h && i[2] == d && i[3] == s; }); },
+              "pattern dest_src L" + std::to_string(l) + "H" + std::to_string(h) + " " + std::to_string(d) + "->" +
+                  std::to_string(s));
       }
     }
   // The stacks are their parts.
@@ -269,7 +276,9 @@ TEST(Patching, MetricsAndErrors) {
   EXPECT_EQ(kind([&] { pt::ActivationPatcher(toy(), pr.clean, short_ids, lp); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind([&] { pt::ActivationPatcher(toy(), pr.clean, pr.corrupted, pt::logit(100000)); }),
             ErrorKind::InvalidArgument);
-  EXPECT_EQ(kind([&] { pt::ActivationPatcher(toy(), pr.clean, pr.clean, lp, {true, 4}); }),
+  EXPECT_EQ(kind([&] {
+              pt::ActivationPatcher(toy(), pr.clean, pr.clean, lp, {true, 4});
+            }),
             ErrorKind::InvalidArgument);  // normalised with clean == corrupted
   EXPECT_EQ(kind([] { pt::sweep_from_name("hedas"); }), ErrorKind::InvalidArgument);
   EXPECT_EQ(pt::sweep_from_name("heads-by-pos"), pt::Sweep::HeadOutByPos);
