@@ -10,6 +10,7 @@ void bind_viz(py::module_& m);
 void bind_scan(py::module_& m);
 void bind_attribution(py::module_& m);
 void bind_fidelity(py::module_& m);
+void bind_patching(py::module_& m);
 
 void bind_extras(py::module_& m) {
   bind_interventions(m);
@@ -19,6 +20,7 @@ void bind_extras(py::module_& m) {
   bind_scan(m);
   bind_attribution(m);
   bind_fidelity(m);
+  bind_patching(m);
 }
 
 }  // namespace attnscope::python

@@ -66,11 +66,12 @@ double reference(const Pair& p, const std::vector<pt::Head>& senders, const std:
       const int head = ch == 'q' ? r.second : r.second / group;
       Tensor src = step2.at(hook);
       o3.interventions.push_back(iv::on(hook, iv::custom([src, head](Tensor& v, const HookContext&) {
-        const int64_t T = v.dim(1), H = v.dim(2), Dh = v.dim(3);
-        for (int64_t t = 0; t < T; ++t)
-          for (int64_t d = 0; d < Dh; ++d) v.at({0, t, head, d}) = src.at({0, t, head, d});
-        (void)H;
-      })));
+                                          const int64_t T = v.dim(1), H = v.dim(2), Dh = v.dim(3);
+                                          for (int64_t t = 0; t < T; ++t)
+                                            for (int64_t d = 0; d < Dh; ++d)
+                                              v.at({0, t, head, d}) = src.at({0, t, head, d});
+                                          (void)H;
+                                        })));
     }
   return diff_at_last(m.run(p.clean, o3), p.answer, p.wrong);
 }
@@ -96,8 +97,7 @@ TEST(PathPatching, EqualsExplicitMultiRunReference) {
   ok.receiver_inputs = "k";
   Tensor sweep = pt::path_patch_sweep(toy(), p.clean, p.corrupted, {{1, 0}}, metric, ok);
   ASSERT_EQ(sweep.shape(), (Shape{2, 4}));
-  for (int h = 0; h < 4; ++h)
-    EXPECT_NEAR(sweep.at({0, h}), reference(p, {{0, h}}, {{1, 0}}, "k"), 1e-4) << "L0H" << h;
+  for (int h = 0; h < 4; ++h) EXPECT_NEAR(sweep.at({0, h}), reference(p, {{0, h}}, {{1, 0}}, "k"), 1e-4) << "L0H" << h;
 }
 
 TEST(PathPatching, ClosedFormsAndTheInductionCircuit) {
@@ -132,13 +132,22 @@ TEST(PathPatching, BadInput) {
     }
     return ErrorKind::Io;
   };
-  EXPECT_EQ(kind([&] { pt::path_patch(toy(), p.clean, p.corrupted, {{2, 0}}, {{1, 0}}, metric); }),
+  EXPECT_EQ(kind([&] {
+              pt::path_patch(toy(), p.clean, p.corrupted, {{2, 0}}, {{1, 0}}, metric);
+            }),
             ErrorKind::InvalidArgument);
-  EXPECT_EQ(kind([&] { pt::path_patch(toy(), p.clean, p.corrupted, {}, {{1, 0}}, metric); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind([&] {
+              pt::path_patch(toy(), p.clean, p.corrupted, {}, {{1, 0}}, metric);
+            }),
+            ErrorKind::InvalidArgument);
   pt::PathOptions o;
   o.receiver_inputs = "x";
-  EXPECT_EQ(kind([&] { pt::path_patch(toy(), p.clean, p.corrupted, {{0, 0}}, {{1, 0}}, metric, o); }),
+  EXPECT_EQ(kind([&] {
+              pt::path_patch(toy(), p.clean, p.corrupted, {{0, 0}}, {{1, 0}}, metric, o);
+            }),
             ErrorKind::InvalidArgument);
-  EXPECT_EQ(kind([&] { pt::path_patch(toy(), p.clean, toy().encode("AB"), {{0, 0}}, {{1, 0}}, metric); }),
+  EXPECT_EQ(kind([&] {
+              pt::path_patch(toy(), p.clean, toy().encode("AB"), {{0, 0}}, {{1, 0}}, metric);
+            }),
             ErrorKind::InvalidArgument);
 }
