@@ -134,6 +134,13 @@ void save_composition_scores(const std::string& path, const std::vector<std::pai
 void save_head_panels(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& panels,
                       const std::string& subtitle = "", const FigureOptions& options = {});
 
+// The same with the rows and columns labelled by the caller (e.g. heads down and tokens across for
+// an activation patching sweep by position): each panel is [rows.size(), cols.size()].
+// InvalidArgument for no panels, no labels, or a panel of another shape.
+void save_labelled_panels(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& panels,
+                          const std::vector<std::string>& rows, const std::vector<std::string>& cols,
+                          const std::string& subtitle = "", const FigureOptions& options = {});
+
 // True if `path` is a file this library wrote (PNG/SVG/PDF figures and explorer HTML carry a
 // marker), so front ends can overwrite their own output but not anything else.
 bool is_attnscope_output(const std::string& path);

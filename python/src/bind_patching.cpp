@@ -34,8 +34,8 @@ pt::Metric make_metric(const std::string& kind, int32_t answer, int32_t wrong, i
           try {
             return r.cast<double>();
           } catch (const py::cast_error&) {
-            throw Error(ErrorKind::InvalidArgument, "a custom patching metric must return a number, got " +
-                                                        std::string(py::str(r.get_type())));
+            throw Error(ErrorKind::InvalidArgument,
+                        "a custom patching metric must return a number, got " + std::string(py::str(r.get_type())));
           }
         },
         "python metric");
