@@ -134,6 +134,13 @@ void save_composition_scores(const std::string& path, const std::vector<std::pai
 void save_head_panels(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& panels,
                       const std::string& subtitle = "", const FigureOptions& options = {});
 
+// The same with the rows and columns labelled by the caller (e.g. heads down and tokens across for
+// an activation patching sweep by position): each panel is [rows.size(), cols.size()].
+// InvalidArgument for no panels, no labels, or a panel of another shape.
+void save_labelled_panels(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& panels,
+                          const std::vector<std::string>& rows, const std::vector<std::string>& cols,
+                          const std::string& subtitle = "", const FigureOptions& options = {});
+
 // Lines of y against x (e.g. a score versus context length), one per series, with a legend.
 // NaN values leave a gap. log_x spaces x logarithmically (every x must be > 0). A threshold draws a
 // dashed horizontal line. InvalidArgument for no x, a series whose length differs from x's, or

@@ -12,7 +12,7 @@ written for it runs with only the import changed::
     patterns = get_attention_patterns(trace)      # {layer: ndarray [batch, heads, q, k]}
 """
 
-from . import attribution, errors, fidelity, interventions, long_context
+from . import attribution, errors, fidelity, interventions, long_context, patching
 from .errors import (AttnscopeError, AttnscopeIOError, InvalidArgumentError, MalformedFileError, NetworkError,
                      NotFoundError, UnsupportedError)
 from .model import InterpretableModel, SavedValue, Trace, HookContext
@@ -20,6 +20,6 @@ from .corpus_scan import scan  # attnscope.distributed.scan (Dask) is imported o
 
 __version__ = "0.1.0"
 
-__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "attribution", "fidelity", "interventions", "long_context", "errors", "scan", "AttnscopeError",
+__all__ = ["InterpretableModel", "Trace", "SavedValue", "HookContext", "attribution", "fidelity", "interventions", "long_context", "patching", "errors", "scan", "AttnscopeError",
            "InvalidArgumentError", "MalformedFileError", "NotFoundError", "UnsupportedError", "AttnscopeIOError",
            "NetworkError", "__version__"]

@@ -12,6 +12,7 @@ void bind_attribution(py::module_& m);
 void bind_fidelity(py::module_& m);
 void bind_long_context(py::module_& m);
 void bind_head_stats(py::module_& m);
+void bind_patching(py::module_& m);
 
 void bind_extras(py::module_& m) {
   bind_interventions(m);
@@ -23,6 +24,7 @@ void bind_extras(py::module_& m) {
   bind_fidelity(m);
   bind_long_context(m);
   bind_head_stats(m);
+  bind_patching(m);
 }
 
 }  // namespace attnscope::python

@@ -24,11 +24,21 @@ void save_head_panels(const std::string& path, const std::vector<std::pair<std::
   std::vector<std::string> rows, cols;
   for (int64_t l = 0; l < L; ++l) rows.push_back((options.notation == HeadNotation::LH ? "L" : "") + std::to_string(l));
   for (int64_t h = 0; h < H; ++h) cols.push_back((options.notation == HeadNotation::LH ? "H" : "") + std::to_string(h));
+  save_labelled_panels(path, panels, rows, cols, subtitle, options);
+}
+
+void save_labelled_panels(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& panels,
+                          const std::vector<std::string>& rows, const std::vector<std::string>& cols,
+                          const std::string& subtitle, const FigureOptions& options) {
+  if (panels.empty()) fail(ErrorKind::InvalidArgument, "panels figure: no panels");
+  const int64_t L = static_cast<int64_t>(rows.size()), H = static_cast<int64_t>(cols.size());
+  const Shape shape{L, H};
+  if (L < 1 || H < 1) fail(ErrorKind::InvalidArgument, "panels figure: no row or no column labels");
   std::vector<Mat> mats;
   for (const auto& [name, t] : panels) {
     if (t.shape() != shape)
-      fail(ErrorKind::InvalidArgument,
-           "head panels figure: '" + name + "' is " + t.shape_str() + ", the first " + panels[0].second.shape_str());
+      fail(ErrorKind::InvalidArgument, "panels figure: '" + name + "' is " + t.shape_str() + ", the labels give [" +
+                                           std::to_string(L) + ", " + std::to_string(H) + "]");
     mats.push_back(Mat{L, H, std::vector<float>(t.data(), t.data() + L * H)});
   }
   const PanelLayout P = layout_panel(L, H, rows, cols, options.cell, true);
