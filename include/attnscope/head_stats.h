@@ -80,7 +80,7 @@ class HeadStats {
   size_t index(size_t stat, int layer, int head) const;
   size_t stat_index(const std::string& name) const;
   int n_layer_ = 0, n_head_ = 0;
-  std::vector<Sum> sums_;                       // [stat][layer][head]
+  std::vector<Sum> sums_;                        // [stat][layer][head]
   std::vector<std::vector<double>> histograms_;  // [layer][head] -> mass per distance bin
 };
 

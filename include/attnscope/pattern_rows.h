@@ -26,14 +26,14 @@
 namespace attnscope {
 
 struct PatternSelection {
-  std::vector<int> layers;      // empty: every layer
-  std::vector<int> heads;       // empty: every head
-  std::vector<int64_t> rows;    // query positions (0-based, absolute); with last/every: their union
-  int64_t last = 0;             // the last N query positions
-  int64_t every = 0;            // every k-th query position: 0, k, 2k, ...
-  int64_t key_begin = 0;        // keys [key_begin, key_end) (key_end 0: to the last key)
+  std::vector<int> layers;    // empty: every layer
+  std::vector<int> heads;     // empty: every head
+  std::vector<int64_t> rows;  // query positions (0-based, absolute); with last/every: their union
+  int64_t last = 0;           // the last N query positions
+  int64_t every = 0;          // every k-th query position: 0, k, 2k, ...
+  int64_t key_begin = 0;      // keys [key_begin, key_end) (key_end 0: to the last key)
   int64_t key_end = 0;
-  int top_k = 0;                // > 0: only each row's top_k weights (ties: the earlier key) and their keys
+  int top_k = 0;  // > 0: only each row's top_k weights (ties: the earlier key) and their keys
 };
 
 // One layer's captured rows. values: [B, heads.size(), rows.size(), K] where K is the key window

@@ -18,8 +18,7 @@ void bind_head_stats(py::module_& m) {
            py::arg("chance_corrected") = false)
       .def("rows", &HeadStats::rows, py::arg("name"), py::arg("layer"), py::arg("head"))
       .def(
-          "table",
-          [](const HeadStats& s, const std::string& name, bool cc) { return to_numpy(s.table(name, cc)); },
+          "table", [](const HeadStats& s, const std::string& name, bool cc) { return to_numpy(s.table(name, cc)); },
           py::arg("name"), py::arg("chance_corrected") = false)
       .def("distance_histogram", &HeadStats::distance_histogram, py::arg("layer"), py::arg("head"))
       .def("merge", &HeadStats::merge, py::arg("other"));

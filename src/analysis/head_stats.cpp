@@ -15,18 +15,7 @@ namespace attnscope {
 
 namespace {
 
-enum Stat : size_t {
-  kPrevious,
-  kFirst,
-  kCurrent,
-  kInduction,
-  kDuplicate,
-  kSink,
-  kLocal,
-  kEntropy,
-  kDistance,
-  kStats
-};
+enum Stat : size_t { kPrevious, kFirst, kCurrent, kInduction, kDuplicate, kSink, kLocal, kEntropy, kDistance, kStats };
 constexpr size_t kTargetStats = kLocal + 1;  // the target masses: chance-corrected forms exist
 
 // Histogram bin of a distance: 0 for 0, k for 2^(k-1) <= d < 2^k.
@@ -191,7 +180,7 @@ HeadStats::HeadStats(int n_layer, int n_head)
       histograms_(static_cast<size_t>(n_layer) * static_cast<size_t>(n_head)) {}
 
 const std::vector<std::string>& HeadStats::names() {
-  static const std::vector<std::string> n{"previous_token", "first_token", "current_token",
+  static const std::vector<std::string> n{"previous_token", "first_token",     "current_token",
                                           "induction",      "duplicate_token", "sink_mass",
                                           "local_mass",     "entropy",         "mean_distance"};
   return n;

@@ -92,8 +92,8 @@ int run_stats(const Common& common, const StatsArgs& a) {
   const char* sep = a.csv ? "," : " ";
   if (!a.csv)
     std::cout << "model: " << model.source() << "\n"
-              << ids.size() << " tokens; " << (cc ? "chance-corrected" : "raw")
-              << " target masses (sink_mass: first " << a.sink_tokens << ", local_mass: last " << a.window
+              << ids.size() << " tokens; " << (cc ? "chance-corrected" : "raw") << " target masses (sink_mass: first "
+              << a.sink_tokens << ", local_mass: last " << a.window
               << "); entropy in nats, mean_distance in positions\n";
   std::cout << (a.csv ? "layer,head" : "head  ");
   for (const auto& n : names) std::cout << sep << (a.csv ? n : n.substr(0, 9));

@@ -25,8 +25,7 @@ PatternRowCapture::PatternRowCapture(const Model& model, PatternSelection select
     std::iota(sel_.heads.begin(), sel_.heads.end(), 0);
   }
   for (int l : sel_.layers)
-    if (l < 0 || l >= c.n_layer)
-      bad("layer " + std::to_string(l) + " is outside 0.." + std::to_string(c.n_layer - 1));
+    if (l < 0 || l >= c.n_layer) bad("layer " + std::to_string(l) + " is outside 0.." + std::to_string(c.n_layer - 1));
   head_slot_.assign(static_cast<size_t>(c.n_head), -1);
   for (size_t i = 0; i < sel_.heads.size(); ++i) {
     const int h = sel_.heads[i];

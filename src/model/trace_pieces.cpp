@@ -51,7 +51,8 @@ void join_pieces(const std::map<std::string, std::vector<Tensor>>& pieces, const
   for (const auto& [name, list] : pieces) {
     const HookPoint point = parse_hook_name(name)->point;  // the forward captured it by this name
     const float masked = point == HookPoint::AttnScores ? -std::numeric_limits<float>::infinity() : 0.0f;
-    trace.set(name, hook_shape(point) == HookShape::Square ? assemble_square(list, total, masked) : concat_tokens(list));
+    trace.set(name,
+              hook_shape(point) == HookShape::Square ? assemble_square(list, total, masked) : concat_tokens(list));
   }
   if (!logit_pieces.empty()) trace.logits = concat_tokens(logit_pieces);
 }

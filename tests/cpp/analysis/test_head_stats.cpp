@@ -2,8 +2,6 @@
 // pattern scores of analysis.h (a second implementation over the full [q, k] pattern), hand
 // computations of the other statistics in double, closed forms on a crafted uniform pattern, and
 // exact combination over chunks and batches.
-#include "attnscope/head_stats.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +11,7 @@
 
 #include "attnscope/analysis.h"
 #include "attnscope/error.h"
+#include "attnscope/head_stats.h"
 #include "attnscope/interventions.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
@@ -92,7 +91,8 @@ void expect_scores_match(const Model& m, const std::vector<int32_t>& ids, const 
 
 TEST(HeadStats, EqualScoresOfCapturedPatterns) {
   const Model m = Model::load(kModels + "/stories260K.gguf");
-  const std::vector<int32_t> text = m.encode("Once upon a time there was a cat. The cat saw a dog. The dog saw the cat.");
+  const std::vector<int32_t> text =
+      m.encode("Once upon a time there was a cat. The cat saw a dog. The dog saw the cat.");
   for (bool exclude_bos : {false, true}) {
     HeadStatsOptions o;
     o.score.exclude_bos = exclude_bos;
@@ -142,9 +142,9 @@ TEST(HeadStats, ClosedFormOnUniformPattern) {
   Tensor uniform = uniform_causal_pattern(T);
   std::vector<Intervention> edit;
   edit.push_back(iv::on("blocks.0.attn.hook_pattern", iv::custom([&](Tensor& v, const HookContext&) {
-                                        for (int64_t bh = 0; bh < v.dim(0) * v.dim(1); ++bh)
-                                          std::copy(uniform.data(), uniform.data() + T * T, v.data() + bh * T * T);
-                                      })));
+                          for (int64_t bh = 0; bh < v.dim(0) * v.dim(1); ++bh)
+                            std::copy(uniform.data(), uniform.data() + T * T, v.data() + bh * T * T);
+                        })));
   const HeadStats got = head_statistics(m, {ids}, o, edit);
   double sink = 0, entropy = 0, distance = 0;
   for (int p = 0; p < T; ++p) {

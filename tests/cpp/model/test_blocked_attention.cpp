@@ -20,8 +20,8 @@
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
 #include "common/tensor_compare.h"
-#include "model/attention.h"
 #include "model/arch_reference.h"
+#include "model/attention.h"
 
 using namespace attnscope;
 
@@ -127,9 +127,10 @@ TEST_F(BlockedAttention, MatchesFloat64ReferencesOfEveryFamily) {
         for (size_t h = 0; h < att[l].size(); ++h)
           for (int64_t q = 0; q < T; ++q)
             for (int64_t k = 0; k < T; ++k)
-              worst = std::max(worst, std::fabs(att[l][h][q][k].get<double>() -
-                                                seen.patterns.at(static_cast<int>(l))
-                                                    .data()[(static_cast<int64_t>(h) * T + q) * T + k]));
+              worst = std::max(
+                  worst,
+                  std::fabs(att[l][h][q][k].get<double>() -
+                            seen.patterns.at(static_cast<int>(l)).data()[(static_cast<int64_t>(h) * T + q) * T + k]));
       EXPECT_LE(worst, 1e-5);
       const std::vector<double> want = kase.at("logits_last").get<std::vector<double>>();
       const auto [lo, hi] = std::minmax_element(want.begin(), want.end());

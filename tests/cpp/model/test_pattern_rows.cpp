@@ -1,8 +1,6 @@
 // Selective capture against the full captured pattern: the rows, heads, key window and top-k it
 // keeps are the full pattern's entries, in one pass and in a chunked prefill (to 1e-5: the
 // materialised and blocked products round differently, see test_blocked_attention.cpp).
-#include "attnscope/pattern_rows.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include "attnscope/error.h"
 #include "attnscope/model.h"
 #include "attnscope/model_config.h"
+#include "attnscope/pattern_rows.h"
 
 using namespace attnscope;
 
@@ -113,7 +112,8 @@ TEST(PatternRows, RefusesSelectionsOutsideTheModelOrPrompt) {
   PatternRowCapture ok(m, s, 10);
   RunOptions o;
   o.pattern_observer = &ok;
-  EXPECT_THROW(m.run(random_ids(12, 2, static_cast<int>(m.config().n_vocab)), o), Error);  // longer than it was set up for
+  EXPECT_THROW(m.run(random_ids(12, 2, static_cast<int>(m.config().n_vocab)), o),
+               Error);  // longer than it was set up for
 }
 
 }  // namespace
