@@ -5,13 +5,12 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sstream>
 
+#include "attnscope/analysis.h"
 #include "attnscope/error.h"
 #include "attnscope/head_stats.h"
 #include "attnscope/model.h"
-#include "attnscope/model_config.h"
 #include "cli/command.h"
 #include "cli/model_common.h"
 #include "cli/options.h"
@@ -27,6 +26,7 @@ struct StatsArgs {
   bool raw = false, exclude_bos = false, csv = false;
 };
 
+// A document read whole (read_corpus would make each line a prompt).
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(ErrorKind::Io, "cannot read '" + path + "'");
@@ -35,23 +35,15 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+// The prompt: the text's tokens (BOS as the tokenizer's rules say), or N random tokens twice
+// (the second copy's rows are induction rows, target p - (N - 1), scored with seq_len = N).
 std::vector<int32_t> prompt_ids(const Model& model, const StatsArgs& a, HeadStatsOptions& o) {
-  const int sources = !a.text.empty() + !a.file.empty() + (a.random > 0);
-  if (sources != 1) fail(ErrorKind::InvalidArgument, "give exactly one of a text, --file FILE or --random N");
+  if (!a.text.empty() + !a.file.empty() + (a.random > 0) != 1)
+    fail(ErrorKind::InvalidArgument, "give exactly one of a text, --file FILE or --random N");
   if (a.random > 0) {
-    // BOS (when the tokenizer has one), then N random tokens twice: the second copy's rows are
-    // induction rows (target p - (N - 1): the token after the earlier copy).
-    std::mt19937_64 rng(a.seed);
-    const int32_t vocab = static_cast<int32_t>(model.config().n_vocab);
-    std::uniform_int_distribution<int32_t> pick(std::min<int32_t>(3, vocab - 1), vocab - 1);
-    std::vector<int32_t> ids;
-    if (model.has_tokenizer() && model.tokenizer().bos_id() >= 0) ids.push_back(model.tokenizer().bos_id());
-    std::vector<int32_t> seg(static_cast<size_t>(a.random));
-    for (auto& t : seg) t = pick(rng);
-    ids.insert(ids.end(), seg.begin(), seg.end());
-    ids.insert(ids.end(), seg.begin(), seg.end());
     o.seq_len = a.random;
-    return ids;
+    const int32_t bos = model.has_tokenizer() ? model.tokenizer().bos_id() : -1;
+    return random_repeated_tokens(random_token_pool(model), bos, a.random, 2, a.seed);
   }
   const std::string text = a.file.empty() ? a.text : read_file(a.file);
   if (text.empty()) fail(ErrorKind::InvalidArgument, "empty prompt: there is no text to run");
@@ -119,7 +111,7 @@ const CommandRegistrar kStats{{
       add_text_argument(sub, args->text, "the text to run", /*required=*/false);
       sub.add_option("-f,--file", args->file, "run the text of this file (a long document)");
       sub.add_option("--random", args->random, "run N random tokens repeated once (induction on random repeats)")
-          ->check(CLI::Range(1, 1 << 24));
+          ->check(CLI::Range(2, 1 << 24));
       sub.add_option("--seed", args->seed, "seed of --random")->capture_default_str();
       sub.add_option("--chunk", args->chunk, "prefill in chunks of this many tokens (0: one pass)")
           ->check(CLI::NonNegativeNumber)

@@ -96,7 +96,6 @@ void set_attention_block_rows(int64_t rows) { g_block_rows = rows; }
 
 void scale_cap_mask(float* scores, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t n_past, const AttentionDesc& a,
                     const RowSpans* spans) {
-  if (spans && n_past != 0) fail(ErrorKind::InvalidArgument, "a ragged batch cannot continue a KV cache");
   ops::parallel_for(B * H * T, std::max<int64_t>(1, 16384 / std::max<int64_t>(Tk, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
       scale_cap_mask_row(scores + r * Tk, Tk, n_past + r % T, r / (H * T), r % T, a, spans);
