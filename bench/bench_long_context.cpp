@@ -24,11 +24,16 @@ int main(int argc, char** argv) {
   int tokens = 2048, chunk = 0, threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--dir") dir = v;
-    else if (k == "--type") type = v;
-    else if (k == "--tokens") tokens = std::stoi(v);
-    else if (k == "--chunk") chunk = std::stoi(v);
-    else if (k == "--threads") threads = std::stoi(v);
+    if (k == "--dir")
+      dir = v;
+    else if (k == "--type")
+      type = v;
+    else if (k == "--tokens")
+      tokens = std::stoi(v);
+    else if (k == "--chunk")
+      chunk = std::stoi(v);
+    else if (k == "--threads")
+      threads = std::stoi(v);
   }
   const std::string path = (std::filesystem::path(dir) / ("attnscope-synthetic-llama-1b-" + type + ".gguf")).string();
   set_num_threads(threads);
